@@ -1,0 +1,391 @@
+"""The network description used everywhere: pages, cache keys, the command line and URLs.
+
+A `NetworkSpec` is a stack of conv blocks (Conv2D + ReLU, then an optional 2×2 max pool) and
+a small classifier head. It is a frozen dataclass that round-trips through plain JSON, is
+validated with messages a learner can act on, and knows the geometry Keras does not report:
+the receptive field and jump of every layer on the 28×28 input.
+
+Pure Python: this module imports neither TensorFlow nor Streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+INPUT_SIZE = 28
+INPUT_CHANNELS = 1
+NUM_CLASSES = 10
+POOL_SIZE = 2
+
+MIN_BLOCKS, MAX_BLOCKS = 1, 6
+MIN_FILTERS, MAX_FILTERS = 1, 256
+KERNEL_SIZES = (1, 3, 5, 7)
+STRIDES = (1, 2)
+PADDINGS = ("valid", "same")
+HEADS = ("flatten", "global_avg")
+MAX_DENSE_UNITS = 512
+MAX_DROPOUT = 0.8
+
+Padding = Literal["valid", "same"]
+Head = Literal["flatten", "global_avg"]
+
+
+class SpecError(ValueError):
+    """A network description that cannot be built; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """Conv2D(filters, kernel_size, strides, padding, relu), then MaxPooling2D(2) if `pool`."""
+
+    filters: int = 32
+    kernel_size: int = 3
+    strides: int = 1
+    padding: Padding = "valid"
+    pool: bool = True
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Conv blocks on a 28×28×1 input, then flatten or global-average, dense, dropout, softmax."""
+
+    blocks: tuple[ConvBlock, ...] = field(default_factory=tuple)
+    head: Head = "flatten"
+    dense_units: int = 64
+    dropout: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict, in the documented layout."""
+        return {
+            "blocks": [asdict(block) for block in self.blocks],
+            "head": self.head,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+        }
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, no spaces; equal specs give equal strings."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def describe(self) -> str:
+        """One line a person can read, e.g. 'conv32-pool · conv64-pool · conv64 → flatten → 64'."""
+        parts = []
+        for block in self.blocks:
+            text = f"conv{block.filters}"
+            if block.kernel_size != 3:
+                text += f"k{block.kernel_size}"
+            if block.strides != 1:
+                text += f"s{block.strides}"
+            if block.padding == "same":
+                text += "same"
+            parts.append(text + ("-pool" if block.pool else ""))
+        head = "flatten" if self.head == "flatten" else "gap"
+        tail = f" → {self.dense_units}" if self.dense_units else ""
+        drop = f" drop{self.dropout:g}" if self.dropout else ""
+        return " · ".join(parts) + f" → {head}{tail}{drop}"
+
+    def with_block(self, index: int, **changes: Any) -> NetworkSpec:
+        """A copy with block `index` changed."""
+        blocks = list(self.blocks)
+        blocks[index] = replace(blocks[index], **changes)
+        return replace(self, blocks=tuple(blocks))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> NetworkSpec:
+        """Parse and validate a dict from JSON; raise `SpecError` naming every problem."""
+        spec = _parse(data)
+        validate(spec)
+        return spec
+
+    @classmethod
+    def from_json(cls, text: str) -> NetworkSpec:
+        """Parse and validate a JSON string; raise `SpecError` on bad JSON or a bad network."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as err:
+            raise SpecError([f"not valid JSON: {err}"]) from None
+        return cls.from_dict(data)
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+_BLOCK_TYPES: dict[str, type | tuple[type, ...]] = {
+    "filters": int,
+    "kernel_size": int,
+    "strides": int,
+    "padding": str,
+    "pool": bool,
+}
+_TOP_TYPES: dict[str, type | tuple[type, ...]] = {
+    "blocks": list,
+    "head": str,
+    "dense_units": int,
+    "dropout": (int, float),
+}
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {int: "a whole number", bool: "true or false", str: "a string", list: "a list"}
+    if isinstance(expected, tuple):
+        return "a number"
+    return names.get(expected, expected.__name__)
+
+
+def _check_fields(
+    data: Any, types: dict[str, type | tuple[type, ...]], where: str, required: set[str]
+) -> list[str]:
+    if not isinstance(data, dict):
+        return [f"{where}: expected an object with keys {', '.join(types)}"]
+    problems = []
+    unknown = sorted(set(data) - set(types), key=str)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
+    for key in sorted(required - set(data)):
+        problems.append(f"{where}: missing key '{key}'")
+    for key, expected in types.items():
+        if key not in data:
+            continue
+        value = data[key]
+        # bool is a subclass of int in Python; JSON true is never a filter count.
+        wrong_bool = isinstance(value, bool) and expected is not bool
+        if wrong_bool or not isinstance(value, expected):
+            problems.append(f"{where}: '{key}' must be {_type_name(expected)}, got {json.dumps(value)}")
+    return problems
+
+
+def _parse(data: Any) -> NetworkSpec:
+    problems = _check_fields(data, _TOP_TYPES, "network", required={"blocks"})
+    if problems:
+        raise SpecError(problems)
+    blocks = []
+    for i, raw in enumerate(data["blocks"], start=1):
+        block_problems = _check_fields(raw, _BLOCK_TYPES, f"block {i}", required={"filters"})
+        problems += block_problems
+        if not block_problems:
+            blocks.append(ConvBlock(**raw))
+    if problems:
+        raise SpecError(problems)
+    top = {k: v for k, v in data.items() if k != "blocks"}
+    if "dropout" in top:
+        top["dropout"] = float(top["dropout"])
+    return NetworkSpec(blocks=tuple(blocks), **top)
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LayerGeometry:
+    """Where one layer's units look on the input.
+
+    `size` is the output's height (= width); `receptive_field` the side of the input window one
+    unit sees; `jump` the distance on the input between neighbouring units; `start` the input
+    coordinate (in pixels, centre of pixel 0 = 0.0) of the centre of unit 0's window.
+    For flatten, global pooling and dense layers `size` is None and the field covers all input
+    pixels any unit of the last conv map sees.
+    """
+
+    name: str
+    kind: str
+    size: int | None
+    channels: int
+    receptive_field: int
+    jump: int | None
+    start: float
+
+    def window(self, row: int, col: int) -> tuple[int, int, int, int]:
+        """Input window (top, left, bottom, right), inclusive and clipped to 28×28, of unit (row, col)."""
+        if self.jump is None:
+            raise ValueError(f"{self.name} has no spatial positions")
+        half = (self.receptive_field - 1) / 2
+        top = self.start + row * self.jump - half
+        left = self.start + col * self.jump - half
+        low, high = 0, INPUT_SIZE - 1
+        return (
+            max(low, math.ceil(top)),
+            max(low, math.ceil(left)),
+            min(high, math.floor(top + self.receptive_field - 1)),
+            min(high, math.floor(left + self.receptive_field - 1)),
+        )
+
+
+def _conv_output(size: int, kernel: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return math.ceil(size / stride)
+    return (size - kernel) // stride + 1 if size >= kernel else 0
+
+
+def _same_pad_before(size: int, kernel: int, stride: int) -> int:
+    # TensorFlow's SAME padding puts the odd pixel after, not before.
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2
+
+
+def layer_names(spec: NetworkSpec) -> list[str]:
+    """Layer names as a fresh Keras session gives them: conv2d, max_pooling2d, conv2d_1, …"""
+    counts: dict[str, int] = {}
+
+    def name(base: str) -> str:
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    names = []
+    for block in spec.blocks:
+        names.append(name("conv2d"))
+        if block.pool:
+            names.append(name("max_pooling2d"))
+    names.append(name("flatten" if spec.head == "flatten" else "global_average_pooling2d"))
+    if spec.dense_units:
+        names.append(name("dense"))
+    if spec.dropout:
+        names.append(name("dropout"))
+    names.append(name("dense"))
+    return names
+
+
+def geometry(spec: NetworkSpec) -> list[LayerGeometry]:
+    """Receptive field, jump and size of every layer (assumes a valid spec)."""
+    names = iter(layer_names(spec))
+    size, channels, rf, jump, start = INPUT_SIZE, INPUT_CHANNELS, 1, 1, 0.0
+    out: list[LayerGeometry] = []
+    for block in spec.blocks:
+        k, s = block.kernel_size, block.strides
+        pad = _same_pad_before(size, k, s) if block.padding == "same" else 0
+        start += ((k - 1) / 2 - pad) * jump
+        rf += (k - 1) * jump
+        jump *= s
+        size, channels = _conv_output(size, k, s, block.padding), block.filters
+        out.append(LayerGeometry(next(names), "Conv2D", size, channels, rf, jump, start))
+        if block.pool:
+            start += (POOL_SIZE - 1) / 2 * jump
+            rf += (POOL_SIZE - 1) * jump
+            jump *= POOL_SIZE
+            size //= POOL_SIZE
+            out.append(LayerGeometry(next(names), "MaxPooling2D", size, channels, rf, jump, start))
+    # Everything after the last map sees the union of its windows.
+    last = out[-1]
+    top, left, _, _ = last.window(0, 0)
+    _, _, bottom, right = last.window(size - 1, size - 1)
+    seen = max(bottom - top, right - left) + 1
+    head_kind = "Flatten" if spec.head == "flatten" else "GlobalAveragePooling2D"
+    head_units = size * size * channels if spec.head == "flatten" else channels
+    out.append(LayerGeometry(next(names), head_kind, None, head_units, seen, None, float(top)))
+    if spec.dense_units:
+        out.append(LayerGeometry(next(names), "Dense", None, spec.dense_units, seen, None, float(top)))
+    if spec.dropout:
+        out.append(LayerGeometry(next(names), "Dropout", None, spec.dense_units or head_units, seen, None, float(top)))
+    out.append(LayerGeometry(next(names), "Dense", None, NUM_CLASSES, seen, None, float(top)))
+    return out
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def problems(spec: NetworkSpec) -> list[str]:
+    """Every reason `spec` cannot be built, in plain words; empty when it is fine."""
+    found: list[str] = []
+    if not MIN_BLOCKS <= len(spec.blocks) <= MAX_BLOCKS:
+        found.append(f"a network needs {MIN_BLOCKS} to {MAX_BLOCKS} conv blocks, not {len(spec.blocks)}")
+    if spec.head not in HEADS:
+        found.append(f"head must be one of {', '.join(HEADS)}, not {spec.head!r}")
+    if not 0 <= spec.dense_units <= MAX_DENSE_UNITS:
+        found.append(f"dense_units must be 0 to {MAX_DENSE_UNITS}, not {spec.dense_units}")
+    if not (0.0 <= spec.dropout <= MAX_DROPOUT) or math.isnan(spec.dropout):
+        found.append(f"dropout must be 0 to {MAX_DROPOUT}, not {spec.dropout}")
+    size = INPUT_SIZE
+    for i, block in enumerate(spec.blocks, start=1):
+        where = f"block {i}"
+        ok = True
+        if not MIN_FILTERS <= block.filters <= MAX_FILTERS:
+            found.append(f"{where}: filters must be {MIN_FILTERS} to {MAX_FILTERS}, not {block.filters}")
+        if block.kernel_size not in KERNEL_SIZES:
+            found.append(f"{where}: kernel size must be one of {KERNEL_SIZES}, not {block.kernel_size}")
+            ok = False
+        if block.strides not in STRIDES:
+            found.append(f"{where}: strides must be 1 or 2, not {block.strides}")
+            ok = False
+        if block.padding not in PADDINGS:
+            found.append(f"{where}: padding must be 'valid' or 'same', not {block.padding!r}")
+            ok = False
+        if not ok or size < 1:
+            continue  # later sizes are meaningless once one is wrong
+        new = _conv_output(size, block.kernel_size, block.strides, block.padding)
+        if new < 1:
+            found.append(
+                f"{where}: a {block.kernel_size}×{block.kernel_size} kernel does not fit the "
+                f"{size}×{size} map with 'valid' padding (use 'same' padding or fewer blocks)"
+            )
+        elif block.pool and new // POOL_SIZE < 1:
+            found.append(f"{where}: max pooling would shrink {new}×{new} to 0×0 (turn pooling off here)")
+        size = new // POOL_SIZE if block.pool else new
+    return found
+
+
+def validate(spec: NetworkSpec) -> NetworkSpec:
+    """Return `spec` unchanged, or raise `SpecError` with every problem."""
+    found = problems(spec)
+    if found:
+        raise SpecError(found)
+    return spec
+
+
+def final_map(spec: NetworkSpec) -> tuple[int, int]:
+    """(side, channels) of the last conv block's output, e.g. (3, 64) for the book network."""
+    conv_layers = [g for g in geometry(spec) if g.size is not None]
+    return conv_layers[-1].size or 0, conv_layers[-1].channels
+
+
+# --- presets -------------------------------------------------------------------------------
+
+BOOK = NetworkSpec(
+    blocks=(ConvBlock(32), ConvBlock(64), ConvBlock(64, pool=False)),
+    head="flatten",
+    dense_units=64,
+)
+
+PRESETS: dict[str, NetworkSpec] = {
+    # Deep Learning with Python, 1st ed., listing 5.1: conv2d_2 is (None, 3, 3, 64).
+    "book": BOOK,
+    # 2nd ed., listing 8.1: a third conv of 128 filters and no hidden dense layer.
+    "book2": NetworkSpec(
+        blocks=(ConvBlock(32), ConvBlock(64), ConvBlock(128, pool=False)), dense_units=0
+    ),
+    # The book network without its two poolings: 22×22 maps and a very large dense layer.
+    "no_pooling": NetworkSpec(
+        blocks=(ConvBlock(32, pool=False), ConvBlock(64, pool=False), ConvBlock(64, pool=False)),
+        dense_units=64,
+    ),
+    # Small and quick to train, for first experiments.
+    "tiny": NetworkSpec(blocks=(ConvBlock(8), ConvBlock(16)), dense_units=32),
+    # The book's convs, then global average pooling instead of flatten: 64 numbers, not 576.
+    "global_avg": NetworkSpec(
+        blocks=(ConvBlock(32), ConvBlock(64), ConvBlock(64, pool=False)), head="global_avg"
+    ),
+    # One more conv block with 'same' padding: the last map is 1×1.
+    "one_by_one": NetworkSpec(
+        blocks=(ConvBlock(32), ConvBlock(64), ConvBlock(64), ConvBlock(64, padding="same", pool=False)),
+    ),
+}
+
+PRESET_NOTES: dict[str, str] = {
+    "book": "Deep Learning with Python, 1st ed.: the last conv layer is (None, 3, 3, 64).",
+    "book2": "2nd ed.: 128 filters in the last conv, straight to the classifier.",
+    "no_pooling": "The book without max pooling: big maps, small receptive fields, many parameters.",
+    "tiny": "Two small blocks: quick to train, still well above 95%.",
+    "global_avg": "Averages each of the 64 maps to one number: where a feature is gets lost.",
+    "one_by_one": "A fourth block shrinks the map to 1×1: every unit sees the whole digit.",
+}
+
+
+def preset_name(spec: NetworkSpec) -> str | None:
+    """The name of the preset equal to `spec`, if any."""
+    return next((name for name, preset in PRESETS.items() if preset == spec), None)
