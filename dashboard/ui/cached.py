@@ -1,0 +1,26 @@
+"""`st.cache_*` wrappers around the expensive calls, each decorator fitted to its object.
+
+Data and models are shared resources (`st.cache_resource`: one copy per server, never
+mutated); small derived values that pages may modify are `st.cache_data` (copied per call).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.data import MnistData, load_mnist
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def mnist(source: str = "auto") -> MnistData:
+    """MNIST from `source` ("auto", "embedded" or a path), loaded once per server."""
+    return load_mnist(source)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def layer_rows(spec_json: str) -> list[dict]:
+    """Keras's summary rows (with receptive fields) of the network `spec_json`, as dicts."""
+    from dashboard.model import summarize  # TensorFlow loads only on pages that need it
+    from dashboard.spec import NetworkSpec
+
+    return [row.to_dict() for row in summarize(NetworkSpec.from_json(spec_json))]
