@@ -1,0 +1,102 @@
+"""Architecture: change the network, see every layer's shape, parameters and receptive field."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.charts import architecture as charts
+from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
+from dashboard.ui import cached, state, widgets
+
+st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
+st.title("🧱 Architecture")
+st.caption(
+    "Change the network in the sidebar: output shapes and parameter counts come from Keras "
+    "building it, receptive fields from the layer geometry. Nothing is trained here."
+)
+
+NONE = "(none)"
+
+
+def show_network(spec: NetworkSpec, key: str) -> None:
+    """Metrics, summary table and the three charts of one network."""
+    rows = cached.layer_rows(spec.to_json())
+    geo = geometry(spec)
+    maps = [g for g in geo if g.size is not None]
+    last_conv = [g for g in maps if g.kind == "Conv2D"][-1]
+    side, channels = final_map(spec)
+
+    st.markdown(f"**{preset_name(spec) or 'custom'}** · `{spec.describe()}`")
+    a, b, c = st.columns(3)
+    a.metric("Parameters", f"{sum(r['params'] for r in rows):,}")
+    b.metric("Last conv map", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}")
+    c.metric("Its receptive field", f"{last_conv.receptive_field}×{last_conv.receptive_field}")
+
+    head_inputs = side * side * channels if spec.head == "flatten" else channels
+    window = last_conv.window(0, 0)
+    st.info(
+        f"Each of the {last_conv.size}×{last_conv.size} positions of `{last_conv.name}` sees a "
+        f"{last_conv.receptive_field}×{last_conv.receptive_field} window of the 28×28 digit "
+        f"(clipped to the image: rows {window[0]}–{window[2]} for the top-left one), and "
+        f"neighbouring positions are {last_conv.jump} pixels apart. "
+        + (
+            f"{channels} channels × {side * side} positions = **{head_inputs:,} numbers** feed the classifier."
+            if spec.head == "flatten"
+            else f"Global averaging keeps **{head_inputs} numbers**, one per channel, and forgets where."
+        )
+    )
+
+    table = pd.DataFrame(
+        {
+            "Layer (type)": [f"{r['name']} ({r['type']})" for r in rows],
+            "Output shape": [str(tuple(r["output_shape"])) for r in rows],
+            "Param #": [r["params"] for r in rows],
+            "Receptive field": [r["receptive_field"] for r in rows],
+            "Jump": [r["jump"] for r in rows],
+        }
+    )
+    highlight_row = [r["name"] for r in rows].index(last_conv.name)
+    st.dataframe(
+        table.style.apply(
+            lambda row: ["background-color: #FFE3E3" if row.name == highlight_row else "" for _ in row], axis=1
+        ).format({"Param #": "{:,}"}),
+        hide_index=True,
+        width="stretch",
+        key=f"{key}_table",
+    )
+    st.plotly_chart(charts.spatial_chart(rows, highlight=last_conv.name), key=f"{key}_spatial")
+    st.plotly_chart(charts.params_chart(rows, highlight=last_conv.name), key=f"{key}_params")
+    digit = cached.mnist().x_test[0]
+    st.plotly_chart(charts.receptive_field_chart(maps, digit, highlight=last_conv.name), key=f"{key}_rf")
+
+
+initial = state.current_spec()
+with st.sidebar:
+    st.header("Network")
+    edited, problems = widgets.spec_editor("arch", initial)
+
+if problems:
+    st.error("This network cannot be built:\n\n" + "\n".join(f"- {p}" for p in problems))
+    spec = initial  # always valid: the session keeps only networks that built
+    st.caption(f"Below: the last network that could be built (`{spec.describe()}`).")
+else:
+    spec = edited
+    state.set_spec(spec)
+
+compare_default = state.url_token("compare", allowed=list(PRESETS)) or NONE
+if "arch_compare" not in st.session_state:
+    st.session_state["arch_compare"] = compare_default
+compare = st.selectbox(
+    "Compare with", [NONE, *PRESETS], key="arch_compare", help="Show a second network beside this one."
+)
+state.set_url(compare=None if compare == NONE else compare)
+
+if compare == NONE:
+    show_network(spec, "main")
+else:
+    left, right = st.columns(2)
+    with left:
+        show_network(spec, "main")
+    with right:
+        show_network(PRESETS[compare], "other")
