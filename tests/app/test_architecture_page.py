@@ -1,0 +1,128 @@
+"""The Architecture page: editing the network updates the table, metrics, charts and URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.spec import PRESETS
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Architecture.py")
+
+
+def run_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def table(at: AppTest):
+    return at.dataframe[0].value  # the main network's table comes first
+
+
+def test_default_is_the_book_network_from_keras():
+    at = run_page()
+    rows = table(at)
+    assert rows["Layer (type)"].tolist()[:5] == [
+        "conv2d (Conv2D)", "max_pooling2d (MaxPooling2D)", "conv2d_1 (Conv2D)",
+        "max_pooling2d_1 (MaxPooling2D)", "conv2d_2 (Conv2D)",
+    ]
+    assert rows["Output shape"][4] == "(None, 3, 3, 64)"
+    assert rows["Param #"].sum() == 93_322
+    assert rows["Receptive field"].tolist()[:5] == [3, 4, 8, 10, 18]
+    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"]
+    assert at.query_params["preset"] == "book"
+    assert any("576 numbers" in info.value for info in at.info)
+
+
+def test_changing_filters_updates_params_shapes_and_the_url():
+    at = run_page()
+    at.select_slider(key="arch_b0_filters").set_value(16)
+    at.run()
+    assert not at.exception
+    rows = table(at)
+    assert rows["Output shape"][0] == "(None, 26, 26, 16)"
+    assert rows["Param #"][0] == 160 and rows["Param #"][2] == 9 * 16 * 64 + 64
+    assert at.selectbox(key="arch_preset").value == "(custom)"
+    assert '"filters":16' in at.query_params["spec"]
+    # Back to 32 filters: the preset is recognised again.
+    at.select_slider(key="arch_b0_filters").set_value(32)
+    at.run()
+    assert at.selectbox(key="arch_preset").value == "book"
+    assert at.query_params["preset"] == "book"
+
+
+def test_charts_carry_the_numbers_of_the_table():
+    at = run_page()
+    specs = [el for el in at.get("plotly_chart")]
+    assert len(specs) == 3
+    import json
+
+    spatial, params, rf = (json.loads(el.proto.spec) for el in specs)
+    assert spatial["data"][0]["y"] == [28, 26, 13, 11, 5, 3]
+    assert params["data"][0]["y"] == [320, 18_496, 36_928, 36_928, 650]
+    outlines = [trace for trace in rf["data"] if trace["type"] == "scatter"]
+    assert [trace["name"].split(":")[0] for trace in outlines] == [
+        "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2",
+    ]
+    last = outlines[-1]  # the centre cell of conv2d_2 sees rows/cols 4..21
+    assert min(last["x"]) == 3.5 and max(last["x"]) == 21.5
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_loads(name):
+    at = run_page()
+    at.selectbox(key="arch_preset").set_value(name)
+    at.run()
+    assert not at.exception
+    assert at.query_params["preset"] == name
+    assert [e.value for e in at.error] == []
+
+
+def test_invalid_network_shows_the_reason_and_keeps_the_last_valid_one():
+    at = run_page()
+    at.slider(key="arch_n_blocks").set_value(6)
+    at.run()
+    assert not at.exception
+    assert at.error and "block 5" in at.error[0].value
+    assert at.query_params["preset"] == "book"  # the URL still holds the last valid network
+    assert table(at)["Param #"].sum() == 93_322
+
+
+def test_link_reproduces_a_custom_network():
+    spec = PRESETS["tiny"].with_block(1, filters=24, kernel_size=5)
+    at = run_page({"spec": spec.to_json()})
+    assert table(at)["Output shape"].tolist()[2] == "(None, 9, 9, 24)"
+    assert at.select_slider(key="arch_b1_filters").value == 24
+    assert at.selectbox(key="arch_b1_kernel_size").value == 5
+    assert not at.warning
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"spec": "{'blocks':"}, id="broken-json"),
+        pytest.param({"spec": '{"blocks": [{"filters": 100000}]}'}, id="out-of-range"),
+        pytest.param({"preset": "rm -rf"}, id="unknown-preset"),
+        pytest.param({"compare": "../etc"}, id="bad-compare"),
+    ],
+)
+def test_hostile_links_fall_back_with_a_warning(query):
+    at = run_page(query)
+    assert at.warning, "a visible warning"
+    assert table(at)["Param #"].sum() == 93_322
+
+
+def test_comparison_shows_two_networks_side_by_side():
+    at = run_page({"compare": "no_pooling"})
+    assert at.selectbox(key="arch_compare").value == "no_pooling"
+    assert at.dataframe[1].value["Param #"].sum() == 2_038_922
+    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18", "2,038,922", "22×22×64", "7×7"]
+    at.selectbox(key="arch_compare").set_value("(none)")
+    at.run()
+    assert len(at.metric) == 3 and "compare" not in at.query_params

@@ -1,0 +1,41 @@
+"""The home page: the question, the book summary with conv2d_2 marked, links, data source."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_home_page_shows_the_book_summary_and_the_data_source():
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert "(None, 3, 3, 64)" in at.markdown[0].value
+    table = at.dataframe[0].value
+    row = table[table["Layer (type)"] == "conv2d_2 (Conv2D)"].iloc[0]
+    assert row["Output shape"] == "(None, 3, 3, 64)" and row["Param #"] == 36_928 and row["Receptive field"] == 18
+    assert table["Param #"].sum() == 93_322
+    assert any("18×18 window" in md.value and "576 numbers" in md.value for md in at.markdown)
+    assert any("embedded subset (12,000 train + 2,000 test images)" in c.value for c in at.caption)
+    links = at.get("page_link")
+    pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+    assert len(links) == len(pages) >= 1
+
+
+def test_home_page_does_not_import_tensorflow():
+    """The home page loads fast: its imports must not pull in TensorFlow."""
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file(%r, default_timeout=60); at.run()\n"
+        "assert not at.exception, at.exception\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    ) % (str(ROOT), str(ROOT / "streamlit_app.py"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["False", "False"]

@@ -1,0 +1,138 @@
+"""Keras models from specs, checked against Keras itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from keras import layers
+
+from dashboard.model import activation_model, build_model, forward_all, map_layer_names, summarize
+from dashboard.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
+from dashboard.summaries import build_preset_summaries, preset_summaries
+
+
+def independent_keras_model(spec: NetworkSpec) -> keras.Model:
+    """The same network written out with plain Keras, without the project's builder or names."""
+    model = keras.Sequential([keras.Input((28, 28, 1))])
+    for b in spec.blocks:
+        model.add(layers.Conv2D(b.filters, b.kernel_size, strides=b.strides, padding=b.padding, activation="relu"))
+        if b.pool:
+            model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Flatten() if spec.head == "flatten" else layers.GlobalAveragePooling2D())
+    if spec.dense_units:
+        model.add(layers.Dense(spec.dense_units, activation="relu"))
+    if spec.dropout:
+        model.add(layers.Dropout(spec.dropout))
+    model.add(layers.Dense(10, activation="softmax"))
+    return model
+
+
+def keras_summary_total(model: keras.Model) -> int:
+    """The 'Total params' line of model.summary()."""
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    total = next(line for line in "\n".join(lines).splitlines() if "Total params" in line)
+    return int(total.split(":")[1].split("(")[0].replace(",", "").strip())
+
+
+def test_book_network_matches_the_book():
+    rows = summarize(BOOK)
+    assert [r.params for r in rows if r.params] == [320, 18_496, 36_928, 36_928, 650]
+    assert sum(r.params for r in rows) == 93_322 == keras_summary_total(build_model(BOOK))
+    conv = rows[4]
+    assert (conv.name, conv.type, conv.output_shape, conv.params) == ("conv2d_2", "Conv2D", (None, 3, 3, 64), 36_928)
+    assert [r.receptive_field for r in rows[:5]] == [3, 4, 8, 10, 18]
+
+
+@pytest.mark.parametrize(("name", "total"), [("book", 93_322), ("book2", 104_202)])
+def test_book_editions_total_params(name, total):
+    assert sum(r.params for r in summarize(PRESETS[name])) == total
+
+
+def test_names_do_not_depend_on_what_the_process_built_before():
+    for _ in range(3):
+        independent_keras_model(BOOK)  # would bump Keras's automatic counters
+    names = [layer.name for layer in build_model(BOOK).layers]
+    assert names[:5] == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2"]
+
+
+def test_names_equal_a_fresh_keras_sessions_names():
+    """In a new interpreter, plain Keras names each preset's layers exactly as we do."""
+    specs = {name: spec.to_dict() for name, spec in PRESETS.items()}
+    script = textwrap.dedent(
+        f"""
+        import json, keras
+        from dashboard.spec import NetworkSpec
+        from tests.unit.test_model import independent_keras_model
+        out = {{}}
+        for name, data in json.loads({json.dumps(json.dumps(specs))}).items():
+            keras.backend.clear_session()
+            out[name] = [l.name for l in independent_keras_model(NetworkSpec.from_dict(data)).layers]
+        print(json.dumps(out))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    fresh = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, spec in PRESETS.items():
+        assert [layer.name for layer in build_model(spec).layers] == fresh[name], name
+
+
+def test_invalid_spec_is_not_built():
+    with pytest.raises(SpecError, match="block 1: filters"):
+        build_model(NetworkSpec(blocks=(ConvBlock(0),)))
+
+
+@st.composite
+def valid_specs(draw):
+    blocks = tuple(
+        ConvBlock(
+            filters=draw(st.integers(1, 24)),
+            kernel_size=draw(st.sampled_from(KERNEL_SIZES)),
+            strides=draw(st.sampled_from((1, 2))),
+            padding=draw(st.sampled_from(("valid", "same"))),
+            pool=draw(st.booleans()),
+        )
+        for _ in range(draw(st.integers(1, 6)))
+    )
+    spec = NetworkSpec(
+        blocks=blocks,
+        head=draw(st.sampled_from(("flatten", "global_avg"))),
+        dense_units=draw(st.sampled_from((0, 1, 17, 64))),
+        dropout=draw(st.sampled_from((0.0, 0.3))),
+    )
+    assume(not problems(spec))
+    return spec
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(valid_specs())
+def test_random_valid_specs_match_an_independent_keras_model(spec):
+    ours = summarize(spec)
+    theirs = independent_keras_model(spec)
+    assert [r.output_shape for r in ours] == [tuple(layer.output.shape) for layer in theirs.layers]
+    assert [r.params for r in ours] == [layer.count_params() for layer in theirs.layers]
+    assert sum(r.params for r in ours) == keras_summary_total(theirs)
+    # The geometry's sizes (used for validation) agree with Keras too.
+    sizes = [g.size for g in geometry(spec)]
+    assert sizes == [s[1] if len(s) == 4 else None for s in (r.output_shape for r in ours)]
+
+
+def test_activation_model_returns_every_map_and_the_probabilities():
+    model = build_model(BOOK)
+    maps, probs = forward_all(activation_model(model), np.zeros((2, 28, 28, 1), np.float32))
+    assert [m.shape for m in maps] == [(2, 26, 26, 32), (2, 13, 13, 32), (2, 11, 11, 64), (2, 5, 5, 64), (2, 3, 3, 64)]
+    assert map_layer_names(model) == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2"]
+    assert probs.shape == (2, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_stored_preset_summaries_are_what_keras_says_now():
+    assert preset_summaries() == json.loads(json.dumps(build_preset_summaries()))
