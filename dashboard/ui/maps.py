@@ -1,0 +1,157 @@
+"""Feature-map panels of one trained run: the cached activation model and what the page draws.
+
+`run_maps(key)` builds the model with every intermediate output once per run and server
+(`st.cache_resource`), traced and warmed up, so a new digit costs one ~2 ms forward pass.
+`show_reading` draws the panels of one run for one digit; the Feature maps page calls it once
+per column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard import maps
+from dashboard.charts import maps as charts
+from dashboard.spec import LayerGeometry, NetworkSpec, geometry
+from dashboard.ui.runs import run_model
+from dashboard.ui.state import set_url, url_int
+
+STRONGEST = 8  # channels listed at the chosen position
+_NO_BAR = {"displayModeBar": False}
+
+
+@dataclass(frozen=True, eq=False)
+class RunMaps:
+    """What the page needs of one run, built once: never mutate it (shared by all sessions)."""
+
+    key: str
+    spec: NetworkSpec
+    act_model: Any  # keras.Model: input → [conv/pool outputs…, probabilities]
+    names: tuple[str, ...]  # conv/pool layer names, in order
+    kinds: tuple[str, ...]  # "Conv2D" / "MaxPooling2D" for each name
+    geometry: tuple[LayerGeometry, ...]  # the geometry of those same layers
+    kernels: np.ndarray  # first conv layer's weights (kh, kw, 1, filters)
+
+    def read(self, image: np.ndarray) -> maps.Reading:
+        """One forward pass of a (28, 28) image: probabilities and every layer's maps."""
+        return maps.read_digit(self.act_model, self.names, self.kinds, image)
+
+    @property
+    def last_conv(self) -> LayerGeometry:
+        """Geometry of the last Conv2D layer: its size and receptive field."""
+        return [g for g in self.geometry if g.kind == "Conv2D"][-1]
+
+
+@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8)
+def run_maps(key: str, spec_json: str) -> RunMaps:
+    """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
+    from dashboard.model import MAP_KINDS, activation_model
+
+    model = run_model(key)  # shared, never mutated: the activation model only reads its layers
+    spec = NetworkSpec.from_json(spec_json)
+    act = activation_model(model)
+    layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    spatial = [g for g in geometry(spec) if g.size is not None]
+    if [g.name for g in spatial] != [layer.name for layer in layers]:
+        raise ValueError(f"run {key}: its model's layers do not match its recorded network")
+    kernels = np.asarray(layers[0].get_weights()[0])
+    act.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))  # trace once, here
+    return RunMaps(
+        key=key,
+        spec=spec,
+        act_model=act,
+        names=tuple(layer.name for layer in layers),
+        kinds=tuple(type(layer).__name__ for layer in layers),
+        geometry=tuple(spatial),
+        kernels=kernels,
+    )
+
+
+def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int]:
+    """Row and column sliders for a position in the last conv map (kept in the URL if `url`)."""
+    side = run.last_conv.size or 1
+    if side == 1:
+        st.caption(f"`{run.last_conv.name}` is 1×1: its only position sees the whole digit.")
+        return 0, 0
+    centre = side // 2
+    for axis in ("row", "col"):
+        widget_key = f"{key}_{axis}"
+        if widget_key not in st.session_state or not 0 <= st.session_state[widget_key] < side:
+            st.session_state[widget_key] = url_int(axis, 0, side - 1, centre) if url else centre
+    left, right = st.columns(2)
+    row = left.slider("Row", 0, side - 1, key=f"{key}_row")
+    col = right.slider("Column", 0, side - 1, key=f"{key}_col")
+    if url:
+        set_url(row=row, col=col)
+    return int(row), int(col)
+
+
+def show_reading(run: RunMaps, reading: maps.Reading, key: str, true_label: int | None = None, url: bool = False) -> None:
+    """Every panel of one run for one digit: prediction, receptive field, maps, kernels."""
+    shapes = " → ".join(["28×28×1"] + [f"{h}×{w}×{c}" for h, w, c in (layer.maps.shape for layer in reading.layers)])
+    st.caption(f"The digit becomes {shapes}, then the classifier reads the last map.")
+    predicted, confidence = reading.predicted, reading.confidence
+    verdict = ""
+    if true_label is not None:
+        verdict = " ✅" if predicted == true_label else f" ❌ (true {true_label})"
+    st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off")
+    st.plotly_chart(
+        charts.probabilities_chart(reading.probabilities, true_label), key=f"{key}_probs", config=_NO_BAR
+    )
+
+    st.markdown("##### The receptive field")
+    last = run.last_conv
+    st.caption(
+        f"Choose one of the {last.size}×{last.size} positions of `{last.name}`: the red box is the "
+        f"{last.receptive_field}×{last.receptive_field} window of the input that position sees."
+    )
+    row, col = position_picker(run, key, url=url)
+    window = last.window(row, col)
+    top, left, bottom, right = window
+    picture, bars = st.columns([1, 1])
+    picture.plotly_chart(
+        charts.digit_chart(reading.image, window, title=f"({row}, {col}) sees rows {top}–{bottom}, cols {left}–{right}"),
+        key=f"{key}_window",
+        config=_NO_BAR,
+    )
+    last_maps = reading.last_conv().maps
+    strongest = maps.strongest_channels(last_maps, row, col, STRONGEST)
+    bars.plotly_chart(
+        charts.strongest_chart(strongest, f"Strongest channels at ({row}, {col})"), key=f"{key}_strongest", config=_NO_BAR
+    )
+
+    st.markdown("##### Activation maps")
+    st.caption("Each tile is one channel, scaled to its own maximum (bright = strong). Hover for the channel number.")
+    for layer in reading.layers:
+        h, w, c = layer.maps.shape
+        columns = maps.default_columns(c)
+        is_last = layer.name == last.name
+        st.plotly_chart(
+            charts.layer_chart(
+                maps.tile(layer.maps, columns),
+                maps.tile_channels(h, w, c, columns),
+                layer.label,
+                map_size=(h, w),
+                columns=columns,
+                mark=(row, col) if is_last and last.size and last.size > 1 else None,
+            ),
+            key=f"{key}_layer_{layer.name}",
+            config=_NO_BAR,
+        )
+
+    st.markdown("##### First conv layer's kernels")
+    kh, kw, _, filters = run.kernels.shape
+    columns = maps.default_columns(filters)
+    st.plotly_chart(
+        charts.kernels_chart(
+            maps.tile_kernels(run.kernels, columns),
+            maps.tile_channels(kh, kw, filters, columns),
+            title=f"{run.names[0]}: {filters} kernels of {kh}×{kw}",
+        ),
+        key=f"{key}_kernels",
+        config=_NO_BAR,
+    )

@@ -1,0 +1,76 @@
+"""Feature maps: draw a digit and watch a trained network read it, layer by layer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.cache import CacheError, RunRecord
+from dashboard.spec import PRESETS, SpecError
+from dashboard.ui import maps as ui_maps
+from dashboard.ui import nav, runs
+from dashboard.ui.digit_input import digit_input
+from dashboard.ui.state import set_url
+
+st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon="🖌️", layout="wide")
+nav.sidebar_nav()
+st.title("🖌️ Feature maps")
+st.caption(
+    "Draw a digit, pick a test image or upload a picture, and follow it through a trained network: "
+    "every conv and pooling layer's maps, the prediction, and the window of the digit that each "
+    "position of the last conv layer sees."
+)
+
+
+def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
+    """A run to compare with: the no-pooling network if cached, else any other run."""
+    others = [r for r in records if r.key != first.key]
+    no_pooling = PRESETS["no_pooling"].to_dict()
+    pool = [r for r in others if r.spec == no_pooling] or others
+    return pool[0].key if pool else None
+
+
+def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
+    """The run's cached activation model, or None after an error message."""
+    try:
+        return ui_maps.run_maps(record.key, record.network().to_json())
+    except SpecError as err:
+        st.error(f"This run's network is no longer valid ({err}); train it again.", icon="🚫")
+    except (CacheError, OSError, ValueError) as err:
+        st.error(f"This run cannot be used: {err}. Train it again on the Train page.", icon="🚫")
+    return None
+
+
+records = runs.cached_runs()
+with st.sidebar:
+    st.header("Trained run")
+    first = runs.run_picker("Run", key="fm_run", runs=records) if records else None
+    second = None
+    if first is not None and len(records) > 1:
+        if "fm_compare" not in st.session_state:
+            st.session_state["fm_compare"] = "run2" in st.query_params
+        if st.toggle("Compare with a second run", key="fm_compare"):
+            second = runs.run_picker(
+                "Second run", key="fm_run2", default_key=second_default(records, first), url_name="run2", runs=records
+            )
+        else:
+            set_url(run2=None)
+
+digit = digit_input("fm")
+if first is None:
+    if not records:
+        st.info("No trained runs yet: train one on the **Train** page, then come back.", icon="ℹ️")
+    st.stop()
+if digit is None:
+    st.stop()
+
+chosen = [first] if second is None else [first, second]
+columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
+for i, (record, column) in enumerate(zip(chosen, columns)):
+    with column:
+        st.subheader(record.describe())
+        st.caption(record.title())
+        run = prepare(record)
+        if run is None:
+            continue
+        reading = run.read(digit.image)
+        ui_maps.show_reading(run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0)
