@@ -1,0 +1,477 @@
+"""What the last feature map carries: projections, ablations and Grad-CAM of a trained network.
+
+Everything here returns arrays and draws nothing. The "final map" is the output of the last
+conv/pool layer, the map the classifier head reads: (n, 3, 3, 64) for the book network.
+
+Ablations never re-run the convolutions. The final map of the test images is computed once;
+each ablation then runs only the head (Flatten/GlobalAveragePooling → Dense → … → softmax) on
+modified maps. Because the head's first Dense layer is linear, the contribution of each
+position (or channel) to its pre-activation is computed once, and "zero position p" becomes
+`z_all - contrib[p]`, "keep only p" becomes `bias + contrib[p]`: one small matrix product for
+all ablations together, exact, and fast even for the 22×22 maps of a network without pooling.
+
+Grad-CAM follows keras-io's examples/vision/grad_cam.py: the gradient of the class score
+(the logit, before the softmax) with respect to the last conv layer's output, averaged over
+positions, weights its channels.
+
+Imports Keras and TensorFlow, never Streamlit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dashboard.data import to_model_input
+from dashboard.model import MAP_KINDS
+from dashboard.spec import INPUT_SIZE, NetworkSpec, final_map, geometry
+
+CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
+
+
+# --- layers and features -------------------------------------------------------------------
+
+
+def final_map_layer(model: keras.Model) -> str:
+    """Name of the last conv/pool layer, whose output the head reads (conv2d_2 for the book)."""
+    names = [layer.name for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    if not names:
+        raise ValueError("the model has no conv or pooling layer")
+    return names[-1]
+
+
+def last_conv_layer(model: keras.Model) -> str:
+    """Name of the last Conv2D layer (the Grad-CAM layer)."""
+    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    if not names:
+        raise ValueError("the model has no Conv2D layer")
+    return names[-1]
+
+
+def layers_after(model: keras.Model, name: str) -> list[keras.layers.Layer]:
+    """The layers that follow layer `name` in a Sequential model: the head from there on."""
+    names = [layer.name for layer in model.layers]
+    return list(model.layers[names.index(name) + 1 :])
+
+
+def run_head(head: Sequence[keras.layers.Layer], x: np.ndarray) -> np.ndarray:
+    """Apply `head` layers in inference mode to a batch; returns a numpy array."""
+    out: Any = x
+    for layer in head:
+        out = layer(out, training=False)
+    return np.asarray(out)
+
+
+def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
+    """`n` distinct indices of 0..n_available-1 in a fixed random order (all if n ≥ n_available)."""
+    order = np.random.default_rng(seed).permutation(n_available)
+    return np.sort(order[: max(0, min(n, n_available))])
+
+
+def final_map_features(
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
+) -> np.ndarray:
+    """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
+    layer_name = layer_name or final_map_layer(model)
+    body = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
+    parts = [
+        np.asarray(body(to_model_input(images[i : i + batch_size]), training=False))
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts).astype(np.float32, copy=False)
+
+
+def flatten_features(maps: np.ndarray) -> np.ndarray:
+    """(n, h, w, c) → (n, h·w·c) in Keras's Flatten order: 576 numbers per image for the book."""
+    return maps.reshape(len(maps), -1)
+
+
+# --- projection ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Projection:
+    """2-D coordinates of each image and the share of variance of every principal component."""
+
+    coords: np.ndarray  # (n, 2)
+    explained: np.ndarray  # (k,) variance ratios, descending, summing to 1
+
+
+def pca_2d(features: np.ndarray) -> Projection:
+    """Project (n, d) features onto their two main principal components (numpy SVD).
+
+    The SVD is taken of the smaller of the covariance (d, d) and the Gram matrix (n, n): the
+    same components, and much faster than the SVD of a tall (n, d) matrix.
+    """
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    n, d = x.shape
+    if n < 2:
+        raise ValueError("PCA needs at least two images")
+    x = x - x.mean(axis=0)
+    if d <= n:
+        _, variance, vt = np.linalg.svd(x.T @ x, hermitian=True)  # (d, d) covariance × n
+        coords = x @ vt[:2].T  # (n, ≤2)
+    else:
+        u, variance, _ = np.linalg.svd(x @ x.T, hermitian=True)  # (n, n) Gram matrix
+        coords = u[:, :2] * np.sqrt(np.maximum(variance[:2], 0.0))
+    variance = np.maximum(variance, 0.0)
+    total = variance.sum()
+    explained = variance / total if total > 0 else np.zeros_like(variance)
+    # Fix each axis's sign (largest coordinate positive) so that reruns draw the same picture.
+    if len(coords):
+        extreme = coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])]
+        coords = coords * np.where(extreme < 0, -1.0, 1.0)
+    if coords.shape[1] < 2:  # a single feature: the second axis is empty
+        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+    return Projection(coords=coords.astype(np.float32), explained=explained[: min(n, d)])
+
+
+def tsne_2d(
+    features: np.ndarray, perplexity: float = 30.0, iterations: int = 400, seed: int = 0
+) -> np.ndarray:
+    """Exact t-SNE in numpy (van der Maaten & Hinton 2008) to (n, 2); meant for n ≤ ~1500.
+
+    Starts from the PCA coordinates and uses early exaggeration and momentum, as the paper does.
+    """
+    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    n = len(x)
+    if n < 5:
+        raise ValueError("t-SNE needs at least five images")
+    perplexity = min(perplexity, (n - 1) / 3)
+    p = _joint_probabilities(x, perplexity).astype(np.float32)  # (n, n)
+    y = pca_2d(x).coords.astype(np.float32)
+    y = y / (y[:, 0].std() or 1.0) * 1e-4  # tiny start with the shape of the PCA picture
+    y += np.random.default_rng(seed).normal(0, 1e-6, y.shape).astype(np.float32)
+    velocity = np.zeros_like(y)
+    gains = np.ones_like(y)
+    for it in range(iterations):
+        exaggeration = 12.0 if it < 100 else 1.0
+        momentum = 0.5 if it < 100 else 0.8
+        sq = np.square(y).sum(axis=1)
+        num = 1.0 / (1.0 + sq[:, None] + sq[None, :] - 2.0 * (y @ y.T))  # Student-t kernel (n, n)
+        np.fill_diagonal(num, 0.0)
+        q = np.maximum(num / num.sum(), 1e-12)
+        w = (exaggeration * p - q) * num
+        grad = 4.0 * (w.sum(axis=1)[:, None] * y - w @ y)  # (n, 2)
+        same = np.sign(grad) == np.sign(velocity)
+        gains = np.clip(np.where(same, gains * 0.8, gains + 0.2), 0.01, None)
+        velocity = momentum * velocity - 200.0 * gains * grad
+        y = y + velocity
+        y -= y.mean(axis=0)
+    return y.astype(np.float32)
+
+
+def _joint_probabilities(x: np.ndarray, perplexity: float) -> np.ndarray:
+    """Symmetric P of t-SNE: Gaussian neighbourhoods whose entropy matches `perplexity`."""
+    sq = np.square(x).sum(axis=1)
+    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)  # (n, n)
+    n = len(x)
+    target = np.log(perplexity)
+    off = ~np.eye(n, dtype=bool)
+    # Subtract each row's nearest distance: the same P, but exp() never underflows to all zeros.
+    d = dist - np.where(off, dist, np.inf).min(axis=1, keepdims=True)
+    d[~off] = 0.0  # the diagonal is masked out below
+    beta = np.ones(n)  # precision of each row's Gaussian
+    low, high = np.zeros(n), np.full(n, np.inf)
+    for _ in range(64):  # vectorised binary search, every row at once
+        pr = np.exp(-d * beta[:, None]) * off
+        total = pr.sum(axis=1)
+        entropy = np.log(total) + beta * (d * pr).sum(axis=1) / total
+        too_flat = entropy > target  # too many neighbours: sharpen
+        low = np.where(too_flat, beta, low)
+        high = np.where(too_flat, high, beta)
+        beta = np.where(np.isfinite(high), (low + high) / 2, beta * 2)
+    pr = np.exp(-d * beta[:, None]) * off
+    pr /= np.maximum(pr.sum(axis=1, keepdims=True), 1e-300)
+    return np.maximum((pr + pr.T) / (2 * n), 1e-12)
+
+
+# --- ablations -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """Test accuracy of the head on the final map with parts of it zeroed.
+
+    `zero_one[i, j]`: accuracy with position (i, j) zeroed in every channel; `keep_one[i, j]`:
+    with every other position zeroed. `channel_accuracy[k]`: with channel k zeroed everywhere;
+    `channel_order` lists channels from most to least harmful to lose.
+    """
+
+    baseline: float
+    zero_one: np.ndarray  # (h, w)
+    keep_one: np.ndarray  # (h, w)
+    channel_accuracy: np.ndarray  # (c,)
+    channel_order: np.ndarray  # (c,) channel indices, lowest accuracy first
+    n_images: int
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of guessing: 10 classes."""
+        return 0.1
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def _linear_head(head: Sequence[keras.layers.Layer]) -> tuple[str, np.ndarray, np.ndarray, keras.layers.Layer, list] | None:
+    """(reducer kind, kernel, bias, first Dense, layers after it) when the head starts reducer → Dense."""
+    if len(head) < 2 or type(head[1]).__name__ != "Dense":
+        return None
+    kind = type(head[0]).__name__
+    if kind not in ("Flatten", "GlobalAveragePooling2D"):
+        return None
+    dense = head[1]
+    kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
+    return kind, kernel, bias, dense, list(head[2:])
+
+
+def _finish(dense: keras.layers.Layer, rest: Sequence[keras.layers.Layer], z: np.ndarray) -> np.ndarray:
+    """Predicted classes from the first Dense's pre-activation z (m, units)."""
+    probs = run_head(rest, np.asarray(dense.activation(z)))
+    return probs.argmax(axis=1)
+
+
+def _contributions(kind: str, kernel: np.ndarray, maps: np.ndarray, axis: str) -> np.ndarray:
+    """Each position's ("position": (h·w, m, u)) or channel's ("channel": (c, m, u)) share of z − bias."""
+    m, h, w, c = maps.shape
+    units = kernel.shape[-1]
+    if kind == "Flatten":
+        k = kernel.reshape(h, w, c, units)  # Flatten order is (row, col, channel)
+    else:  # the global average is linear too: every position weighs kernel / (h·w)
+        k = np.broadcast_to(kernel / (h * w), (h, w, c, units))
+    if axis == "position":
+        # (h·w, m, c) @ (h·w, c, u) → (h·w, m, u)
+        return np.matmul(maps.reshape(m, h * w, c).transpose(1, 0, 2), k.reshape(h * w, c, units))
+    # (c, m, h·w) @ (c, h·w, u) → (c, m, u)
+    return np.matmul(maps.reshape(m, h * w, c).transpose(2, 0, 1), k.reshape(h * w, c, units).transpose(1, 0, 2))
+
+
+def _ablate_linear(
+    spec: tuple, maps: np.ndarray, labels: np.ndarray, axis: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy with each part zeroed and with each part alone, via per-part contributions."""
+    kind, kernel, bias, dense, rest = spec
+    n, h, w, c = maps.shape
+    parts = h * w if axis == "position" else c
+    units = kernel.shape[-1]
+    step = max(1, CHUNK_BYTES // (4 * parts * units))
+    correct_without = np.zeros(parts)
+    correct_alone = np.zeros(parts)
+    for sl in _chunks(n, step):
+        contrib = _contributions(kind, kernel, maps[sl], axis)  # (parts, m, u)
+        z_all = bias + contrib.sum(axis=0)  # (m, u)
+        truth = labels[sl]
+        m = len(truth)
+        without = _finish(dense, rest, (z_all[None] - contrib).reshape(parts * m, units))
+        alone = _finish(dense, rest, (bias + contrib).reshape(parts * m, units))
+        correct_without += (without.reshape(parts, m) == truth).sum(axis=1)
+        correct_alone += (alone.reshape(parts, m) == truth).sum(axis=1)
+    return correct_without / n, correct_alone / n
+
+
+def masked_accuracy(head: Sequence[keras.layers.Layer], maps: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> float:
+    """Accuracy of `head` on `maps * mask` (mask broadcastable to (n, h, w, c)); the direct way."""
+    correct = 0
+    for sl in _chunks(len(maps), 1000):
+        correct += int((run_head(head, maps[sl] * mask).argmax(axis=1) == labels[sl]).sum())
+    return correct / len(maps)
+
+
+def _ablate_direct(
+    head: Sequence[keras.layers.Layer], maps: np.ndarray, labels: np.ndarray, axis: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same two accuracies by running the head once per ablation (any head)."""
+    _, h, w, c = maps.shape
+    parts = h * w if axis == "position" else c
+    without, alone = np.zeros(parts), np.zeros(parts)
+    for k in range(parts):
+        only = np.zeros(parts, dtype=np.float32)
+        only[k] = 1.0
+        only = only.reshape(1, h, w, 1) if axis == "position" else only.reshape(1, 1, 1, c)
+        without[k] = masked_accuracy(head, maps, labels, 1.0 - only)
+        alone[k] = masked_accuracy(head, maps, labels, only)
+    return without, alone
+
+
+def ablate(model: keras.Model, maps: np.ndarray, labels: np.ndarray, layer_name: str | None = None) -> Ablation:
+    """Position and channel ablations of the final map `maps` (n, h, w, c) with true `labels`."""
+    layer_name = layer_name or final_map_layer(model)
+    head = layers_after(model, layer_name)
+    labels = np.asarray(labels).astype(np.int64)
+    maps = np.asarray(maps, dtype=np.float32)
+    _, h, w, c = maps.shape
+    baseline = masked_accuracy(head, maps, labels, np.ones((1, 1, 1, 1), np.float32))
+    linear = _linear_head(head)
+    if linear is not None:
+        pos_without, pos_alone = _ablate_linear(linear, maps, labels, "position")
+        ch_without, _ = _ablate_linear(linear, maps, labels, "channel")
+    else:
+        pos_without, pos_alone = _ablate_direct(head, maps, labels, "position")
+        ch_without, _ = _ablate_direct(head, maps, labels, "channel")
+    return Ablation(
+        baseline=baseline,
+        zero_one=pos_without.reshape(h, w),
+        keep_one=pos_alone.reshape(h, w),
+        channel_accuracy=ch_without,
+        channel_order=np.argsort(ch_without, kind="stable"),
+        n_images=len(maps),
+    )
+
+
+# --- Grad-CAM ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GradCam:
+    """Where the network looks for `class_index`: the coarse map and its 28×28 placement."""
+
+    heatmap: np.ndarray  # (28, 28) float32 in [0, 1]
+    coarse: np.ndarray  # (h, w) of the conv layer, in [0, 1]
+    class_index: int
+    probabilities: np.ndarray  # (10,)
+    layer_name: str
+
+
+def grad_cam(
+    model: keras.Model,
+    spec: NetworkSpec,
+    image: np.ndarray,
+    class_index: int | None = None,
+    layer_name: str | None = None,
+) -> GradCam:
+    """Grad-CAM of one image (28, 28) (uint8 0–255 or float 0–1) on the last conv layer."""
+    layer_name = layer_name or last_conv_layer(model)
+    x = _as_input(image)  # (1, 28, 28, 1) float32
+    # Split at the conv layer: the body gives its output, the head is replayed under the tape.
+    # (A grad model with two outputs loses the link between them in models loaded from .keras.)
+    body = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
+    head = layers_after(model, layer_name)
+    last = head[-1]  # the softmax Dense: score its logits, not its probabilities
+    conv_output = tf.convert_to_tensor(body(x, training=False))  # (1, h, w, c)
+    with tf.GradientTape() as tape:
+        tape.watch(conv_output)
+        features = conv_output
+        for layer in head[:-1]:
+            features = layer(features, training=False)
+        logits = tf.matmul(features, last.kernel) + last.bias  # (1, 10)
+        if class_index is None:
+            class_index = int(tf.argmax(logits[0]))
+        class_score = logits[:, class_index]
+    grads = tape.gradient(class_score, conv_output)  # (1, h, w, c)
+    pooled = tf.reduce_mean(grads, axis=(0, 1, 2))  # (c,): how much each channel matters
+    coarse = tf.squeeze(conv_output[0] @ pooled[..., tf.newaxis], axis=-1).numpy()  # (h, w)
+    coarse = np.maximum(coarse, 0.0)
+    top = coarse.max()
+    coarse = coarse / top if top > 0 else np.zeros_like(coarse)
+    probs = tf.nn.softmax(logits[0]).numpy()
+    return GradCam(
+        heatmap=place_on_input(coarse, spec, layer_name),
+        coarse=coarse.astype(np.float32),
+        class_index=int(class_index),
+        probabilities=probs.astype(np.float32),
+        layer_name=layer_name,
+    )
+
+
+def _as_input(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.shape not in ((28, 28), (28, 28, 1), (1, 28, 28, 1)):
+        raise ValueError(f"expected a 28×28 image, got shape {image.shape}")
+    image = image.reshape(28, 28)
+    if image.dtype == np.uint8 or image.max() > 1.0:
+        return to_model_input(np.clip(image, 0, 255).astype(np.uint8))
+    return image.astype(np.float32)[None, ..., None]
+
+
+def place_on_input(coarse: np.ndarray, spec: NetworkSpec, layer_name: str) -> np.ndarray:
+    """Spread an (h, w) map over the 28×28 input: unit (i, j) sits at the centre of its window.
+
+    Bilinear between window centres (which the layer's geometry gives), constant beyond them.
+    """
+    geo = next(g for g in geometry(spec) if g.name == layer_name)
+    size = coarse.shape[0]
+    pixels = np.arange(INPUT_SIZE, dtype=np.float64)
+    # Fractional unit index of each input pixel along one axis (the geometry is square).
+    t = np.clip((pixels - geo.start) / (geo.jump or 1), 0, size - 1)
+    units = np.arange(size, dtype=np.float64)
+    rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)
+    full = np.stack([np.interp(t, units, rows[i]) for i in range(INPUT_SIZE)])  # (28, 28)
+    return np.clip(full, 0.0, 1.0).astype(np.float32)
+
+
+# --- runs of one family --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """One cached run for the depth-against-size chart."""
+
+    key: str
+    label: str
+    final_size: int
+    conv_layers: int
+    params: int
+    test_accuracy: float
+
+
+def family_rows(records: Iterable[Any]) -> list[FamilyRow]:
+    """Rows for runs with a test accuracy (records with .key, .spec dict, .params, .test_accuracy)."""
+    rows = []
+    for record in records:
+        accuracy = getattr(record, "test_accuracy", None)
+        if accuracy is None:
+            continue
+        try:
+            spec = NetworkSpec.from_dict(record.spec)
+        except (ValueError, TypeError):
+            continue  # a damaged record: leave it out of the chart
+        size, _ = final_map(spec)
+        rows.append(
+            FamilyRow(
+                key=str(record.key),
+                label=spec.describe(),
+                final_size=int(size),
+                conv_layers=len(spec.blocks),
+                params=int(getattr(record, "params", 0) or 0),
+                test_accuracy=float(accuracy),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.final_size, r.params))
+
+
+# --- downloads -----------------------------------------------------------------------------
+
+
+def summary_csv(rows: Sequence[dict]) -> str:
+    """CSV of summary rows (`LayerRow.to_dict()`): layer, type, output shape, params, RF, jump."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["layer", "type", "output_shape", "params", "receptive_field", "jump"])
+    for row in rows:
+        shape = "(" + ", ".join("None" if s is None else str(s) for s in row["output_shape"]) + ")"
+        jump = "" if row.get("jump") is None else row["jump"]
+        writer.writerow([row["name"], row["type"], shape, row["params"], row["receptive_field"], jump])
+    writer.writerow(["total", "", "", sum(int(r["params"]) for r in rows), "", ""])
+    return out.getvalue()
+
+
+def history_csv(history: dict[str, Sequence[float]]) -> str:
+    """CSV with one row per epoch and one column per metric (loss, accuracy, val_loss, …)."""
+    metrics = list(history)
+    epochs = max((len(v) for v in history.values()), default=0)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *metrics])
+    for e in range(epochs):
+        writer.writerow([e + 1, *(repr(float(history[m][e])) if e < len(history[m]) else "" for m in metrics)])
+    return out.getvalue()

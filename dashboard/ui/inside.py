@@ -1,0 +1,156 @@
+"""Cached computations of the "Inside the 3×3" page, keyed by run key, and its download buttons.
+
+The final map of the test images is a shared resource (`st.cache_resource`, read-only arrays,
+a few entries); projections, ablations and Grad-CAM maps are small values (`st.cache_data`).
+After the first time, every chart's numbers come back from the cache in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import streamlit as st
+
+from dashboard.cache import RunRecord
+from dashboard.ui import cached
+from dashboard.ui.runs import model_cache, run_model
+
+N_IMAGES = 2000  # test images projected and ablated
+TSNE_IMAGES = 1000  # exact t-SNE is O(n²) per step: fewer points
+METHODS = ("pca", "tsne")
+
+
+@dataclass(frozen=True)
+class Features:
+    """The final map of a sample of test images, with labels and the network's predictions."""
+
+    maps: np.ndarray  # (n, h, w, c) float32, read-only
+    labels: np.ndarray  # (n,) true digits
+    indices: np.ndarray  # (n,) indices into the test set
+    predicted: np.ndarray  # (n,) the network's answers
+    layer_name: str
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # shared by every session: never modified
+    return array
+
+
+@st.cache_resource(show_spinner="Computing the last feature map of the test images…", max_entries=3)
+def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
+    """Final maps of `n_images` test images (a fixed sample) for run `run_key`."""
+    from dashboard import analysis
+
+    model = run_model(run_key)
+    data = cached.mnist()
+    if data.fingerprint != data_fingerprint:
+        raise ValueError("the data changed since this page was opened; reload the page")
+    indices = analysis.sample_indices(len(data.x_test), n_images)
+    layer = analysis.final_map_layer(model)
+    maps = analysis.final_map_features(model, data.x_test[indices], layer)
+    probs = analysis.run_head(analysis.layers_after(model, layer), maps)
+    return Features(
+        maps=_frozen(maps),
+        labels=_frozen(data.y_test[indices].astype(np.int64)),
+        indices=_frozen(indices),
+        predicted=_frozen(probs.argmax(axis=1)),
+        layer_name=layer,
+    )
+
+
+@st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16)
+def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
+    """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
+    from dashboard import analysis
+
+    feats = features(run_key, N_IMAGES, data_fingerprint)
+    flat = analysis.flatten_features(feats.maps)
+    keep = slice(None)
+    if method == "tsne":
+        keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
+        coords, explained = analysis.tsne_2d(flat[keep]), None
+    else:
+        pca = analysis.pca_2d(flat)
+        coords, explained = pca.coords, pca.explained[:10]
+    return {
+        "coords": coords,
+        "labels": feats.labels[keep].copy(),
+        "indices": feats.indices[keep].copy(),
+        "predicted": feats.predicted[keep].copy(),
+        "explained": explained,
+    }
+
+
+@st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16)
+def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
+    """Position and channel ablations of run `run_key` on the sampled test images."""
+    from dashboard import analysis
+
+    feats = features(run_key, N_IMAGES, data_fingerprint)
+    return analysis.ablate(run_model(run_key), feats.maps, feats.labels, feats.layer_name)
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128)
+def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> analysis.GradCam
+    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one)."""
+    from dashboard import analysis
+    from dashboard.spec import NetworkSpec
+
+    return analysis.grad_cam(run_model(run_key), NetworkSpec.from_json(spec_json), image, class_index)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def summary_csv(spec_json: str) -> str:
+    """The network's Keras summary rows as CSV text."""
+    from dashboard.analysis import summary_csv as to_csv
+
+    return to_csv(cached.layer_rows(spec_json))
+
+
+def _model_bytes(run_key: str) -> bytes:
+    # Called only when the button is clicked: the file is read then, not on every rerun.
+    path = model_cache().model_path(run_key)
+    if path is None or not path.is_file():
+        return b""
+    return path.read_bytes()
+
+
+def download_buttons(record: RunRecord, key: str) -> None:
+    """Three buttons: the run's .keras model, its summary as CSV, its history as CSV."""
+    from dashboard.analysis import history_csv
+
+    short = record.key[:8]
+    left, middle, right = st.columns(3)
+    path = model_cache().model_path(record.key)
+    if path is None or not path.is_file():
+        left.warning("This run's model file is missing from the cache.", icon="⚠️")
+    else:
+        left.download_button(
+            f"Model (.keras, {path.stat().st_size / 2**20:.1f} MB)",
+            data=partial(_model_bytes, record.key),
+            file_name=f"convnet-{short}.keras",
+            mime="application/zip",
+            key=f"{key}_model",
+            on_click="ignore",
+            icon="🧠",
+        )
+    middle.download_button(
+        "Summary (.csv)",
+        data=summary_csv(record.network().to_json()),
+        file_name=f"convnet-{short}-summary.csv",
+        mime="text/csv",
+        key=f"{key}_summary",
+        on_click="ignore",
+        icon="📋",
+    )
+    right.download_button(
+        "History (.csv)",
+        data=history_csv(record.history),
+        file_name=f"convnet-{short}-history.csv",
+        mime="text/csv",
+        key=f"{key}_history",
+        on_click="ignore",
+        icon="📈",
+    )
