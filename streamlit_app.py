@@ -6,26 +6,16 @@ imports TensorFlow.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from dashboard.charts.architecture import receptive_field_chart
 from dashboard.spec import BOOK, geometry
 from dashboard.summaries import preset_summaries
-from dashboard.ui import cached
+from dashboard.ui import cached, nav
 
 st.set_page_config(page_title="ConvNet Explorer", page_icon="🔎", layout="wide")
-
-PAGES = {
-    "1_Architecture.py": ("🧱", "Change the network and watch every layer's shape, parameters and receptive field."),
-    "2_Train.py": ("🏋️", "Train any network on MNIST, with live curves; nothing is trained twice."),
-    "3_Compare.py": ("📊", "Validation accuracy of different networks side by side."),
-    "4_Feature_maps.py": ("🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
-    "5_Inside_the_3x3.py": ("🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
-    "6_Exercises.py": ("🎓", "Workshop tasks the app checks for you."),
-}
+nav.sidebar_nav()
 
 st.title("🔎 ConvNet Explorer")
 st.markdown(
@@ -71,11 +61,8 @@ with right:
     st.plotly_chart(fig, key="home_rf")
 
 st.subheader("Explore")
-here = Path(__file__).resolve().parent
-for filename, (icon, text) in PAGES.items():
-    if (here / "pages" / filename).exists():
-        name = filename.split("_", 1)[1].removesuffix(".py").replace("_", " ")
-        st.page_link(f"pages/{filename}", label=f"**{name}** — {text}", icon=icon)
+for path, label, icon, text in nav.available_pages()[1:]:
+    st.page_link(path, label=f"**{label}** — {text}", icon=icon)
 
 st.divider()
 st.caption(

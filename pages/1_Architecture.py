@@ -7,9 +7,10 @@ import streamlit as st
 
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
-from dashboard.ui import cached, state, widgets
+from dashboard.ui import cached, nav, state, widgets
 
 st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
+nav.sidebar_nav()
 st.title("🧱 Architecture")
 st.caption(
     "Change the network in the sidebar: output shapes and parameter counts come from Keras "
@@ -53,7 +54,7 @@ def show_network(spec: NetworkSpec, key: str) -> None:
             "Output shape": [str(tuple(r["output_shape"])) for r in rows],
             "Param #": [r["params"] for r in rows],
             "Receptive field": [r["receptive_field"] for r in rows],
-            "Jump": [r["jump"] for r in rows],
+            "Jump": ["—" if r["jump"] is None else str(r["jump"]) for r in rows],
         }
     )
     highlight_row = [r["name"] for r in rows].index(last_conv.name)

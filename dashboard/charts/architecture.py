@@ -104,12 +104,13 @@ def receptive_field_chart(
                 hoverinfo="name",
             )
         )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", range=[INPUT_SIZE - 0.5, -0.5], showgrid=False)
-    fig.update_xaxes(range=[-0.5, INPUT_SIZE - 0.5], showgrid=False, constrain="domain")
+    # Image convention: row 0 at the top, square pixels, nothing outside the 28×28 input.
+    fig.update_yaxes(range=[INPUT_SIZE - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(range=[-0.5, INPUT_SIZE - 0.5], constrain="domain", showgrid=False)
     fig.update_layout(
         title="What one central unit of each layer sees",
-        height=420,
+        height=460,
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(font=dict(size=11)),
+        legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.05, x=0),
     )
     return fig

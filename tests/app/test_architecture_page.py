@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from apptools import open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.spec import PRESETS
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Architecture.py")
+PAGE = "pages/1_Architecture.py"
 
 
 def run_page(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for name, value in (query or {}).items():
-        at.query_params[name] = value
-    at.run()
+    at = open_page(PAGE, query)
     assert not at.exception
     return at
 

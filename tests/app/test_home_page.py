@@ -6,14 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+from apptools import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_home_page_shows_the_book_summary_and_the_data_source():
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
-    at.run()
+    at = open_page(None)
     assert not at.exception
     assert "(None, 3, 3, 64)" in at.markdown[0].value
     table = at.dataframe[0].value
@@ -24,7 +23,7 @@ def test_home_page_shows_the_book_summary_and_the_data_source():
     assert any("embedded subset (12,000 train + 2,000 test images)" in c.value for c in at.caption)
     links = at.get("page_link")
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-    assert len(links) == len(pages) >= 1
+    assert len(links) == 2 * len(pages) + 1  # sidebar: home + pages; body: pages
 
 
 def test_home_page_does_not_import_tensorflow():

@@ -1,0 +1,37 @@
+"""The app's navigation: one list of pages for the sidebar and the home page.
+
+Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
+(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (path relative to the entrypoint, label, icon, what the page is for)
+PAGES: tuple[tuple[str, str, str, str], ...] = (
+    ("streamlit_app.py", "Home", "🏠", "The question, and the short answer."),
+    ("pages/1_Architecture.py", "Architecture", "🧱", "Change the network and watch every layer's shape, parameters and receptive field."),
+    ("pages/2_Train.py", "Train", "🏋️", "Train any network on MNIST with live curves; nothing is trained twice."),
+    ("pages/3_Compare.py", "Compare", "📊", "Validation accuracy of different networks side by side."),
+    ("pages/4_Feature_maps.py", "Feature maps", "🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
+    ("pages/5_Inside_the_3x3.py", "Inside the 3×3", "🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
+    ("pages/6_Exercises.py", "Exercises", "🎓", "Workshop tasks the app checks for you."),
+)
+
+
+def available_pages() -> list[tuple[str, str, str, str]]:
+    """The pages of `PAGES` whose files exist."""
+    return [page for page in PAGES if (ROOT / page[0]).exists()]
+
+
+def sidebar_nav() -> None:
+    """Links to every page at the top of the sidebar."""
+    with st.sidebar:
+        for path, label, icon, _ in available_pages():
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
