@@ -149,23 +149,35 @@ class RunRecord:
         except SpecError:
             return "(network no longer valid)"
 
-    def title(self) -> str:
-        """One line naming the run for a picker: network preset or shape, settings, accuracy, data."""
+    def network_label(self) -> str:
+        """The network's preset name, else its one-line layout."""
         from dashboard.spec import preset_name
 
         try:
-            name = preset_name(self.network()) or self.describe()
+            return preset_name(self.network()) or self.describe()
         except SpecError:
-            name = "(invalid network)"
+            return "(invalid network)"
+
+    def training_label(self) -> str:
+        """The training preset's name, else the main settings, e.g. 'adam b128 3ep on 5,000'."""
         settings = self.settings
-        opt = settings.get("optimizer", "?")
-        what = f"{opt} b{settings.get('batch_size', '?')} {settings.get('epochs', '?')}ep"
         preset = _train_preset_of(settings)
-        if preset:
-            what = f"{preset} preset"
-        size = "" if settings.get("train_size") is None else f" on {settings['train_size']:,}"
+        what = f"{preset} preset" if preset else (
+            f"{settings.get('optimizer', '?')} b{settings.get('batch_size', '?')} {settings.get('epochs', '?')}ep"
+        )
+        if settings.get("train_size") is not None:
+            what += f" on {settings['train_size']:,}"
+        if settings.get("seed", 0) != 0:
+            what += f" seed {settings['seed']}"
+        return what
+
+    def title(self) -> str:
+        """One line naming the run for a picker: network, training, test accuracy, data, key."""
         tag = " · shipped" if self.shipped else ""
-        return f"{name} · {what}{size} · test {self.test_accuracy:.2%} · {self.data_source}{tag} · {self.key[:6]}"
+        return (
+            f"{self.network_label()} · {self.training_label()} · test {self.test_accuracy:.2%} · "
+            f"{self.data_source}{tag} · {self.key[:6]}"
+        )
 
 
 def _train_preset_of(settings: dict[str, Any]) -> str | None:
@@ -173,9 +185,8 @@ def _train_preset_of(settings: dict[str, Any]) -> str | None:
 
     for name, preset in TRAIN_PRESETS.items():
         ours = dict(preset.to_dict())
-        if {k: v for k, v in settings.items() if k != "seed" and k != "train_size"} == {
-            k: v for k, v in ours.items() if k != "seed" and k != "train_size"
-        }:
+        ignored = ("seed", "train_size")  # shown separately
+        if {k: v for k, v in settings.items() if k not in ignored} == {k: v for k, v in ours.items() if k not in ignored}:
             return name
     return None
 

@@ -16,9 +16,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 from dashboard.cache import ModelCache, RunRecord, library_versions, now_iso
-from dashboard.data import MnistData
+from dashboard.data import MnistData, to_model_input
 from dashboard.spec import NetworkSpec, final_map, validate
 from dashboard.training import BatchProgress, EpochProgress, TrainResult, TrainSettings, train
 
@@ -217,3 +220,26 @@ class _file_lock:
     def __exit__(self, *exc: object) -> None:
         if self.lock is not None:
             self.lock.release()
+
+
+# --- evaluating a trained run ---------------------------------------------------------------
+
+
+def predict_labels(model: Any, images: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (n, 28, 28) → (predicted digits (n,) int, class probabilities (n, 10) float32)."""
+    probs = np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0), dtype=np.float32)
+    return probs.argmax(axis=1), probs
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    """(classes, classes) counts: row = true digit, column = predicted digit."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return matrix
+
+
+def misclassified(true: np.ndarray, predicted: np.ndarray, probs: np.ndarray, limit: int = 40) -> np.ndarray:
+    """Indices of wrong predictions, most confident mistakes first, at most `limit`."""
+    wrong = np.flatnonzero(np.asarray(true) != np.asarray(predicted))
+    confidence = probs[wrong, np.asarray(predicted)[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:limit]

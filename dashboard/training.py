@@ -233,8 +233,9 @@ class TrainResult:
 
 def split_sizes(n_images: int) -> tuple[int, int]:
     """(fit, validation) sizes of `n_images` as `validation_split=0.1` splits them."""
-    n_val = int(n_images * VALIDATION_SPLIT)
-    return n_images - n_val, n_val
+    # The same arithmetic as Keras's `train_validation_split`.
+    n_fit = int(math.floor(n_images * (1.0 - VALIDATION_SPLIT)))
+    return n_fit, n_images - n_fit
 
 
 def steps_per_epoch(n_fit: int, batch_size: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from dashboard.cache import CacheError, ModelCache, RunRecord
@@ -93,3 +94,12 @@ def run_picker(
     chosen = st.selectbox(label, options=list(by_key), format_func=lambda k: by_key[k].title(), key=key)
     set_url(**{url_name: chosen})
     return by_key[chosen]
+
+
+@st.cache_data(show_spinner="Classifying the test images…", max_entries=16)
+def test_predictions(key: str, data_source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """(predicted digits (n,), probabilities (n, 10)) of run `key` on the test set of `data_source`."""
+    from dashboard.runs import predict_labels
+    from dashboard.ui.cached import mnist
+
+    return predict_labels(run_model(key), mnist(data_source).x_test)

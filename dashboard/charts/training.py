@@ -1,0 +1,139 @@
+"""Plotly figures of training runs: learning curves, accuracy scatters, confusion matrix, mistakes.
+
+Pure functions from numbers and arrays to figures; no Streamlit, no Keras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+HEIGHT = 360
+TILE = 28
+GAP = 2  # pixels of background between tiles of the mistakes grid
+
+
+def _epochs(values: Sequence[float]) -> list[int]:
+    return list(range(1, len(values) + 1))
+
+
+def learning_curves(history: Mapping[str, Sequence[float]], epochs: int | None = None) -> go.Figure:
+    """Training and validation accuracy of one run, epoch by epoch (x axis up to `epochs`)."""
+    fig = go.Figure()
+    styles = {"accuracy": ("training", "dot"), "val_accuracy": ("validation", "solid")}
+    for metric, (name, dash) in styles.items():
+        values = list(history.get(metric, []))
+        fig.add_trace(
+            go.Scatter(
+                x=_epochs(values), y=values, name=name, mode="lines+markers",
+                line={"dash": dash}, hovertemplate="epoch %{x}: %{y:.4f}<extra>" + name + "</extra>",
+            )
+        )
+    upper = max(epochs or 0, len(history.get("val_accuracy", [])), 1)
+    fig.update_layout(
+        height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Accuracy by epoch",
+        xaxis={"title": "epoch", "range": [0.5, upper + 0.5], "dtick": 1},
+        yaxis={"title": "accuracy", "tickformat": ".1%"}, legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def compare_curves(curves: Mapping[str, Sequence[float]], metric: str = "validation accuracy") -> go.Figure:
+    """One line per run (label → per-epoch values) on one chart."""
+    fig = go.Figure()
+    for label, values in curves.items():
+        fig.add_trace(
+            go.Scatter(
+                x=_epochs(values), y=list(values), name=label, mode="lines+markers",
+                hovertemplate="epoch %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(
+        height=HEIGHT + 60, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=f"{metric.capitalize()} by epoch",
+        xaxis={"title": "epoch", "dtick": 1}, yaxis={"title": metric, "tickformat": ".1%"},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def accuracy_scatter(
+    x: Sequence[float], accuracy: Sequence[float], labels: Sequence[str], x_title: str,
+    log_x: bool = False, title: str = "",
+) -> go.Figure:
+    """Test accuracy (y) against a property of each run (x), one labelled marker per run."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(x), y=list(accuracy), mode="markers", text=list(labels), marker={"size": 11},
+            hovertemplate="%{text}<br>" + x_title + ": %{x:,}<br>test accuracy: %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=title or f"Test accuracy vs {x_title}",
+        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        yaxis={"title": "test accuracy", "tickformat": ".1%"},
+    )
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray) -> go.Figure:
+    """A 10×10 confusion matrix (rows: true digit, columns: predicted), counts written in the cells."""
+    matrix = np.asarray(matrix)
+    digits = [str(d) for d in range(matrix.shape[0])]
+    # Colour the mistakes, not the diagonal, which would wash everything else out.
+    shown = matrix.astype(float).copy()
+    np.fill_diagonal(shown, np.nan)
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown, x=digits, y=digits, colorscale="Reds", text=matrix, texttemplate="%{text}",
+            hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>", showscale=False,
+        )
+    )
+    fig.update_layout(
+        height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Confusion matrix (diagonal = correct)",
+        xaxis={"title": "predicted", "side": "top", "dtick": 1},
+        yaxis={"title": "true", "autorange": "reversed", "dtick": 1},
+    )
+    return fig
+
+
+def tile_images(images: np.ndarray, cols: int, gap: int = GAP) -> np.ndarray:
+    """(n, 28, 28) images → one (rows·(28+gap)−gap, cols·(28+gap)−gap) float array; gaps are NaN."""
+    images = np.asarray(images, dtype=float)
+    n = len(images)
+    cols = max(1, min(cols, n)) if n else 1
+    rows = max(1, -(-n // cols))
+    h, w = images.shape[1:3] if n else (TILE, TILE)
+    canvas = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = image
+    return canvas
+
+
+def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10) -> go.Figure:
+    """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)'."""
+    images = np.asarray(images)
+    n = len(images)
+    canvas = tile_images(images, cols)  # (H, W) float, NaN between tiles
+    cols = max(1, min(cols, n)) if n else 1
+    step = TILE + GAP
+    fig = go.Figure(
+        go.Heatmap(z=canvas, colorscale="gray_r", showscale=False, hoverinfo="skip", zmin=0, zmax=255)
+    )
+    for i in range(n):
+        r, c = divmod(i, cols)
+        fig.add_annotation(
+            x=c * step + 1, y=r * step + 1, xanchor="left", yanchor="top", showarrow=False,
+            text=f"<b>{int(predicted[i])}</b> ({int(true[i])})", font={"size": 11, "color": "#d6336c"},
+        )
+    rows = max(1, -(-n // cols))
+    fig.update_layout(
+        height=max(140, 70 * rows + 40), margin={"l": 5, "r": 5, "t": 30, "b": 5},
+        title=f"{n} misclassified test images: predicted (true)" if n else "No misclassified images",
+        xaxis={"visible": False, "constrain": "domain"},
+        yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
+        plot_bgcolor="white",
+    )
+    return fig
