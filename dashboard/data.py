@@ -143,12 +143,30 @@ def _try_download_once(notes: list[str]) -> MnistData | None:
         if _download_tried:
             return None
         _download_tried = True
-        try:
-            path = download_keras_mnist()
-        except Exception as err:  # noqa: BLE001 - any network failure means "use the next source"
-            notes.append(f"Keras download unavailable ({type(err).__name__}: {err})")
-            return None
-    return read_npz(path, source="download")
+    # A thread bounds the whole attempt, name lookup included (socket timeouts do not cover
+    # DNS). If it is still running at the deadline it finishes in the background and its file
+    # is in the Keras cache for the next start.
+    outcome: list[BaseException | Path] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_capture(download_keras_mnist)), name="mnist-download", daemon=True
+    )
+    worker.start()
+    worker.join(DOWNLOAD_SECONDS + 1)
+    if not outcome:
+        notes.append(f"Keras download unavailable (no answer within {DOWNLOAD_SECONDS:.0f} s)")
+        return None
+    if isinstance(outcome[0], BaseException):
+        err = outcome[0]
+        notes.append(f"Keras download unavailable ({type(err).__name__}: {err})")
+        return None
+    return read_npz(outcome[0], source="download")
+
+
+def _capture(fn):  # the result, or the exception it raised
+    try:
+        return fn()
+    except Exception as err:  # noqa: BLE001 - any failure means "use the next source"
+        return err
 
 
 def load_mnist(source: str = "auto") -> MnistData:

@@ -155,3 +155,22 @@ def test_model_input_scales_and_adds_a_channel(embedded):
     assert x.shape == (3, 28, 28, 1) and x.dtype == np.float32
     assert x.min() == 0.0 and x.max() == 1.0
     assert to_model_input(embedded.x_test[0]).shape == (1, 28, 28, 1)
+
+
+def test_a_hanging_download_is_abandoned_at_the_deadline(monkeypatch, tmp_path):
+    import threading
+    import time
+
+    release = threading.Event()
+    monkeypatch.setattr(data, "download_keras_mnist", lambda *a, **k: release.wait(30))
+    monkeypatch.setattr(data, "DOWNLOAD_SECONDS", 0.2)
+    monkeypatch.setattr(data, "_download_tried", False)
+    monkeypatch.setattr(data, "KERAS_CACHE_PATH", tmp_path / "absent.npz")
+    monkeypatch.delenv("MNIST_NPZ", raising=False)
+    monkeypatch.setenv("MNIST_DOWNLOAD", "1")
+    start = time.monotonic()
+    got = load_mnist("auto")
+    release.set()
+    assert time.monotonic() - start < 3
+    assert got.source == "embedded"
+    assert any("no answer within" in note for note in got.notes)
