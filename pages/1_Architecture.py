@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard import links
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
 from dashboard.ui import cached, nav, state, widgets
@@ -85,19 +86,40 @@ else:
     spec = edited
     state.set_spec(spec)
 
-compare_default = state.url_token("compare", allowed=list(PRESETS)) or NONE
+CUSTOM_JSON = "custom (JSON)"
+compare_default = state.url_token("compare", allowed=[*PRESETS, "custom"]) or NONE
 if "arch_compare" not in st.session_state:
-    st.session_state["arch_compare"] = compare_default
+    st.session_state["arch_compare"] = CUSTOM_JSON if compare_default == "custom" else compare_default
 compare = st.selectbox(
-    "Compare with", [NONE, *PRESETS], key="arch_compare", help="Show a second network beside this one."
+    "Compare with",
+    [NONE, *PRESETS, CUSTOM_JSON],
+    key="arch_compare",
+    help="Show a second network beside this one: a preset, or any network written as JSON.",
 )
-state.set_url(compare=None if compare == NONE else compare)
 
-if compare == NONE:
+other: NetworkSpec | None = None
+if compare in PRESETS:
+    other = PRESETS[compare]
+    state.set_url(compare=compare, compare_spec=None)
+elif compare == CUSTOM_JSON:
+    if "arch_compare_json" not in st.session_state:
+        linked = st.query_params.get("compare_spec")
+        st.session_state["arch_compare_json"] = linked if linked else spec.to_json()
+    text = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
+    other, warning = links.spec_from_params({"spec": text}, default=spec)
+    if warning:
+        st.error(warning.replace("The link's network", "The second network"))
+        other = None
+    else:
+        state.set_url(compare="custom", compare_spec=other.to_json())
+else:
+    state.set_url(compare=None, compare_spec=None)
+
+if other is None:
     show_network(spec, "main")
 else:
     left, right = st.columns(2)
     with left:
         show_network(spec, "main")
     with right:
-        show_network(PRESETS[compare], "other")
+        show_network(other, "other")

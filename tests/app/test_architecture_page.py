@@ -122,3 +122,24 @@ def test_comparison_shows_two_networks_side_by_side():
     at.selectbox(key="arch_compare").set_value("(none)")
     at.run()
     assert len(at.metric) == 3 and "compare" not in at.query_params
+
+
+def test_comparison_with_a_network_written_as_json():
+    at = run_page()
+    at.selectbox(key="arch_compare").set_value("custom (JSON)")
+    at.run()
+    assert at.text_area(key="arch_compare_json").value == PRESETS["book"].to_json()  # starts from this network
+    at.text_area(key="arch_compare_json").set_value(PRESETS["tiny"].to_json())
+    at.run()
+    assert not at.exception
+    assert at.dataframe[1].value["Param #"].sum() == 14_410
+    assert at.query_params["compare"] == "custom"
+    # A link with the custom comparison reopens it.
+    again = run_page({"compare": "custom", "compare_spec": PRESETS["tiny"].to_json()})
+    assert again.dataframe[1].value["Param #"].sum() == 14_410
+    # Broken JSON: an error, and only the main network.
+    at.text_area(key="arch_compare_json").set_value('{"blocks": [')
+    at.run()
+    assert not at.exception
+    assert "The second network was not used" in at.error[0].value
+    assert len(at.dataframe) == 1
