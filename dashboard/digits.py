@@ -58,8 +58,9 @@ def ink_from_gray(gray: np.ndarray) -> np.ndarray:
     gray = np.asarray(gray, dtype=np.float32)
     background = float(np.median(_border(gray)))
     ink = background - gray if background > 0.5 else gray - background
-    # Paper grain and JPEG noise: whatever the border itself reaches is not ink.
-    floor = float(np.percentile(np.clip(ink[_border_mask(ink.shape)], 0, None), 95))
+    # Paper grain and JPEG noise: the border's typical level is not ink. (The median, not a
+    # high percentile: a stroke along the edge must not erase itself.)
+    floor = float(np.median(np.clip(ink[_border_mask(ink.shape)], 0, None)))
     return np.clip(ink - floor, 0.0, 1.0)
 
 
@@ -102,13 +103,15 @@ def mnistify(ink: np.ndarray, what: str = "picture") -> np.ndarray:
     small = np.clip(small, 0.0, None)
     small /= max(float(small.max()), 1e-6)  # MNIST strokes always reach full white
 
-    # Paste so that the centre of mass lands on TARGET_COM, moving by whole pixels as MNIST did,
-    # but never pushing the box out of the field.
+    # Paste so that the centre of mass lands on TARGET_COM, moving by whole pixels as MNIST did.
+    # Real MNIST is centred this way without exception (|error| ≤ 0.52 px over 60,000 images),
+    # even when a lopsided digit's box then touches or crosses the edge: the overflow is cut.
     com_row, com_col = center_of_mass(small)
-    top = int(np.clip(round(TARGET_COM - com_row), 0, SIZE - new_h))
-    left = int(np.clip(round(TARGET_COM - com_col), 0, SIZE - new_w))
+    top, left = round(TARGET_COM - com_row), round(TARGET_COM - com_col)
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top : top + new_h, left : left + new_w] = small
+    rows = slice(max(top, 0), min(top + new_h, SIZE))
+    cols = slice(max(left, 0), min(left + new_w, SIZE))
+    out[rows, cols] = small[rows.start - top : rows.stop - top, cols.start - left : cols.stop - left]
     return out
 
 

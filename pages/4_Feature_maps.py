@@ -73,4 +73,6 @@ for i, (record, column) in enumerate(zip(chosen, columns)):
         if run is None:
             continue
         reading = run.read(digit.image)
-        ui_maps.show_reading(run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0)
+        ui_maps.show_reading(
+            run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
+        )

@@ -70,11 +70,13 @@ def layer_chart(
     map_size: tuple[int, int] | None = None,
     columns: int | None = None,
     mark: tuple[int, int] | None = None,
+    width: int = 520,
 ) -> go.Figure:
     """All channels of one layer as a single heatmap; hover names the channel.
 
     `tiled` comes from `maps.tile`, `channels` from `maps.tile_channels` (same shape). With
     `mark=(row, col)`, `map_size=(h, w)` and `columns`, that position is ringed in every tile.
+    `width` is about the pixels the chart will get; the height follows the image's aspect.
     """
     traces: list = [
         go.Heatmap(
@@ -104,7 +106,11 @@ def layer_chart(
             )
         )
     layout = dict(
-        title=dict(text=title), height=_image_height(*tiled.shape), margin=_MARGIN, showlegend=False, **_IMAGE_AXES
+        title=dict(text=title),
+        height=_image_height(*tiled.shape, width=width),
+        margin=_MARGIN,
+        showlegend=False,
+        **_IMAGE_AXES,
     )
     return go.Figure(data=traces, layout=layout)
 

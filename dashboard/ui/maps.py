@@ -90,15 +90,23 @@ def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int
     return int(row), int(col)
 
 
-def show_reading(run: RunMaps, reading: maps.Reading, key: str, true_label: int | None = None, url: bool = False) -> None:
-    """Every panel of one run for one digit: prediction, receptive field, maps, kernels."""
+def show_reading(
+    run: RunMaps, reading: maps.Reading, key: str, true_label: int | None = None, url: bool = False, wide: bool = True
+) -> None:
+    """Every panel of one run for one digit: prediction, receptive field, maps, kernels.
+
+    `wide` (the run has the page to itself) lays tiles out twice as many per row; `url` keeps
+    the chosen position in the URL.
+    """
+    spread = 2 if wide else 1
+    width = 1000 if wide else 520  # about the pixels a panel gets
     shapes = " → ".join(["28×28×1"] + [f"{h}×{w}×{c}" for h, w, c in (layer.maps.shape for layer in reading.layers)])
     st.caption(f"The digit becomes {shapes}, then the classifier reads the last map.")
     predicted, confidence = reading.predicted, reading.confidence
     verdict = ""
     if true_label is not None:
         verdict = " ✅" if predicted == true_label else f" ❌ (true {true_label})"
-    st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off")
+    st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off", delta_arrow="off")
     st.plotly_chart(
         charts.probabilities_chart(reading.probabilities, true_label), key=f"{key}_probs", config=_NO_BAR
     )
@@ -128,7 +136,7 @@ def show_reading(run: RunMaps, reading: maps.Reading, key: str, true_label: int 
     st.caption("Each tile is one channel, scaled to its own maximum (bright = strong). Hover for the channel number.")
     for layer in reading.layers:
         h, w, c = layer.maps.shape
-        columns = maps.default_columns(c)
+        columns = min(c, maps.default_columns(c) * spread)
         is_last = layer.name == last.name
         st.plotly_chart(
             charts.layer_chart(
@@ -138,6 +146,7 @@ def show_reading(run: RunMaps, reading: maps.Reading, key: str, true_label: int 
                 map_size=(h, w),
                 columns=columns,
                 mark=(row, col) if is_last and last.size and last.size > 1 else None,
+                width=width,
             ),
             key=f"{key}_layer_{layer.name}",
             config=_NO_BAR,
@@ -145,7 +154,7 @@ def show_reading(run: RunMaps, reading: maps.Reading, key: str, true_label: int 
 
     st.markdown("##### First conv layer's kernels")
     kh, kw, _, filters = run.kernels.shape
-    columns = maps.default_columns(filters)
+    columns = min(filters, maps.default_columns(filters) * spread)
     st.plotly_chart(
         charts.kernels_chart(
             maps.tile_kernels(run.kernels, columns),

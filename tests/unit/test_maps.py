@@ -1,0 +1,185 @@
+"""Tiling of feature maps and kernels, strongest channels, readings, and the figures drawn from them."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dashboard import maps
+from dashboard.charts import maps as charts
+from dashboard.spec import PRESETS, geometry
+
+
+def ramp(h: int, w: int, c: int) -> np.ndarray:
+    """Maps whose every value is distinct and positive: channel k holds k*1000 + position + 1."""
+    base = np.arange(h * w, dtype=np.float32).reshape(h, w, 1) + 1
+    return base + 1000 * np.arange(c, dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    "h,w,c,columns,expected",
+    [
+        (26, 26, 32, 8, (4 * 26 + 3, 8 * 26 + 7)),  # book conv2d: 4 rows of 8
+        (13, 13, 32, 16, (2 * 13 + 1, 16 * 13 + 15)),
+        (3, 3, 64, 8, (8 * 3 + 7, 8 * 3 + 7)),  # book conv2d_2
+        (22, 22, 64, 8, (8 * 22 + 7, 8 * 22 + 7)),  # no_pooling's last map
+        (5, 5, 3, 2, (2 * 5 + 1, 2 * 5 + 1)),  # a ragged grid: the 4th cell stays empty
+        (1, 1, 64, 16, (4 + 3, 16 + 15)),  # a 1×1 map
+        (7, 4, 1, 8, (7, 4)),  # one channel, no separators at all
+    ],
+    ids=["book_conv1", "wide_pool", "book_last", "no_pooling_last", "ragged", "one_by_one", "single"],
+)
+def test_tiled_shape(h, w, c, columns, expected):
+    tiled = maps.tile(ramp(h, w, c), columns)
+    assert tiled.shape == expected == maps.tiled_shape(h, w, c, columns)
+    assert tiled.dtype == np.float32
+
+
+def test_each_channel_sits_at_its_origin_and_gaps_are_nan():
+    h, w, c, columns = 4, 3, 5, 2
+    data = ramp(h, w, c)
+    tiled = maps.tile(data, columns, normalize=None)
+    for k in range(c):
+        r, q = maps.tile_origin(k, h, w, columns)
+        np.testing.assert_array_equal(tiled[r : r + h, q : q + w], data[:, :, k])
+    assert np.isnan(tiled[h, :]).all()  # the separator row
+    assert np.isnan(tiled[:, w]).all()  # the separator column
+    r, q = maps.tile_origin(5, h, w, columns)  # the empty sixth cell
+    assert np.isnan(tiled[r : r + h, q : q + w]).all()
+    assert np.isfinite(tiled).sum() == h * w * c
+
+
+def test_channel_normalisation_scales_each_map_to_one_and_keeps_zeros():
+    data = ramp(3, 3, 4)
+    data[:, :, 2] = 0.0  # a dead channel
+    tiled = maps.tile(data, 4, normalize="channel")
+    for k in range(4):
+        r, q = maps.tile_origin(k, 3, 3, 4)
+        tile_k = tiled[r : r + 3, q : q + 3]
+        assert tile_k.max() == pytest.approx(0.0 if k == 2 else 1.0)
+        assert np.isfinite(tile_k).all()
+    layer = maps.tile(data, 4, normalize="layer")
+    assert np.nanmax(layer) == pytest.approx(1.0)
+    assert np.nanmax(layer[:3, :3]) < 0.01  # channel 0 is tiny next to channel 3
+
+
+def test_tile_channels_names_every_pixel():
+    index = maps.tile_channels(3, 3, 10, 4)
+    assert index.shape == maps.tiled_shape(3, 3, 10, 4)
+    assert sorted(set(index.ravel())) == [-1, *range(10)]
+    assert (index == 7).sum() == 9
+    r, q = maps.tile_origin(7, 3, 3, 4)
+    assert (index[r : r + 3, q : q + 3] == 7).all()
+
+
+def test_kernels_keep_their_sign_and_scale():
+    weights = np.random.default_rng(0).normal(size=(3, 3, 1, 32)).astype(np.float32)
+    tiled = maps.tile_kernels(weights, 8)
+    assert tiled.shape == (4 * 3 + 3, 8 * 3 + 7)
+    r, q = maps.tile_origin(9, 3, 3, 8)
+    np.testing.assert_array_equal(tiled[r : r + 3, q : q + 3], weights[:, :, 0, 9])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((3, 3)), np.zeros((1, 3, 3, 2))], ids=["2d", "4d"])
+def test_tile_refuses_wrong_shapes(bad):
+    with pytest.raises(ValueError):
+        maps.tile(bad)
+
+
+@pytest.mark.parametrize("c,expected", [(1, 1), (3, 3), (8, 4), (32, 8), (64, 8), (128, 16)])
+def test_default_columns(c, expected):
+    assert maps.default_columns(c) == expected
+
+
+def test_strongest_channels_at_a_position():
+    data = np.zeros((3, 3, 6), np.float32)
+    data[1, 2, :] = [0.5, 3.0, 0.0, 2.0, 1.0, 2.0]
+    data[0, 0, 0] = 99.0  # elsewhere: must not count
+    assert maps.strongest_channels(data, 1, 2, k=3) == [(1, 3.0), (3, 2.0), (5, 2.0)]
+    assert len(maps.strongest_channels(data, 1, 2, k=50)) == 6
+    with pytest.raises(ValueError, match="outside"):
+        maps.strongest_channels(data, 3, 0)
+
+
+class FakeActivationModel:
+    """Stands in for `activation_model(model)`: records its input, returns fixed outputs."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+        self.seen = None
+
+    def predict_on_batch(self, x):
+        self.seen = x
+        return self.outputs
+
+
+def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
+    probs = np.zeros((1, 10), np.float32)
+    probs[0, 4] = 0.9
+    probs[0, 1] = 0.1
+    outputs = [ramp(26, 26, 2)[None], ramp(13, 13, 2)[None], ramp(11, 11, 3)[None], probs]
+    model = FakeActivationModel(outputs)
+    image = np.random.default_rng(1).random((28, 28)).astype(np.float32)
+    reading = maps.read_digit(model, ["conv2d", "max_pooling2d", "conv2d_1"], ["Conv2D", "MaxPooling2D", "Conv2D"], image)
+    assert model.seen.shape == (1, 28, 28, 1) and model.seen.dtype == np.float32
+    np.testing.assert_array_equal(model.seen[0, :, :, 0], image)
+    assert reading.predicted == 4 and reading.confidence == pytest.approx(0.9)
+    assert [layer.shape for layer in reading.layers] == [(None, 26, 26, 2), (None, 13, 13, 2), (None, 11, 11, 3)]
+    assert reading.last_conv().name == "conv2d_1"
+    assert reading.layers[1].label == "max_pooling2d (MaxPooling2D) · (None, 13, 13, 2)"
+    with pytest.raises(ValueError):
+        maps.read_digit(model, ["conv2d"], ["Conv2D"], image)  # names do not match the outputs
+    with pytest.raises(ValueError):
+        maps.read_digit(model, ["a"], ["Conv2D"], np.zeros((14, 14)))
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def test_layer_chart_is_one_heatmap_titled_with_name_and_shape():
+    data = ramp(26, 26, 32)
+    tiled, index = maps.tile(data, 8), maps.tile_channels(26, 26, 32, 8)
+    fig = charts.layer_chart(tiled, index, "conv2d (Conv2D) · (None, 26, 26, 32)")
+    assert [trace.type for trace in fig.data] == ["heatmap"]
+    assert fig.layout.title.text == "conv2d (Conv2D) · (None, 26, 26, 32)"
+    assert np.asarray(fig.data[0].z).shape == tiled.shape
+    json.loads(fig.to_json())  # NaN gaps serialise
+
+
+def test_layer_chart_marks_the_position_in_every_tile():
+    index = maps.tile_channels(3, 3, 64, 8)
+    fig = charts.layer_chart(maps.tile(ramp(3, 3, 64), 8), index, "last", map_size=(3, 3), columns=8, mark=(2, 1))
+    marks = fig.data[1]
+    assert len(marks.x) == 64
+    for k in (0, 9, 63):  # each mark lies on its own channel's pixel (2, 1)
+        r, q = maps.tile_origin(k, 3, 3, 8)
+        assert (marks.y[k], marks.x[k]) == (r + 2, q + 1)
+        assert index[marks.y[k], marks.x[k]] == k
+
+
+def test_digit_chart_draws_the_book_receptive_field_around_whole_pixels():
+    last = [g for g in geometry(PRESETS["book"]) if g.kind == "Conv2D"][-1]
+    window = last.window(1, 1)
+    assert window == (4, 4, 21, 21)  # 18×18 in the middle
+    fig = charts.digit_chart(np.zeros((28, 28)), window)
+    (rect,) = fig.layout.shapes
+    assert (rect.x0, rect.x1, rect.y0, rect.y1) == (3.5, 21.5, 3.5, 21.5)
+    assert rect.x1 - rect.x0 == last.receptive_field
+
+
+def test_probabilities_chart_highlights_the_prediction():
+    probs = np.full(10, 0.02)
+    probs[3] = 0.82
+    fig = charts.probabilities_chart(probs, true_label=3)
+    colors = list(fig.data[0].marker.color)
+    assert colors[3] == charts.HIGHLIGHT and colors.count(charts.HIGHLIGHT) == 1
+    assert fig.layout.title.text.startswith("Predicted 3 (82.0%)")
+
+
+def test_kernels_chart_is_symmetric_around_zero():
+    weights = np.random.default_rng(2).normal(size=(3, 3, 1, 8)).astype(np.float32)
+    tiled = maps.tile_kernels(weights, 4)
+    fig = charts.kernels_chart(tiled, maps.tile_channels(3, 3, 8, 4))
+    assert fig.data[0].zmin == -fig.data[0].zmax == pytest.approx(-np.abs(weights).max())
