@@ -7,11 +7,12 @@ import streamlit as st
 
 from dashboard.charts import inside as charts
 from dashboard.spec import SpecError, final_map, geometry
-from dashboard.ui import cached, inside
+from dashboard.ui import cached, inside, nav
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import set_url, url_int, url_token
 
 st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon="🔬", layout="wide")
+nav.sidebar_nav()
 st.title("🔬 Inside the 3×3")
 st.caption(
     "The book's network squeezes each digit into a 3×3×64 block: 576 numbers. Pick a trained "

@@ -1,0 +1,260 @@
+"""Workshop exercises: each checker with right and wrong answers; progress round-trips and hostile files."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from dashboard import exercises as ex
+from dashboard.cache import RunRecord
+from dashboard.spec import BOOK, PRESETS
+
+# The book's numbers (Deep Learning with Python, listing 5.1 and model.summary()).
+BOOK_ANSWERS = {
+    "conv1_shape": "(None, 26, 26, 32)",
+    "conv1_params": "320",
+    "last_shape": "(None, 3, 3, 64)",
+    "last_rf": "18",
+    "dense_params": "36,928",
+    "book_total": "93,322",
+    "no_pool_params": "1,982,528",  # 22·22·64·64 + 64
+    "gap_params": "4160",  # 64·64 + 64
+    "one_by_one_why": "2",
+}
+WRONG_ANSWERS = {
+    "conv1_shape": "(None, 28, 28, 32)",
+    "conv1_params": "288",
+    "last_shape": "5x5x64",
+    "last_rf": "9",
+    "dense_params": "36864",
+    "book_total": "93,000",
+    "no_pool_params": "36,928",
+    "gap_params": "36928",
+    "one_by_one_why": "1",
+}
+
+
+def record(key: str = "k1", params: int = 14_410, val: list[float] | None = None, spec=PRESETS["tiny"]) -> RunRecord:
+    """A real cache record, as the budget exercise reads it."""
+    history = {"loss": [0.3, 0.1], "accuracy": [0.9, 0.97], "val_loss": [0.2, 0.08], "val_accuracy": [0.97, 0.983] if val is None else val}
+    return RunRecord(
+        key=key, spec=spec.to_dict(), settings={}, history=history, test_accuracy=0.98, params=params,
+        final_map=(5, 16), train_seconds=10.0, data_source="embedded", data_label="embedded", data_fingerprint="f",
+    )
+
+
+def lookup_of(*records: RunRecord):
+    table = {r.key: r for r in records}
+    return table.get
+
+
+@pytest.fixture(scope="module")
+def seq():
+    return ex.exercises(lookup=lookup_of(record()))
+
+
+def by_id(seq, exercise_id):
+    return next(item for item in seq if item.id == exercise_id)
+
+
+def test_the_sequence_is_complete_and_ordered(seq):
+    ids = [item.id for item in seq]
+    assert len(ids) == len(set(ids)) >= 8
+    assert set(BOOK_ANSWERS) < set(ids) and {"one_by_one", "budget"} < set(ids)
+    assert ids[0] == "conv1_shape" and ids[-1] == "budget"
+    for item in seq:
+        assert item.prompt and item.hint and item.title
+        assert (item.kind == "choice") == bool(item.choices)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(BOOK_ANSWERS), ids=sorted(BOOK_ANSWERS))
+def test_the_books_numbers_pass(seq, exercise_id):
+    ok, feedback = by_id(seq, exercise_id).check(BOOK_ANSWERS[exercise_id])
+    assert ok, feedback
+
+
+@pytest.mark.parametrize("exercise_id", sorted(WRONG_ANSWERS), ids=sorted(WRONG_ANSWERS))
+def test_wrong_answers_fail_with_feedback(seq, exercise_id):
+    ok, feedback = by_id(seq, exercise_id).check(WRONG_ANSWERS[exercise_id])
+    assert not ok and feedback
+
+
+@pytest.mark.parametrize("exercise_id", sorted(BOOK_ANSWERS) + ["one_by_one"])
+def test_the_revealed_answer_passes_its_own_check(seq, exercise_id):
+    item = by_id(seq, exercise_id)
+    assert item.check(item.reveal())[0]
+
+
+@pytest.mark.parametrize(
+    "answer, shape",
+    [
+        ("(None, 3, 3, 64)", (3, 3, 64)),
+        ("3x3x64", (3, 3, 64)),
+        ("3 × 3 × 64", (3, 3, 64)),
+        ("[3, 3, 64]", (3, 3, 64)),
+        ("None, 576", (576,)),
+        ("three by three", None),
+        ("(3, 3, 64); import os", None),
+        ("", None),
+        ("1,2,3,4,5,6,7", None),
+    ],
+    ids=["keras", "x", "times", "list", "flat", "words", "injection", "empty", "too-many"],
+)
+def test_parse_shape(answer, shape):
+    assert ex.parse_shape(answer) == shape
+
+
+@pytest.mark.parametrize(
+    "answer, value",
+    [("93322", 93322), ("93,322", 93322), (" 93 322 ", 93322), ("93_322", 93322), ("-5", -5),
+     ("9.3e4", None), ("lots", None), ("", None), ("1" * 40, None)],
+    ids=["plain", "commas", "spaces", "underscores", "negative", "float", "words", "empty", "huge"],
+)
+def test_parse_int(answer, value):
+    assert ex.parse_int(answer) == value
+
+
+@pytest.mark.parametrize(
+    "answer, expected_words",
+    [
+        ("(None, 26, 26)", "3 numbers"),
+        ("(None, 32, 26, 26)", "wrong order"),
+        ("(None, 24, 24, 32)", "channels are right"),
+        ("(None, 26, 26, 1)", "Height and width are right"),
+        ("twenty-six", "could not read"),
+        ("x" * 5000, "too long"),
+        ("   ", "Type an answer"),
+    ],
+    ids=["missing-channels", "channels-first", "size-wrong", "filters-wrong", "words", "too-long", "blank"],
+)
+def test_shape_feedback_says_what_is_wrong(seq, answer, expected_words):
+    ok, feedback = by_id(seq, "conv1_shape").check(answer)
+    assert not ok and expected_words in feedback
+
+
+def test_count_feedback_says_too_high_or_too_low_and_spots_missing_biases(seq):
+    check = by_id(seq, "dense_params").check
+    assert "too low" in check("36,864")[1] and "biases" in check("36,864")[1]
+    assert "too high" in check("100000")[1]
+    assert "could not read" in check("about 37k")[1]
+
+
+def test_choice_accepts_number_letter_or_text(seq):
+    item = by_id(seq, "one_by_one_why")
+    assert item.check("2")[0] and item.check("b")[0] and item.check(item.choices[1])[0]
+    assert not item.check("a")[0] and not item.check("3")[0]
+    ok, feedback = item.check("7")
+    assert not ok and "Pick one" in feedback
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        (PRESETS["one_by_one"].to_json(), True),
+        (BOOK.with_block(2, pool=True).to_json(), True),
+        (BOOK.to_json(), False),
+        ('{"blocks": [{"filters": 100000}]}', False),
+        ("{not json", False),
+        ("[" * 1500 + "]" * 1500, False),
+    ],
+    ids=["preset", "third-pool", "book-3x3", "invalid-net", "broken-json", "deep-nesting"],
+)
+def test_final_map_checker(seq, answer, ok):
+    result, feedback = by_id(seq, "one_by_one").check(answer)
+    assert result is ok and feedback
+
+
+def test_one_by_one_feedback_names_the_map(seq):
+    ok, feedback = by_id(seq, "one_by_one").check(BOOK.to_json())
+    assert "3×3×64" in feedback and "not 1×1" in feedback
+    ok, feedback = by_id(seq, "one_by_one").check(PRESETS["one_by_one"].to_json())
+    assert "1×1×64" in feedback and "97,482" in feedback
+
+
+@pytest.mark.parametrize(
+    "run, ok, words",
+    [
+        (record(), True, "14,410 parameters and 98.30%"),
+        (record(params=93_322), False, "over the budget"),
+        (record(val=[0.99, 0.975]), False, "under the target"),  # the last epoch counts
+        (record(params=50_000, val=[0.5]), False, "over the budget of 20,000 and 50.00%"),
+        (record(val=[]), False, "no validation accuracy"),
+    ],
+    ids=["fits", "too-big", "last-epoch-too-weak", "both", "no-history"],
+)
+def test_budget_checker_reads_the_cached_record(run, ok, words):
+    check = ex.budget_checker(lookup_of(run), ex.BUDGET_PARAMS, ex.BUDGET_TARGET)
+    result, feedback = check(run.key)
+    assert result is ok and words in feedback
+
+
+def test_budget_checker_with_missing_damaged_or_hostile_runs():
+    def broken(key):
+        raise OSError("disk on fire")
+
+    assert "not in the cache" in ex.budget_checker(lookup_of(), 20_000, 0.98)("abc")[1]
+    assert "cannot be read" in ex.budget_checker(broken, 20_000, 0.98)("abc")[1]
+    assert "Pick one" in ex.budget_checker(lookup_of(), 20_000, 0.98)("../../etc/passwd")[1]
+
+
+def test_budget_checker_accepts_duck_typed_records():
+    run = SimpleNamespace(params=10_000, history={"val_accuracy": [0.99]})
+    assert ex.budget_checker(lambda key: run, 20_000, 0.98)("x")[0]
+
+
+# --- progress ------------------------------------------------------------------------------
+
+
+def test_record_attempt_returns_new_progress_and_keeps_a_solution(seq):
+    start = ex.new_progress()
+    one = ex.record_attempt(start, "conv1_params", "288", False)
+    two = ex.record_attempt(one, "conv1_params", "320", True)
+    three = ex.record_attempt(two, "conv1_params", "999", False)
+    assert start["answers"] == {} and one["answers"]["conv1_params"]["tries"] == 1
+    assert three["answers"]["conv1_params"] == {"answer": "999", "ok": True, "tries": 3, "revealed": False}
+    assert ex.solved(three, seq) == ["conv1_params"]
+    revealed = ex.record_attempt(ex.new_progress(), "last_rf", "", False, revealed=True)
+    revealed = ex.record_attempt(revealed, "last_rf", "18", True)
+    assert ex.solved(revealed, seq) == [], "an answer seen first does not count as solved"
+
+
+def test_progress_round_trips_through_json(seq):
+    progress = ex.new_progress()
+    progress = ex.record_attempt(progress, "conv1_shape", "26x26x32", True)
+    progress = ex.record_attempt(progress, "budget", "k1", True)
+    progress = ex.with_step(progress, 4)
+    text = ex.progress_to_json(progress)
+    json.loads(text)  # a plain JSON file
+    again, warnings = ex.progress_from_json(text.encode(), seq)
+    assert again == progress and warnings == []
+
+
+def test_an_edited_file_cannot_claim_a_wrong_solution(seq):
+    forged = ex.record_attempt(ex.new_progress(), "book_total", "1", True)
+    again, warnings = ex.progress_from_json(ex.progress_to_json(forged), seq)
+    assert again["answers"]["book_total"]["ok"] is False
+    assert any("do not pass" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"\xff\xfe\x00garbage", "not text"),
+        (b"{not json", "not valid JSON"),
+        (b'{"format": "something-else"}', "not ConvNet Explorer"),
+        (b"[1, 2, 3]", "not ConvNet Explorer"),
+        (b" " * 300_000 + b"{}", "too large"),
+        (b"[" * 50_000 + b"]" * 50_000, "not valid JSON"),
+        (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 1, "step": 99, "answers": {}}).encode(), "Ignored the step"),
+        (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 1, "step": 0, "answers": {"rm -rf": {}, "conv1_params": 5}}).encode(), "Ignored 2"),
+        (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 7, "step": 0, "answers": []}).encode(), "another version"),
+    ],
+    ids=["binary", "broken-json", "other-format", "a-list", "huge", "deep-nesting", "bad-step", "unknown-exercises", "other-version"],
+)
+def test_hostile_progress_files_fall_back_with_a_warning(seq, content, words):
+    progress, warnings = ex.progress_from_json(content, seq)
+    assert any(words in w for w in warnings), warnings
+    assert 0 <= progress["step"] < len(seq)
+    assert all(key in {item.id for item in seq} for key in progress["answers"])
