@@ -1,0 +1,141 @@
+"""Time to 99.0% test accuracy for the book network: the `fast` training preset against `book`.
+
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/train_speed.py [--rounds 2]
+
+Each round trains every candidate once, alternating, in this one process, so that other load
+on the shared CPU hits them alike. After every epoch a callback measures test accuracy on the
+10,000 test images; the time of that measurement is excluded from the training clock. "Time
+to 99%" is the training clock (fit, validation included) at the end of the first epoch whose
+test accuracy is at least 0.990. The ratio compares the fast preset's time to 99% with the
+book preset's time to 99% (the issue's criterion: at most 0.5) and with the book preset's
+full 5-epoch time.
+
+`--candidate NAME=JSON` adds settings to compare (how `fast` was chosen), e.g.
+    --candidate 'adam256={"optimizer":"adam","batch_size":256,"epochs":2,"learning_rate":0.003,"schedule":"one_cycle"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from dashboard.data import load_mnist, to_model_input  # noqa: E402
+from dashboard.spec import BOOK  # noqa: E402
+from dashboard.training import TRAIN_PRESETS, TrainSettings, train  # noqa: E402
+
+TARGET = 0.990
+
+
+def make_test_clock(x_test: np.ndarray, y_test: np.ndarray):
+    """A Keras callback recording (epoch, training seconds, test accuracy) after each epoch."""
+    import keras
+
+    class TestClock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.excluded = 0.0
+            self.points: list[tuple[int, float, float]] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.perf_counter()
+            probs = self.model.predict(x_test, batch_size=1000, verbose=0)  # (10000, 10)
+            accuracy = float(np.mean(np.argmax(probs, axis=1) == y_test))
+            self.points.append((epoch + 1, now - self.start - self.excluded, accuracy))
+            self.excluded += time.perf_counter() - now
+
+    return TestClock()
+
+
+def time_to_target(points: list[tuple[int, float, float]]) -> float | None:
+    """Training seconds at the first epoch reaching TARGET, or None."""
+    return next((seconds for _, seconds, accuracy in points if accuracy >= TARGET), None)
+
+
+def run_once(name: str, settings: TrainSettings, data) -> dict:
+    """Train the book network once; return its per-epoch clock and accuracies."""
+    x_test, y_test = to_model_input(data.x_test), data.y_test.astype(np.int64)
+    clock = make_test_clock(x_test, y_test)
+    result = train(BOOK, settings, data, callbacks=[clock])
+    row = {
+        "name": name,
+        "settings": settings.to_dict(),
+        "train_seconds": result.train_seconds,
+        "test_accuracy": result.test_accuracy,
+        "epochs": clock.points,
+        "to_99": time_to_target(clock.points),
+    }
+    curve = " ".join(f"e{e}:{a:.4f}@{s:.1f}s" for e, s, a in clock.points)
+    to99 = "never" if row["to_99"] is None else f"{row['to_99']:.1f} s"
+    print(f"  {name:10s} total {result.train_seconds:6.1f} s  to 99%: {to99:>7s}  | {curve}", flush=True)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=JSON",
+                        help="extra settings to compare (TrainSettings fields as JSON)")
+    parser.add_argument("--only-candidates", action="store_true", help="skip the book and fast presets")
+    parser.add_argument("--json", metavar="PATH", help="also write every row to this JSON file")
+    args = parser.parse_args()
+
+    data = load_mnist("auto")
+    if not data.is_full:
+        print(f"warning: not the full MNIST ({data.label}); set MNIST_NPZ=/work/shared/data/mnist.npz", file=sys.stderr)
+    candidates: dict[str, TrainSettings] = {}
+    if not args.only_candidates:
+        candidates.update(book=TRAIN_PRESETS["book"], fast=TRAIN_PRESETS["fast"])
+    for item in args.candidate:
+        name, _, text = item.partition("=")
+        candidates[name] = TrainSettings.from_dict(json.loads(text))
+
+    print(f"data: {data.label}; {os.cpu_count()} CPUs; target {TARGET:.1%} test accuracy")
+    for name, settings in candidates.items():
+        print(f"  {name:10s} {settings.describe()}")
+    rows: list[dict] = []
+    for round_ in range(1, args.rounds + 1):
+        print(f"round {round_}/{args.rounds}", flush=True)
+        for name, settings in candidates.items():
+            rows.append(run_once(name, settings, data))
+
+    print("\nsummary (median over rounds)")
+    medians = {}
+    for name in candidates:
+        mine = [r for r in rows if r["name"] == name]
+        reached = [r["to_99"] for r in mine if r["to_99"] is not None]
+        medians[name] = {
+            "total": statistics.median(r["train_seconds"] for r in mine),
+            "to_99": statistics.median(reached) if len(reached) == len(mine) else None,
+            "test_accuracy": statistics.median(r["test_accuracy"] for r in mine),
+        }
+        m = medians[name]
+        to99 = "not every round" if m["to_99"] is None else f"{m['to_99']:.1f} s"
+        print(f"  {name:10s} total {m['total']:6.1f} s  to 99%: {to99:>15s}  final test acc {m['test_accuracy']:.4f}")
+    if "book" in medians and "fast" in medians and medians["book"]["to_99"] and medians["fast"]["to_99"]:
+        # Ratios per round (alternating runs share the same load), then their median.
+        pairs = [
+            (f["to_99"], b["to_99"], b["train_seconds"])
+            for b, f in zip([r for r in rows if r["name"] == "book"], [r for r in rows if r["name"] == "fast"])
+            if f["to_99"] and b["to_99"]
+        ]
+        ratio_99 = statistics.median(f / b for f, b, _ in pairs)
+        ratio_full = statistics.median(f / full for f, _, full in pairs)
+        print(f"\nfast/book time to 99%: {ratio_99:.2f} (target <= 0.50)")
+        print(f"fast time to 99% / book full 5 epochs: {ratio_full:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

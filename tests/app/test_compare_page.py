@@ -1,0 +1,116 @@
+"""The Compare page: the table of cached runs, curves and scatters, and one run's mistakes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from apptools import open_page
+
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.runs import get_or_train, predict_labels
+from dashboard.spec import ConvBlock, NetworkSpec
+from dashboard.training import TrainSettings
+
+PAGE = "pages/3_Compare.py"
+SPECS = {
+    "pooled": NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6)), dense_units=0),  # last map 5×5
+    "unpooled": NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6, pool=False)), dense_units=0),  # 11×11
+}
+QUICK = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=3)
+
+
+@pytest.fixture(scope="module")
+def two_runs():
+    """Two 1-epoch tiny runs in the test cache (MODEL_CACHE_DIR), trained once for the module."""
+    data, cache = load_mnist("embedded"), ModelCache()
+    return {name: get_or_train(spec, QUICK, data, cache)[0] for name, spec in SPECS.items()}
+
+
+def figures_of(at) -> list[dict]:
+    """Every plotly figure on the page, as plotly's JSON."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array dict {dtype, bdata, shape}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = tuple(int(n) for n in str(value.get("shape", len(flat))).split(","))
+        return flat.reshape(shape)
+    return np.asarray(value)
+
+
+def test_lists_every_cached_run_with_its_numbers(two_runs):
+    at = open_page(PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    for record in two_runs.values():
+        row = table[table["key"] == record.key].iloc[0]
+        assert row["params"] == record.params
+        assert row["test accuracy"] == pytest.approx(record.test_accuracy)
+        assert row["val accuracy"] == pytest.approx(record.history["val_accuracy"][-1])
+        assert row["last conv map"] == f"{record.final_map[0]}×{record.final_map[0]}×6"
+    assert set(table["key"]) == {r.key for r in ModelCache().runs()}
+
+
+def test_selected_runs_share_one_curve_chart_and_the_scatters(two_runs):
+    at = open_page(PAGE)
+    keys = [two_runs["pooled"].key, two_runs["unpooled"].key]
+    at.multiselect(key="compare_runs").set_value(keys).run()
+    assert not at.exception
+    figures = figures_of(at)
+    assert len(figures) == 5  # curves, two scatters, confusion matrix, mistakes
+    curves = next(f for f in figures if "by epoch" in f["layout"]["title"]["text"])
+    assert len(curves["data"]) == 2
+    side = next(f for f in figures if "spatial size" in f["layout"]["title"]["text"])
+    assert sorted(array(side["data"][0]["x"]).tolist()) == [5, 11]
+
+
+def test_one_run_up_close_from_the_link(two_runs):
+    record = two_runs["unpooled"]
+    at = open_page(PAGE, {"run": record.key})
+    assert not at.exception
+    assert at.selectbox(key="compare_run").value == record.key
+    assert at.query_params["run"] == record.key
+    figures = figures_of(at)
+    confusion = next(f for f in figures if f["layout"]["title"]["text"].startswith("Confusion"))
+    counts = array(confusion["data"][0]["text"])
+    data = load_mnist("embedded")
+    predicted, _ = predict_labels(ModelCache().load_model(record.key), data.x_test)
+    assert counts.sum() == len(data.y_test)
+    assert np.trace(counts) == int(np.sum(predicted == data.y_test))
+    mistakes = next(f for f in figures if "misclassified" in f["layout"]["title"]["text"])
+    assert len(mistakes["data"]) == 1  # all mistakes tiled into one heatmap
+    assert len(mistakes["layout"]["annotations"]) == min(40, int(np.sum(predicted != data.y_test)))
+
+
+def test_an_unknown_run_in_the_link_warns_and_falls_back(two_runs):
+    at = open_page(PAGE, {"run": "ffffffffffffffff"})
+    assert not at.exception
+    assert any("not in this server's cache" in w.value for w in at.warning)
+    assert at.selectbox(key="compare_run").value in {r.key for r in ModelCache().runs()}
+
+
+def test_a_damaged_run_is_reported_and_left_out(two_runs, tmp_path, monkeypatch):
+    # A throw-away copy of the cache with one entry truncated, so other tests keep theirs.
+    import shutil
+
+    from dashboard.ui import runs as ui_runs
+
+    root = tmp_path / "cache"
+    shutil.copytree(ModelCache().root, root, ignore=shutil.ignore_patterns(".locks"))
+    bad = root / two_runs["pooled"].key / "model.keras"
+    bad.write_bytes(bad.read_bytes()[:1000])
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(root))
+    ui_runs.model_cache.clear()
+    try:
+        at = open_page(PAGE)
+        assert not at.exception
+        assert any("damaged" in w.value for w in at.warning)
+        assert two_runs["pooled"].key not in set(at.dataframe[0].value["key"])
+    finally:
+        ui_runs.model_cache.clear()

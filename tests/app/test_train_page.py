@@ -1,0 +1,112 @@
+"""The Train page: a 1-epoch tiny training, its results, then the same run from the cache."""
+
+from __future__ import annotations
+
+import json
+
+from apptools import open_page
+from streamlit.testing.v1 import AppTest
+
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.spec import NetworkSpec
+from dashboard.training import TRAIN_PRESETS, TrainSettings
+
+PAGE = "pages/2_Train.py"
+# Its own network so that no other test has trained it: 2 small blocks, no dense layer.
+SPEC = {"blocks": [{"filters": 3}, {"filters": 5}], "dense_units": 0}
+
+
+def set_quick_settings(at: AppTest, seed: int) -> None:
+    """1 epoch, 500 images, batch 32 (form widgets: they apply when Train is pressed)."""
+    at.slider(key="train_epochs").set_value(1)
+    at.select_slider(key="train_batch").set_value(32)
+    at.checkbox(key="train_all").uncheck()
+    at.slider(key="train_size").set_value(500)
+    at.number_input(key="train_seed").set_value(seed)
+
+
+def test_opens_with_the_book_preset_and_the_current_network():
+    at = open_page(PAGE, {"preset": "tiny"})
+    assert not at.exception
+    book = TRAIN_PRESETS["book"]
+    assert at.slider(key="train_epochs").value == book.epochs
+    assert at.select_slider(key="train_batch").value == book.batch_size
+    assert at.radio(key="train_optimizer").value == "rmsprop"
+    assert any("tiny" in md.value for md in at.markdown)
+    assert at.query_params["train"] == "book"
+
+
+def test_preset_choice_fills_the_settings_and_the_link():
+    at = open_page(PAGE, {"preset": "tiny"})
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert not at.exception
+    fast = TRAIN_PRESETS["fast"]
+    assert at.slider(key="train_epochs").value == fast.epochs
+    assert at.select_slider(key="train_batch").value == fast.batch_size
+    assert at.selectbox(key="train_schedule").value == fast.schedule
+    assert at.query_params["train"] == "fast"
+
+
+def test_a_link_names_the_training_preset():
+    at = open_page(PAGE, {"preset": "tiny", "train": "fast"})
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == TRAIN_PRESETS["fast"].epochs
+
+
+def test_a_bad_training_preset_in_the_link_warns_and_falls_back():
+    at = open_page(PAGE, {"preset": "tiny", "train": "turbo!"})
+    assert not at.exception
+    assert any("train" in w.value for w in at.warning)
+    assert at.slider(key="train_epochs").value == TRAIN_PRESETS["book"].epochs
+
+
+def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
+    at = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=120)
+    at.radio(key="train_data").set_value("embedded").run()
+    assert not at.exception
+    assert any("not in the cache yet" in i.value for i in at.info)  # nothing trains before Train is pressed
+
+    set_quick_settings(at, seed=11)
+    at.button(key="train_button").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("Trained in") for s in at.success)
+    labels = [m.label for m in at.metric]
+    assert labels[:2] == ["Test accuracy", "Validation accuracy"]
+    assert at.metric[3].value == "5×5×5"  # (28-2)/2=13, (13-2)/2=5
+
+    # The run is in the cache, under the key of these very settings.
+    data = load_mnist("embedded")
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=11)
+    record = ModelCache().get(ModelCache().key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint))
+    assert record is not None and record.epochs_done == 1 and record.data_source == "embedded"
+    assert at.metric[0].value == f"{record.test_accuracy:.2%}"
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["loss", "accuracy", "val_loss", "val_accuracy"] and len(table) == 1
+
+    # A rerun (another session, or a page reload) is a cache hit: no Train press needed.
+    again = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=30)
+    again.radio(key="train_data").set_value("embedded").run()
+    set_quick_settings(again, seed=11)
+    again.button(key="train_button").click().run()
+    assert not again.exception
+    assert any(s.value.startswith("Trained before: loaded from the cache") for s in again.success)
+    assert again.metric[0].value == f"{record.test_accuracy:.2%}"
+
+
+def test_a_damaged_cached_run_is_reported_not_raised():
+    cache = ModelCache()
+    data = load_mnist("embedded")
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=11)
+    key = cache.key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint)
+    entry = cache.root / key
+    if not entry.exists():  # run alone: train it through the page first
+        test_train_one_epoch_then_the_same_run_comes_from_the_cache()
+    (entry / "record.json").write_text("{truncated")
+    at = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=120)
+    at.radio(key="train_data").set_value("embedded").run()
+    set_quick_settings(at, seed=11)
+    at.button(key="train_button").click().run()
+    assert not at.exception
+    assert any("damaged" in w.value and "record.json" in w.value for w in at.warning)
+    assert any(s.value.startswith("Trained in") for s in at.success)  # trained again
