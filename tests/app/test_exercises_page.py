@@ -1,0 +1,135 @@
+"""The Exercises page: answers are checked, progress is counted, the step is in the link."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apptools import ROOT
+from streamlit.testing.v1 import AppTest
+
+from dashboard import exercises as ex
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.runs import get_or_train
+from dashboard.spec import PRESETS
+from dashboard.training import TrainSettings
+
+PAGE = "pages/6_Exercises.py"
+N = len(ex.exercises())
+
+
+def run_page(query: dict[str, str] | None = None, session: dict | None = None) -> AppTest:
+    """Open the page (through the entrypoint, as `apptools.open_page`) with a link and session state."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.switch_page(PAGE)
+    for name, value in (session or {}).items():
+        at.session_state[name] = value
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception
+    return at
+
+
+def check(at: AppTest) -> AppTest:
+    at.button(key="ex_check").click()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def solved_text(at: AppTest) -> str:
+    return at.sidebar.get("progress")[0].proto.text
+
+
+def test_opens_at_the_first_exercise_and_checks_a_right_answer():
+    at = run_page()
+    assert at.subheader[0].value.startswith("1. ") and at.query_params["step"] == "1"
+    assert solved_text(at) == f"0 of {N} solved"
+    at.text_input(key="ex_answer_conv1_shape").input("(None, 26, 26, 32)")
+    check(at)
+    assert [s.value for s in at.success] == ["Right: Keras reports (None, 26, 26, 32) for conv2d."]
+    assert solved_text(at) == f"1 of {N} solved"
+    assert at.sidebar.button(key="ex_goto_0").label.startswith("✅")
+
+
+def test_a_wrong_answer_gets_feedback_and_is_not_counted():
+    at = run_page({"step": "2"})
+    at.text_input(key="ex_answer_conv1_params").input("288")
+    check(at)
+    assert at.error and "too low" in at.error[0].value
+    assert solved_text(at) == f"0 of {N} solved"
+    assert at.session_state["ex_progress"]["answers"]["conv1_params"]["tries"] == 1
+
+
+def test_revealing_shows_the_keras_answer_but_does_not_count_as_solved():
+    at = run_page({"step": "6"})
+    at.button(key="ex_reveal").click()
+    at.run()
+    assert any("93,322" in info.value for info in at.info)
+    at.text_input(key="ex_answer_book_total").input("93322")
+    check(at)
+    assert at.success and solved_text(at) == f"0 of {N} solved"
+    assert at.sidebar.button(key="ex_goto_5").label.startswith("👀")
+
+
+def test_the_step_is_in_the_link_and_a_copied_link_reopens_it():
+    at = run_page({"step": "4"})
+    assert at.subheader[0].value.startswith("4. ")
+    at.button(key="ex_next").click()
+    at.run()
+    assert at.subheader[0].value.startswith("5. ") and at.query_params["step"] == "5"
+    link = {name: at.query_params[name] for name in at.query_params}
+    again = run_page(link)
+    assert again.subheader[0].value == at.subheader[0].value and not again.warning
+    again.button(key="ex_goto_0").click()
+    again.run()
+    assert again.subheader[0].value.startswith("1. ") and again.query_params["step"] == "1"
+    assert again.button(key="ex_prev").disabled
+
+
+@pytest.mark.parametrize("step", ["0", str(N + 1), "abc", "1; DROP TABLE", "9" * 30])
+def test_a_hostile_step_falls_back_to_the_first_with_a_warning(step):
+    at = run_page({"step": step})
+    assert at.warning and at.subheader[0].value.startswith("1. ")
+
+
+def test_choice_exercise():
+    at = run_page({"step": str(1 + [e.id for e in ex.exercises()].index("one_by_one_why"))})
+    at.radio(key="ex_answer_one_by_one_why").set_value(0)
+    check(at)
+    assert at.error
+    at.radio(key="ex_answer_one_by_one_why").set_value(1)
+    check(at)
+    assert at.success and "whole" in at.success[0].value
+
+
+def test_network_exercise_uses_the_current_network():
+    step = str(1 + [e.id for e in ex.exercises()].index("one_by_one"))
+    at = run_page({"step": step}, session={"spec_json": PRESETS["one_by_one"].to_json()})
+    at.button(key="ex_use_current").click()
+    at.run()
+    assert json.loads(at.text_area(key="ex_answer_one_by_one").value) == PRESETS["one_by_one"].to_dict()
+    check(at)
+    assert at.success and "1×1×64" in at.success[0].value
+    at.text_area(key="ex_answer_one_by_one").input('{"blocks": "rm -rf /"}')
+    check(at)
+    assert at.error and "cannot be built" in at.error[0].value
+
+
+def test_budget_exercise_reads_the_cached_run():
+    quick = TrainSettings(epochs=1, batch_size=64, train_size=500)
+    record, _ = get_or_train(PRESETS["tiny"], quick, load_mnist("auto"), ModelCache())
+    at = run_page({"step": str(N)})  # the last exercise
+    box = at.selectbox(key="ex_answer_budget")
+    assert any(record.key[:6] in option and "14,410 params" in option for option in box.options)
+    box.set_value(record.key)
+    check(at)
+    # 500 images and one epoch: small enough, not accurate enough.
+    assert at.error and "under the target" in at.error[0].value and "over the budget" not in at.error[0].value
+
+
+def test_progress_can_be_downloaded():
+    at = run_page()
+    assert at.sidebar.get("download_button")[0].proto.label == "Download my progress"

@@ -1,0 +1,145 @@
+"""The Inside-the-3×3 page: charts carry the analysis of the linked run; links round-trip; bad links warn."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from apptools import open_page
+from streamlit.testing.v1 import AppTest
+
+from dashboard import analysis
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.digits import from_mnist
+from dashboard.runs import get_or_train
+from dashboard.spec import BOOK, PRESETS
+from dashboard.training import TrainSettings
+
+PAGE = "pages/5_Inside_the_3x3.py"
+QUICK = TrainSettings(epochs=1, batch_size=64, train_size=1000)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """Two quick runs with the same settings in the test cache (MODEL_CACHE_DIR): book and tiny."""
+    data, cache = load_mnist("auto"), ModelCache()
+    book, _ = get_or_train(BOOK, QUICK, data, cache)
+    tiny, _ = get_or_train(PRESETS["tiny"], QUICK, data, cache)
+    return {"book": book, "tiny": tiny}
+
+
+def run_page(query: dict[str, str]) -> AppTest:
+    at = open_page(PAGE, query, timeout=180)
+    assert not at.exception
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def values(data) -> np.ndarray:
+    """A figure's array, whether plain JSON lists or plotly's typed-array encoding."""
+    if isinstance(data, dict) and "bdata" in data:
+        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
+        shape = data.get("shape")
+        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
+    return np.asarray(data)
+
+
+def figure(at: AppTest, title: str) -> dict:
+    """The first figure whose title (or a subplot title) contains `title`."""
+    for fig in figures(at):
+        texts = [fig["layout"].get("title", {}).get("text", "")]
+        texts += [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+        if any(title in text for text in texts):
+            return fig
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def test_linked_run_shows_every_chart_with_its_analysis(runs):
+    book = runs["book"]
+    at = run_page({"run": book.key, "cam": "7", "digit": "3"})
+    assert [m.value for m in at.metric] == ["3×3×64", "576", f"{book.test_accuracy:.2%}", "93,322"]
+    assert at.selectbox(key="inside_run").value == book.key
+    assert at.selectbox(key="inside_cam").value == 7 and at.number_input(key="inside_index").value == 3
+    assert not at.warning
+
+    # The numbers drawn are the analysis of this run's model on the sampled test images.
+    data = load_mnist("auto")
+    model = ModelCache().load_model(book.key)
+    idx = analysis.sample_indices(len(data.x_test), 2000)
+    maps = analysis.final_map_features(model, data.x_test[idx])
+    expected = analysis.ablate(model, maps, data.y_test[idx])
+    zero_one = figure(at, "one position zeroed")["data"][0]
+    keep_one = figure(at, "only one position kept")["data"][0]
+    np.testing.assert_allclose(values(zero_one["z"]), expected.zero_one, atol=1e-9)
+    np.testing.assert_allclose(values(keep_one["z"]), expected.keep_one, atol=1e-9)
+    bars = figure(at, "one channel is zeroed")["data"][0]
+    assert bars["x"][0] == f"ch {expected.channel_order[0]}" and len(bars["x"]) == 64
+
+    projection = figure(at, "PCA of the last map")
+    assert sum(len(values(trace["x"])) for trace in projection["data"]) == len(idx)
+    assert sorted(trace["name"] for trace in projection["data"]) == [str(d) for d in range(10)]
+
+    cam = analysis.grad_cam(model, BOOK, from_mnist(data.x_test[3]), 7)
+    gradcam = figure(at, "Grad-CAM for digit 7")
+    np.testing.assert_allclose(values(gradcam["data"][2]["z"]), cam.coarse, atol=1e-5)
+    np.testing.assert_allclose(values(gradcam["data"][1]["z"]), cam.heatmap, atol=1e-5)
+
+    depth = figure(at, "Test accuracy")  # both runs share their settings: two points
+    assert sorted(values(depth["data"][0]["x"]).tolist()) == [3, 5]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(".keras" in label for label in labels) and "Summary (.csv)" in labels and "History (.csv)" in labels
+
+
+def test_a_copied_link_reopens_the_same_view(runs):
+    at = run_page({"run": runs["tiny"].key})
+    at.selectbox(key="inside_cam").set_value(2)
+    at.number_input(key="inside_index").set_value(11)
+    at.run()
+    assert not at.exception
+    link = {name: at.query_params[name] for name in at.query_params}
+    assert link["run"] == runs["tiny"].key and link["cam"] == "2" and link["digit"] == "11"
+
+    again = run_page(link)
+    assert not again.warning
+    assert again.selectbox(key="inside_run").value == runs["tiny"].key
+    assert again.selectbox(key="inside_cam").value == 2
+    assert again.number_input(key="inside_index").value == 11
+    assert again.radio(key="inside_proj").value == "pca"
+    assert figure(again, "Grad-CAM for digit 2")
+    assert [m.value for m in again.metric][0] == "5×5×16"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param({"run": "../../etc/passwd"}, id="path-run"),
+        pytest.param({"run": "0123456789abcdef"}, id="unknown-run"),
+        pytest.param({"proj": "<script>alert(1)</script>"}, id="bad-projection"),
+        pytest.param({"cam": "99"}, id="cam-out-of-range"),
+        pytest.param({"cam": "seven"}, id="cam-not-a-number"),
+        pytest.param({"digit": "-1"}, id="negative-digit"),
+    ],
+)
+def test_hostile_links_fall_back_with_a_warning(runs, query):
+    at = run_page(query)
+    assert at.warning, "a visible warning"
+    assert at.radio(key="inside_proj").value == "pca"
+    assert at.selectbox(key="inside_cam").value == -1
+    assert at.selectbox(key="inside_run").value in {r.key for r in ModelCache().runs()}
+
+
+def test_comparison_can_include_runs_trained_otherwise(runs):
+    other = TrainSettings(epochs=1, batch_size=128, train_size=500)
+    get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
+    at = run_page({"run": runs["book"].key})
+    before = len(values(figure(at, "Test accuracy")["data"][0]["x"]))
+    at.toggle(key="inside_same").set_value(False)
+    at.run()
+    assert not at.exception
+    assert len(values(figure(at, "Test accuracy")["data"][0]["x"])) >= before + 1
