@@ -2,6 +2,9 @@
 
 Subcommands:
   summary   the network's layers as `model.summary()` shows them, with receptive fields
+  train     train a network through the model cache (a cached run is not trained again)
+  warm      train a grid of runs into the cache ahead of a workshop, skipping cached ones
+  cache     list, verify or prune the model cache
 
 Invalid input exits with status 2 and the same message the app shows.
 """
@@ -77,6 +80,149 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- training and the model cache ---------------------------------------------------------
+
+
+def _load_data(source: str):
+    """MNIST from `--data` (auto, embedded or a path); `DataError` on a bad file."""
+    from dashboard.data import load_mnist
+
+    data = load_mnist(source)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return data
+
+
+def _train_settings(args: argparse.Namespace):
+    """The training preset with the command line's overrides."""
+    from dashboard.training import TRAIN_PRESETS, TrainSettings
+
+    values = TRAIN_PRESETS[args.train_preset].to_dict()
+    overrides = {
+        "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
+        "optimizer": args.optimizer, "learning_rate": args.learning_rate, "train_size": args.train_size,
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainSettings.from_dict(values)
+
+
+class _TextProgress:
+    """A one-line progress bar on stderr, redrawn in place."""
+
+    def __init__(self, prefix: str = "", width: int = 30):
+        self.prefix, self.width = prefix, width
+        self.tty = sys.stderr.isatty()
+        self.last_epoch = 0
+
+    def batch(self, p) -> None:
+        filled = int(round(p.fraction * self.width))
+        line = (
+            f"{self.prefix}[{'#' * filled}{'.' * (self.width - filled)}] epoch {p.epoch}/{p.epochs} "
+            f"batch {p.batch}/{p.batches} loss {p.loss:.4f} acc {p.accuracy:.4f} {p.seconds:.0f}s"
+        )
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+
+    def epoch(self, p) -> None:
+        val = p.history["val_accuracy"][-1]
+        end = "\n" if self.tty else ""
+        print(f"{end}{self.prefix}epoch {p.epoch}/{p.epochs}: val_accuracy {val:.4f} ({p.seconds:.0f}s)", file=sys.stderr)
+
+    def queued(self, message: str) -> None:
+        print(f"{self.prefix}{message}", file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dashboard.cache import ModelCache
+    from dashboard.runs import get_or_train
+
+    spec = parse_spec(args)
+    settings = _train_settings(args)
+    data = _load_data(args.data)
+    cache = ModelCache()
+    progress = _TextProgress()
+    print(f"training {spec.describe()} · {settings.describe()} on {data.label}", file=sys.stderr)
+    record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
+                               on_queued=progress.queued)
+    for problem in cache.take_problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    out = {
+        "key": record.key,
+        "cache_hit": hit,
+        "history": record.history,
+        "test_accuracy": record.test_accuracy,
+        "train_seconds": record.train_seconds,
+        "params": record.params,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        state = "from the cache" if hit else f"trained in {record.train_seconds:.1f} s"
+        print(f"run {record.key} ({state}): test accuracy {record.test_accuracy:.4f}, "
+              f"val accuracy {record.val_accuracy:.4f}, {record.params:,} parameters")
+    return 0
+
+
+def cmd_warm(args: argparse.Namespace) -> int:
+    from dashboard.cache import ModelCache
+    from dashboard.runs import get_or_train, load_grid
+
+    grid = load_grid(args.grid)
+    data = _load_data(args.data)
+    cache = ModelCache()
+    print(f"warming {len(grid)} run(s) on {data.label} into {cache.root}", file=sys.stderr)
+    trained = cached = 0
+    for i, (label, spec, settings) in enumerate(grid, start=1):
+        prefix = f"[{i}/{len(grid)}] {label}: "
+        if cache.get(cache.key(spec, settings, data.fingerprint)) is not None:
+            print(f"{prefix}cached, skipped", file=sys.stderr)
+            cached += 1
+            continue
+        progress = _TextProgress(prefix)
+        record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
+                                   on_queued=progress.queued)
+        cached += hit
+        trained += not hit
+        print(f"{prefix}{'cached' if hit else 'trained'}: test accuracy {record.test_accuracy:.4f} "
+              f"({record.train_seconds:.0f} s) run {record.key}", file=sys.stderr)
+    for problem in cache.take_problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"done: {trained} trained, {cached} already cached")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from dashboard.cache import ModelCache
+
+    cache = ModelCache()
+    if args.action == "list":
+        runs, problems = cache.scan()
+        if args.json:
+            print(json.dumps([r.to_dict() for r in runs], indent=2))
+        else:
+            print(f"{len(runs)} run(s); written runs in {cache.root} use {cache.size_bytes() / 2**20:.1f} MB "
+                  f"of {cache.max_bytes / 2**20:.0f} MB")
+            for r in runs:
+                side, channels = r.final_map
+                print(f"{r.key}  {'shipped' if r.shipped else 'cached '}  test {r.test_accuracy:.4f}  "
+                      f"val {r.val_accuracy:.4f}  {r.params:>9,} params  {side}x{side}x{channels}  "
+                      f"{r.train_seconds:6.1f}s  {r.data_source:11s} {r.network_label()} · {r.training_label()}")
+        for problem in problems:
+            print(f"warning: {problem}", file=sys.stderr)
+        return 0
+    if args.action == "verify":
+        report = cache.verify()
+        print(f"{len(report.ok)} sound, {len(report.damaged)} damaged (set aside)")
+        for message in report.damaged:
+            print(f"damaged: {message}")
+        return 1 if report.damaged else 0
+    report = cache.prune()
+    for item in report.removed:
+        print(f"removed {item}")
+    print(f"{len(report.removed)} removed; {len(report.ok)} run(s) left using {report.total_mb:.1f} MB")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="ConvNet Explorer from the command line.")
@@ -86,6 +232,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(summary)
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
     summary.set_defaults(func=cmd_summary)
+
+    from dashboard.training import OPTIMIZERS, TRAIN_PRESETS  # no TensorFlow: cheap
+
+    train = sub.add_parser("train", help="train a network through the model cache")
+    add_spec_arguments(train)
+    train.add_argument("--train-preset", choices=sorted(TRAIN_PRESETS), default="book", help="training settings")
+    train.add_argument("--data", default="auto", metavar="auto|embedded|PATH", help="MNIST source (default auto)")
+    train.add_argument("--epochs", type=int, help="override the preset's epochs (1-20)")
+    train.add_argument("--seed", type=int, help="override the seed (default 0)")
+    train.add_argument("--batch-size", type=int, help="override the batch size")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
+    train.add_argument("--learning-rate", type=float, help="override the learning rate")
+    train.add_argument("--train-size", type=int, help="train on the first N training images")
+    train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.set_defaults(func=cmd_train)
+
+    warm = sub.add_parser("warm", help="train a grid of runs into the cache, skipping cached ones")
+    warm.add_argument("--grid", default="workshop", metavar="FILE_OR_NAME",
+                      help="a grid JSON file, or a built-in grid name (workshop: every preset, fast training)")
+    warm.add_argument("--data", default="auto", metavar="auto|embedded|PATH", help="MNIST source (default auto)")
+    warm.set_defaults(func=cmd_warm)
+
+    cache = sub.add_parser("cache", help="list, verify or prune the model cache")
+    cache.add_argument("action", choices=("list", "verify", "prune"))
+    cache.add_argument("--json", action="store_true", help="list: print the records as JSON")
+    cache.set_defaults(func=cmd_cache)
     return parser
 
 
@@ -93,11 +265,25 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    from dashboard.cache import CacheError
+    from dashboard.data import DataError
+    from dashboard.runs import GridError
+    from dashboard.training import SettingsError
+
     try:
         return args.func(args)
     except SpecError as err:
         print(f"error: invalid network: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except (DataError, SettingsError, GridError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except CacheError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was stored for the unfinished run", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
