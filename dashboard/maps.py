@@ -81,10 +81,10 @@ def tile(
 
 
 def tile_channels(h: int, w: int, channels: int, columns: int, sep: int = SEPARATOR) -> np.ndarray:
-    """An int array the shape of the tiled image: each pixel's channel number, -1 on gaps."""
+    """An int16 array the shape of the tiled image: each pixel's channel number, -1 on gaps."""
     index = np.broadcast_to(np.arange(channels, dtype=np.float32), (h, w, channels))
     tiled = tile(index, columns, sep, normalize=None)
-    return np.where(np.isnan(tiled), -1, tiled).astype(np.int32)
+    return np.where(np.isnan(tiled), -1, tiled).astype(np.int16)  # small in the chart's JSON
 
 
 def tile_kernels(weights: np.ndarray, columns: int | None = None, sep: int = SEPARATOR) -> np.ndarray:

@@ -12,13 +12,18 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.maps import tile_origin
+from dashboard import maps
+from dashboard.maps import Reading, tile_origin
+from dashboard.spec import LayerGeometry
 
 PALETTE = ("#4C6EF5", "#F76707", "#2B8A3E", "#AE3EC9", "#E03131", "#1098AD", "#F59F00", "#5C7CFA")
 HIGHLIGHT = "#E03131"
 MAPS_COLORSCALE = "Viridis"
 DIGIT_COLORSCALE = "gray"  # 0 black, 1 white: the digit as MNIST stores it
 _MARGIN = dict(l=10, r=10, t=40, b=10)
+# No plotly template: Streamlit's theme styles the charts in the browser anyway, and copying
+# plotly's default template costs ~2 ms and ~9 KB of JSON per figure.
+_BARE = dict(template="none", margin=_MARGIN)
 
 
 # Figures are built from one layout dict: every fig.update_*() call re-validates and costs
@@ -55,7 +60,7 @@ def probabilities_chart(probs: Sequence[float], true_label: int | None = None, t
     layout = dict(
         title=dict(text=title),
         height=260,
-        margin=_MARGIN,
+        **_BARE,
         showlegend=False,
         xaxis=dict(title=dict(text="digit"), type="category"),
         yaxis=dict(title=dict(text="probability"), range=[0, 1.15], tickformat=".0%"),
@@ -94,13 +99,17 @@ def layer_chart(
         # One scatter trace of open squares, not one shape per tile: shapes are slow.
         h, w = map_size
         count = int(channels.max()) + 1
+        height = _image_height(*tiled.shape, width=width)
+        pixel = min(width / tiled.shape[1], (height - 50) / tiled.shape[0])  # screen px per map pixel
+        marker_size = float(np.clip(pixel * 1.2, 5, 14))
         origins = np.array([tile_origin(c, h, w, columns) for c in range(count)])  # (count, 2)
         traces.append(
             go.Scatter(
                 x=origins[:, 1] + mark[1],
                 y=origins[:, 0] + mark[0],
                 mode="markers",
-                marker=dict(symbol="square-open", size=10, color=HIGHLIGHT, line=dict(width=2)),
+                # About one map pixel across, as drawn: the ring should frame the cell, not a blob.
+                marker=dict(symbol="square-open", size=marker_size, color=HIGHLIGHT, line=dict(width=2)),
                 hoverinfo="skip",
                 showlegend=False,
             )
@@ -108,7 +117,7 @@ def layer_chart(
     layout = dict(
         title=dict(text=title),
         height=_image_height(*tiled.shape, width=width),
-        margin=_MARGIN,
+        **_BARE,
         showlegend=False,
         **_IMAGE_AXES,
     )
@@ -132,7 +141,7 @@ def kernels_chart(tiled: np.ndarray, channels: np.ndarray, title: str = "First c
         hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title), height=_image_height(*tiled.shape, low=180, high=420), margin=_MARGIN, **_IMAGE_AXES
+        title=dict(text=title), height=_image_height(*tiled.shape, low=180, high=420), **_BARE, **_IMAGE_AXES
     )
     return go.Figure(data=[heatmap], layout=layout)
 
@@ -167,7 +176,9 @@ def digit_chart(
                 fillcolor="rgba(224, 49, 49, 0.15)",
             )
         )
-    layout = dict(title=dict(text=title), height=height, margin=_MARGIN, shapes=shapes, **_IMAGE_AXES)
+    layout = dict(title=dict(text=title), height=height, **_BARE, shapes=shapes, **_IMAGE_AXES)
+    if "<br>" in title:
+        layout["margin"] = dict(_MARGIN, t=64)  # room for a two-line title
     return go.Figure(data=[heatmap], layout=layout)
 
 
@@ -182,9 +193,64 @@ def strongest_chart(pairs: Sequence[tuple[int, float]], title: str) -> go.Figure
     layout = dict(
         title=dict(text=title),
         height=240,
-        margin=_MARGIN,
+        **_BARE,
         showlegend=False,
         xaxis=dict(type="category"),
         yaxis=dict(title=dict(text="activation")),
     )
     return go.Figure(data=[bar], layout=layout)
+
+
+def reading_figures(
+    reading: Reading,
+    kernels: np.ndarray,
+    last_conv: LayerGeometry,
+    position: tuple[int, int],
+    true_label: int | None = None,
+    wide: bool = True,
+    strongest: int = 8,
+) -> dict[str, go.Figure]:
+    """Every panel of one run for one digit, by name: "probabilities", "window", "strongest",
+    "layer:<name>" for each conv/pool layer in order, and "kernels".
+
+    `kernels` are the first conv layer's weights (kh, kw, 1, filters); `last_conv` is the
+    geometry of the last Conv2D layer and `position` a (row, col) in its map. `wide` (the run
+    has the page to itself) puts twice as many tiles in a row.
+    """
+    spread, width = (2, 1000) if wide else (1, 520)  # width: about the pixels a panel gets
+    row, col = position
+    window = last_conv.window(row, col)
+    top, left, bottom, right = window
+    figures = {
+        "probabilities": probabilities_chart(reading.probabilities, true_label),
+        "window": digit_chart(
+            reading.image,
+            window,
+            title=f"({row}, {col}) sees {bottom - top + 1}×{right - left + 1}:<br>rows {top}–{bottom}, cols {left}–{right}",
+        ),
+        "strongest": strongest_chart(
+            maps.strongest_channels(reading.last_conv().maps, row, col, strongest), f"Strongest channels at ({row}, {col})"
+        ),
+    }
+    for layer in reading.layers:
+        h, w, c = layer.maps.shape
+        columns = min(c, maps.default_columns(c) * spread)
+        marked = layer.name == last_conv.name and (last_conv.size or 1) > 1
+        figures[f"layer:{layer.name}"] = layer_chart(
+            maps.tile(layer.maps, columns),
+            maps.tile_channels(h, w, c, columns),
+            layer.label,
+            map_size=(h, w),
+            columns=columns,
+            mark=position if marked else None,
+            width=width,
+        )
+    kh, kw, _, filters = kernels.shape
+    columns = min(filters, maps.default_columns(filters) * spread)
+    first = reading.layers[0].name if reading.layers else "first conv"
+    figures["kernels"] = kernels_chart(
+        maps.tile_kernels(kernels, columns),
+        maps.tile_channels(kh, kw, filters, columns),
+        title=f"{first}: {filters} kernels of {kh}×{kw}",
+    )
+    return figures

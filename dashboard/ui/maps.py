@@ -46,14 +46,11 @@ class RunMaps:
         return [g for g in self.geometry if g.kind == "Conv2D"][-1]
 
 
-@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8)
-def run_maps(key: str, spec_json: str) -> RunMaps:
-    """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
+def prepare_run(key: str, model: Any, spec: NetworkSpec) -> RunMaps:
+    """Build the activation model of a trained `model` of `spec` and trace its forward pass once."""
     from dashboard.model import MAP_KINDS, activation_model
 
-    model = run_model(key)  # shared, never mutated: the activation model only reads its layers
-    spec = NetworkSpec.from_json(spec_json)
-    act = activation_model(model)
+    act = activation_model(model)  # reads the shared model's layers, never changes them
     layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
     spatial = [g for g in geometry(spec) if g.size is not None]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
@@ -69,6 +66,12 @@ def run_maps(key: str, spec_json: str) -> RunMaps:
         geometry=tuple(spatial),
         kernels=kernels,
     )
+
+
+@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8)
+def run_maps(key: str, spec_json: str) -> RunMaps:
+    """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
+    return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
 
 
 def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int]:
@@ -98,8 +101,6 @@ def show_reading(
     `wide` (the run has the page to itself) lays tiles out twice as many per row; `url` keeps
     the chosen position in the URL.
     """
-    spread = 2 if wide else 1
-    width = 1000 if wide else 520  # about the pixels a panel gets
     shapes = " → ".join(["28×28×1"] + [f"{h}×{w}×{c}" for h, w, c in (layer.maps.shape for layer in reading.layers)])
     st.caption(f"The digit becomes {shapes}, then the classifier reads the last map.")
     predicted, confidence = reading.predicted, reading.confidence
@@ -107,9 +108,7 @@ def show_reading(
     if true_label is not None:
         verdict = " ✅" if predicted == true_label else f" ❌ (true {true_label})"
     st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off", delta_arrow="off")
-    st.plotly_chart(
-        charts.probabilities_chart(reading.probabilities, true_label), key=f"{key}_probs", config=_NO_BAR
-    )
+    probabilities = st.container()  # filled once the figures are built, below the position sliders
 
     st.markdown("##### The receptive field")
     last = run.last_conv
@@ -117,50 +116,17 @@ def show_reading(
         f"Choose one of the {last.size}×{last.size} positions of `{last.name}`: the red box is the "
         f"{last.receptive_field}×{last.receptive_field} window of the input that position sees."
     )
-    row, col = position_picker(run, key, url=url)
-    window = last.window(row, col)
-    top, left, bottom, right = window
+    position = position_picker(run, key, url=url)
+    figures = charts.reading_figures(reading, run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
+    probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs", config=_NO_BAR)
     picture, bars = st.columns([1, 1])
-    picture.plotly_chart(
-        charts.digit_chart(reading.image, window, title=f"({row}, {col}) sees rows {top}–{bottom}, cols {left}–{right}"),
-        key=f"{key}_window",
-        config=_NO_BAR,
-    )
-    last_maps = reading.last_conv().maps
-    strongest = maps.strongest_channels(last_maps, row, col, STRONGEST)
-    bars.plotly_chart(
-        charts.strongest_chart(strongest, f"Strongest channels at ({row}, {col})"), key=f"{key}_strongest", config=_NO_BAR
-    )
+    picture.plotly_chart(figures["window"], key=f"{key}_window", config=_NO_BAR)
+    bars.plotly_chart(figures["strongest"], key=f"{key}_strongest", config=_NO_BAR)
 
     st.markdown("##### Activation maps")
     st.caption("Each tile is one channel, scaled to its own maximum (bright = strong). Hover for the channel number.")
     for layer in reading.layers:
-        h, w, c = layer.maps.shape
-        columns = min(c, maps.default_columns(c) * spread)
-        is_last = layer.name == last.name
-        st.plotly_chart(
-            charts.layer_chart(
-                maps.tile(layer.maps, columns),
-                maps.tile_channels(h, w, c, columns),
-                layer.label,
-                map_size=(h, w),
-                columns=columns,
-                mark=(row, col) if is_last and last.size and last.size > 1 else None,
-                width=width,
-            ),
-            key=f"{key}_layer_{layer.name}",
-            config=_NO_BAR,
-        )
+        st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}", config=_NO_BAR)
 
     st.markdown("##### First conv layer's kernels")
-    kh, kw, _, filters = run.kernels.shape
-    columns = min(filters, maps.default_columns(filters) * spread)
-    st.plotly_chart(
-        charts.kernels_chart(
-            maps.tile_kernels(run.kernels, columns),
-            maps.tile_channels(kh, kw, filters, columns),
-            title=f"{run.names[0]}: {filters} kernels of {kh}×{kw}",
-        ),
-        key=f"{key}_kernels",
-        config=_NO_BAR,
-    )
+    st.plotly_chart(figures["kernels"], key=f"{key}_kernels", config=_NO_BAR)

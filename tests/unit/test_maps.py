@@ -183,3 +183,33 @@ def test_kernels_chart_is_symmetric_around_zero():
     tiled = maps.tile_kernels(weights, 4)
     fig = charts.kernels_chart(tiled, maps.tile_channels(3, 3, 8, 4))
     assert fig.data[0].zmin == -fig.data[0].zmax == pytest.approx(-np.abs(weights).max())
+
+
+def book_reading() -> maps.Reading:
+    """A reading shaped like the book network's, with distinct values everywhere."""
+    shapes = [("conv2d", "Conv2D", (26, 26, 32)), ("max_pooling2d", "MaxPooling2D", (13, 13, 32)),
+              ("conv2d_1", "Conv2D", (11, 11, 64)), ("max_pooling2d_1", "MaxPooling2D", (5, 5, 64)),
+              ("conv2d_2", "Conv2D", (3, 3, 64))]
+    layers = tuple(maps.LayerMaps(name, kind, ramp(*shape)) for name, kind, shape in shapes)
+    probs = np.eye(10, dtype=np.float32)[7] * 0.9 + 0.01
+    return maps.Reading(np.zeros((28, 28), np.float32), probs, layers)
+
+
+@pytest.mark.parametrize("wide,per_row", [(True, 16), (False, 8)], ids=["one_run", "two_runs"])
+def test_reading_figures_gives_every_panel_of_the_page(wide, per_row):
+    last = [g for g in geometry(PRESETS["book"]) if g.kind == "Conv2D"][-1]
+    kernels = np.random.default_rng(3).normal(size=(3, 3, 1, 32)).astype(np.float32)
+    figures = charts.reading_figures(book_reading(), kernels, last, (0, 2), wide=wide)
+    assert list(figures) == [
+        "probabilities", "window", "strongest",
+        "layer:conv2d", "layer:max_pooling2d", "layer:conv2d_1", "layer:max_pooling2d_1", "layer:conv2d_2",
+        "kernels",
+    ]
+    assert figures["window"].layout.title.text == "(0, 2) sees 18×18:<br>rows 0–17, cols 8–25"
+    # ramp() makes the last channel the strongest everywhere.
+    assert list(figures["strongest"].data[0].x[:3]) == ["ch 63", "ch 62", "ch 61"]
+    assert figures["layer:conv2d_2"].layout.title.text == "conv2d_2 (Conv2D) · (None, 3, 3, 64)"
+    assert len(figures["layer:conv2d_2"].data) == 2  # the position is ringed on the last conv map only
+    assert all(len(figures[f"layer:{n}"].data) == 1 for n in ("conv2d", "max_pooling2d_1"))
+    assert np.asarray(figures["layer:conv2d_1"].data[0].z).shape == maps.tiled_shape(11, 11, 64, per_row)
+    assert figures["kernels"].layout.title.text == "conv2d: 32 kernels of 3×3"

@@ -1,0 +1,139 @@
+"""Benchmark: from a new drawing to updated panels on the Feature maps page, server side.
+
+For the book network, times what a rerun does after the canvas sends a new drawing:
+  1. preprocess the canvas's RGBA pixels into the 28×28 input (`digits.from_canvas`),
+  2. one forward pass returning every activation and the probabilities (`RunMaps.read`),
+  3. every figure the page draws for the run (`charts.maps.reading_figures` and the 28×28
+     preview), and their JSON as `st.plotly_chart` makes it (`plotly.io.to_json`).
+Target: at most 150 ms median for the whole. The activation model is built once (as the page's
+`st.cache_resource` does) and is not part of the timing; its one-off cost is printed too.
+
+Each repeat uses a new drawing: a different MNIST test digit, enlarged to the 280×280 canvas.
+
+    python benchmarks/feature_maps.py [--repeats 100] [--run KEY] [--json]
+
+The model is the shipped book run when present (else `--run KEY` from the cache, else an
+untrained book network: the timing does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import plotly.io as pio  # noqa: E402
+
+from dashboard import digits  # noqa: E402
+from dashboard.cache import ModelCache  # noqa: E402
+from dashboard.charts import maps as charts  # noqa: E402
+from dashboard.data import load_mnist  # noqa: E402
+from dashboard.spec import BOOK, NetworkSpec  # noqa: E402
+
+TARGET_MS = 150.0
+
+
+def load_book(run_key: str | None) -> tuple[str, object, NetworkSpec, str]:
+    """(key, Keras model, spec, description) of the network to time."""
+    from dashboard.model import build_model
+    from dashboard.training import TRAIN_PRESETS
+
+    cache = ModelCache()
+    if run_key is None:
+        book_settings = TRAIN_PRESETS["book"].to_dict()
+        shipped = [r for r in cache.runs() if r.shipped and r.spec == BOOK.to_dict() and r.settings == book_settings]
+        run_key = shipped[0].key if shipped else None
+    if run_key is not None:
+        record = cache.get(run_key)
+        if record is None:
+            raise SystemExit(f"run {run_key!r} is not in the cache")
+        return run_key, cache.load_model(run_key), record.network(), f"run {run_key} ({record.title()})"
+    return "untrained-book", build_model(BOOK), BOOK, "untrained book network (no shipped run found)"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100) of `values`."""
+    return float(np.percentile(np.asarray(values), q))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print median/p90; exit 1 if the median misses the target."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=100, help="timed drawings (default 100)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed drawings first (default 5)")
+    parser.add_argument("--run", help="a cached run's key instead of the shipped book run")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    from dashboard.ui.maps import STRONGEST, prepare_run
+
+    started = time.perf_counter()
+    key, model, spec, description = load_book(args.run)
+    loaded = time.perf_counter()
+    run = prepare_run(key, model, spec)  # what st.cache_resource keeps: built once per run
+    prepared = time.perf_counter()
+
+    data = load_mnist("embedded")
+    count = args.warmup + args.repeats
+    canvases = [digits.to_canvas_rgba(data.x_test[i % len(data.x_test)]) for i in range(count)]
+    last = run.last_conv
+    side = last.size or 1
+
+    phases: dict[str, list[float]] = {"preprocess": [], "forward": [], "figures": [], "json": [], "total": []}
+    for i, rgba in enumerate(canvases):
+        position = (i % side, (i // side) % side)  # the position changes too
+        t0 = time.perf_counter()
+        image = digits.from_canvas(rgba)
+        t1 = time.perf_counter()
+        reading = run.read(image)
+        t2 = time.perf_counter()
+        figures = charts.reading_figures(reading, run.kernels, last, position, wide=True, strongest=STRONGEST)
+        figures["seen"] = charts.digit_chart(image, title="What the network sees: your drawing", height=300)
+        t3 = time.perf_counter()
+        specs = [pio.to_json(fig, validate=False) for fig in figures.values()]
+        t4 = time.perf_counter()
+        if i >= args.warmup:
+            for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
+                phases[name].append(seconds * 1000)
+
+    summary = {
+        name: {"median_ms": round(statistics.median(v), 2), "p90_ms": round(percentile(v, 90), 2)}
+        for name, v in phases.items()
+    }
+    median = summary["total"]["median_ms"]
+    result = {
+        "network": spec.describe(),
+        "model": description,
+        "repeats": args.repeats,
+        "figures_per_drawing": len(specs),
+        "json_kb_per_drawing": round(sum(len(s) for s in specs) / 1024, 1),
+        "load_model_s": round(loaded - started, 2),
+        "build_activation_model_s": round(prepared - loaded, 2),
+        "phases": summary,
+        "target_median_ms": TARGET_MS,
+        "ok": median <= TARGET_MS,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"Feature maps, new drawing → updated panels ({result['network']})")
+        print(f"model: {description}")
+        print(f"one-off: load {result['load_model_s']} s, activation model built and traced {result['build_activation_model_s']} s")
+        print(f"{args.repeats} drawings, {len(specs)} figures each ({result['json_kb_per_drawing']} KB of JSON)")
+        for name, stats in summary.items():
+            print(f"  {name:<10} median {stats['median_ms']:7.1f} ms   p90 {stats['p90_ms']:7.1f} ms")
+        verdict = "OK" if result["ok"] else "TOO SLOW"
+        print(f"total median {median:.1f} ms (target ≤ {TARGET_MS:.0f} ms): {verdict}")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
