@@ -243,3 +243,34 @@ def test_the_default_run_is_the_shipped_book_network():
     assert "conv2d_2 (Conv2D) · (None, 3, 3, 64)" in shown
     assert "(1, 1) sees 18×18:<br>rows 4–21, cols 4–21" in shown  # the centre cell's window
     assert predictions(at) == ["7"]  # test image #0 is a 7
+
+
+def test_without_any_trained_run_the_page_says_so(monkeypatch):
+    monkeypatch.setattr("dashboard.ui.runs.cached_runs", lambda: [])
+    at = run_page({})
+    assert any("No trained runs yet" in info.value for info in at.info)
+    assert not predictions(at)
+    assert at.radio(key="fm_mode").value == "test"  # the digit input still works
+
+
+def test_a_damaged_run_gives_an_error_not_an_exception(tiny_runs):
+    import shutil
+    import zipfile
+
+    cache = ModelCache()
+    source = cache.entry_dir(tiny_runs[0])
+    key = "feature0maps0bad"
+    target = cache.root / key
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    record = json.loads((target / "record.json").read_text())
+    record["key"] = key
+    (target / "record.json").write_text(json.dumps(record))
+    with zipfile.ZipFile(target / "model.keras", "w") as archive:  # opens as a zip, loads as nothing
+        archive.writestr("config.json", '{"class_name": "Nonsense"}')
+    try:
+        at = run_page({"run": key})
+        assert any("cannot be used" in error.value for error in at.error)
+        assert not predictions(at)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
