@@ -3,7 +3,8 @@
 A layer's activations for one digit are (h, w, c): c small maps. Drawing c plotly subplots is
 slow, so `tile` lays all channels out in ONE 2-D image (a grid with a 1-pixel NaN gap between
 maps, which plotly leaves blank), and `tile_channels` says which channel each pixel belongs to,
-for hover text. Everything here returns arrays and draws nothing; pure numpy.
+for hover text. Everything here returns arrays and draws nothing. Pure numpy: `read_digit`
+calls the Keras model it is given but imports neither Keras nor Streamlit.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from dashboard.ui.runs import run_model
 from dashboard.ui.state import set_url, url_int
 
 STRONGEST = 8  # channels listed at the chosen position
-_NO_BAR = {"displayModeBar": False}
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,15 +117,15 @@ def show_reading(
     )
     position = position_picker(run, key, url=url)
     figures = charts.reading_figures(reading, run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
-    probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs", config=_NO_BAR)
+    probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs")
     picture, bars = st.columns([1, 1])
-    picture.plotly_chart(figures["window"], key=f"{key}_window", config=_NO_BAR)
-    bars.plotly_chart(figures["strongest"], key=f"{key}_strongest", config=_NO_BAR)
+    picture.plotly_chart(figures["window"], key=f"{key}_window")
+    bars.plotly_chart(figures["strongest"], key=f"{key}_strongest")
 
     st.markdown("##### Activation maps")
     st.caption("Each tile is one channel, scaled to its own maximum (bright = strong). Hover for the channel number.")
     for layer in reading.layers:
-        st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}", config=_NO_BAR)
+        st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}")
 
     st.markdown("##### First conv layer's kernels")
-    st.plotly_chart(figures["kernels"], key=f"{key}_kernels", config=_NO_BAR)
+    st.plotly_chart(figures["kernels"], key=f"{key}_kernels")
