@@ -266,19 +266,20 @@ def exercises(lookup: RunLookup | None = None) -> list[Exercise]:
     no_pool, gap = PRESETS["no_pooling"], PRESETS["global_avg"]
     one_choices = (
         "It falls to about chance (10%): a 1×1 map cannot say where anything is.",
-        "It stays close (within about half a percent): each of the 64 numbers already sees the whole "
-        "digit, and the classifier needs what is there more than where.",
-        "It rises well above 99.5%: more depth always buys a lot of accuracy.",
+        "It drops a little (around a point) but stays far above chance: each of the 64 numbers sees "
+        "the whole digit and still says which strokes are there; what is lost is where they are.",
+        "It rises: one more block of depth always buys accuracy.",
     )
     one_explanations = (
-        "No: look at the Inside page. Zeroing all but one of the book's 3×3 positions already keeps far "
-        "more than chance, and a 1×1 unit sees the whole digit: the 64 channels still say which strokes "
-        "are there.",
-        "Right. One unit of a 1×1 map sees the whole 28×28 input, so the 64 filters can still detect which "
-        "strokes and loops are present; losing the layout costs little on centred digits. Compare the "
-        "cached runs on the Inside page (Depth against size).",
-        "No: MNIST is nearly solved at 99%; one more block changes the last digits at most, and the "
-        "smaller map can even cost a little.",
+        "No: a 1×1 unit sees the whole 28×28 digit, and its 64 channels still say which strokes and loops "
+        "are present. On the Inside page, keeping just one of the book's 3×3 positions already gives far "
+        "more than chance.",
+        "Right. One unit of a 1×1 map sees the whole input, so the 64 filters still detect which strokes are "
+        "present; the layout of the 3×3 (top stroke here, loop there) is gone, and the last pooling throws "
+        "away 8 of every 9 numbers, so a little accuracy goes with it. Compare the cached runs on the "
+        "Inside page (Depth against size).",
+        "No: more depth is not free. The extra pooling squeezes 3×3 to 1×1 and discards information; "
+        "compare the two networks trained alike in the cache.",
     )
     seq = [
         Exercise(
@@ -527,3 +528,16 @@ def progress_from_json(
     if failed:
         warnings.append(f"{failed} answer(s) marked solved do not pass their check here; they count as open.")
     return progress, warnings
+
+
+def paired_accuracies(records: Sequence[Any], first: NetworkSpec, second: NetworkSpec) -> list[tuple[float, float]]:
+    """(test accuracy of `first`, of `second`) for each pair of runs trained alike (settings and data)."""
+    a, b = first.to_dict(), second.to_dict()
+    by_training: dict[str, dict[str, float]] = {}
+    for record in records:
+        which = "a" if record.spec == a else "b" if record.spec == b else None
+        if which is None:
+            continue
+        training = json.dumps([record.settings, record.data_fingerprint], sort_keys=True)
+        by_training.setdefault(training, {})[which] = float(record.test_accuracy)
+    return [(pair["a"], pair["b"]) for pair in by_training.values() if len(pair) == 2]

@@ -129,15 +129,23 @@ with right_col:
 with text_col:
     worst = np.unravel_index(np.argmin(ablation.zero_one), ablation.zero_one.shape)
     best = np.unravel_index(np.argmax(ablation.keep_one), ablation.keep_one.shape)
+    worst_drop = ablation.baseline - ablation.zero_one[worst]
+    best_alone = ablation.keep_one[best]
     st.markdown(
         f"Each position of the {side}×{side} map sees a {last_geo.receptive_field}×{last_geo.receptive_field} "
         f"window of the digit (the top-left one: rows {top}–{bottom}, columns {left_}–{right_}), and "
-        f"neighbours are {last_geo.jump} pixels apart, so the windows overlap a lot.\n\n"
+        f"neighbours are {last_geo.jump} pixels apart, so the windows overlap.\n\n"
         f"**Left:** set all {channels} numbers of one position to zero and measure test accuracy on "
-        f"{ablation.n_images:,} images. Losing position {tuple(int(v) for v in worst)} hurts most "
-        f"({ablation.zero_one[worst]:.1%}), yet no single position is essential: the others still see most of the digit.\n\n"
-        f"**Right:** keep only one position. Position {tuple(int(v) for v in best)} alone gives "
-        f"{ablation.keep_one[best]:.1%}, far above chance (10%): one window already holds a lot of the digit."
+        f"{ablation.n_images:,} images. Losing position {tuple(int(v) for v in worst)} hurts most: "
+        f"{ablation.zero_one[worst]:.1%}, {worst_drop * 100:.1f} points below all positions. "
+        + (
+            "No single position is essential: the overlapping windows of the others still see most of the digit.\n\n"
+            if worst_drop < 0.05
+            else "That position carries a lot on its own: its window covers a part of the digit the others see poorly.\n\n"
+        )
+        + f"**Right:** keep only one position. The best one alone, {tuple(int(v) for v in best)}, gives "
+        f"{best_alone:.1%} against 10% for guessing"
+        + (": one window already holds much of the digit." if best_alone >= 0.3 else ": one window holds little on its own.")
     )
 
 st.header(f"What each of the {channels} channels carries")
@@ -191,13 +199,22 @@ with chart_col:
             icon="ℹ️",
         )
 with text_col:
+    facts = ""
+    if len(rows) >= 2:
+        accs = [r.test_accuracy for r in rows]
+        params = [r.params for r in rows]
+        facts = (
+            f"\n\n**Here:** {len(rows)} runs; test accuracy spans {min(accs):.2%}–{max(accs):.2%} "
+            f"({(max(accs) - min(accs)) * 100:.2f} points) while the parameter count spans "
+            f"{min(params):,}–{max(params):,} ({max(params) / max(min(params), 1):.0f}×)."
+        )
     st.markdown(
-        "Each dot is a cached run (this one in red). More conv blocks and poolings shrink the last map: "
-        "28 → … → 3 → 1. A smaller map means fewer numbers for the classifier, so far fewer parameters "
-        "in the Dense layer after `Flatten` (right, log scale), while each number sees a larger part of "
-        "the digit.\n\nOn the left, accuracy barely moves between 5×5, 3×3 and 1×1 maps: knowing *which* "
-        "strokes are present matters more than knowing exactly *where*. Without pooling (a big map) the "
-        "network has millions of parameters and is no better."
+        "Each dot is a cached run (this one in red). More conv blocks and poolings shrink the last map "
+        "(28 → … → 3 → 1), and each of its numbers then sees a larger part of the digit. A smaller map also "
+        "means fewer numbers for the classifier, hence far fewer parameters in the Dense layer after "
+        "`Flatten` (right, log scale).\n\nCompare the two panels: does a bigger last map buy accuracy, or "
+        "only parameters? For centred digits, knowing *which* strokes are present matters more than "
+        "knowing exactly *where*." + facts
     )
 
 # --- where the network looks ---------------------------------------------------------------

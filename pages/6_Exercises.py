@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import exercises as ex
+from dashboard.spec import BOOK, PRESETS
 from dashboard.ui import nav, state
 from dashboard.ui.runs import cached_runs, model_cache
 
@@ -111,6 +112,14 @@ if feedback and feedback[0] == item.id:
         st.success(message, icon="✅")
     else:
         st.error(message, icon="❌")
+if item.id == "one_by_one_why" and feedback and feedback[0] == item.id and feedback[1] is not None:
+    # Evidence from this server's cache: the book network and the 1×1 preset trained alike.
+    pairs = ex.paired_accuracies(cached_runs(), BOOK, PRESETS["one_by_one"])
+    for book_acc, one_acc in pairs[:3]:
+        st.caption(
+            f"Cached runs trained alike: book (3×3×64) {book_acc:.2%} · one_by_one (1×1×64) {one_acc:.2%} "
+            f"({(one_acc - book_acc) * 100:+.2f} points)."
+        )
 with st.expander("Hint"):
     st.markdown(item.hint)
 

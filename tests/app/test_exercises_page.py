@@ -102,7 +102,7 @@ def test_choice_exercise():
     assert at.error
     at.radio(key="ex_answer_one_by_one_why").set_value(1)
     check(at)
-    assert at.success and "whole" in at.success[0].value
+    assert at.success and "whole input" in at.success[0].value
 
 
 def test_network_exercise_uses_the_current_network():

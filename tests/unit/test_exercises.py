@@ -258,3 +258,17 @@ def test_hostile_progress_files_fall_back_with_a_warning(seq, content, words):
     assert any(words in w for w in warnings), warnings
     assert 0 <= progress["step"] < len(seq)
     assert all(key in {item.id for item in seq} for key in progress["answers"])
+
+
+def test_paired_accuracies_pair_runs_trained_alike_only():
+    one = PRESETS["one_by_one"]
+    fast = {"epochs": 2}
+    records = [
+        SimpleNamespace(spec=BOOK.to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.99),
+        SimpleNamespace(spec=one.to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.985),
+        SimpleNamespace(spec=one.to_dict(), settings={"epochs": 5}, data_fingerprint="full", test_accuracy=0.99),
+        SimpleNamespace(spec=BOOK.to_dict(), settings=fast, data_fingerprint="embedded", test_accuracy=0.97),
+        SimpleNamespace(spec=PRESETS["tiny"].to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.98),
+    ]
+    assert ex.paired_accuracies(records, BOOK, one) == [(0.99, 0.985)]
+    assert ex.paired_accuracies(records[2:], BOOK, one) == []
