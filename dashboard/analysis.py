@@ -34,6 +34,7 @@ from dashboard.model import MAP_KINDS
 from dashboard.spec import INPUT_SIZE, NetworkSpec, final_map, geometry
 
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
+TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal components
 
 
 # --- layers and features -------------------------------------------------------------------
@@ -105,32 +106,40 @@ class Projection:
 
 
 def pca_2d(features: np.ndarray) -> Projection:
-    """Project (n, d) features onto their two main principal components (numpy SVD).
+    """Project (n, d) features onto their two main principal components (numpy SVD)."""
+    coords, explained = _pca(features, 2)
+    return Projection(coords=coords.astype(np.float32), explained=explained)
+
+
+def _pca(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k) coordinates on the top k principal components, and every component's variance share.
 
     The SVD is taken of the smaller of the covariance (d, d) and the Gram matrix (n, n): the
-    same components, and much faster than the SVD of a tall (n, d) matrix.
+    same components, much faster than the SVD of a tall (n, d) matrix, and for wide features
+    (22·22·64 = 30,976 numbers without pooling) far less memory.
     """
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    x = np.array(features, dtype=np.float32).reshape(len(features), -1)  # a copy: centred in place
     n, d = x.shape
     if n < 2:
         raise ValueError("PCA needs at least two images")
-    x = x - x.mean(axis=0)
+    x -= x.mean(axis=0)
     if d <= n:
-        _, variance, vt = np.linalg.svd(x.T @ x, hermitian=True)  # (d, d) covariance × n
-        coords = x @ vt[:2].T  # (n, ≤2)
+        x64 = x.astype(np.float64)
+        _, variance, vt = np.linalg.svd(x64.T @ x64, hermitian=True)  # (d, d) covariance × n
+        coords = x64 @ vt[:k].T  # (n, ≤k)
     else:
-        u, variance, _ = np.linalg.svd(x @ x.T, hermitian=True)  # (n, n) Gram matrix
-        coords = u[:, :2] * np.sqrt(np.maximum(variance[:2], 0.0))
-    variance = np.maximum(variance, 0.0)
+        gram = (x @ x.T).astype(np.float64)  # (n, n)
+        u, variance, _ = np.linalg.svd(gram, hermitian=True)
+        coords = u[:, :k] * np.sqrt(np.maximum(variance[:k], 0.0))
+    variance = np.maximum(variance, 0.0)[: min(n, d)]
     total = variance.sum()
     explained = variance / total if total > 0 else np.zeros_like(variance)
     # Fix each axis's sign (largest coordinate positive) so that reruns draw the same picture.
-    if len(coords):
-        extreme = coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])]
-        coords = coords * np.where(extreme < 0, -1.0, 1.0)
-    if coords.shape[1] < 2:  # a single feature: the second axis is empty
-        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
-    return Projection(coords=coords.astype(np.float32), explained=explained[: min(n, d)])
+    extreme = coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])]
+    coords = coords * np.where(extreme < 0, -1.0, 1.0)
+    if coords.shape[1] < k:  # fewer features than axes: the missing ones are empty
+        coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
+    return coords, explained
 
 
 def tsne_2d(
@@ -138,15 +147,16 @@ def tsne_2d(
 ) -> np.ndarray:
     """Exact t-SNE in numpy (van der Maaten & Hinton 2008) to (n, 2); meant for n ≤ ~1500.
 
-    Starts from the PCA coordinates and uses early exaggeration and momentum, as the paper does.
+    As usual, distances are measured on the top 50 principal components; the layout starts
+    from the first two, then early exaggeration and momentum as in the paper.
     """
-    x = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
-    n = len(x)
+    n = len(features)
     if n < 5:
         raise ValueError("t-SNE needs at least five images")
+    x, _ = _pca(features, TSNE_COMPONENTS)  # (n, 50) float64
     perplexity = min(perplexity, (n - 1) / 3)
     p = _joint_probabilities(x, perplexity).astype(np.float32)  # (n, n)
-    y = pca_2d(x).coords.astype(np.float32)
+    y = x[:, :2].astype(np.float32)
     y = y / (y[:, 0].std() or 1.0) * 1e-4  # tiny start with the shape of the PCA picture
     y += np.random.default_rng(seed).normal(0, 1e-6, y.shape).astype(np.float32)
     velocity = np.zeros_like(y)

@@ -18,6 +18,8 @@ from dashboard.ui import cached
 from dashboard.ui.runs import model_cache, run_model
 
 N_IMAGES = 2000  # test images projected and ablated
+FEATURE_BYTES = 64 << 20  # at most this much per run for the cached final maps
+MIN_IMAGES = 300  # …but never fewer images than this (22×22×64 maps: ~36 MB)
 TSNE_IMAGES = 1000  # exact t-SNE is O(n²) per step: fewer points
 METHODS = ("pca", "tsne")
 
@@ -40,15 +42,18 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 @st.cache_resource(show_spinner="Computing the last feature map of the test images…", max_entries=3)
 def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
-    """Final maps of `n_images` test images (a fixed sample) for run `run_key`."""
+    """Final maps of `n_images` test images (a fixed sample; fewer for very wide maps) for run `run_key`."""
     from dashboard import analysis
 
     model = run_model(run_key)
     data = cached.mnist()
     if data.fingerprint != data_fingerprint:
         raise ValueError("the data changed since this page was opened; reload the page")
-    indices = analysis.sample_indices(len(data.x_test), n_images)
     layer = analysis.final_map_layer(model)
+    # Wide maps (no pooling: 30,976 numbers an image) get fewer images, to bound the memory.
+    per_image = 4 * int(np.prod(model.get_layer(layer).output.shape[1:]))
+    n_images = min(n_images, max(MIN_IMAGES, FEATURE_BYTES // per_image))
+    indices = analysis.sample_indices(len(data.x_test), n_images)
     maps = analysis.final_map_features(model, data.x_test[indices], layer)
     probs = analysis.run_head(analysis.layers_after(model, layer), maps)
     return Features(
