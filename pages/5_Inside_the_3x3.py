@@ -134,7 +134,7 @@ with text_col:
     st.markdown(
         f"Each position of the {side}×{side} map sees a {last_geo.receptive_field}×{last_geo.receptive_field} "
         f"window of the digit (the top-left one: rows {top}–{bottom}, columns {left_}–{right_}), and "
-        f"neighbours are {last_geo.jump} pixels apart, so the windows overlap.\n\n"
+        f"neighbours are {last_geo.jump} pixel{'s' if last_geo.jump != 1 else ''} apart, so the windows overlap.\n\n"
         f"**Left:** set all {channels} numbers of one position to zero and measure test accuracy on "
         f"{ablation.n_images:,} images. Losing position {tuple(int(v) for v in worst)} hurts most: "
         f"{ablation.zero_one[worst]:.1%}, {worst_drop * 100:.1f} points below all positions. "
@@ -164,7 +164,7 @@ with text_col:
         f"a detector of one pattern, read at every position. Here each channel in turn is set to zero everywhere.\n\n"
         f"Losing channel {first} costs most ({drops[first] * 100:.2f} points); {harmless} of the {channels} "
         "channels can go with almost no loss (≤ 0.1 point). The information is spread over many "
-        "detectors, with some redundancy, which is why a small map is enough."
+        "detectors, with some redundancy: no single channel is the one that recognises a digit."
     )
 
 # --- depth against size --------------------------------------------------------------------

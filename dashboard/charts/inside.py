@@ -22,6 +22,14 @@ DIGIT_COLORS = (
 HIGHLIGHT = "#E03131"
 ACCURACY_COLORSCALE = "Viridis"
 HEAT_COLORSCALE = "Turbo"
+# Turbo's colours with transparency rising with the heat: no heat leaves the digit visible.
+OVERLAY_COLORSCALE = [
+    [0.0, "rgba(48, 18, 59, 0)"],
+    [0.25, "rgba(70, 134, 251, 0.35)"],
+    [0.5, "rgba(26, 228, 182, 0.5)"],
+    [0.75, "rgba(250, 186, 57, 0.65)"],
+    [1.0, "rgba(122, 4, 3, 0.8)"],
+]
 _MARGIN = dict(l=10, r=10, t=50, b=10)
 _IMAGE_AXES = dict(visible=False, constrain="domain")
 
@@ -150,15 +158,17 @@ def position_chart(accuracy: np.ndarray, baseline: float, title: str, note: str 
         texttemplate="%{text}" if h * w <= 64 else None,
         customdata=custom,
         colorscale=ACCURACY_COLORSCALE,
-        colorbar=dict(title=dict(text="accuracy"), tickformat=".0%"),
+        colorbar=dict(title=dict(text="accuracy"), tickformat=".1%"),
         hovertemplate="position (row %{y}, col %{x})<br>accuracy %{z:.2%} (%{customdata[0]:+.2f} points)<extra></extra>",
     )
     layout = dict(
         title=dict(text=title + (f"<br><sup>{note}</sup>" if note else "")),
         height=int(np.clip(140 + 70 * h, 300, 560)),
         margin=dict(l=10, r=10, t=70, b=10),
-        xaxis=dict(title=dict(text="column"), dtick=1, constrain="domain"),
-        yaxis=dict(title=dict(text="row"), dtick=1, autorange="reversed", scaleanchor="x", constrain="domain"),
+        xaxis=dict(title=dict(text="column"), dtick=1 if w <= 8 else None, constrain="domain"),
+        yaxis=dict(
+            title=dict(text="row"), dtick=1 if h <= 8 else None, autorange="reversed", scaleanchor="x", constrain="domain"
+        ),
     )
     return go.Figure(data=[heat], layout=layout)
 
@@ -251,10 +261,9 @@ def gradcam_chart(image: np.ndarray, heatmap: np.ndarray, coarse: np.ndarray, ti
     fig.add_trace(
         go.Heatmap(
             z=heatmap,
-            colorscale=HEAT_COLORSCALE,
+            colorscale=OVERLAY_COLORSCALE,
             zmin=0,
             zmax=1,
-            opacity=0.45,
             showscale=False,
             hovertemplate="pixel (%{y}, %{x})<br>heat %{z:.2f}<extra></extra>",
         ),
