@@ -267,10 +267,10 @@ def _contributions(kind: str, kernel: np.ndarray, maps: np.ndarray, axis: str) -
 
 
 def _ablate_linear(
-    spec: tuple, maps: np.ndarray, labels: np.ndarray, axis: str
+    linear: tuple, maps: np.ndarray, labels: np.ndarray, axis: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy with each part zeroed and with each part alone, via per-part contributions."""
-    kind, kernel, bias, dense, rest = spec
+    kind, kernel, bias, dense, rest = linear  # from `_linear_head`
     n, h, w, c = maps.shape
     parts = h * w if axis == "position" else c
     units = kernel.shape[-1]
