@@ -274,3 +274,7 @@ def test_a_damaged_run_gives_an_error_not_an_exception(tiny_runs):
         assert not predictions(at)
     finally:
         shutil.rmtree(target, ignore_errors=True)
+        # The server-wide cache object still holds the damage report for the next page to show.
+        import streamlit as st
+
+        st.cache_resource.clear()

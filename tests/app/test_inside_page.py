@@ -66,7 +66,7 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     assert [m.value for m in at.metric] == ["3×3×64", "576", f"{book.test_accuracy:.2%}", "93,322"]
     assert at.selectbox(key="inside_run").value == book.key
     assert at.selectbox(key="inside_cam").value == 7 and at.number_input(key="inside_index").value == 3
-    assert not at.warning
+    assert not at.warning, [w.value for w in at.warning]
 
     # The numbers drawn are the analysis of this run's model on the sampled test images.
     data = load_mnist("auto")
