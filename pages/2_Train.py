@@ -32,7 +32,7 @@ nav.sidebar_nav()
 st.title("🏋️ Train")
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
-LEARNING_RATES = [1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+LEARNING_RATES = [1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 1e-2]
 SIZE_STEP = 500
 DATA_CHOICES = {"auto": "the app's data", "embedded": "embedded subset (quick)"}
 FIELDS = {  # widget key → TrainSettings field

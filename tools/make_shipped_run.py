@@ -1,0 +1,88 @@
+"""Remake the runs shipped in ``model_cache/shipped/``: trained on the full MNIST set.
+
+    python tools/make_shipped_run.py /work/shared/data/mnist.npz            # the book run
+    python tools/make_shipped_run.py /work/shared/data/mnist.npz --grid workshop
+
+Trains the book network with the book training preset (and, with ``--grid``, every run of
+that grid) through ``get_or_train`` into a throw-away cache, then copies each entry into
+``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record. Runs whose model file
+is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are not shipped.
+Training is deterministic for a given seed, so a remake on the same machine and library
+versions gives the same keys and, up to floating-point noise between machines, the same models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", help="the full MNIST .npz (keras.datasets.mnist layout)")
+    parser.add_argument("--grid", help="also ship the runs of this grid (e.g. workshop)")
+    parser.add_argument("--max-mb", type=float, default=2.0, help="largest model file to ship (MB)")
+    parser.add_argument("--replace", action="store_true", help="replace shipped runs of the same key")
+    args = parser.parse_args()
+
+    from dashboard.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache, RunRecord
+    from dashboard.data import load_mnist
+    from dashboard.runs import get_or_train, load_grid
+    from dashboard.spec import BOOK
+    from dashboard.training import TRAIN_PRESETS
+
+    data = load_mnist(args.data)
+    if not data.is_full:
+        print(f"error: {data.label} is not the full MNIST set", file=sys.stderr)
+        return 2
+    runs = [("book · book", BOOK, TRAIN_PRESETS["book"])]
+    if args.grid:
+        runs += load_grid(args.grid)
+    work = ModelCache(Path(tempfile.mkdtemp(prefix="convnet-shipped-")), shipped_root=None, max_mb=10_000)
+    SHIPPED_ROOT.mkdir(parents=True, exist_ok=True)
+    for label, spec, settings in runs:
+        key = work.key(spec, settings, data.fingerprint)
+        target = SHIPPED_ROOT / key
+        if target.exists() and not args.replace:
+            print(f"{label}: already shipped as {key}")
+            continue
+        from dashboard.model import build_model
+
+        estimate_mb = build_model(spec).count_params() * 4 / 2**20  # float32 weights
+        if estimate_mb > args.max_mb:
+            print(f"{label}: ~{estimate_mb:.1f} MB of weights, over {args.max_mb} MB: not shipped")
+            continue
+        print(f"{label}: training ({settings.describe()})…", flush=True)
+        record, _ = get_or_train(spec, settings, data, work)
+        source = work.root / key
+        size_mb = (source / MODEL_FILE).stat().st_size / 2**20
+        if size_mb > args.max_mb:
+            print(f"{label}: {size_mb:.1f} MB model, over {args.max_mb} MB: not shipped "
+                  f"(test accuracy {record.test_accuracy:.4f})")
+            continue
+        shipped = RunRecord(**{**record.__dict__, "shipped": True})
+        tmp = SHIPPED_ROOT / f".tmp-{key}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        shutil.copy2(source / MODEL_FILE, tmp / MODEL_FILE)
+        (tmp / RECORD_FILE).write_text(shipped.to_json() + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+        print(f"{label}: shipped {key}: test accuracy {record.test_accuracy:.4f}, {size_mb:.2f} MB, "
+              f"trained in {record.train_seconds:.0f} s")
+    print(json.dumps(sorted(p.name for p in SHIPPED_ROOT.iterdir() if not p.name.startswith(".")), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
