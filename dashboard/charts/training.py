@@ -32,10 +32,13 @@ def learning_curves(history: Mapping[str, Sequence[float]], epochs: int | None =
             )
         )
     upper = max(epochs or 0, len(history.get("val_accuracy", [])), 1)
+    seen = [v for m in styles for v in history.get(m, []) if v == v]  # NaN-free values
+    # Before the first epoch there is nothing to scale to: show the whole 0-100% range.
+    y_range = None if seen else [0, 1]
     fig.update_layout(
         height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Accuracy by epoch",
         xaxis={"title": "epoch", "range": [0.5, upper + 0.5], "dtick": 1},
-        yaxis={"title": "accuracy", "tickformat": ".1%"}, legend={"orientation": "h", "y": -0.2},
+        yaxis={"title": "accuracy", "tickformat": ".1%", "range": y_range}, legend={"orientation": "h", "y": -0.2},
     )
     return fig
 

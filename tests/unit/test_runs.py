@@ -167,3 +167,46 @@ def test_misclassified_lists_the_most_confident_mistakes_first():
     probs[1, 2], probs[2, 0] = 0.6, 0.9
     assert misclassified(true, pred, probs).tolist() == [2, 1]
     assert misclassified(true, pred, probs, limit=1).tolist() == [2]
+
+
+# --- charts of runs ---------------------------------------------------------------------------------
+
+
+def test_tile_images_puts_each_image_in_its_cell_with_nan_gaps():
+    from dashboard.charts.training import GAP, tile_images
+
+    images = np.stack([np.full((28, 28), i, np.uint8) for i in range(7)])
+    canvas = tile_images(images, cols=3)
+    step = 28 + GAP
+    assert canvas.shape == (3 * step - GAP, 3 * step - GAP)
+    assert canvas[step + 5, 2 * step + 5] == 5  # image 5: row 1, column 2
+    assert np.isnan(canvas[28, 0]) and np.isnan(canvas[0, 28])  # the gaps
+    assert np.isnan(canvas[2 * step, 2 * step])  # the empty last cells
+
+
+def test_mistakes_are_one_heatmap_labelled_predicted_and_true():
+    from dashboard.charts.training import mistakes_figure
+
+    images = np.zeros((12, 28, 28), np.uint8)
+    fig = mistakes_figure(images, true=[1] * 12, predicted=[7] * 12, cols=5)
+    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    assert len(fig.layout.annotations) == 12 and fig.layout.annotations[0].text == "<b>7</b> (1)"
+    assert "No misclassified" in mistakes_figure(np.zeros((0, 28, 28)), [], []).layout.title.text
+
+
+def test_confusion_figure_writes_every_count_and_colours_only_mistakes():
+    from dashboard.charts.training import confusion_figure
+
+    matrix = np.arange(100).reshape(10, 10)
+    trace = confusion_figure(matrix).data[0]
+    assert np.array_equal(np.asarray(trace.text), matrix)
+    assert np.isnan(np.asarray(trace.z, float)[3, 3]) and np.asarray(trace.z)[3, 4] == 34
+
+
+def test_learning_curves_grow_with_the_history():
+    from dashboard.charts.training import learning_curves
+
+    empty = learning_curves({}, epochs=5)
+    assert list(empty.layout.yaxis.range) == [0, 1] and list(empty.layout.xaxis.range) == [0.5, 5.5]
+    two = learning_curves({"accuracy": [0.9, 0.95], "val_accuracy": [0.92, 0.96]}, epochs=5)
+    assert [list(t.y) for t in two.data] == [[0.9, 0.95], [0.92, 0.96]] and two.layout.yaxis.range is None
