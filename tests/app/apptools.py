@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+
+import numpy as np
 
 from streamlit.testing.v1 import AppTest
 
@@ -18,3 +22,17 @@ def open_page(page: str | None, query: dict[str, str] | None = None, timeout: fl
         at.query_params[name] = value
     at.run()
     return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    """Every plotly figure on the page, as JSON, in page order."""
+    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed array {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 
 import numpy as np
 import pytest
-from apptools import open_page
+from apptools import figures, open_page, plotly_array
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -53,26 +52,12 @@ def rerun(at: AppTest) -> AppTest:
     return at
 
 
-def charts(at: AppTest) -> list[dict]:
-    """Every plotly figure on the page, as JSON."""
-    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly's typed array {"dtype", "bdata", "shape"}."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = [int(n) for n in str(value.get("shape", len(flat))).split(",")]
-        return flat.reshape(shape)
-    return np.asarray(value)
-
-
 def titles(at: AppTest) -> list[str]:
-    return [fig["layout"].get("title", {}).get("text", "") for fig in charts(at)]
+    return [fig["layout"].get("title", {}).get("text", "") for fig in figures(at)]
 
 
 def chart(at: AppTest, prefix: str) -> dict:
-    (fig,) = [fig for fig, title in zip(charts(at), titles(at)) if title.startswith(prefix)]
+    (fig,) = [fig for fig, title in zip(figures(at), titles(at)) if title.startswith(prefix)]
     return fig
 
 
@@ -104,9 +89,9 @@ def test_picking_a_test_image_shows_its_prediction_and_every_layer(tiny_runs, ti
     # One heatmap per layer: all channels tiled into a single image.
     first = chart(at, "conv2d (Conv2D)")
     assert [trace["type"] for trace in first["data"]] == ["heatmap"]
-    z = array(first["data"][0]["z"])
+    z = plotly_array(first["data"][0]["z"])
     assert z.shape == (26, 8 * 26 + 7)  # 8 channels side by side when one run has the page
-    channel_of = array(first["data"][0]["customdata"])
+    channel_of = plotly_array(first["data"][0]["customdata"])
     assert channel_of.shape == z.shape and channel_of[0, 27] == 1  # hover names the channel
     assert "conv2d: 8 kernels of 3×3" in shown
 
@@ -131,10 +116,10 @@ def test_changing_the_position_moves_the_window_and_the_strongest_channels(tiny_
     values = np.asarray(probe(image[None, :, :, None], training=False))[0, 0, 10]
     bars = chart(at, "Strongest channels at (0, 10)")["data"][0]
     assert list(bars["x"]) == [f"ch {c}" for c in np.argsort(-values, kind="stable")[:8]]
-    np.testing.assert_allclose(array(bars["y"]), np.sort(values)[::-1][:8], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(plotly_array(bars["y"]), np.sort(values)[::-1][:8], rtol=1e-4, atol=1e-5)
     # The last conv layer's panel rings that position in each of its 16 tiles.
     marks = chart(at, "conv2d_1 (Conv2D)")["data"][1]
-    xs, ys = array(marks["x"]), array(marks["y"])
+    xs, ys = plotly_array(marks["x"]), plotly_array(marks["y"])
     assert len(xs) == 16 and (ys[0], xs[0]) == (0, 10) and (ys[1], xs[1]) == (0, 11 + 1 + 10)
 
 

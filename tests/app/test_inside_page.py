@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import json
 
 import numpy as np
 import pytest
-from apptools import open_page
+from apptools import figures, open_page, plotly_array
 from streamlit.testing.v1 import AppTest
 
 from dashboard import analysis
@@ -37,19 +35,6 @@ def run_page(query: dict[str, str]) -> AppTest:
     return at
 
 
-def figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def values(data) -> np.ndarray:
-    """A figure's array, whether plain JSON lists or plotly's typed-array encoding."""
-    if isinstance(data, dict) and "bdata" in data:
-        array = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data["dtype"]))
-        shape = data.get("shape")
-        return array.reshape([int(n) for n in str(shape).split(",")]) if shape else array
-    return np.asarray(data)
-
-
 def figure(at: AppTest, title: str) -> dict:
     """The first figure whose title (or a subplot title) contains `title`."""
     for fig in figures(at):
@@ -76,22 +61,22 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     expected = analysis.ablate(model, maps, data.y_test[idx])
     zero_one = figure(at, "one position zeroed")["data"][0]
     keep_one = figure(at, "only one position kept")["data"][0]
-    np.testing.assert_allclose(values(zero_one["z"]), expected.zero_one, atol=1e-9)
-    np.testing.assert_allclose(values(keep_one["z"]), expected.keep_one, atol=1e-9)
+    np.testing.assert_allclose(plotly_array(zero_one["z"]), expected.zero_one, atol=1e-9)
+    np.testing.assert_allclose(plotly_array(keep_one["z"]), expected.keep_one, atol=1e-9)
     bars = figure(at, "one channel is zeroed")["data"][0]
     assert bars["x"][0] == f"ch {expected.channel_order[0]}" and len(bars["x"]) == 64
 
     projection = figure(at, "PCA of the last map")
-    assert sum(len(values(trace["x"])) for trace in projection["data"]) == len(idx)
+    assert sum(len(plotly_array(trace["x"])) for trace in projection["data"]) == len(idx)
     assert sorted(trace["name"] for trace in projection["data"]) == [str(d) for d in range(10)]
 
     cam = analysis.grad_cam(model, BOOK, from_mnist(data.x_test[3]), 7)
     gradcam = figure(at, "Grad-CAM for digit 7")
-    np.testing.assert_allclose(values(gradcam["data"][2]["z"]), cam.coarse, atol=1e-5)
-    np.testing.assert_allclose(values(gradcam["data"][1]["z"]), cam.heatmap, atol=1e-5)
+    np.testing.assert_allclose(plotly_array(gradcam["data"][2]["z"]), cam.coarse, atol=1e-5)
+    np.testing.assert_allclose(plotly_array(gradcam["data"][1]["z"]), cam.heatmap, atol=1e-5)
 
     depth = figure(at, "Test accuracy")  # both runs share their settings: two points
-    assert sorted(values(depth["data"][0]["x"]).tolist()) == [3, 5]
+    assert sorted(plotly_array(depth["data"][0]["x"]).tolist()) == [3, 5]
     labels = [b.proto.label for b in at.get("download_button")]
     assert any(".keras" in label for label in labels) and "Summary (.csv)" in labels and "History (.csv)" in labels
 
@@ -138,8 +123,8 @@ def test_comparison_can_include_runs_trained_otherwise(runs):
     other = TrainSettings(epochs=1, batch_size=128, train_size=500)
     get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
     at = run_page({"run": runs["book"].key})
-    before = len(values(figure(at, "Test accuracy")["data"][0]["x"]))
+    before = len(plotly_array(figure(at, "Test accuracy")["data"][0]["x"]))
     at.toggle(key="inside_same").set_value(False)
     at.run()
     assert not at.exception
-    assert len(values(figure(at, "Test accuracy")["data"][0]["x"])) >= before + 1
+    assert len(plotly_array(figure(at, "Test accuracy")["data"][0]["x"])) >= before + 1
