@@ -171,12 +171,19 @@ class RunRecord:
             what += f" seed {settings['seed']}"
         return what
 
+    @property
+    def data_name(self) -> str:
+        """A short name for the training data: 'full MNIST', 'embedded subset', or the source."""
+        if "60,000 train + 10,000 test" in self.data_label:
+            return "full MNIST"
+        return "embedded subset" if self.data_source == "embedded" else self.data_source
+
     def title(self) -> str:
         """One line naming the run for a picker: network, training, test accuracy, data, key."""
         tag = " · shipped" if self.shipped else ""
         return (
             f"{self.network_label()} · {self.training_label()} · test {self.test_accuracy:.2%} · "
-            f"{self.data_source}{tag} · {self.key[:6]}"
+            f"{self.data_name}{tag} · {self.key[:6]}"
         )
 
 

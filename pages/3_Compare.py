@@ -25,7 +25,7 @@ MAX_DEFAULT_SELECTED = 6
 
 def short_label(record: RunRecord) -> str:
     """Network, training, data source and the key's start: a legend entry."""
-    return f"{record.network_label()} · {record.training_label()} · {record.data_source} · {record.key[:6]}"
+    return f"{record.network_label()} · {record.training_label()} · {record.data_name} · {record.key[:6]}"
 
 
 def runs_table(runs: list[RunRecord]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -329,3 +330,18 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
     assert ".tmp-crashed-1234" in report.removed
     assert not stale.exists() and fresh.exists()  # a write in progress is left alone
     assert not list((cache.root / ".damaged").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("source", "label", "name"),
+    [
+        pytest.param("file", "file (60,000 train + 10,000 test images)", "full MNIST", id="full-from-a-path"),
+        pytest.param("MNIST_NPZ", "MNIST_NPZ file (60,000 train + 10,000 test images)", "full MNIST", id="full-from-env"),
+        pytest.param("embedded", "embedded subset (12,000 train + 2,000 test images)", "embedded subset", id="embedded"),
+        pytest.param("file", "file (500 train + 100 test images)", "file", id="other-file"),
+    ],
+)
+def test_runs_name_their_data_for_people(source, label, name, trained, data, cache):
+    record = dataclasses.replace(store(cache, trained, data), data_source=source, data_label=label)
+    assert record.data_name == name
+    assert f"· {name} ·" in record.title()
