@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from apptools import open_page
+from tests.app.apptools import open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.spec import PRESETS

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from apptools import open_page
+from tests.app.apptools import open_page
 
 from dashboard.cache import ModelCache
 from dashboard.data import load_mnist

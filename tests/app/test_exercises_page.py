@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from apptools import ROOT
+from tests.app.apptools import ROOT
 from streamlit.testing.v1 import AppTest
 
 from dashboard import exercises as ex

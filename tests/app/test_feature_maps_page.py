@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from apptools import figures, open_page, plotly_array
+from tests.app.apptools import figures, open_page, plotly_array
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from apptools import open_page
+from tests.app.apptools import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from apptools import figures, open_page, plotly_array
+from tests.app.apptools import figures, open_page, plotly_array
 from streamlit.testing.v1 import AppTest
 
 from dashboard import analysis

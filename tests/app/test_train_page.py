@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from apptools import open_page
+from tests.app.apptools import open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.cache import ModelCache

@@ -1,0 +1,97 @@
+"""Input from outside the app (URLs, uploads, file names, cache records, model files), made safe.
+
+Two rules, one module:
+
+* Parse nothing unbounded: `loads_json` refuses text longer than `max_chars` or nested deeper
+  than `max_depth` *before* `json.loads` sees it (deep nesting would raise `RecursionError`).
+* Show nothing as markup: `code_span` and `escape_markdown` turn any string into markdown
+  that renders as exactly that text (no link, image, HTML, emoji shortcode or LaTeX).
+  `plain` shortens and flattens a string for messages.
+
+Pure Python: imports neither Streamlit nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+DEFAULT_MAX_CHARS = 100_000
+DEFAULT_MAX_DEPTH = 32
+SHOWN_CHARS = 60  # how much of an outside string a message quotes
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+class OutsideInputError(ValueError):
+    """Outside input that is too large, too deep or not valid JSON; the message says which."""
+
+
+def json_depth_exceeds(text: str, max_depth: int) -> bool:
+    """True if brackets in `text` (outside strings) nest deeper than `max_depth`; O(len) scan."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def loads_json(text: str | bytes, max_chars: int = DEFAULT_MAX_CHARS, max_depth: int = DEFAULT_MAX_DEPTH,
+               what: str = "the JSON") -> Any:
+    """`json.loads` that first bounds size and nesting; raise `OutsideInputError` with a plain message."""
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > max_chars * 4:
+            raise OutsideInputError(f"{what} is too long ({len(text):,} bytes; at most {max_chars:,} characters)")
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError:
+            raise OutsideInputError(f"{what} is not UTF-8 text") from None
+    if not isinstance(text, str):
+        raise OutsideInputError(f"{what} is not text")
+    if len(text) > max_chars:
+        raise OutsideInputError(f"{what} is too long ({len(text):,} characters; at most {max_chars:,})")
+    if json_depth_exceeds(text, max_depth):
+        raise OutsideInputError(f"{what} is nested too deeply (more than {max_depth} levels)")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError, ValueError) as err:
+        raise OutsideInputError(f"{what} is not valid JSON ({str(err)[:80]})") from None
+
+
+def plain(text: Any, limit: int = SHOWN_CHARS) -> str:
+    """`text` as one short line: control and bidi characters become spaces, long text ends in '…'."""
+    flat = _CONTROL.sub(" ", str(text))
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)] + "…"
+
+
+def code_span(text: Any, limit: int = SHOWN_CHARS) -> str:
+    """Markdown for an inline code span showing `text` literally (shortened by `plain`)."""
+    body = plain(text, limit)
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space on each side, so padding keeps edge backticks and blanks intact.
+    return f"{fence} {body} {fence}"
+
+
+def escape_markdown(text: Any, limit: int = SHOWN_CHARS) -> str:
+    """Markdown that renders as `text` in the normal font: every ASCII punctuation mark is escaped.
+
+    Escaping `:` `.` `/` and `@` also stops autolinks (`https://…`, `www.…`, e-mail addresses),
+    emoji shortcodes and Streamlit's `:color[…]` directives; `$` stops LaTeX.
+    """
+    return _ASCII_PUNCTUATION.sub(r"\\\1", plain(text, limit))
