@@ -157,7 +157,7 @@ def _check_h5_weights(data: bytes) -> None:
             handle.visititems(visit)
         except (OSError, ValueError, RuntimeError):
             raise ModelFileError("the model's weights are corrupt or truncated") from None
-    if total > MAX_PARAMS * 2:  # weights plus e.g. optimizer slots saved with the model
+    if total > MAX_PARAMS * 4:  # weights plus optimizer slots (Adam keeps two per weight)
         raise ModelFileError(f"the file holds {total:,} weights; at most {MAX_PARAMS:,} parameters are accepted")
 
 
@@ -257,7 +257,9 @@ def check_config(config: dict[str, Any]) -> tuple[str, list[tuple[str, dict, tup
         raise ModelFileError(f"the file holds a {plain(model_class, 40)!r}, not a Keras Sequential or functional model")
     if config.get("registered_name") not in (None, model_class):
         raise ModelFileError(f"the model refers to a registered custom object ({plain(config.get('registered_name'), 40)!r})")
-    _walk({k: v for k, v in config.items() if k not in ("config", "class_name", "registered_name")}, "the model")
+    # compile_config (optimizer, loss, metrics) is never deserialised: files load with compile=False.
+    skipped = ("config", "class_name", "registered_name", "compile_config")
+    _walk({k: v for k, v in config.items() if k not in skipped}, "the model")
     body = config.get("config")
     if not isinstance(body, dict) or not isinstance(body.get("layers"), list):
         raise ModelFileError("the model configuration lists no layers")
