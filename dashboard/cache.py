@@ -178,7 +178,8 @@ class RunRecord:
         if self.is_imported:
             from dashboard.outside import plain
 
-            return f"imported {plain(self.source_file, 40)}"
+            # Plain text, and no angle brackets: plotly legends would read them as HTML.
+            return f"imported {plain(self.source_file, 40).replace('<', '‹').replace('>', '›')}"
         try:
             return preset_name(self.network()) or self.describe()
         except SpecError:

@@ -88,8 +88,9 @@ def best_scaling(scores: dict[str, dict[str, float]], tolerance: float = ACCURAC
 def app_model(model: Any, input_shape: tuple[int, ...], scaling: str, chain: bool) -> Any:
     """A Keras model taking the app's (n, 28, 28, 1) pixels/255 and computing `model`'s output.
 
-    A chain is rebuilt flat from the same layer objects (shared weights, same names), so every
-    conv/pool layer is one of its `layers`; a branching model is called as one nested layer.
+    A chain is rebuilt flat from copies of its layers (same configs, weights and names), so every
+    conv/pool layer is one of its `layers` with one output; a branching model is called as one
+    nested layer.
     """
     import keras
     from keras import layers
@@ -102,7 +103,9 @@ def app_model(model: Any, input_shape: tuple[int, ...], scaling: str, chain: boo
     if chain:
         for layer in model.layers:
             if type(layer).__name__ != "InputLayer":
-                x = layer(x)
+                copy = type(layer).from_config(layer.get_config())  # classes checked by modelfile
+                x = copy(x)
+                copy.set_weights(layer.get_weights())
     else:
         x = model(x)
     return keras.Model(inputs, x, name="imported")

@@ -23,7 +23,7 @@ from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec,
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D")  # layers whose outputs are spatial feature maps
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are spatial feature maps
 
 
 def build_model(spec: NetworkSpec) -> keras.Sequential:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ MAX_CONFIG_CHARS = 2_000_000
 MAX_CONFIG_DEPTH = 40
 MAX_LAYERS = 200
 MAX_PARAMS = 5_000_000  # ~20 MB of float32 weights
+LAYER_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,80}")  # what Keras generates, and safe in any markup
 ACCEPTED_INPUTS = ((28, 28, 1), (28, 28), (784,))
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -271,7 +273,11 @@ def check_config(config: dict[str, Any]) -> tuple[str, list[tuple[str, dict, tup
         if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
             raise ModelFileError(f"layer {i} of the configuration is malformed")
         class_name = layer.get("class_name")
-        where = f"layer {i} ({plain(layer['config'].get('name', '?'), 40)!r})"
+        name = layer["config"].get("name")
+        where = f"layer {i} ({plain(name, 40)!r})"
+        if not isinstance(name, str) or not LAYER_NAME.fullmatch(name):
+            raise ModelFileError(f"{where} has a name the app does not accept (letters, digits, '_', '-', '.', "
+                                 "spaces; at most 80)")
         if class_name not in LAYER_CLASSES | MERGE_CLASSES:
             _refuse_class(class_name, where)
         _walk(layer, where)
