@@ -103,3 +103,33 @@ def test_a_zip_of_something_else_is_refused():
     at = upload(open_page(PAGE), "homework.keras", buffer.getvalue())
     assert "not a Keras model" in at.error[0].value
     assert np.all([not s for s in at.success])
+
+
+def test_imported_run_on_inside_and_compare(book_bytes, tmp_path):
+    model, data = book_bytes
+    dense = km.save(km.dense_ch2(), tmp_path, "dense", "keras").read_bytes()
+    at = upload(open_page(PAGE), "inside.keras", data)
+    key = next(r.key for r in ModelCache().runs() if r.is_imported and r.source_file in ("inside.keras",
+               "notebook model.keras", "for maps.keras"))
+    at.switch_page("pages/5_Inside_the_3x3.py")
+    at.run(timeout=180)
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Last map"] == "3×3×8" and metrics["Numbers per digit"] == "72"
+    titles = [fig["layout"].get("title", {}).get("text", "") for fig in figures(at)]
+    assert any(t.startswith("Grad-CAM for digit") for t in titles)
+    assert any("one position zeroed" in t for t in titles)
+
+    at.switch_page(PAGE)
+    at.run()
+    upload(at, "dense.keras", dense)
+    at.switch_page("pages/3_Compare.py")
+    at.run(timeout=120)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert key in list(table["key"]) and any("imported dense.keras" in run for run in table["run"])
+    # The chapter-2 network has no maps: Feature maps says so instead of failing.
+    at.switch_page("pages/4_Feature_maps.py")
+    at.session_state["fm_run"] = next(r.key for r in ModelCache().runs() if r.source_file == "dense.keras")
+    at.run()
+    assert not at.exception and any("No conv layers" in i.value for i in at.info)
