@@ -46,16 +46,16 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--spec", metavar="JSON_OR_PATH", help="a network as JSON, or a path to a JSON file")
 
 
-def format_table(rows: list[dict], total: int) -> str:
-    """A text table in the spirit of `model.summary()`, from `LayerRow.to_dict()`-style rows."""
+def format_table(rows: list, total: int) -> str:
+    """A text table in the spirit of `model.summary()`."""
     header = ("Layer (type)", "Output Shape", "Param #", "RF", "Jump")
     lines = [
         (
-            f"{plain(r['name'], 40)} ({r['type']})",
-            str(tuple(r["output_shape"])),
-            f"{r['params']:,}",
-            "-" if r["receptive_field"] is None else f"{r['receptive_field']}",
-            "-" if r["jump"] is None else str(r["jump"]),
+            f"{plain(r.name, 40)} ({r.type})",
+            str(tuple(r.output_shape)),
+            f"{r.params:,}",
+            "-" if r.receptive_field is None else f"{r.receptive_field}",
+            "-" if r.jump is None else str(r.jump),
         )
         for r in rows
     ]
@@ -85,21 +85,21 @@ def _read_model_file(path: str) -> bytes:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from dashboard.summaries import summarize, summary_dict  # pure Python: no weights are allocated
+
     if args.model:
-        from dashboard.imported import row_dict
+        from dashboard.imported import summary_rows
         from dashboard.modelfile import inspect_model_file
 
         found = inspect_model_file(_read_model_file(args.model), os.path.basename(args.model))
-        rows = [{k: v for k, v in row_dict(r).items() if k != "start"} for r in found.rows]
+        rows = summary_rows(found)
         if not found.chain:
             print("note: a branching model: receptive fields and jumps are not computed", file=sys.stderr)
     else:
-        from dashboard.model import summarize  # imports TensorFlow
-
-        rows = [row.to_dict() for row in summarize(parse_spec(args))]
-    total = sum(r["params"] for r in rows)
+        rows = summarize(parse_spec(args))
+    total = sum(r.params for r in rows)
     if args.json:
-        print(json.dumps({"layers": rows, "total_params": total}, indent=2))
+        print(json.dumps(summary_dict(rows), indent=2))
     else:
         print(format_table(rows, total))
     return 0

@@ -22,6 +22,7 @@ from dashboard.cache import ModelCache, RunRecord, library_versions, now_iso
 from dashboard.kerasgeometry import LayerShape
 from dashboard.modelfile import Inspection, inspect_model_file, load_checked, sha256
 from dashboard.spec import LayerGeometry
+from dashboard.summaries import LayerRow
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of pixels in [0, 1], the usual torchvision numbers
 SCALING_SLICE = 1000  # test images used to pick the input scaling
@@ -120,9 +121,16 @@ def _final_map(rows: list[LayerShape]) -> tuple[int, int]:
 
 
 def row_dict(row: LayerShape) -> dict[str, Any]:
-    """A summary row with the same fields as `summary --spec` (plus `start`)."""
+    """A summary row with the fields of `summary --spec` (plus `start`, the window's first centre)."""
     return {"name": row.name, "type": row.kind, "output_shape": [None, *row.shape], "params": row.params,
-            "receptive_field": row.receptive_field, "jump": row.jump, "start": row.start}
+            "receptive_field": row.receptive_field, "jump": row.jump, "params_formula": row.params_formula,
+            "start": row.start}
+
+
+def summary_rows(inspection: Inspection) -> list[LayerRow]:
+    """The inspected model's rows in the layout of `dashboard.summaries` (as `summary --spec`)."""
+    return [LayerRow(r.name, r.kind, (None, *r.shape), r.params, r.receptive_field, r.jump, r.params_formula)
+            for r in inspection.rows]
 
 
 def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[str, dict[str, float]],
@@ -206,8 +214,10 @@ def map_geometry(record: RunRecord) -> list[LayerGeometry]:
     for row in layer_rows(record):
         if row["type"] in MAP_KINDS and row["jump"] is not None:
             shape = row["output_shape"]
-            out.append(LayerGeometry(row["name"], row["type"], int(shape[1]), int(shape[-1]),
-                                     int(row["receptive_field"]), int(row["jump"]), float(row["start"])))
+            rf, jump = row["receptive_field"], row["jump"]  # [rows, cols] when not square: rows are drawn
+            rf, jump = (rf[0] if isinstance(rf, list) else rf), (jump[0] if isinstance(jump, list) else jump)
+            out.append(LayerGeometry(row["name"], row["type"], int(shape[1]), int(shape[-1]), int(rf), int(jump),
+                                     float(row["start"])))
     return out
 
 
