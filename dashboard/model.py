@@ -42,8 +42,11 @@ def build_model(spec: NetworkSpec) -> keras.Sequential:
                 name=next(names),
             )
         )
+        if block.batch_norm:
+            stack.append(layers.BatchNormalization(name=next(names)))
         if block.pool:
-            stack.append(layers.MaxPooling2D(2, name=next(names)))
+            pool = layers.AveragePooling2D if block.pool_type == "avg" else layers.MaxPooling2D
+            stack.append(pool(2, name=next(names)))
     if spec.head == "flatten":
         stack.append(layers.Flatten(name=next(names)))
     else:

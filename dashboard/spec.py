@@ -32,6 +32,9 @@ MAX_DENSE_UNITS = 512
 MAX_DROPOUT = 0.8
 
 Padding = Literal["valid", "same"]
+PoolType = Literal["max", "avg"]
+POOL_TYPES = ("max", "avg")
+BLOCK_DEFAULTS_OMITTED = {"pool_type": "max", "batch_norm": False}  # fields added after specs were shared
 Head = Literal["flatten", "global_avg"]
 
 
@@ -45,13 +48,28 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ConvBlock:
-    """Conv2D(filters, kernel_size, strides, padding, relu), then MaxPooling2D(2) if `pool`."""
+    """Conv2D(filters, kernel_size, strides, padding, relu), BatchNormalization if `batch_norm`,
+    then a 2×2 pool if `pool`: MaxPooling2D, or AveragePooling2D when `pool_type` is "avg".
+
+    `pool_type` and `batch_norm` are left out of `to_dict` at their defaults, so every spec
+    written before they existed keeps its JSON, its cache key and its links.
+    """
 
     filters: int = 32
     kernel_size: int = 3
     strides: int = 1
     padding: Padding = "valid"
     pool: bool = True
+    pool_type: PoolType = "max"
+    batch_norm: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as JSON-ready data; the newer fields only when they differ from the default."""
+        out = asdict(self)
+        for name, default in BLOCK_DEFAULTS_OMITTED.items():
+            if out[name] == default:
+                del out[name]
+        return out
 
 
 @dataclass(frozen=True)
@@ -66,7 +84,7 @@ class NetworkSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict, in the documented layout."""
         return {
-            "blocks": [asdict(block) for block in self.blocks],
+            "blocks": [block.to_dict() for block in self.blocks],
             "head": self.head,
             "dense_units": self.dense_units,
             "dropout": self.dropout,
@@ -87,7 +105,9 @@ class NetworkSpec:
                 text += f"s{block.strides}"
             if block.padding == "same":
                 text += "same"
-            parts.append(text + ("-pool" if block.pool else ""))
+            if block.batch_norm:
+                text += "-bn"
+            parts.append(text + (("-avgpool" if block.pool_type == "avg" else "-pool") if block.pool else ""))
         head = "flatten" if self.head == "flatten" else "gap"
         tail = f" → {self.dense_units}" if self.dense_units else ""
         drop = f" drop{self.dropout:g}" if self.dropout else ""
@@ -124,6 +144,8 @@ _BLOCK_TYPES: dict[str, type | tuple[type, ...]] = {
     "strides": int,
     "padding": str,
     "pool": bool,
+    "pool_type": str,
+    "batch_norm": bool,
 }
 _TOP_TYPES: dict[str, type | tuple[type, ...]] = {
     "blocks": list,
@@ -234,8 +256,10 @@ def layer_names(spec: NetworkSpec) -> list[str]:
     names = []
     for block in spec.blocks:
         names.append(name("conv2d"))
+        if block.batch_norm:
+            names.append(name("batch_normalization"))
         if block.pool:
-            names.append(name("max_pooling2d"))
+            names.append(name("average_pooling2d" if block.pool_type == "avg" else "max_pooling2d"))
     names.append(name("flatten" if spec.head == "flatten" else "global_average_pooling2d"))
     if spec.dense_units:
         names.append(name("dense"))
@@ -253,8 +277,11 @@ def chain(spec: NetworkSpec) -> list[Layer]:
         k, s = block.kernel_size, block.strides
         out.append(Layer("Conv2D", next(names), filters=block.filters, kernel_size=(k, k), strides=(s, s),
                          padding=block.padding))
+        if block.batch_norm:
+            out.append(Layer("BatchNormalization", next(names)))
         if block.pool:
-            out.append(Layer("MaxPooling2D", next(names), pool_size=(POOL_SIZE,) * 2, strides=(POOL_SIZE,) * 2))
+            kind = "AveragePooling2D" if block.pool_type == "avg" else "MaxPooling2D"
+            out.append(Layer(kind, next(names), pool_size=(POOL_SIZE,) * 2, strides=(POOL_SIZE,) * 2))
     out.append(Layer("Flatten" if spec.head == "flatten" else "GlobalAveragePooling2D", next(names)))
     if spec.dense_units:
         out.append(Layer("Dense", next(names), units=spec.dense_units))
@@ -317,6 +344,8 @@ def problems(spec: NetworkSpec) -> list[str]:
         if block.padding not in PADDINGS:
             found.append(f"{where}: padding must be 'valid' or 'same', not {block.padding!r}")
             ok = False
+        if block.pool_type not in POOL_TYPES:
+            found.append(f"{where}: pool_type must be 'max' or 'avg', not {block.pool_type!r}")
         if not ok or size < 1:
             continue  # later sizes are meaningless once one is wrong
         new = _conv_output(size, block.kernel_size, block.strides, block.padding)
@@ -326,7 +355,8 @@ def problems(spec: NetworkSpec) -> list[str]:
                 f"{size}×{size} map with 'valid' padding (use 'same' padding or fewer blocks)"
             )
         elif block.pool and new // POOL_SIZE < 1:
-            found.append(f"{where}: max pooling would shrink {new}×{new} to 0×0 (turn pooling off here)")
+            kind = "average" if block.pool_type == "avg" else "max"
+            found.append(f"{where}: {kind} pooling would shrink {new}×{new} to 0×0 (turn pooling off here)")
         size = new // POOL_SIZE if block.pool else new
     return found
 

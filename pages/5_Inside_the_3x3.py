@@ -57,7 +57,7 @@ if spec is None:  # an imported chain: geometry from its layers' own configurati
     flattened = "Flatten" in [row["type"] for row in layer_rows(record)]
 else:
     side, channels = final_map(spec)
-    maps_geo = [g for g in geometry(spec) if g.size is not None]
+    maps_geo = [g for g in geometry(spec) if g.size is not None and g.kind != "BatchNormalization"]
     flattened = spec.head == "flatten"
 last_geo = maps_geo[-1]
 numbers = side * side * channels

@@ -55,7 +55,7 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
     act = activation_model(model)  # reads the shared model's layers, never changes them
     layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
     if spatial is None:
-        spatial = [g for g in geometry(spec) if g.size is not None]
+        spatial = [g for g in geometry(spec) if g.size is not None and g.kind in MAP_KINDS]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
         raise ValueError(f"run {key}: its model's layers do not match its recorded network")
     kernels = np.asarray(layers[0].get_weights()[0])

@@ -22,6 +22,7 @@ from dashboard.spec import (
     STRIDES,
     ConvBlock,
     NetworkSpec,
+    POOL_TYPES,
     preset_name,
     problems,
 )
@@ -33,7 +34,8 @@ NEW_BLOCK = ConvBlock(64, pool=False)
 
 
 def _block_keys(prefix: str, i: int) -> dict[str, str]:
-    return {name: f"{prefix}_b{i}_{name}" for name in ("filters", "kernel_size", "strides", "padding", "pool")}
+    fields = ("filters", "kernel_size", "strides", "padding", "pool", "pool_type", "batch_norm")
+    return {name: f"{prefix}_b{i}_{name}" for name in fields}
 
 
 def _load(prefix: str, spec: NetworkSpec, overwrite: bool) -> None:
@@ -113,7 +115,10 @@ def spec_editor(prefix: str, initial: NetworkSpec) -> tuple[NetworkSpec, list[st
             left.selectbox("Kernel", KERNEL_SIZES, key=keys["kernel_size"], format_func=lambda k: f"{k}×{k}", **edit)
             right.selectbox("Stride", STRIDES, key=keys["strides"], **edit)
             left.selectbox("Padding", PADDINGS, key=keys["padding"], **edit)
-            right.checkbox("2×2 max pool", key=keys["pool"], **edit)
+            right.checkbox("2×2 pool", key=keys["pool"], **edit)
+            left.checkbox("Batch norm", key=keys["batch_norm"], help="BatchNormalization after the conv", **edit)
+            right.radio("Pooling", POOL_TYPES, key=keys["pool_type"], horizontal=True,
+                        format_func={"max": "max", "avg": "average"}.__getitem__, disabled=not ss[keys["pool"]], **edit)
 
     st.radio(
         "Head",
