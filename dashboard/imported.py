@@ -160,6 +160,7 @@ def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[st
             "scaling_scores": scores,
             "chain": inspection.chain,
             "layers": [row_dict(row) for row in inspection.rows],
+            "spec": None if (fits := fitting_spec(inspection)) is None else fits.to_dict(),
         },
     )
 
@@ -224,3 +225,68 @@ def map_geometry(record: RunRecord) -> list[LayerGeometry]:
 def has_maps(record: RunRecord) -> bool:
     """True if the run is an imported chain with at least one Conv2D layer (feature maps, Inside)."""
     return bool(record.imported.get("chain")) and any(g.kind == "Conv2D" for g in map_geometry(record))
+
+
+# --- imported models the app's own description can express ------------------------------------
+
+
+def _conv_block(layer: Any) -> dict[str, Any] | None:
+    """ConvBlock fields of a Conv2D config the app builds the same way (square, relu, no dilation)."""
+    from dashboard.spec import KERNEL_SIZES, STRIDES
+
+    c = layer.config
+    kernel, strides = c.get("kernel_size"), c.get("strides", [1, 1])
+    if not (isinstance(kernel, list) and len(set(kernel)) == 1 and kernel[0] in KERNEL_SIZES):
+        return None
+    if not (isinstance(strides, list) and len(set(strides)) == 1 and strides[0] in STRIDES):
+        return None
+    if c.get("activation") != "relu" or c.get("dilation_rate", [1, 1]) not in ([1, 1], 1) or c.get("groups", 1) != 1 \
+            or not c.get("use_bias", True):
+        return None
+    return {"filters": int(c["filters"]), "kernel_size": kernel[0], "strides": strides[0],
+            "padding": c.get("padding", "valid"), "pool": False}
+
+
+def _is_pool(layer: Any) -> bool:
+    c = layer.config
+    return (layer.kind in ("MaxPooling2D", "AveragePooling2D") and c.get("pool_size") in ([2, 2], 2)
+            and c.get("strides") in (None, [2, 2], 2) and c.get("padding", "valid") == "valid")
+
+
+def fitting_spec(inspection: Inspection) -> Any:
+    """The `NetworkSpec` that builds the same layers as the imported chain, or None if none does."""
+    from dashboard.spec import NetworkSpec, SpecError, validate
+
+    layers = list(inspection.layers)
+    if not inspection.chain or inspection.input_shape != (28, 28, 1):
+        return None
+    blocks, i = [], 0
+    while i < len(layers) and layers[i].kind == "Conv2D":
+        block = _conv_block(layers[i])
+        if block is None:
+            return None
+        i += 1
+        if i < len(layers) and layers[i].kind == "BatchNormalization":
+            block["batch_norm"], i = True, i + 1
+        if i < len(layers) and _is_pool(layers[i]):
+            block["pool"], i = True, i + 1
+            if layers[i - 1].kind == "AveragePooling2D":
+                block["pool_type"] = "avg"
+        blocks.append(block)
+    rest = [(layer.kind, layer.config) for layer in layers[i:]]
+    heads = {"Flatten": "flatten", "GlobalAveragePooling2D": "global_avg"}
+    if not blocks or not rest or rest[0][0] not in heads:
+        return None
+    spec: dict[str, Any] = {"blocks": blocks, "head": heads[rest[0][0]], "dense_units": 0, "dropout": 0.0}
+    rest = rest[1:]
+    if len(rest) >= 2 and rest[0][0] == "Dense" and rest[0][1].get("activation") == "relu":
+        spec["dense_units"], rest = int(rest[0][1]["units"]), rest[1:]
+    if len(rest) >= 2 and rest[0][0] == "Dropout":
+        spec["dropout"], rest = round(float(rest[0][1].get("rate", 0.0)), 2), rest[1:]
+    if len(rest) != 1 or rest[0][0] != "Dense" or rest[0][1].get("activation") != "softmax" \
+            or rest[0][1].get("units") != 10:
+        return None
+    try:
+        return validate(NetworkSpec.from_dict(spec))
+    except SpecError:
+        return None

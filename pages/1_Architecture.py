@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import links
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
-from dashboard.ui import cached, nav, state, widgets
+from dashboard.ui import cached, imports, nav, runs, state, widgets
 
 st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
 nav.sidebar_nav()
@@ -123,3 +123,14 @@ else:
         show_network(spec, "main")
     with right:
         show_network(other, "other")
+
+imported_runs = [r for r in runs.cached_runs() if r.is_imported]
+if imported_runs:
+    st.header("Imported models")
+    st.caption("Models uploaded on the **Import** page: shapes, parameters, receptive fields and jumps "
+               "come from their layers' own Keras configurations, through the same geometry routine.")
+    chosen = runs.run_picker("Imported model", key="arch_imported", url_name="imported", runs=imported_runs)
+    if chosen is not None:
+        st.dataframe(imports.summary_table(chosen), hide_index=True,
+                     column_config={"Param #": st.column_config.NumberColumn(format="%d")})
+        st.caption(f"Total params: {chosen.params:,} · " + imports.what_is_shown(chosen).replace("**", ""))

@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboard.imported import SCALINGS, import_model, rescale
 from dashboard.modelfile import ModelFileError
-from dashboard.ui import cached, imports, nav
+from dashboard.spec import NetworkSpec
+from dashboard.ui import cached, imports, nav, state
 from dashboard.ui import maps as ui_maps
 from dashboard.ui import runs as ui_runs
 
@@ -37,6 +38,16 @@ if upload is not None:
         for picker in ("fm_run", "inside_run", "compare_run"):
             st.session_state[picker] = record.key  # the next page opens on this run
         imports.show_imported(record, hit)
+
+if record is not None and record.imported.get("spec"):
+    fits = NetworkSpec.from_dict(record.imported["spec"])
+    st.info(f"This model is one the app can describe and build itself: `{fits.describe()}`. Open it on "
+            "**Architecture** to change it, then retrain it on **Train**.", icon="🧱")
+    if st.button("Open on Architecture", key="import_open_arch", icon="🧱"):
+        for name in [k for k in st.session_state if str(k).startswith("arch_")]:
+            del st.session_state[name]  # the editor reloads its widgets from the new network
+        state.set_spec(fits)
+        st.switch_page("pages/1_Architecture.py")
 
 if record is not None:
     st.subheader("Input scaling")

@@ -133,3 +133,39 @@ def test_imported_run_on_inside_and_compare(book_bytes, tmp_path):
     at.session_state["fm_run"] = next(r.key for r in ModelCache().runs() if r.source_file == "dense.keras")
     at.run()
     assert not at.exception and any("No conv layers" in i.value for i in at.info)
+
+
+def test_a_model_the_app_can_describe_opens_on_architecture(book_bytes):
+    from dashboard.spec import ConvBlock, NetworkSpec
+
+    _, data = book_bytes
+    at = upload(open_page(PAGE), "describable.keras", data)
+    assert any("one the app can describe and build itself" in i.value for i in at.info)
+    at.button(key="import_open_arch").click()
+    at.run(timeout=120)
+    assert not at.exception and not at.error
+    expected = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8), ConvBlock(8, pool=False)), dense_units=16)
+    assert NetworkSpec.from_json(at.session_state["spec_json"]) == expected
+    first = at.dataframe[0].value  # the editor's network: the same layers as the upload
+    assert list(first["Output shape"])[:5] == ["(None, 26, 26, 4)", "(None, 13, 13, 4)", "(None, 11, 11, 8)",
+                                                "(None, 5, 5, 8)", "(None, 3, 3, 8)"]
+    # The imported model itself is summarised further down the page.
+    assert at.selectbox(key="arch_imported").value is not None
+    assert list(at.dataframe[-1].value["Receptive field"])[:5] == ["3", "4", "8", "10", "18"]
+
+
+def test_fitting_spec_recognises_batch_norm_and_average_pooling(tmp_path):
+    from dashboard.imported import fitting_spec
+    from dashboard.modelfile import inspect_model_file
+    from dashboard.spec import ConvBlock, NetworkSpec
+
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"), layers.BatchNormalization(),
+        layers.AveragePooling2D(2), layers.Conv2D(8, 5, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(), layers.Dense(10, activation="softmax")])
+    found = inspect_model_file(km.save(model, tmp_path, "bn", "keras").read_bytes())
+    assert fitting_spec(found) == NetworkSpec(
+        blocks=(ConvBlock(4, batch_norm=True, pool_type="avg"), ConvBlock(8, kernel_size=5, padding="same", pool=False)),
+        head="global_avg", dense_units=0)
+    # A dilated conv is not something the app's description can say.
+    assert fitting_spec(inspect_model_file(km.save(km.dilated(), tmp_path, "d", "keras").read_bytes())) is None
