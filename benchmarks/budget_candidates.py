@@ -27,6 +27,8 @@ CANDIDATES: dict[str, NetworkSpec] = {
     "c24-c32-c32-flat": NetworkSpec(blocks=(ConvBlock(24), ConvBlock(32), ConvBlock(32, pool=False)), dense_units=0),
     "c16-c32-c48-gap": NetworkSpec(blocks=(ConvBlock(16), ConvBlock(32), ConvBlock(48, pool=False)),
                                    head="global_avg", dense_units=0),
+    "c12-c24-c24-flat": NetworkSpec(blocks=(ConvBlock(12), ConvBlock(24), ConvBlock(24, pool=False)), dense_units=0),
+    "c8-c16-c32-flat": NetworkSpec(blocks=(ConvBlock(8), ConvBlock(16), ConvBlock(32, pool=False)), dense_units=0),
 }
 
 

@@ -30,7 +30,10 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 
 
 def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar."""
+    """Links to every page at the top of the sidebar (and, once per server, the memory trimmer)."""
+    from dashboard.ui.memory import start_trimmer
+
+    start_trimmer()
     with st.sidebar:
         for path, label, icon, _ in available_pages():
             st.page_link(path, label=label, icon=icon)
