@@ -11,6 +11,7 @@ from dashboard.cache import RunRecord
 from dashboard.charts import training as charts
 from dashboard.runs import get_or_train
 from dashboard.spec import preset_name
+from dashboard.summaries import training_problems
 from dashboard.training import (
     MAX_EPOCHS,
     MIN_EPOCHS,
@@ -165,6 +166,11 @@ ui_runs.show_cache_problems()
 if record is not None:
     elapsed = time.perf_counter() - started
     show_results(record, f"Trained before: loaded from the cache in {elapsed * 1000:.0f} ms.")
+    st.stop()
+
+too_big = training_problems(spec)
+if too_big:
+    st.error("This network is too big to train here: " + "; ".join(too_big) + ".", icon="🐘")
     st.stop()
 
 if not submitted:

@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard import maps
 from dashboard.charts import maps as charts
 from dashboard.spec import LayerGeometry, NetworkSpec, geometry
+from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import run_model
 from dashboard.ui.state import set_url, url_int
 
@@ -67,7 +68,7 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec) -> RunMaps:
     )
 
 
-@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8)
+@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def run_maps(key: str, spec_json: str) -> RunMaps:
     """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
     return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
