@@ -68,13 +68,13 @@ def format_table(rows: list, total: int) -> str:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from dashboard.model import summarize  # imports TensorFlow
+    from dashboard.summaries import summarize, summary_dict  # pure Python: no weights are allocated
 
     spec = parse_spec(args)
     rows = summarize(spec)
     total = sum(r.params for r in rows)
     if args.json:
-        print(json.dumps({"layers": [r.to_dict() for r in rows], "total_params": total}, indent=2))
+        print(json.dumps(summary_dict(rows), indent=2))
     else:
         print(format_table(rows, total))
     return 0

@@ -19,8 +19,8 @@ def mnist(source: str = "auto") -> MnistData:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def layer_rows(spec_json: str) -> list[dict]:
-    """Keras's summary rows (with receptive fields) of the network `spec_json`, as dicts."""
-    from dashboard.model import summarize  # TensorFlow loads only on pages that need it
+    """Summary rows (shapes, params and formulas, receptive fields) of `spec_json`, as dicts; no weights."""
     from dashboard.spec import NetworkSpec
+    from dashboard.summaries import summarize
 
     return [row.to_dict() for row in summarize(NetworkSpec.from_json(spec_json))]
