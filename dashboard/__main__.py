@@ -126,6 +126,7 @@ def _train_settings(args: argparse.Namespace):
     overrides = {
         "epochs": args.epochs, "seed": args.seed, "batch_size": args.batch_size,
         "optimizer": args.optimizer, "learning_rate": args.learning_rate, "train_size": args.train_size,
+        "label_smoothing": args.label_smoothing,
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainSettings.from_dict(values)
@@ -305,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
     train.add_argument("--learning-rate", type=float, help="override the learning rate")
     train.add_argument("--train-size", type=int, help="train on the first N training images")
+    train.add_argument("--label-smoothing", type=float, help="override the label smoothing (0-0.3)")
     train.add_argument("--json", action="store_true", help="print the result as JSON")
     train.set_defaults(func=cmd_train)
 
