@@ -23,7 +23,7 @@ from dashboard.summaries import LayerRow, summarize, training_problems  # noqa: 
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D")  # layers whose outputs are spatial feature maps
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are spatial feature maps
 
 
 def build_model(spec: NetworkSpec) -> keras.Sequential:

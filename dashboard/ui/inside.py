@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -102,11 +103,23 @@ def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
 
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128, ttl=IDLE_TTL)
 def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> analysis.GradCam
-    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one)."""
+    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one).
+
+    `spec_json` is "" for an imported run: its stored layer geometry places the map.
+    """
     from dashboard import analysis
     from dashboard.spec import NetworkSpec
 
-    return analysis.grad_cam(run_model(run_key), NetworkSpec.from_json(spec_json), image, class_index)
+    if spec_json:
+        where: Any = NetworkSpec.from_json(spec_json)
+    else:
+        from dashboard.imported import map_geometry
+
+        record = model_cache().get(run_key)
+        if record is None or not record.is_imported:
+            raise ValueError(f"run {run_key[:12]} is not an imported model")
+        where = map_geometry(record)
+    return analysis.grad_cam(run_model(run_key), where, image, class_index)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)
@@ -144,9 +157,16 @@ def download_buttons(record: RunRecord, key: str) -> None:
             on_click="ignore",
             icon="🧠",
         )
+    if record.is_imported:
+        from dashboard.analysis import summary_csv as to_csv
+        from dashboard.imported import layer_rows
+
+        summary = to_csv(layer_rows(record))
+    else:
+        summary = summary_csv(record.network().to_json())
     middle.download_button(
         "Summary (.csv)",
-        data=summary_csv(record.network().to_json()),
+        data=summary,
         file_name=f"convnet-{short}-summary.csv",
         mime="text/csv",
         key=f"{key}_summary",

@@ -30,8 +30,18 @@ def model_cache() -> ModelCache:
     show_spinner="Loading the trained model…", max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL
 )
 def run_model(key: str) -> Any:
-    """The trained Keras model of run `key`, loaded once per server; raises `CacheError` if damaged."""
-    return model_cache().load_model(key)
+    """The trained Keras model of run `key`, loaded once per server; raises `CacheError` if damaged.
+
+    An imported model comes wrapped to take the app's input (`dashboard.imported.app_model`).
+    """
+    model = model_cache().load_model(key)
+    record = model_cache().get(key)
+    if record is not None and record.is_imported:
+        from dashboard.imported import app_model
+
+        imported = record.imported
+        return app_model(model, tuple(imported["input_shape"]), imported["scaling"], bool(imported["chain"]))
+    return model
 
 
 def show_cache_problems() -> None:

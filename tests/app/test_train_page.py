@@ -45,6 +45,8 @@ def test_preset_choice_fills_the_settings_and_the_link():
     assert at.slider(key="train_epochs").value == fast.epochs
     assert at.select_slider(key="train_batch").value == fast.batch_size
     assert at.selectbox(key="train_schedule").value == fast.schedule
+    assert at.select_slider(key="train_smoothing").value == fast.label_smoothing
+    assert at.select_slider(key="train_lr").value == fast.learning_rate
     assert at.query_params["train"] == "fast"
 
 
