@@ -31,3 +31,27 @@ def test_no_glibc_means_no_thread(monkeypatch):
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
     assert memory.start_trimmer() is None
     memory.start_trimmer.clear()
+
+
+def test_every_server_wide_cache_is_bounded():
+    """Each `st.cache_data` / `st.cache_resource` in dashboard/ui has max_entries, and a ttl unless
+    it holds one server-wide object (max_entries=1) or the data set (a handful of sources)."""
+    import ast
+    from pathlib import Path
+
+    ui = Path(memory.__file__).parent
+    seen = 0
+    for path in sorted(ui.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            if node.func.attr not in ("cache_data", "cache_resource"):
+                continue
+            seen += 1
+            keywords = {k.arg: k.value for k in node.keywords}
+            where = f"{path.name}:{node.lineno}"
+            assert "max_entries" in keywords, f"{where} has no max_entries"
+            entries = keywords["max_entries"]
+            few = isinstance(entries, ast.Constant) and entries.value <= 3
+            assert "ttl" in keywords or few, f"{where} has no ttl"
+    assert seen >= 10
