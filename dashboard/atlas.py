@@ -29,7 +29,7 @@ from dashboard.spec import INPUT_SIZE, LayerGeometry
 TOP_K = 9  # windows per channel (a 3×3 mosaic)
 CHUNK = 500  # images per forward pass while searching
 ASCENT_STEPS = 40
-ASCENT_STEP = 0.02  # input units ([0, 1]) per step, along the normalised gradient
+ASCENT_STEP = 0.05  # input units ([0, 1]) per step, along the normalised gradient
 GREY = 0.5
 
 

@@ -132,12 +132,15 @@ def _family_sentences(family: Sequence[NumbersPoint]) -> list[str]:
             "hold a digit's identity when the convolutions before them have done the work."
         )
     best = max(family, key=lambda p: p.test_accuracy)
-    enough = next(p for p in family if p.test_accuracy >= best.test_accuracy - NEAR_BEST)
+    close = [p.test_accuracy >= best.test_accuracy - NEAR_BEST for p in family]
+    start = next((i for i in range(len(family)) if all(close[i:])), None)  # close from here on
+    enough = None if start is None else family[start]
+    # (None: the largest maps fall back from the best; the drop sentence below says so.)
     if enough is high and len(family) > 2:
         out.append(f"Accuracy still rises up to the largest map measured, {high.numbers:,} numbers.")
-    elif enough is not high:
+    elif enough is not high and enough is not None:
         out.append(
-            f"From {enough.numbers:,} numbers ({enough.channels} filters) on, every run is within "
+            f"From {enough.numbers:,} numbers ({enough.label}) on, every run is within "
             f"{NEAR_BEST * 100:.1f} points of the best ({_pct(best.test_accuracy)} at {best.numbers:,}): "
             "beyond that, more numbers buy almost nothing."
         )

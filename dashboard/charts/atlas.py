@@ -159,3 +159,25 @@ def channel_on_digit_chart(
 def window_boxes(geo: LayerGeometry, positions: Sequence[tuple[int, int, float]]) -> list[tuple[int, int, int, int]]:
     """Clipped input windows (top, left, bottom, right) of the given (row, col, value) positions."""
     return [geo.window(row, col) for row, col, _ in positions]
+
+
+def position_markers(geo: LayerGeometry, pixel: float = 10.0) -> go.Scatter:
+    """One selectable square per position of `geo`'s map, at the centre of its window on the input.
+
+    `customdata` is [row, col]; `pixel` is about the screen pixels per input pixel of the chart.
+    """
+    size = geo.size or 1
+    rows, cols = np.divmod(np.arange(size * size), size)
+    jump = float(geo.jump or 1)
+    return go.Scatter(
+        x=geo.start + cols * jump,
+        y=geo.start + rows * jump,
+        mode="markers",
+        marker=dict(symbol="square", size=max(6.0, 0.8 * jump * pixel), color="rgba(76, 110, 245, 0.18)",
+                    line=dict(color="rgba(76, 110, 245, 0.8)", width=1)),
+        customdata=np.stack([rows, cols], axis=1),
+        hovertemplate="position (%{customdata[0]}, %{customdata[1]}): click to pick it<extra></extra>",
+        unselected=dict(marker=dict(opacity=1)),
+        selected=dict(marker=dict(opacity=1)),
+        showlegend=False,
+    )
