@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.charts import atlas as charts
+from dashboard.decode import article
 from dashboard.spec import SpecError, geometry
 from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import cached, nav, pick
@@ -55,7 +56,7 @@ if st.session_state.get("atlas_channel") not in range(channels):
 
 gain = atlas.pattern_means - atlas.grey_means
 st.markdown(
-    f"**{channels} channels of `{layer_name}`**, each seeing a {geo.receptive_field}×{geo.receptive_field} "
+    f"**{channels} channels of `{layer_name}`**, each seeing {article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
     f"window of the digit. Left: for every channel, the {atlas.windows.crops.shape[1]} test images "
     f"(of {atlas.n_images:,} searched, one window each) where it responds most, cropped to the window "
     "its strongest position sees. Right: the 28×28 input grown by gradient ascent to raise the "
@@ -117,3 +118,13 @@ with text_col:
             f"Channel {channel} stays at zero everywhere on this digit: the pattern it looks for "
             "(its top windows above) is not there. Try another digit or channel."
         )
+
+st.header("Watch a convolution happen")
+st.caption(
+    f"Filter {channel} of `{layer_name}` sliding over its input for this digit: at each place it multiplies "
+    "its weights with the window under it, adds them up with its bias, keeps the result if positive "
+    "(ReLU) and writes it to its map. Press ▶ or drag the slider."
+)
+st.plotly_chart(
+    ui_atlas.convolution_figure(record.key, layer_name, channel, digit.image, digit.description), key="atlas_convolution"
+)

@@ -47,3 +47,46 @@ def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
     """The layer's maps (h, w, c) for one (28, 28) float image in [0, 1]."""
     batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
     return np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def layer_input_body(run_key: str, layer_name: str) -> Any:
+    """Input → the input of conv layer `layer_name` (the previous layer's output); None for the first layer."""
+    import keras
+
+    model = run_model(run_key)
+    names = [layer.name for layer in model.layers]
+    index = names.index(layer_name)
+    if index == 0:
+        return None
+    body = keras.Model(model.inputs[0], model.layers[index - 1].output)
+    body.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    return body
+
+
+def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.ndarray, digit_name: str) -> Any:
+    """The animation of channel `channel` of conv layer `layer_name` computed on one (28, 28) image."""
+    from dashboard import convolution
+    from dashboard.charts.convolution import convolution_chart
+
+    layer = run_model(run_key).get_layer(layer_name)
+    kernel, bias = (np.asarray(w) for w in layer.get_weights())  # (k, k, c_in, c_out), (c_out,)
+    body = layer_input_body(run_key, layer_name)
+    batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
+    inputs = batch[0] if body is None else np.asarray(body.predict_on_batch(batch))[0]  # (h, w, c_in)
+    k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
+    _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)
+    pad = convolution.pad_before(inputs.shape[0], k, stride, padding)
+    frames = convolution.steps(out.shape[0], out.shape[1], k, stride, pad, pad)
+    shown = convolution.shown_input_channel(kernel[:, :, :, channel])
+    c_in = inputs.shape[-1]
+    input_title = (
+        f"input: {digit_name} (28×28)" if body is None
+        else f"input: channel {shown} of {c_in} (the one this filter weighs most)"
+    )
+    per = "each position" if frames[0].position is not None else "each row"
+    return convolution_chart(
+        inputs[:, :, shown], out, frames,
+        f"{layer_name}, filter {channel}: a {k}×{k}×{c_in} kernel slides over its input ({per} a frame)",
+        input_title, f"output channel {channel}: {out.shape[0]}×{out.shape[1]} (after ReLU)",
+    )

@@ -75,6 +75,11 @@ def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
         r, c, v = strongest[0]
         assert f"fires most at position ({r}, {c})" in text and f"with {v:.2f}" in text
 
+    # The animation: one frame per output position (3×3), ending with the channel's map.
+    anim = figure(at, "conv2d_2, filter 5")
+    assert len(anim["frames"]) == 9
+    np.testing.assert_allclose(plotly_array(anim["frames"][-1]["data"][0]["z"]).astype(float), channel_map, atol=1e-4)
+
     # Another channel from the slider: the page follows, the atlas frame moves.
     at.slider(key="atlas_channel").set_value(12).run()
     assert not at.exception
