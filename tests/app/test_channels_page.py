@@ -14,7 +14,7 @@ from dashboard.data import load_mnist
 from dashboard.digits import from_mnist
 from dashboard.spec import BOOK, geometry
 
-PAGE = "pages/7_Channels.py"
+PAGE = "pages/8_Channels.py"
 BOOK_RUN = "e65858bf802bbe92"  # shipped: the book network, book preset
 
 
