@@ -60,6 +60,8 @@ def shape_panel(
             for p in parts
         ]
         st.markdown("\n".join(lines))
+        if row.get("params_formula"):
+            st.markdown(f"**Parameters:** {row['params_formula']}")
         if row["type"] == "Conv2D":
             st.markdown(_kernel_text(spec, layer, shape))
     if len(shape) != 4:
