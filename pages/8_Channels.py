@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -23,8 +25,9 @@ st.caption(
     "where it fires on your digit."
 )
 
-records = cached_runs()
+records = [r for r in cached_runs() if not r.is_imported]  # the atlas needs the app's network description
 record = run_picker("Trained run", key="atlas_run", runs=records)
+st.caption("Runs of imported models are not listed here yet: their layers have no network description.")
 if record is None:
     st.stop()
 try:
@@ -39,11 +42,10 @@ convs = [g for g in geometry(spec) if g.kind == "Conv2D"]
 names = [g.name for g in convs]
 if st.session_state.get("atlas_layer") not in names:
     st.session_state["atlas_layer"] = url_token("layer", allowed=names) or names[-1]
+shapes = {g.name: f"{g.name} ({g.size}×{g.size}×{g.channels})" for g in convs}
 layer_name = st.selectbox(
     "Conv layer", names, key="atlas_layer",
-    format_func=lambda n: f"{n} ({next(g for g in convs if g.name == n).size}×"
-    f"{next(g for g in convs if g.name == n).size}×{next(g for g in convs if g.name == n).channels})"
-    + (" · the last one" if n == names[-1] else ""),
+    format_func=lambda n: shapes[n] + (" · the last one" if n == names[-1] else ""),
 )
 set_url(layer=None if layer_name == names[-1] else layer_name)
 geo = next(g for g in convs if g.name == layer_name)
@@ -83,6 +85,7 @@ from dashboard.ui.digit_input import digit_input  # noqa: E402
 digit = digit_input("atlas")
 if digit is None:
     st.stop()
+digit_name = html.escape(digit.description)  # may hold an uploaded file's name: plotly titles read HTML
 from dashboard import atlas as atlas_math  # noqa: E402 - TensorFlow is loaded by now
 
 layer_maps = ui_atlas.layer_maps(record.key, layer_name, digit.image)  # (h, w, c)
@@ -94,7 +97,7 @@ with chart_col:
     st.plotly_chart(
         charts.channel_on_digit_chart(
             digit.image, atlas_math.channel_overlay(channel_map, geo), charts.window_boxes(geo, strongest),
-            f"Channel {channel} of {layer_name} on {digit.description}", peak=best_window,
+            f"Channel {channel} of {layer_name} on {digit_name}", peak=best_window,
         ),
         key="atlas_on_digit",
     )
@@ -126,5 +129,5 @@ st.caption(
     "(ReLU) and writes it to its map. Press ▶ or drag the slider."
 )
 st.plotly_chart(
-    ui_atlas.convolution_figure(record.key, layer_name, channel, digit.image, digit.description), key="atlas_convolution"
+    ui_atlas.convolution_figure(record.key, layer_name, channel, digit.image, digit_name), key="atlas_convolution"
 )
