@@ -20,6 +20,7 @@ in the cache. No Streamlit here.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -454,4 +455,5 @@ def default_manager(cache: ModelCache | None = None) -> JobManager:
     with _default_lock:
         if _default is None:
             _default = JobManager(cache)
+            atexit.register(_default.close)  # a stopping server cancels its jobs: no ghosts
         return _default
