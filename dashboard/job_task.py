@@ -145,8 +145,10 @@ def run_job(
 
     def on_batch(p: Any) -> None:
         reporter.check_cancel()
+        first = p.epoch == 1 and p.batch == 1  # always sent: "the training has begun"
         reporter.send({"state": "running", "epoch": p.epoch, "epochs": p.epochs, "batch": p.batch,
-                       "batches": p.batches, "loss": p.loss, "accuracy": p.accuracy, "seconds": p.seconds})
+                       "batches": p.batches, "loss": p.loss, "accuracy": p.accuracy, "seconds": p.seconds},
+                      force=first)
 
     def on_epoch(p: Any) -> None:
         reporter.check_cancel(force=True)

@@ -286,7 +286,8 @@ class JobManager:
             if found is None:
                 while len(self._scattered) >= 2:
                     self._scattered.pop(next(iter(self._scattered)))
-                found = self._scattered[data.fingerprint] = client.scatter(data, hash=False)
+                # broadcast: every worker holds it, so a worker that dies takes no data with it
+                found = self._scattered[data.fingerprint] = client.scatter(data, hash=False, broadcast=True)
             return found
 
     def _lost(self, client: Any, err: BaseException) -> None:
