@@ -51,6 +51,15 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def default_label(spec: NetworkSpec, settings: TrainSettings) -> str:
+    """A short name for a job: the presets' names where they fit, else the descriptions."""
+    from dashboard.spec import preset_name
+    from dashboard.training import train_preset_name
+
+    how = train_preset_name(settings)
+    return f"{preset_name(spec) or spec.describe()} · {how + ' preset' if how else settings.describe()}"
+
+
 class JobLimitError(RuntimeError):
     """Too many queued jobs (for this session or this server); the message says which limit."""
 
@@ -202,6 +211,7 @@ class JobManager:
         for status in self.jobs():
             if status.active:
                 self.cancel(status.id)
+        self._scattered.clear()  # release the data before its workers go
         for client in self._owned:
             try:
                 cluster = client.cluster
@@ -224,7 +234,7 @@ class JobManager:
         """
         validate(spec)
         key = self.cache.key(spec, settings, data.fingerprint)
-        label = label or f"{spec.describe()} · {settings.describe()}"
+        label = label or default_label(spec, settings)
         record = self.cache.get(key)
         if record is not None:
             return JobStatus(id=f"cached-{key}", key=key, label=label, state=DONE, submitted=time.time(),

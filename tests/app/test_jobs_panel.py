@@ -35,7 +35,7 @@ def panel_texts(at) -> list[str]:
             out.append(expander.label)
             out += [m.value for m in expander.markdown] + [c.value for c in expander.caption]
             out += [p.proto.text for p in expander.get("progress")]
-    return out
+    return [text.replace("\\", "") for text in out]  # markdown escapes of outside text
 
 
 def run_key(seed: int, size: int, epochs: int = 1) -> str:
@@ -58,7 +58,7 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
 
     at.switch_page(ARCHITECTURE).run()  # leave at once: the job goes on
     assert not at.exception
-    assert any(str(21) or True for _ in panel_texts(at)) and panel_texts(at), "the panel is on every page"
+    assert panel_texts(at), "the panel is on every page"
     wait_for_jobs()
     at.run()
     texts = panel_texts(at)
