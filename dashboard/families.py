@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dashboard.spec import BOOK, ConvBlock, NetworkSpec, SpecError, final_map, problems
+from dashboard.spec import BOOK, LAST_FILTERS, ConvBlock, NetworkSpec, SpecError, final_map, problems
 from dashboard.training import TRAIN_PRESETS, SettingsError, TrainSettings
 
 VARIES: dict[str, str] = {  # what a family can vary → how a person reads it
@@ -22,7 +22,7 @@ VARIES: dict[str, str] = {  # what a family can vary → how a person reads it
 MAX_MEMBERS = 8  # one session's job cap: a family fits in it
 BUILTIN_NAME = "How many numbers does the classifier need?"
 BUILTIN_VARY = "last_filters"
-BUILTIN_VALUES = (1, 2, 4, 8, 16, 32, 64)
+BUILTIN_VALUES = tuple(LAST_FILTERS)  # 1, 2, 4, …, 64: the runs `recipe` ships
 BUILTIN_SETTINGS = "fast"
 
 

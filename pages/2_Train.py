@@ -12,6 +12,7 @@ from dashboard.charts import training as charts
 from dashboard.jobs import JobLimitError
 from dashboard.outside import escape_markdown
 from dashboard.spec import preset_name
+from dashboard.summaries import training_problems
 from dashboard.training import (
     MAX_EPOCHS,
     MIN_EPOCHS,
@@ -34,6 +35,7 @@ st.title("🏋️ Train")
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 LEARNING_RATES = [1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 1e-2]
+SMOOTHINGS = [0.0, 0.05, 0.1, 0.2]
 SIZE_STEP = 500
 DATA_CHOICES = {"auto": "the app's data", "embedded": "embedded subset (quick)"}
 FIELDS = {  # widget key → TrainSettings field
@@ -42,6 +44,7 @@ FIELDS = {  # widget key → TrainSettings field
     "train_optimizer": "optimizer",
     "train_lr": "learning_rate",
     "train_schedule": "schedule",
+    "train_smoothing": "label_smoothing",
     "train_seed": "seed",
 }
 
@@ -72,6 +75,7 @@ def settings_from_widgets(n_train: int) -> TrainSettings:
         train_size=size,
         seed=int(st.session_state["train_seed"]),
         schedule=st.session_state["train_schedule"],
+        label_smoothing=float(st.session_state["train_smoothing"]),
     )
 
 
@@ -137,6 +141,10 @@ with st.sidebar:
         st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True)
         st.select_slider("Learning rate", LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}")
         st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule")
+        st.select_slider(
+            "Label smoothing", SMOOTHINGS, key="train_smoothing", format_func=lambda v: f"{v:g}",
+            help="Train towards 0.91 for the right digit and 0.01 for each other one (at 0.1), not 1 and 0.",
+        )
         st.checkbox(f"All {n_train:,} training images", key="train_all")
         st.slider("Training images (when not all)", SIZE_STEP, size_max, step=SIZE_STEP, key="train_size")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
@@ -164,7 +172,8 @@ record = cache.get(key)
 ui_runs.show_cache_problems()
 jobs = ui_jobs.manager()
 
-if record is None and submitted:
+too_big = training_problems(spec) if record is None else []
+if record is None and submitted and not too_big:
     try:
         jobs.submit(spec, settings, data, session=ui_jobs.session_id())
     except JobLimitError as err:
@@ -181,6 +190,8 @@ if record is not None:
     else:
         note = f"Trained before: loaded from the cache in {(time.perf_counter() - started) * 1000:.0f} ms."
     show_results(record, note)
+elif too_big:
+    st.error("This network is too big to train here: " + "; ".join(too_big) + ".", icon="🐘")
 elif job is not None and job.active:
     ui_jobs.live_job(key)
 elif job is not None and job.state == "done" and job.record is not None:

@@ -21,6 +21,7 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/4_Feature_maps.py", "Feature maps", "🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
     ("pages/5_Inside_the_3x3.py", "Inside the 3×3", "🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
     ("pages/6_Exercises.py", "Exercises", "🎓", "Workshop tasks the app checks for you."),
+    ("pages/7_Import.py", "Import", "📥", "Bring the Keras model from your notebook and explore it on every page."),
 )
 
 

@@ -143,3 +143,16 @@ def test_comparison_with_a_network_written_as_json():
     assert not at.exception
     assert "The second network was not used" in at.error[0].value
     assert len(at.dataframe) == 1
+
+
+LARGEST = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
+
+
+def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
+    import json
+
+    at = run_page({"spec": json.dumps(LARGEST)})
+    rows = table(at)
+    assert rows["Param #"].sum() == 118_836_490
+    assert rows["Where the params come from"][0] == "7×7×1 weights per filter × 256 filters + 256 biases = 12,800"
+    assert any("Too big to train here" in c.value for c in at.caption)

@@ -45,6 +45,8 @@ def test_preset_choice_fills_the_settings_and_the_link():
     assert at.slider(key="train_epochs").value == fast.epochs
     assert at.select_slider(key="train_batch").value == fast.batch_size
     assert at.selectbox(key="train_schedule").value == fast.schedule
+    assert at.select_slider(key="train_smoothing").value == fast.label_smoothing
+    assert at.select_slider(key="train_lr").value == fast.learning_rate
     assert at.query_params["train"] == "fast"
 
 
@@ -114,3 +116,16 @@ def test_a_damaged_cached_run_is_reported_not_raised():
     wait_for_jobs()
     at.run()
     assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
+
+
+def test_a_network_over_the_caps_says_so_and_offers_no_training():
+    largest = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
+    at = open_page(PAGE, {"spec": json.dumps(largest)})
+    assert not at.exception
+    assert any("too big to train here" in e.value and "118,836,490 parameters" in e.value for e in at.error)
+    at.button(key="train_button").click().run()  # pressing Train anyway builds nothing
+    assert not at.exception and any("too big to train here" in e.value for e in at.error)
+    assert not any("Trained" in s.value for s in at.success)
+    from dashboard.jobs import default_manager
+
+    assert not [j for j in default_manager().jobs() if j.active and "256" in j.label]  # no job either
