@@ -232,6 +232,13 @@ with text_col:
         "knowing exactly *where*." + facts
     )
 
+# --- how many numbers ----------------------------------------------------------------------
+
+st.header("How many numbers the classifier needs")
+from dashboard.ui.numbers import show_numbers  # noqa: E402
+
+show_numbers(runs)
+
 # --- where the network looks ---------------------------------------------------------------
 
 st.header("Where the network looks")
