@@ -46,6 +46,7 @@ if record is not None and record.imported.get("spec"):
     if st.button("Open on Architecture", key="import_open_arch", icon="🧱"):
         for name in [k for k in st.session_state if str(k).startswith("arch_")]:
             del st.session_state[name]  # the editor reloads its widgets from the new network
+        st.session_state["arch_imported"] = record.key  # and the page summarises this upload too
         state.set_spec(fits)
         st.switch_page("pages/1_Architecture.py")
 
