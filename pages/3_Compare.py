@@ -38,7 +38,7 @@ def runs_table(runs: list[RunRecord]) -> pd.DataFrame:
                 "run": short_label(r),
                 "network": r.describe(),
                 "params": r.params,
-                "last conv map": f"{side}×{side}×{channels}",
+                "last conv map": f"{side}×{side}×{channels}" if side else "—",
                 "val accuracy": r.val_accuracy,
                 "test accuracy": r.test_accuracy,
                 "epochs": r.epochs_done,
