@@ -133,3 +133,26 @@ def test_best_scaling_prefers_the_book_convention_on_ties():
     assert best_scaling({"unit": score(0.1, 2), "raw": score(0.2, 2), "standard": score(0.9, 0.4)}) == "standard"
     # Nearly as accurate but far more confident where it is right: the lower loss wins.
     assert best_scaling({"unit": score(0.6, 2), "raw": score(0.872, 9.0), "standard": score(0.867, 0.4)}) == "standard"
+
+
+@pytest.mark.parametrize("suffix", ["keras", "h5"])
+@pytest.mark.parametrize("name", sorted(km.BUILDERS) + ["branching"])
+def test_every_test_model_is_measured_as_keras_evaluates_it(tmp_path, mnist, name, suffix):
+    keras.utils.set_random_seed(3)
+    model = (km.BUILDERS.get(name) or km.branching)()
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    path = km.save(model, tmp_path, name, suffix)
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    record, _ = import_model(path.read_bytes(), path.name, mnist, cache)
+    shape = tuple(model.inputs[0].shape[1:])
+    _, expected = model.evaluate(model_input(mnist.x_test, shape, record.imported["scaling"]), mnist.y_test, verbose=0)
+    assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
+    assert record.params == model.count_params()
+    assert record.imported["chain"] == (name != "branching")
+    # The stored model, wrapped for the app's (n, 28, 28, 1) pixels/255, predicts the same.
+    imported = record.imported
+    wrapped = app_model(cache.load_model(record.key), shape, imported["scaling"], imported["chain"])
+    x = mnist.x_test[:20, :, :, None].astype(np.float32) / 255.0
+    np.testing.assert_allclose(wrapped.predict_on_batch(x),
+                               model.predict_on_batch(model_input(mnist.x_test[:20], shape, imported["scaling"])),
+                               atol=1e-5)
