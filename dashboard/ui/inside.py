@@ -13,7 +13,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.runs import model_cache, run_model
 
@@ -143,7 +143,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
         )
     middle.download_button(
         "Summary (.csv)",
-        data=summary_csv(record.network().to_json()),
+        data=summary_csv(record.spec.to_json()),
         file_name=f"convnet-{short}-summary.csv",
         mime="text/csv",
         key=f"{key}_summary",

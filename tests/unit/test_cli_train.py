@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
 from dashboard.__main__ import EXIT_BAD_INPUT, main
-from dashboard.runs import GridError, builtin_grids, load_grid, parse_grid
+from dashboard.grids import GridError, builtin_grids, load_grid, parse_grid
 from dashboard.spec import PRESETS
 from dashboard.training import TRAIN_PRESETS
 
@@ -27,8 +28,10 @@ def run_json(capsys, *args: str) -> dict:
 
 def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     first = run_json(capsys, *TINY_ARGS)
-    assert set(first) == {"key", "cache_hit", "history", "test_accuracy", "train_seconds", "params"}
+    assert set(first) == {"key", "cache_hit", "history", "test_accuracy", "train_seconds", "params",
+                          "trained_on", "queued_seconds"}
     assert first["cache_hit"] is False and first["params"] == 14_410
+    assert first["trained_on"] == socket.gethostname() and 0 <= first["queued_seconds"] < 60
     assert all(len(v) == 1 for v in first["history"].values())
     assert (own_cache / first["key"] / "model.keras").is_file()
     second = run_json(capsys, *TINY_ARGS)

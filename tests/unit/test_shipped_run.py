@@ -12,7 +12,7 @@ import pytest
 
 from dashboard.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
 from dashboard.data import load_mnist
-from dashboard.runs import predict_labels
+from dashboard.evaluation import predict_labels
 from dashboard.spec import BOOK, final_map
 from dashboard.training import TRAIN_PRESETS
 
@@ -35,8 +35,7 @@ def embedded():
 
 
 def test_the_book_run_is_shipped(cache):
-    books = [r for r in cache.runs() if r.shipped and r.spec == BOOK.to_dict()
-             and r.settings == TRAIN_PRESETS["book"].to_dict()]
+    books = [r for r in cache.runs() if r.shipped and r.spec == BOOK and r.settings == TRAIN_PRESETS["book"]]
     assert len(books) == 1
     book = books[0]
     assert book.params == 93_322 and book.final_map == final_map(BOOK) == (3, 64)
@@ -50,7 +49,7 @@ def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, ke
     record = cache.get(key)
     assert record is not None and record.shipped, cache.take_problems()
     assert (SHIPPED_ROOT / key / MODEL_FILE).stat().st_size < MAX_SHIPPED_MB * 2**20
-    assert key == cache.key(record.network(), record.train_settings(), record.data_fingerprint)
+    assert key == cache.key(record.spec, record.settings, record.data_fingerprint)
     model = cache.load_model(key)
     assert model.count_params() == record.params
     predicted, _ = predict_labels(model, embedded.x_test)
