@@ -4,8 +4,9 @@ A `.keras` file is a zip holding `config.json` (the architecture), `model.weight
 `metadata.json`. Keras deserialises whatever classes `config.json` names; so before any
 `keras.saving.load_model` this module opens the zip, bounds and parses `config.json` as plain
 JSON, and refuses, by name, a `Lambda` layer, a custom or registered class, anything from a
-module outside Keras, and any layer class not in the allowed set. Loading then still uses
-`safe_mode=True`.
+module outside Keras, and any layer class not in the allowed set: what `build_model` writes for
+a run trained here, what `dashboard.modelfile` accepts for an imported run. Loading then still
+uses `safe_mode=True`.
 
 Pure Python (zipfile and JSON): imports neither TensorFlow nor Streamlit.
 """
@@ -29,12 +30,6 @@ MAX_LAYERS = 200
 APP_MODEL_CLASSES = frozenset({"Sequential"})
 APP_LAYER_CLASSES = frozenset({"InputLayer", "Conv2D", "MaxPooling2D", "Flatten", "GlobalAveragePooling2D",
                                "Dense", "Dropout"})
-# What an imported model may hold (issue 9: single chains of the layers the book's readers write).
-IMPORT_MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-IMPORT_LAYER_CLASSES = APP_LAYER_CLASSES | frozenset({
-    "AveragePooling2D", "BatchNormalization", "SpatialDropout2D", "Activation", "ReLU", "LeakyReLU",
-    "Softmax", "Rescaling", "Reshape", "GlobalMaxPooling2D",
-})
 # Classes that carry code: refused by name wherever they appear.
 CODE_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda", "function", "__lambda__"})
 
@@ -135,10 +130,21 @@ def check_config(config: dict[str, Any], model_classes: frozenset[str] = APP_MOD
 
 
 def inspect_archive(path: str | Path, imported: bool = False) -> dict[str, Any]:
-    """Read and check an archive's configuration (app-trained, or `imported` rules); return it."""
+    """Read and check an archive's configuration; return it.
+
+    A run trained here may hold only what `build_model` writes. An imported run is held to the
+    rules its upload passed (`dashboard.modelfile.check_config`: the same allowed classes, helper
+    classes and refusals), so a file swapped in the cache is refused as an upload would be.
+    """
     config = read_config(path)
-    if imported:
-        check_config(config, IMPORT_MODEL_CLASSES, IMPORT_LAYER_CLASSES)
-    else:
+    if not imported:
         check_config(config)
+        return config
+    from dashboard.modelfile import ModelFileError
+    from dashboard.modelfile import check_config as check_imported
+
+    try:
+        check_imported(config)
+    except ModelFileError as err:
+        raise ArchiveError(str(err)) from None
     return config

@@ -393,6 +393,16 @@ class ModelCache:
         ok = [path.name for path in self._writable_entries()]
         return CacheReport(ok, [], removed, self.size_bytes() / 2**20)
 
+    def replace_record(self, record: RunRecord) -> None:
+        """Atomically rewrite the record of a written run (an imported run's input scaling)."""
+        path = self.root / record.key
+        if not self._valid_key(record.key) or not (path / RECORD_FILE).is_file():
+            raise CacheError(f"run {record.key[:20]!r} is not a written run of this cache")
+        tmp = path / f"{TMP_PREFIX}{RECORD_FILE}-{uuid.uuid4().hex[:8]}"
+        _write_file(tmp, record.to_json().encode("utf-8"))
+        os.replace(tmp, path / RECORD_FILE)
+        _fsync_dir(path)
+
     def lock_path(self, key: str) -> Path:
         """Where the cross-process lock file of `key` lives."""
         path = self.root / LOCKS_DIR

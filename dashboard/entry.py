@@ -11,8 +11,8 @@ Steps, each raising `CacheError` with a message that names the run and the reaso
 2. `model.keras` is a sound zip whose `config.json` is bounded, parses, and names only the layer
    classes the run's kind allows (`dashboard.archive`): no `Lambda`, nothing custom;
 3. Keras loads it (`safe_mode=True`, uncompiled);
-4. the model is what the record says: parameter count, every layer's type and output shape
-   against the record's network, and the last conv map.
+4. the model is what the record says: parameter count; for a run trained here also every
+   layer's type and output shape against the record's network, and the last conv map.
 
 Imports TensorFlow only inside `load_entry`.
 """
@@ -72,14 +72,15 @@ def model_mismatch(record: RunRecord, model: Any) -> str | None:
     params = int(model.count_params())
     if params != record.params:
         return f"the model has {params:,} parameters, its record says {record.params:,}"
-    actual = [(type(layer).__name__, tuple(layer.output.shape)[1:]) for layer in model.layers]
     expected = expected_layers(record)
-    if expected is not None:
-        if len(actual) != len(expected):
-            return f"the model has {len(actual)} layers, its record's network has {len(expected)}"
-        for index, (got, want) in enumerate(zip(actual, expected)):
-            if got != want:
-                return (f"layer {index} is {got[0]} {got[1]}, its record's network has {want[0]} {want[1]}")
+    if expected is None:
+        return None  # an imported run: its layers were measured from this very file when imported
+    actual = [(type(layer).__name__, tuple(layer.output.shape)[1:]) for layer in model.layers]
+    if len(actual) != len(expected):
+        return f"the model has {len(actual)} layers, its record's network has {len(expected)}"
+    for index, (got, want) in enumerate(zip(actual, expected)):
+        if got != want:
+            return f"layer {index} is {got[0]} {got[1]}, its record's network has {want[0]} {want[1]}"
     maps = [shape for kind, shape in actual if kind in MAP_KINDS and len(shape) == 3]
     final = (int(maps[-1][0]), int(maps[-1][2])) if maps else None
     if final != record.final_map:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.outside import OutsideInputError, loads_json
-from dashboard.spec import PRESETS, NetworkSpec, SpecError
+from dashboard.spec import PRESETS, NetworkSpec, SpecError, numbers_family
 from dashboard.training import TRAIN_PRESETS, SettingsError, TrainSettings
 
 GRID_TRAIN_PRESET = "fast"
@@ -26,8 +26,13 @@ class GridError(ValueError):
 
 
 def builtin_grids() -> dict[str, list[dict[str, Any]]]:
-    """Named grids; `workshop` trains every network preset with the fast training preset."""
-    return {"workshop": [{"preset": name, "train_preset": GRID_TRAIN_PRESET} for name in PRESETS]}
+    """Named grids, all with the fast training preset: `workshop` trains every network preset;
+    `numbers` the book network with its last conv at 1…64 filters and the reference points
+    of `spec.numbers_family()` (how many numbers the classifier needs)."""
+    return {
+        "workshop": [{"preset": name, "train_preset": GRID_TRAIN_PRESET} for name in PRESETS],
+        "numbers": [{"spec": spec.to_dict(), "train_preset": GRID_TRAIN_PRESET} for spec in numbers_family().values()],
+    }
 
 
 def parse_grid(items: Any) -> list[tuple[str, NetworkSpec, TrainSettings]]:

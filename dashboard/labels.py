@@ -37,24 +37,32 @@ def training_preset_of(settings: TrainSettings) -> str | None:
                  if replace(preset, seed=0, train_size=None) == bare), None)
 
 
+def _short_layer(row: dict) -> str:
+    """'Conv2D32', 'MaxPooling2D', 'Dense10' for a stored summary row of an imported model."""
+    kind = plain(row.get("type", "?"), 40)
+    shape = row.get("output_shape") or [None]
+    return f"{kind}{shape[-1]}" if kind in ("Conv2D", "Dense") else kind
+
+
 def network_line(run: RunRecord) -> str:
     """The network in one line, e.g. 'conv32-pool · conv64-pool · conv64 → flatten → 64'."""
     if run.spec is None:
-        return f"imported model {plain(run.imported.file_name)}"
+        return plain(" · ".join(_short_layer(row) for row in run.imported.layers), 200)
     return run.spec.describe()
 
 
 def network_label(run: RunRecord) -> str:
-    """The network's preset name, else its one-line layout; an imported run's file name."""
+    """The network's preset name, else its one-line layout; 'imported <file name>' for an imported run."""
     if run.spec is None:
-        return plain(run.imported.file_name)
+        # Plain text, and no angle brackets: plotly legends would read them as HTML.
+        return f"imported {plain(run.source_file, 40).replace('<', '‹').replace('>', '›')}"
     return preset_name(run.spec) or run.spec.describe()
 
 
 def training_label(run: RunRecord) -> str:
     """The training preset's name, else the main settings, e.g. 'adam b128 3ep on 5,000'."""
     if run.settings is None:
-        return "imported"
+        return f"imported, input {run.imported.scaling}"
     s = run.settings
     preset = training_preset_of(s)
     what = f"{preset} preset" if preset else f"{s.optimizer} b{s.batch_size} {s.epochs}ep"
@@ -94,7 +102,7 @@ def final_map_text(run: RunRecord) -> str:
 
 def input_scaling_text(run: RunRecord) -> str:
     """How an imported run's inputs are scaled, in words ('' for a trained run)."""
-    return "" if run.imported is None else INPUT_SCALINGS[run.imported.input_scaling]
+    return "" if run.imported is None else INPUT_SCALINGS[run.imported.scaling]
 
 
 # --- Inside the 3×3: judgements ------------------------------------------------------------------

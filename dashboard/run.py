@@ -36,7 +36,7 @@ KEY_FORMAT = 1  # bump only if the meaning of a key changes
 MAX_RECORD_CHARS = 200_000  # a record is ~1.5 KB; 20 epochs of history stay far below this
 MAX_RECORD_DEPTH = 8
 KINDS = ("trained", "imported")
-# How an imported model expects its pixels (uint8 0..255 on the way in); `dashboard.data` applies it.
+# How an imported model expects its pixels (names as `dashboard.imported.SCALINGS`, which applies them).
 INPUT_SCALINGS: dict[str, str] = {
     "unit": "pixels divided by 255 (0 to 1), as the book does",
     "raw": "raw pixel values (0 to 255)",
@@ -50,19 +50,52 @@ _IMPORTED_REQUIRED = ("key", "imported", "test_accuracy", "params", "data_source
 
 @dataclass(frozen=True)
 class ImportedModel:
-    """Where an imported run came from: the uploaded file and how its inputs are scaled."""
+    """Where an imported run came from and what its file declares (`dashboard.imported` fills it in)."""
 
-    file_name: str  # as uploaded: outside text, show it as plain text only
-    sha256: str  # of the file's bytes; the run's key derives from it
-    input_scaling: str = "unit"  # one of INPUT_SCALINGS
+    source_file: str  # as uploaded: outside text, show it as plain text only
+    sha256: str  # of the file's bytes: the run's key
+    scaling: str = "unit"  # how pixels are fed: one of INPUT_SCALINGS
+    input_shape: tuple[int, ...] = (28, 28, 1)  # without the batch axis
+    format: str = "keras"  # "keras" or "h5"
+    model_class: str = "Sequential"
+    chain: bool = True  # one layer after another (feature maps and Inside need it)
+    scaling_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # accuracy per scaling tried
+    layers: tuple[dict[str, Any], ...] = ()  # summary rows (name, type, output_shape, params, rf, jump…)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.file_name, str) or not 0 < len(self.file_name) <= 255:
-            raise ValueError("imported model: file_name must be a non-empty string of at most 255 characters")
+        if not isinstance(self.source_file, str) or not 0 < len(self.source_file) <= 255:
+            raise ValueError("imported model: source_file must be a non-empty string of at most 255 characters")
         if not isinstance(self.sha256, str) or len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise ValueError("imported model: sha256 must be 64 lowercase hex digits")
-        if self.input_scaling not in INPUT_SCALINGS:
-            raise ValueError(f"imported model: input_scaling must be one of {', '.join(INPUT_SCALINGS)}")
+        if self.scaling not in INPUT_SCALINGS:
+            raise ValueError(f"imported model: scaling must be one of {', '.join(INPUT_SCALINGS)}")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 4096 for n in self.input_shape):
+            raise ValueError("imported model: input_shape must be positive whole numbers")
+        if not isinstance(self.chain, bool) or not all(isinstance(row, dict) for row in self.layers):
+            raise ValueError("imported model: chain must be true or false and layers a list of objects")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (the `imported` object of `record.json`)."""
+        out = asdict(self)
+        out["input_shape"], out["layers"] = list(self.input_shape), [dict(row) for row in self.layers]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ImportedModel:
+        """Parse the `imported` object of a record; raise `ValueError`/`TypeError` naming the problem."""
+        if not isinstance(data, dict):
+            raise ValueError("'imported' is not an object")
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["input_shape"] = tuple(values.get("input_shape", (28, 28, 1)))
+        values["layers"] = tuple(values.get("layers", ()))
+        values["scaling_scores"] = {str(k): {str(m): float(x) for m, x in dict(v).items()}
+                                    for k, v in dict(values.get("scaling_scores") or {}).items()}
+        return cls(**values)
+
+    def with_scaling(self, scaling: str) -> ImportedModel:
+        """A copy fed with another input scaling."""
+        return replace(self, scaling=scaling)
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,11 @@ class RunRecord:
         values = self.history.get("val_accuracy") or [float("nan")]
         return values[-1]
 
+    @property
+    def source_file(self) -> str:
+        """The imported file's name (outside text: show it plain), or '' for a trained run."""
+        return self.imported.source_file if self.imported is not None else ""
+
     def trained_alike(self, other: RunRecord) -> bool:
         """True if both runs were trained with the same settings on the same data (a fair comparison)."""
         return (self.settings is not None and self.settings == other.settings
@@ -138,7 +176,7 @@ class RunRecord:
             out["spec"], out["settings"] = self.spec.to_dict(), self.settings.to_dict()
         else:
             del out["spec"], out["settings"]
-            out["imported"] = asdict(self.imported)
+            out["imported"] = self.imported.to_dict()
         return out
 
     def to_json(self) -> str:
@@ -150,11 +188,10 @@ class RunRecord:
         """Parse and validate a record (spec and settings included); raise `ValueError` naming what is wrong."""
         if not isinstance(data, dict):
             raise ValueError("record is not a JSON object")
-        kind = data.get("kind", "imported" if "imported" in data else "trained")
+        kind = data.get("kind", "imported" if data.get("imported") else "trained")
         if kind not in KINDS:
             raise ValueError(f"record has an unknown kind {str(kind)[:20]!r}")
-        if kind == "trained" and data.get("imported") is not None or kind == "imported" and (
-                data.get("spec") is not None or data.get("settings") is not None):
+        if kind == "trained" and data.get("imported") or kind == "imported" and (data.get("spec") or data.get("settings")):
             raise ValueError("record has both a network and an imported model; a run is either one or the other")
         required = _TRAINED_REQUIRED if kind == "trained" else _IMPORTED_REQUIRED
         missing = [name for name in required if name not in data]
@@ -169,10 +206,7 @@ class RunRecord:
                 values["imported"] = None
             else:
                 values["spec"] = values["settings"] = None
-                imported = data["imported"]
-                if not isinstance(imported, dict):
-                    raise ValueError("'imported' is not an object")
-                values["imported"] = ImportedModel(**{k: imported[k] for k in ("file_name", "sha256", "input_scaling") if k in imported})
+                values["imported"] = ImportedModel.from_dict(data["imported"])
         except SpecError as err:
             raise ValueError(f"record's network is not valid ({err})") from None
         except SettingsError as err:

@@ -12,7 +12,7 @@ import pytest
 from dashboard import analysis
 from dashboard.data import load_mnist
 from dashboard.model import activation_model, build_model, forward_all, map_layer_names
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
+from dashboard.spec import BOOK, ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
 
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=3000, learning_rate=3e-3)

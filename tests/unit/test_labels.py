@@ -34,10 +34,10 @@ def test_custom_networks_and_settings_are_described():
 
 
 def test_an_imported_run_is_named_by_its_file_as_plain_text():
-    run = imported(imported=replace(imported().imported, file_name="net\u202e.keras\nline two"))
-    assert labels.network_label(run) == "net .keras line two"  # control and bidi characters flattened
-    assert labels.training_label(run) == "imported"
-    assert "imported model" in labels.network_line(run)
+    run = imported(imported=replace(imported().imported, source_file="<b>net\u202e.keras\nline two"))
+    assert labels.network_label(run) == "imported ‹b›net .keras line two"  # flattened, no HTML brackets
+    assert labels.training_label(run) == "imported, input raw"
+    assert labels.network_line(run) == "Conv2D8 · Flatten"
     assert labels.input_scaling_text(run).startswith("raw pixel values")
     assert labels.input_scaling_text(trained()) == ""
     assert labels.final_map_text(replace(run, final_map=None)) == "–"

@@ -33,7 +33,8 @@ def imported(key: str = SHA, **changes) -> RunRecord:
     base = RunRecord(
         key=key, spec=None, settings=None, history={}, test_accuracy=0.99, params=93_322, final_map=(3, 64),
         train_seconds=0.0, data_source="embedded", data_label="embedded", data_fingerprint="fp",
-        imported=ImportedModel("my model.keras", SHA, "raw"),
+        imported=ImportedModel("my model.keras", SHA, "raw", layers=({"type": "Conv2D", "output_shape": [None, 26, 26, 8]},
+                                                                 {"type": "Flatten", "output_shape": [None, 5408]})),
     )
     return replace(base, **changes)
 
@@ -71,10 +72,17 @@ def test_an_imported_record_round_trips_without_spec_or_settings():
     record = imported()
     data = record.to_dict()
     assert data["kind"] == "imported" and "spec" not in data and "settings" not in data
-    assert data["imported"] == {"file_name": "my model.keras", "sha256": SHA, "input_scaling": "raw"}
+    assert data["imported"]["source_file"] == "my model.keras" and data["imported"]["sha256"] == SHA
+    assert data["imported"]["scaling"] == "raw" and data["imported"]["input_shape"] == [28, 28, 1]
     again = RunRecord.from_json(record.to_json())
     assert again == record and again.is_imported and again.spec is None and again.settings is None
-    assert again.epochs_done == 0
+    assert again.epochs_done == 0 and again.source_file == "my model.keras"
+
+
+def test_an_imported_record_written_by_the_first_import_version_loads():
+    data = {**imported().to_dict(), "spec": {}, "settings": {}}  # no "kind"; empty spec and settings
+    del data["kind"]
+    assert RunRecord.from_dict(data) == imported()
 
 
 def test_unknown_fields_from_a_newer_app_are_ignored():
@@ -96,7 +104,7 @@ def test_unknown_fields_from_a_newer_app_are_ignored():
         (lambda d: d.update(queued_seconds=float("inf")), "malformed"),
         (lambda d: d.update(kind="alien"), "unknown kind"),
         (lambda d: d.pop("settings"), "record lacks settings"),
-        (lambda d: d.update(imported={"file_name": "x.keras", "sha256": SHA}), "either"),
+        (lambda d: d.update(imported={"source_file": "x.keras", "sha256": SHA}), "either"),
     ],
     ids=["zero-blocks", "zero-filters", "settings-type", "settings-unknown", "final-map", "negative-params",
          "bool-params", "accuracy-range", "infinite-wait", "kind", "no-settings", "both-kinds"],
@@ -110,9 +118,10 @@ def test_bad_records_are_refused_when_read(change, words):
 
 @pytest.mark.parametrize(
     "imported_field, words",
-    [({"file_name": "", "sha256": SHA}, "file_name"), ({"file_name": "a.keras", "sha256": "xyz"}, "sha256"),
-     ({"file_name": "a.keras", "sha256": SHA, "input_scaling": "wild"}, "input_scaling")],
-    ids=["empty-name", "bad-hash", "bad-scaling"],
+    [({"source_file": "", "sha256": SHA}, "source_file"), ({"source_file": "a.keras", "sha256": "xyz"}, "sha256"),
+     ({"source_file": "a.keras", "sha256": SHA, "scaling": "wild"}, "scaling"),
+     ({"source_file": "a.keras", "sha256": SHA, "input_shape": [28, -1]}, "input_shape")],
+    ids=["empty-name", "bad-hash", "bad-scaling", "bad-shape"],
 )
 def test_bad_imported_records_are_refused(imported_field, words):
     data = {**imported().to_dict(), "imported": imported_field}
