@@ -132,89 +132,91 @@ def _train_settings(args: argparse.Namespace):
     return TrainSettings.from_dict(values)
 
 
-class _TextProgress:
-    """A one-line progress bar on stderr, redrawn in place."""
+def _settle(manager, statuses) -> int:
+    """Close the manager; 2 if a trained run could not be stored, 1 if a job failed, else 0."""
+    from dashboard.cli_jobs import unstored
+    from dashboard.jobs import DONE
 
-    def __init__(self, prefix: str = "", width: int = 30):
-        self.prefix, self.width = prefix, width
-        self.tty = sys.stderr.isatty()
-        self.last_epoch = 0
-
-    def batch(self, p) -> None:
-        filled = int(round(p.fraction * self.width))
-        line = (
-            f"{self.prefix}[{'#' * filled}{'.' * (self.width - filled)}] epoch {p.epoch}/{p.epochs} "
-            f"batch {p.batch}/{p.batches} loss {p.loss:.4f} acc {p.accuracy:.4f} {p.seconds:.0f}s"
-        )
-        if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-
-    def epoch(self, p) -> None:
-        val = p.history["val_accuracy"][-1]
-        end = "\n" if self.tty else ""
-        print(f"{end}{self.prefix}epoch {p.epoch}/{p.epochs}: val_accuracy {val:.4f} ({p.seconds:.0f}s)", file=sys.stderr)
-
-    def queued(self, message: str) -> None:
-        print(f"{self.prefix}{message}", file=sys.stderr)
+    manager.close()
+    problems = unstored(statuses)
+    for message in problems:
+        print(f"error: {message}", file=sys.stderr)
+    failed = [s for s in statuses if s.state != DONE]
+    for status in failed:
+        print(f"error: {status.label}: {status.describe()}", file=sys.stderr)
+    return EXIT_BAD_INPUT if problems else (1 if failed else 0)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
-    from dashboard.runs import get_or_train
+    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
 
     spec = parse_spec(args)
     settings = _train_settings(args)
     data = _load_data(args.data)
     cache = ModelCache()
-    progress = _TextProgress()
-    print(f"training {spec.describe()} · {settings.describe()} on {data.label}", file=sys.stderr)
-    record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
-                               on_queued=progress.queued)
+    manager = manager_for_cli(cache)
+    label = f"{spec.describe()} · {settings.describe()}"
+    print(f"training {label} on {data.label}", file=sys.stderr)
+    status = manager.submit(spec, settings, data, session=CLI_SESSION, label=label)
+    status = watch(manager, [(label, status)])[0]
     for problem in cache.take_problems():
         print(f"warning: {problem}", file=sys.stderr)
+    code = _settle(manager, [status])
+    record = status.record
+    if record is None:
+        return code
     out = {
         "key": record.key,
-        "cache_hit": hit,
+        "cache_hit": status.cached,
+        "stored": status.stored,
         "history": record.history,
         "test_accuracy": record.test_accuracy,
         "train_seconds": record.train_seconds,
         "params": record.params,
+        "trained_on": record.trained_on,
+        "queued_seconds": record.queued_seconds,
     }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        state = "from the cache" if hit else f"trained in {record.train_seconds:.1f} s"
+        state = "from the cache" if status.cached else f"trained in {record.train_seconds:.1f} s on {record.trained_on}"
         print(f"run {record.key} ({state}): test accuracy {record.test_accuracy:.4f}, "
               f"val accuracy {record.val_accuracy:.4f}, {record.params:,} parameters")
-    return 0
+    return code
 
 
 def cmd_warm(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
-    from dashboard.runs import get_or_train, load_grid
+    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
+    from dashboard.runs import load_grid
 
     grid = load_grid(args.grid)
     data = _load_data(args.data)
     cache = ModelCache()
     print(f"warming {len(grid)} run(s) on {data.label} into {cache.root}", file=sys.stderr)
-    trained = cached = 0
+    manager = manager_for_cli(cache)
+    submitted, cached = [], 0
     for i, (label, spec, settings) in enumerate(grid, start=1):
-        prefix = f"[{i}/{len(grid)}] {label}: "
-        if cache.get(cache.key(spec, settings, data.fingerprint)) is not None:
-            print(f"{prefix}cached, skipped", file=sys.stderr)
+        name = f"[{i}/{len(grid)}] {label}"
+        status = manager.submit(spec, settings, data, session=CLI_SESSION, label=name)
+        if status.cached:
+            print(f"{name}: cached, skipped", file=sys.stderr)
             cached += 1
-            continue
-        progress = _TextProgress(prefix)
-        record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
-                                   on_queued=progress.queued)
-        cached += hit
-        trained += not hit
-        print(f"{prefix}{'cached' if hit else 'trained'}: test accuracy {record.test_accuracy:.4f} "
-              f"({record.train_seconds:.0f} s) run {record.key}", file=sys.stderr)
+        else:
+            submitted.append((name, status))
+    finished = watch(manager, submitted) if submitted else []
+    for (name, _), status in zip(submitted, finished):
+        if status.record is not None:
+            print(f"{name}: trained on {status.record.trained_on}: test accuracy "
+                  f"{status.record.test_accuracy:.4f} ({status.record.train_seconds:.0f} s) run {status.key}",
+                  file=sys.stderr)
     for problem in cache.take_problems():
         print(f"warning: {problem}", file=sys.stderr)
+    code = _settle(manager, finished)
+    trained = sum(1 for status in finished if status.stored)
     print(f"done: {trained} trained, {cached} already cached")
-    return 0
+    return code
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
     layer_name = layer_name or final_map_layer(model)

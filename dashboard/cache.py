@@ -73,6 +73,8 @@ class RunRecord:
     versions: dict[str, str] = field(default_factory=dict)  # recorded, not part of the key
     created: str = ""  # ISO 8601, UTC
     shipped: bool = False
+    trained_on: str = ""  # where the job ran: "host (in the app's process)" or a Dask worker's address
+    queued_seconds: float = 0.0  # how long the job waited for a worker
     # An imported model (dashboard.imported): source_file, sha256, input_shape, scaling, layers…;
     # empty for runs trained here (and then left out of record.json).
     imported: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +111,8 @@ class RunRecord:
             values["params"] = int(values["params"])
             values["train_seconds"] = float(values["train_seconds"])
             values["shipped"] = bool(values.get("shipped", False))
+            values["trained_on"] = str(values.get("trained_on", ""))[:200]
+            values["queued_seconds"] = float(values.get("queued_seconds", 0.0))
             values["imported"] = dict(values.get("imported") or {})
         except (TypeError, ValueError) as err:
             raise ValueError(f"record has a malformed field ({err})") from None
@@ -492,13 +496,24 @@ class ModelCache:
 
     def put(self, record: RunRecord, model: Any) -> Path:
         """Store a run atomically; an existing sound entry of the same key is kept. Returns its directory."""
+        return self._put(record, lambda path: save_model(model, path))
+
+    def put_bytes(self, record: RunRecord, model_file: bytes) -> Path:
+        """Store a run whose `.keras` file arrived as bytes (a job's result), atomically, like `put`."""
+
+        def write(path: Path) -> None:
+            _write_file(path, model_file)
+
+        return self._put(record, write)
+
+    def _put(self, record: RunRecord, write_model: Any) -> Path:
         if not self._valid_key(record.key):
             raise ValueError(f"invalid run key {record.key!r}")
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f"{TMP_PREFIX}{record.key}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
-            save_model(model, tmp / MODEL_FILE)
+            write_model(tmp / MODEL_FILE)
             _write_file(tmp / RECORD_FILE, record.to_json().encode("utf-8"))
             _fsync_dir(tmp)
             dest = self.root / record.key

@@ -80,7 +80,7 @@ def run_maps(key: str, spec_json: str) -> RunMaps:
     return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
 
 
-@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8)
+@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def imported_maps(key: str, scaling: str) -> RunMaps:
     """The activation model of imported run `key` fed under `scaling`, built once per server."""
     from dashboard.imported import map_geometry

@@ -32,8 +32,16 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 
 
 def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar."""
+    """Links to every page at the top of the sidebar, then this session's training jobs, live.
+
+    Also starts, once per server, the thread that hands freed memory back to the system.
+    """
+    from dashboard.ui.jobs import jobs_panel
+    from dashboard.ui.memory import start_trimmer
+
+    start_trimmer()
     with st.sidebar:
         for path, label, icon, _ in available_pages():
             st.page_link(path, label=label, icon=icon)
+        jobs_panel()
         st.divider()
