@@ -158,7 +158,13 @@ with chart_col:
     st.plotly_chart(
         charts.channel_chart(ablation.channel_accuracy, ablation.channel_order, ablation.baseline),
         key="inside_channels",
+        on_select="rerun",
+        selection_mode="points",
     )
+    from dashboard.ui.pick import channel_link  # noqa: E402
+
+    if not record.is_imported:  # the Channels page needs the app's network description
+        channel_link(record.key, st.session_state.get("inside_channels"), channels)
 with text_col:
     drops = ablation.baseline - ablation.channel_accuracy
     harmless = int((drops <= labels.HARMLESS_CHANNEL_DROP).sum())
