@@ -14,6 +14,7 @@ from dashboard.outside import escape_markdown
 from dashboard.spec import preset_name
 from dashboard.summaries import training_problems
 from dashboard.training import (
+    HISTORY_KEYS,
     MAX_EPOCHS,
     MIN_EPOCHS,
     OPTIMIZERS,
@@ -90,7 +91,7 @@ def show_results(record: RunRecord, note: str) -> None:
     d.metric("Last conv map", f"{side}×{side}×{channels}")
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
-    table = pd.DataFrame(record.history)
+    table = pd.DataFrame({k: record.history[k] for k in HISTORY_KEYS if k in record.history})  # fixed column order
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     st.dataframe(table.style.format("{:.4f}"), key="result_table")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
@@ -178,13 +179,12 @@ if record is None and submitted and not too_big:
         jobs.submit(spec, settings, data, session=ui_jobs.session_id())
     except JobLimitError as err:
         st.warning(str(err), icon="🚦")
-    else:
-        st.rerun()  # the jobs panel and the live view show the new job
 job = jobs.job_for_key(key)
 ui_jobs.show_notice()
 
 if record is not None:
-    if job is not None and job.state == "done" and job.stored:
+    mine = {status.id for status in jobs.jobs(ui_jobs.session_id())}
+    if job is not None and job.state == "done" and job.stored and job.id in mine:
         note = (f"Trained by a job on {escape_markdown(record.trained_on or 'this server')} in {record.train_seconds:.1f} s "
                 f"(queued {record.queued_seconds:.1f} s) and stored in the cache.")
     else:
