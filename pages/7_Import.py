@@ -39,8 +39,8 @@ if upload is not None:
             st.session_state[picker] = record.key  # the next page opens on this run
         imports.show_imported(record, hit)
 
-if record is not None and record.imported.get("spec"):
-    fits = NetworkSpec.from_dict(record.imported["spec"])
+if record is not None and record.imported is not None and record.imported.fits:
+    fits = NetworkSpec.from_dict(record.imported.fits)
     st.info(f"This model is one the app can describe and build itself: `{fits.describe()}`. Open it on "
             "**Architecture** to change it, then retrain it on **Train**.", icon="🧱")
     if st.button("Open on Architecture", key="import_open_arch", icon="🧱"):
@@ -61,9 +61,9 @@ if record is not None:
         "accuracy": st.column_config.NumberColumn(format="%.4f"),
         "loss": st.column_config.NumberColumn(format="%.3f")})
     names = list(SCALINGS)
-    chosen = st.selectbox("Feed the model", names, index=names.index(record.imported["scaling"]),
+    chosen = st.selectbox("Feed the model", names, index=names.index(record.imported.scaling),
                           format_func=lambda name: SCALINGS[name].label, key=f"scaling_{record.key[:12]}")
-    if chosen != record.imported["scaling"]:
+    if chosen != record.imported.scaling:
         with st.spinner("Measuring the test set with the new input scaling…"):
             record = rescale(record, chosen, cached.mnist(), ui_runs.model_cache())
         for cache_fn in (ui_runs.run_model, ui_runs.test_predictions, ui_maps.run_maps, ui_maps.imported_maps):
@@ -75,7 +75,7 @@ if imported_runs:
     st.subheader(f"Imported runs on this server ({len(imported_runs)})")
     st.dataframe(
         [{"file": r.source_file, "test accuracy": r.test_accuracy, "params": r.params,
-          "input": r.imported.get("scaling", "?"), "key": r.key[:12]} for r in imported_runs],
+          "input": r.imported.scaling, "key": r.key[:12]} for r in imported_runs],
         hide_index=True,
         column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f")},
     )
