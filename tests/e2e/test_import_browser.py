@@ -21,7 +21,7 @@ def test_uploading_a_keras_file_then_seeing_its_feature_maps(server, page, tmp_p
     page.goto(f"{server}/Import")
     wait_for_app(page)
     with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name="Browse files").click()
+        page.locator('[data-testid="stFileUploaderDropzone"] button').first.click()  # "Upload"
     chooser.value.set_files(str(path))
     expect(page.get_by_text("is ready")).to_be_visible(timeout=180_000)
     wait_for_app(page)
