@@ -107,7 +107,7 @@ st.markdown(
 with st.sidebar:
     st.header("Training settings")
     data_choice = st.radio(
-        "Data", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key="train_data",
+        "Data", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key=state.kept("train_data", "auto"),
         help="The embedded subset (12,000 training images) trains in seconds; the app's data may be all of MNIST.",
     )
 data = cached.mnist(data_choice)
@@ -115,7 +115,10 @@ for note in data.notes:
     st.caption(f"Data note: {note}")
 n_train = len(data.x_train)
 
-# First visit: the book preset, or the one named in the link (?train=fast).
+# Settings chosen before a visit to another page come back; on the first visit: the book
+# preset, or the one named in the link (?train=fast).
+for widget_key in ("train_preset", *FIELDS, "train_all", "train_size"):
+    state.kept(widget_key)
 if "train_epochs" not in st.session_state:
     linked = state.url_token("train", allowed=list(TRAIN_PRESETS))
     st.session_state["train_preset"] = linked or "book"

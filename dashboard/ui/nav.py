@@ -1,7 +1,9 @@
 """The app's navigation: one list of pages for the sidebar and the home page.
 
 Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
-(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead.
+(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead. Being
+the first thing every page runs, it also remembers the values of kept widgets
+(`state.remember_widgets`) before Streamlit drops those of the page just left.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from dashboard.ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +34,8 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 
 
 def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar."""
+    """Links to every page at the top of the sidebar; remembers kept widget values first."""
+    state.remember_widgets()
     with st.sidebar:
         for path, label, icon, _ in available_pages():
             st.page_link(path, label=label, icon=icon)
