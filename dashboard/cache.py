@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dashboard.outside import OutsideInputError, loads_json
 from dashboard.spec import NetworkSpec, SpecError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,8 @@ LOCKS_DIR = ".locks"
 TMP_PREFIX = ".tmp-"
 DEFAULT_MAX_MB = 500.0
 KEY_FORMAT = 1  # bump only if the meaning of a key changes
+MAX_RECORD_CHARS = 2_000_000  # a 20-epoch record is a few kB
+MAX_RECORD_DEPTH = 16
 STALE_TMP_SECONDS = 3600.0  # prune() removes temp dirs older than this (a crash's leftovers)
 
 
@@ -114,9 +117,9 @@ class RunRecord:
     def from_json(cls, text: str) -> RunRecord:
         """Parse `record.json` text; raise `ValueError` on bad JSON or a bad record."""
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"record.json is not valid JSON ({err})") from None
+            data = loads_json(text, max_chars=MAX_RECORD_CHARS, max_depth=MAX_RECORD_DEPTH, what="record.json")
+        except OutsideInputError as err:
+            raise ValueError(str(err)) from None
         return cls.from_dict(data)
 
     # --- convenience for pages -------------------------------------------------------------

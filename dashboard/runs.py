@@ -24,6 +24,7 @@ import numpy as np
 
 from dashboard.cache import ModelCache, RunRecord, library_versions, now_iso
 from dashboard.data import MnistData, to_model_input
+from dashboard.outside import OutsideInputError, loads_json
 from dashboard.spec import NetworkSpec, final_map, validate
 from dashboard.training import BatchProgress, EpochProgress, TrainResult, TrainSettings, train
 
@@ -250,6 +251,8 @@ def misclassified(true: np.ndarray, predicted: np.ndarray, probs: np.ndarray, li
 # --- grids: lists of runs to train ahead of time (`python -m dashboard warm --grid …`) --------------
 
 GRID_TRAIN_PRESET = "fast"
+MAX_GRID_CHARS = 1_000_000  # a grid file of thousands of runs is still far below this
+MAX_GRID_DEPTH = 16
 
 
 class GridError(ValueError):
@@ -323,7 +326,9 @@ def load_grid(name_or_path: str) -> list[tuple[str, NetworkSpec, TrainSettings]]
     if not path.is_file():
         raise GridError(f"{name_or_path!r} is neither a built-in grid ({', '.join(grids)}) nor a file")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        if path.stat().st_size > 4 * MAX_GRID_CHARS:
+            raise OutsideInputError(f"the file is too large ({path.stat().st_size:,} bytes)")
+        items = loads_json(path.read_bytes(), max_chars=MAX_GRID_CHARS, max_depth=MAX_GRID_DEPTH, what="the file")
+    except (OSError, OutsideInputError) as err:
         raise GridError(f"cannot read grid file {path}: {err}") from None
     return parse_grid(items)

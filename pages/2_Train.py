@@ -24,7 +24,7 @@ from dashboard.training import (
     TrainSettings,
     train_preset_name,
 )
-from dashboard.ui import cached, nav, state
+from dashboard.ui import cached, nav, state, text
 from dashboard.ui import runs as ui_runs
 
 st.set_page_config(page_title="Train · ConvNet Explorer", page_icon="🏋️", layout="wide")
@@ -89,11 +89,8 @@ def show_results(record: RunRecord, note: str) -> None:
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     st.dataframe(table.style.format("{:.4f}"), key="result_table")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
-    st.caption(
-        f"Run `{record.key}` · {record.data_label} · created {record.created or '?'}"
-        + (f" · {versions}" if versions else "")
-        + ". Inspect it on the **Compare** page."
-    )
+    details = f"{record.data_label} · created {record.created or '?'}" + (f" · {versions}" if versions else "")
+    st.caption(f"Run `{record.key}` · {text.md(details, 300)}. Inspect it on the **Compare** page.")
 
 
 # --- the network and the data ----------------------------------------------------------------
@@ -147,7 +144,7 @@ with st.sidebar:
 try:
     settings = settings_from_widgets(n_train)
 except SettingsError as err:  # only reachable through tampered session state
-    st.error(f"These settings cannot be used: {err}", icon="🚫")
+    text.error(f"These settings cannot be used: {err}")
     st.stop()
 
 name = train_preset_name(settings)

@@ -7,9 +7,9 @@ import streamlit as st
 from dashboard.cache import CacheError, RunRecord
 from dashboard.spec import PRESETS, SpecError
 from dashboard.ui import maps as ui_maps
-from dashboard.ui import nav, runs
+from dashboard.ui import nav, runs, text
 from dashboard.ui.digit_input import digit_input
-from dashboard.ui.state import set_url
+from dashboard.ui.state import kept, set_url
 
 st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon="🖌️", layout="wide")
 nav.sidebar_nav()
@@ -34,9 +34,9 @@ def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
     try:
         return ui_maps.run_maps(record.key, record.network().to_json())
     except SpecError as err:
-        st.error(f"This run's network is no longer valid ({err}); train it again.", icon="🚫")
+        text.error(f"This run's network is no longer valid ({err}); train it again.")
     except (CacheError, OSError, ValueError) as err:
-        st.error(f"This run cannot be used: {err}. Train it again on the Train page.", icon="🚫")
+        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
     return None
 
 
@@ -46,9 +46,7 @@ with st.sidebar:
     first = runs.run_picker("Run", key="fm_run", runs=records) if records else None
     second = None
     if first is not None and len(records) > 1:
-        if "fm_compare" not in st.session_state:
-            st.session_state["fm_compare"] = "run2" in st.query_params
-        if st.toggle("Compare with a second run", key="fm_compare"):
+        if st.toggle("Compare with a second run", key=kept("fm_compare", "run2" in st.query_params)):
             second = runs.run_picker(
                 "Second run", key="fm_run2", default_key=second_default(records, first), url_name="run2", runs=records
             )
@@ -68,7 +66,7 @@ columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
 for i, (record, column) in enumerate(zip(chosen, columns)):
     with column:
         st.subheader(record.describe())
-        st.caption(record.title())
+        text.caption(record.title())
         run = prepare(record)
         if run is None:
             continue

@@ -7,9 +7,9 @@ import streamlit as st
 
 from dashboard.charts import inside as charts
 from dashboard.spec import SpecError, final_map, geometry
-from dashboard.ui import cached, inside, nav
+from dashboard.ui import cached, inside, nav, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
-from dashboard.ui.state import set_url, url_int, url_token
+from dashboard.ui.state import kept, set_url, url_int, url_token
 
 st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon="🔬", layout="wide")
 nav.sidebar_nav()
@@ -31,7 +31,7 @@ if record is None:
 try:
     spec = record.network()
 except SpecError as err:
-    st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
+    text.error(f"This run's network is no longer valid ({err}); pick another run.")
     st.stop()
 if load_run_model(record) is None:
     st.stop()
@@ -39,7 +39,7 @@ if load_run_model(record) is None:
 data = cached.mnist()
 if data.fingerprint != record.data_fingerprint:
     st.info(
-        f"This run was trained on {record.data_label}; the test images here come from {data.label}.",
+        f"This run was trained on {text.md(record.data_label)}; the test images here come from {data.label}.",
         icon="ℹ️",
     )
 side, channels = final_map(spec)
@@ -51,16 +51,15 @@ a.metric("Last map", f"{side}×{side}×{channels}")
 b.metric("Numbers per digit", f"{numbers:,}" if spec.head == "flatten" else f"{channels} (averaged)")
 c.metric("Test accuracy", f"{record.test_accuracy:.2%}")
 d.metric("Parameters", f"{record.params:,}")
-st.caption(f"`{spec.describe()}` · {record.title()}")
+st.caption(f"`{spec.describe()}` · {text.md(record.title())}")
 
 # --- where the numbers go ------------------------------------------------------------------
 
 st.header(f"Where the {numbers:,} numbers go")
 method = url_token("proj", allowed=list(PROJECTIONS)) or "pca"
-if "inside_proj" not in st.session_state:
-    st.session_state["inside_proj"] = method
 method = st.radio(
-    "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True, key="inside_proj"
+    "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True,
+    key=kept("inside_proj", method),
 )
 set_url(proj=method)
 proj = inside.projection(record.key, method, data.fingerprint)
@@ -173,7 +172,7 @@ st.header("Depth against size")
 from dashboard.analysis import family_rows  # noqa: E402 - TensorFlow is loaded by now anyway
 
 same_only = st.toggle(
-    "Only runs trained with the same settings and data", value=True, key="inside_same",
+    "Only runs trained with the same settings and data", key=kept("inside_same", True),
     help="A fair comparison of networks needs the same training.",
 )
 family = [
@@ -225,10 +224,8 @@ from dashboard.ui.digit_input import digit_input  # noqa: E402
 digit = digit_input("inside")
 if digit is not None:
     cam_default = url_int("cam", PREDICTED, 9, PREDICTED)
-    if "inside_cam" not in st.session_state:
-        st.session_state["inside_cam"] = cam_default
     cam_class = st.selectbox(
-        "Explain the score of", [PREDICTED, *range(10)], key="inside_cam",
+        "Explain the score of", [PREDICTED, *range(10)], key=kept("inside_cam", cam_default),
         format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
     )
     set_url(cam=None if cam_class == PREDICTED else cam_class)
