@@ -107,8 +107,8 @@ elif compare == CUSTOM_JSON:
     if "arch_compare_json" not in st.session_state:
         linked = st.query_params.get("compare_spec")
         st.session_state["arch_compare_json"] = linked if linked else spec.to_json()
-    text = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
-    other, warning = links.spec_from_params({"spec": text}, default=spec)
+    written = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
+    other, warning = links.spec_from_params({"spec": written}, default=spec)
     if warning:
         text.error(warning.replace("The link's network", "The second network"))
         other = None
