@@ -155,7 +155,7 @@ queries = st.dictionaries(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: "home" if p is None else Path(p).stem)
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(query=queries)
 def test_any_query_string_gives_no_traceback_and_no_outside_markup(page, query):
     at = open_page(page, query, timeout=240)
