@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard.charts import inside as charts
+from dashboard.outside import code_span
 from dashboard.spec import SpecError, final_map, geometry
 from dashboard.ui import cached, inside, nav, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
@@ -246,7 +247,7 @@ if digit is not None:
     with text_col:
         one_by_one = " With a 1×1 map there is a single position, so the heat is flat: nothing to localise." if side == 1 and cam.coarse.size == 1 else ""
         st.markdown(
-            f"Grad-CAM asks: *if a number of the last conv map (`{cam.layer_name}`) went up a little, how much "
+            f"Grad-CAM asks: *if a number of the last conv map ({code_span(cam.layer_name)}) went up a little, how much "
             f"would the score of digit {cam.class_index} go up?* Averaging that over each channel gives "
             "the channel's importance; adding up the channels' maps weighted by importance gives one "
             "heat value per position (right). Each position is then spread over the centre of the "
