@@ -1,14 +1,15 @@
 """Time to 99.0% test accuracy for the book network: the `fast` training preset against `book`.
 
-    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/train_speed.py [--rounds 2]
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/train_speed.py [--rounds 2] [--stop-at-target]
 
 Each round trains every candidate once, alternating, in this one process, so that other load
 on the shared CPU hits them alike. After every epoch a callback measures test accuracy on the
 10,000 test images; the time of that measurement is excluded from the training clock. "Time
 to 99%" is the training clock (fit, validation included) at the end of the first epoch whose
 test accuracy is at least 0.990. The ratio compares the fast preset's time to 99% with the
-book preset's time to 99% (the issue's criterion: at most 0.5) and with the book preset's
-full 5-epoch time.
+book preset's time to 99% (issue 12 §5: at most 0.3) and with the book preset's full 5-epoch
+time. `--stop-at-target` ends each training at its first epoch at 99% (the time to 99% is
+all the ratio needs; it spares the shared CPU the book's remaining epochs).
 
 `--candidate NAME=JSON` adds settings to compare (how `fast` was chosen), e.g.
     --candidate 'adam256={"optimizer":"adam","batch_size":256,"epochs":2,"learning_rate":0.003,"schedule":"one_cycle"}'
@@ -34,9 +35,10 @@ from dashboard.spec import BOOK  # noqa: E402
 from dashboard.training import TRAIN_PRESETS, TrainSettings, train  # noqa: E402
 
 TARGET = 0.990
+RATIO_TARGET = 0.3  # issue 12 §5: fast's time to 99% at most 0.3 of the book's
 
 
-def make_test_clock(x_test: np.ndarray, y_test: np.ndarray):
+def make_test_clock(x_test: np.ndarray, y_test: np.ndarray, stop_at_target: bool = False):
     """A Keras callback recording (epoch, training seconds, test accuracy) after each epoch."""
     import keras
 
@@ -55,6 +57,8 @@ def make_test_clock(x_test: np.ndarray, y_test: np.ndarray):
             self.cpu.append(cpu - self.cpu_start - self.cpu_excluded)
             self.excluded += time.perf_counter() - now
             self.cpu_excluded += time.process_time() - cpu
+            if stop_at_target and accuracy >= TARGET:
+                self.model.stop_training = True
 
     return TestClock()
 
@@ -64,10 +68,10 @@ def time_to_target(points: list[tuple[int, float, float]]) -> float | None:
     return next((seconds for _, seconds, accuracy in points if accuracy >= TARGET), None)
 
 
-def run_once(name: str, settings: TrainSettings, data) -> dict:
+def run_once(name: str, settings: TrainSettings, data, stop_at_target: bool = False) -> dict:
     """Train the book network once; return its per-epoch clock and accuracies."""
     x_test, y_test = to_model_input(data.x_test), data.y_test.astype(np.int64)
-    clock = make_test_clock(x_test, y_test)
+    clock = make_test_clock(x_test, y_test, stop_at_target)
     result = train(BOOK, settings, data, callbacks=[clock])
     row = {
         "name": name,
@@ -107,11 +111,15 @@ def report_ratios(rows: list[dict]) -> None:
         if reached:
             ratio = fast_99 / statistics.median(reached)
             print(f"\n{name} (seed {seed}) reaches 99% after {epochs} epoch(s): "
-                  f"fast/book time to 99% = {ratio:.2f} (target <= 0.50)")
+                  f"fast/book time to 99% = {ratio:.2f} (target <= {RATIO_TARGET})")
         else:
             print(f"\n{name} (seed {seed}) does not reach 99% in its 5 epochs: "
-                  f"fast/book time to 99% < {fast_99 / full:.2f} (target <= 0.50)")
-        print(f"fast time to 99% / {name} full 5 epochs = {fast_99 / full:.2f}")
+                  f"fast/book time to 99% < {fast_99 / full:.2f} (target <= {RATIO_TARGET})")
+        done = mine[0]["epochs"][-1][0]
+        print(f"fast time to 99% / {name} time of all its {done} epoch(s) run = {fast_99 / full:.2f}")
+        if reached and len(reached) == len(mine) == len(fasts) > 1:  # round by round (same load)
+            rounds = [f["to_99"] / b["to_99"] for f, b in zip(fasts, mine)]
+            print(f"per round: {', '.join(f'{r:.2f}' for r in rounds)}")
 
 
 def main() -> int:
@@ -122,6 +130,7 @@ def main() -> int:
     parser.add_argument("--only-candidates", action="store_true", help="skip the book and fast presets")
     parser.add_argument("--book-seeds", default="", metavar="1,2",
                         help="also train the book preset with these seeds (when does it reach 99%%?)")
+    parser.add_argument("--stop-at-target", action="store_true", help="end each training at its first epoch at 99%%")
     parser.add_argument("--json", metavar="PATH", help="also write every row to this JSON file")
     parser.add_argument("--from-json", metavar="PATH", help="only summarise rows saved by --json")
     args = parser.parse_args()
@@ -149,7 +158,7 @@ def main() -> int:
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_}/{args.rounds}", flush=True)
         for name, settings in candidates.items():
-            rows.append(run_once(name, settings, data))
+            rows.append(run_once(name, settings, data, args.stop_at_target))
 
     print("\nsummary (median over rounds)")
     medians = {}

@@ -26,7 +26,7 @@ MAX_UPLOAD_PIXELS = 25_000_000  # 5,000×5,000: larger pictures are refused befo
 WORK_SIDE = 560  # big pictures are shrunk to this before any per-pixel work
 MIN_CONTRAST = 0.08  # ink weaker than 8% of full scale counts as a blank picture
 BOX_THRESHOLD = 0.1  # the bounding box ignores faint smudges below 10% of the strongest ink
-UPLOAD_FORMATS = ("PNG", "JPEG")
+UPLOAD_FORMATS = ("PNG", "JPEG", "MPO")  # MPO: a phone's JPEG with a second picture inside (we read the first)
 
 
 class DigitError(ValueError):
@@ -146,7 +146,12 @@ def from_upload(data: bytes, name: str = "the file") -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            try:
+                image = Image.open(io.BytesIO(data))
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                # Pillow refuses sizes above Image.MAX_IMAGE_PIXELS (or warns above it); ours
+                # is smaller, so read the declared size from the header and say it plainly.
+                image = _header_only(data)
             if image.format not in UPLOAD_FORMATS:
                 raise DigitError(f"{name} is a {image.format or 'unknown'} image; upload a PNG or a JPEG.")
             width, height = image.size
@@ -155,6 +160,7 @@ def from_upload(data: bytes, name: str = "the file") -> np.ndarray:
                     f"{name} is {width:,}×{height:,} pixels, too large to read; shrink it below "
                     f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels."
                 )
+            image.seek(0)  # an MPO's first picture is the photo; the others are previews or depth
             image.draft("RGB", (WORK_SIDE, WORK_SIDE))  # JPEG: decode at a reduced size if big
             image = ImageOps.exif_transpose(image)  # phone photos carry their rotation in EXIF
             image.thumbnail((WORK_SIDE, WORK_SIDE))
@@ -170,6 +176,16 @@ def from_upload(data: bytes, name: str = "the file") -> np.ndarray:
     except (OSError, ValueError, SyntaxError, EOFError) as err:
         raise DigitError(f"{name} could not be decoded ({err}); it may be damaged or truncated.") from None
     return mnistify(ink_from_rgba(pixels), what="picture")
+
+
+def _header_only(data: bytes) -> Image.Image:
+    """The image object of a PNG or JPEG with only its header read (no size check, nothing decoded)."""
+    Image.init()
+    for fmt in ("PNG", "JPEG"):
+        factory, accept = Image.OPEN[fmt]
+        if accept is None or accept(data[:16]):
+            return factory(io.BytesIO(data), None)
+    raise UnidentifiedImageError("not a PNG or JPEG")
 
 
 def from_mnist(image: np.ndarray) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 Every exercise has a `check(answer) -> (ok, feedback)` that takes the learner's answer as text
 (a number, a shape, a choice, a network as JSON, a run key) and never raises. Expected values
-come from Keras itself (`dashboard.model.summarize`) or the network's geometry, never from a
+come from the layer arithmetic (`dashboard.summaries`, checked against Keras) or the geometry, never from a
 number typed here; the budget exercise reads a cached run's record.
 
 Progress is a plain JSON-ready dict (`new_progress`), kept in the session, downloaded as a
 file and uploaded back (`progress_from_json` checks it and drops what it cannot use).
 
-No Streamlit here; TensorFlow loads only when a checker first needs a Keras summary.
+No Streamlit and no TensorFlow here.
 """
 
 from __future__ import annotations
@@ -93,13 +93,13 @@ def _shape_text(shape: Sequence[int | None]) -> str:
 
 @lru_cache(maxsize=32)
 def _rows(spec_json: str) -> tuple[Any, ...]:
-    from dashboard.model import summarize  # imports TensorFlow, once
+    from dashboard.summaries import summarize  # pure Python: no model is built
 
     return tuple(summarize(NetworkSpec.from_json(spec_json)))
 
 
 def layer_row(spec: NetworkSpec, layer: str) -> Any:
-    """The Keras summary row (`dashboard.model.LayerRow`) of `layer` in `spec`."""
+    """The summary row (`dashboard.summaries.LayerRow`, equal to Keras's) of `layer` in `spec`."""
     for row in _rows(spec.to_json()):
         if row.name == layer:
             return row

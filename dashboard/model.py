@@ -2,20 +2,20 @@
 
 Layers are named explicitly as a fresh Keras session would name them (`conv2d`, `max_pooling2d`,
 `conv2d_1`, …), so the names match the book whatever else the process has built before.
-Shapes and parameter counts shown anywhere come from the built Keras model; the receptive
-field, which Keras does not know, comes from `spec.geometry`.
+Shapes, parameter counts and receptive fields shown anywhere come from `dashboard.summaries`
+(pure Python, no weights); `keras_rows` reads them from a built model for the cross-checks.
 """
 
 from __future__ import annotations
 
 import gc
-from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
 from keras import layers
 
-from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, geometry, layer_names, validate
+from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, SpecError, geometry, layer_names, validate
+from dashboard.summaries import LayerRow, summarize, training_problems  # noqa: F401 - `summarize` kept for callers
 
 # Streamlit runs keras.backend.clear_session() and gc.collect() after every script run. With
 # TensorFlow's ~300k objects in the young generations each of those takes ~0.5 s; moving what the
@@ -23,12 +23,15 @@ from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec,
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D")  # layers whose outputs are spatial feature maps
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are spatial feature maps
 
 
 def build_model(spec: NetworkSpec) -> keras.Sequential:
-    """The uncompiled Keras model of `spec` (raises `SpecError` if the spec is invalid)."""
+    """The uncompiled Keras model of `spec`; `SpecError` if it is invalid or over the training caps."""
     validate(spec)
+    too_big = training_problems(spec)
+    if too_big:
+        raise SpecError(too_big)
     names = iter(layer_names(spec))
     stack: list[layers.Layer] = []
     for block in spec.blocks:
@@ -56,26 +59,8 @@ def build_model(spec: NetworkSpec) -> keras.Sequential:
     return keras.Sequential([keras.Input(INPUT_SHAPE), *stack], name="convnet")
 
 
-@dataclass(frozen=True)
-class LayerRow:
-    """One row of the summary: what `model.summary()` shows, plus the receptive field."""
-
-    name: str
-    type: str
-    output_shape: tuple[int | None, ...]  # (None, 3, 3, 64)
-    params: int
-    receptive_field: int
-    jump: int | None
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict; `output_shape` is a list whose first item is null."""
-        row = asdict(self)
-        row["output_shape"] = list(self.output_shape)
-        return row
-
-
-def summarize_model(model: keras.Model, spec: NetworkSpec) -> list[LayerRow]:
-    """Rows for each layer of a model built from `spec`."""
+def keras_rows(model: keras.Model, spec: NetworkSpec) -> list[LayerRow]:
+    """Rows read from a built Keras model of `spec` (tests cross-check `summarize` against these)."""
     rows = []
     for layer, geo in zip(model.layers, geometry(spec), strict=True):
         rows.append(
@@ -89,11 +74,6 @@ def summarize_model(model: keras.Model, spec: NetworkSpec) -> list[LayerRow]:
             )
         )
     return rows
-
-
-def summarize(spec: NetworkSpec) -> list[LayerRow]:
-    """Build `spec` in Keras and return its layer rows (shapes and params as Keras reports)."""
-    return summarize_model(build_model(spec), spec)
 
 
 def activation_model(model: keras.Model) -> keras.Model:

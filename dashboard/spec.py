@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from dashboard.geometry import Layer, LayerInfo, analyse, conv_output
 from dashboard.outside import OutsideInputError, loads_json, plain
 
 INPUT_SIZE = 28
@@ -230,16 +231,7 @@ class LayerGeometry:
 
 
 def _conv_output(size: int, kernel: int, stride: int, padding: str) -> int:
-    if padding == "same":
-        return math.ceil(size / stride)
-    return (size - kernel) // stride + 1 if size >= kernel else 0
-
-
-def _same_pad_before(size: int, kernel: int, stride: int) -> int:
-    # TensorFlow's SAME padding puts the odd pixel after, not before.
-    out = math.ceil(size / stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2
+    return conv_output(size, kernel, stride, padding)
 
 
 def layer_names(spec: NetworkSpec) -> list[str]:
@@ -265,38 +257,46 @@ def layer_names(spec: NetworkSpec) -> list[str]:
     return names
 
 
-def geometry(spec: NetworkSpec) -> list[LayerGeometry]:
-    """Receptive field, jump and size of every layer (assumes a valid spec)."""
+def chain(spec: NetworkSpec) -> list[Layer]:
+    """The layers of `spec` as plain data for `dashboard.geometry` (and the Keras builder)."""
     names = iter(layer_names(spec))
-    size, channels, rf, jump, start = INPUT_SIZE, INPUT_CHANNELS, 1, 1, 0.0
-    out: list[LayerGeometry] = []
+    out: list[Layer] = []
     for block in spec.blocks:
         k, s = block.kernel_size, block.strides
-        pad = _same_pad_before(size, k, s) if block.padding == "same" else 0
-        start += ((k - 1) / 2 - pad) * jump
-        rf += (k - 1) * jump
-        jump *= s
-        size, channels = _conv_output(size, k, s, block.padding), block.filters
-        out.append(LayerGeometry(next(names), "Conv2D", size, channels, rf, jump, start))
+        out.append(Layer("Conv2D", next(names), filters=block.filters, kernel_size=(k, k), strides=(s, s),
+                         padding=block.padding))
         if block.pool:
-            start += (POOL_SIZE - 1) / 2 * jump
-            rf += (POOL_SIZE - 1) * jump
-            jump *= POOL_SIZE
-            size //= POOL_SIZE
-            out.append(LayerGeometry(next(names), "MaxPooling2D", size, channels, rf, jump, start))
-    # Everything after the last map sees the union of its windows.
-    last = out[-1]
-    top, left, _, _ = last.window(0, 0)
-    _, _, bottom, right = last.window(size - 1, size - 1)
-    seen = max(bottom - top, right - left) + 1
-    head_kind = "Flatten" if spec.head == "flatten" else "GlobalAveragePooling2D"
-    head_units = size * size * channels if spec.head == "flatten" else channels
-    out.append(LayerGeometry(next(names), head_kind, None, head_units, seen, None, float(top)))
+            out.append(Layer("MaxPooling2D", next(names), pool_size=(POOL_SIZE,) * 2, strides=(POOL_SIZE,) * 2))
+    out.append(Layer("Flatten" if spec.head == "flatten" else "GlobalAveragePooling2D", next(names)))
     if spec.dense_units:
-        out.append(LayerGeometry(next(names), "Dense", None, spec.dense_units, seen, None, float(top)))
+        out.append(Layer("Dense", next(names), units=spec.dense_units))
     if spec.dropout:
-        out.append(LayerGeometry(next(names), "Dropout", None, spec.dense_units or head_units, seen, None, float(top)))
-    out.append(LayerGeometry(next(names), "Dense", None, NUM_CLASSES, seen, None, float(top)))
+        out.append(Layer("Dropout", next(names)))
+    out.append(Layer("Dense", next(names), units=NUM_CLASSES))
+    return out
+
+
+def layer_infos(spec: NetworkSpec) -> list[LayerInfo]:
+    """Shapes, parameters (with formulas) and geometry of every layer of a valid `spec`; no weights."""
+    return analyse((INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS), chain(spec))
+
+
+def geometry(spec: NetworkSpec) -> list[LayerGeometry]:
+    """Receptive field, jump and size of every layer (assumes a valid spec)."""
+    out = []
+    for info in layer_infos(spec):
+        spatial = info.jump is not None
+        out.append(
+            LayerGeometry(
+                name=info.name,
+                kind=info.kind,
+                size=info.output_shape[1] if spatial else None,
+                channels=info.output_shape[-1] if spatial else math.prod(info.output_shape[1:]),
+                receptive_field=info.receptive_field[0],
+                jump=info.jump[0] if spatial else None,
+                start=info.start[0],
+            )
+        )
     return out
 
 
@@ -402,3 +402,28 @@ PRESET_NOTES: dict[str, str] = {
 def preset_name(spec: NetworkSpec) -> str | None:
     """The name of the preset equal to `spec`, if any."""
     return next((name for name, preset in PRESETS.items() if preset == spec), None)
+
+
+# --- the "how many numbers does the classifier need?" family (issue 11) --------------------
+
+LAST_FILTERS = (1, 2, 4, 8, 16, 32, 64)  # last conv layer widths: 9 to 576 numbers
+
+
+def classifier_inputs(spec: NetworkSpec) -> int:
+    """How many numbers the head reads: side²×channels after flatten, channels after global average."""
+    side, channels = final_map(spec)
+    return channels if spec.head == "global_avg" else side * side * channels
+
+
+def numbers_family() -> dict[str, NetworkSpec]:
+    """The book network with its last conv at 1…64 filters, then three reference points.
+
+    Names: 'last1' … 'last64' ('last64' is the book network itself), 'global_avg' (64 numbers,
+    no positions), 'one_by_one' (a 1×1 last map) and 'no_pooling' (22×22×64 = 30,976 numbers).
+    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`).
+    """
+    family = {
+        f"last{n}": replace(BOOK, blocks=(*BOOK.blocks[:-1], replace(BOOK.blocks[-1], filters=n)))
+        for n in LAST_FILTERS
+    }
+    return family | {name: PRESETS[name] for name in ("global_avg", "one_by_one", "no_pooling")}

@@ -1,32 +1,98 @@
-"""Keras summaries of the presets, stored as JSON so pages can show them without TensorFlow.
+"""Layer summaries (what `model.summary()` shows, plus receptive fields and the parameter arithmetic)
+of networks, computed from `dashboard.geometry` without TensorFlow and without allocating weights.
 
-`assets/preset_summaries.json` is made by `python tools/make_preset_summaries.py` from Keras
-itself; a test rebuilds it and checks the file is current.
+Every page, the exercises' checkers and the CLI's `summary` read these rows; tests check them
+against Keras building the same networks.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from functools import cache
-from pathlib import Path
 
-from dashboard.spec import PRESETS
-
-SUMMARIES_PATH = Path(__file__).resolve().parent / "assets" / "preset_summaries.json"
+from dashboard.geometry import LayerInfo, square
+from dashboard.spec import PRESETS, NetworkSpec, layer_infos, validate
 
 
-def build_preset_summaries() -> dict[str, dict]:
-    """{preset: {"spec", "layers", "total_params"}} from Keras (imports TensorFlow)."""
-    from dashboard.model import summarize
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the summary: what `model.summary()` shows, the receptive field and the arithmetic."""
 
-    out = {}
-    for name, spec in PRESETS.items():
-        rows = [row.to_dict() for row in summarize(spec)]
-        out[name] = {"spec": spec.to_dict(), "layers": rows, "total_params": sum(r["params"] for r in rows)}
-    return out
+    name: str
+    type: str
+    output_shape: tuple[int | None, ...]  # (None, 3, 3, 64)
+    params: int
+    receptive_field: int | list[int]  # one number for square windows, else [rows, cols]
+    jump: int | list[int] | None
+    params_formula: str = ""  # "3×3×64 weights per filter × 64 filters + 64 biases = 36,928"
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict; `output_shape` is a list whose first item is null."""
+        row = asdict(self)
+        row["output_shape"] = list(self.output_shape)
+        return row
+
+
+def rows_from_infos(infos: Sequence[LayerInfo]) -> list[LayerRow]:
+    """Summary rows of analysed layers (from a spec or an imported model)."""
+    return [
+        LayerRow(i.name, i.kind, i.output_shape, i.params, square(i.receptive_field), square(i.jump), i.params_formula)
+        for i in infos
+    ]
+
+
+def summarize(spec: NetworkSpec) -> list[LayerRow]:
+    """The summary rows of `spec` (raises `SpecError` if it is invalid); no TensorFlow, no weights."""
+    return rows_from_infos(layer_infos(validate(spec)))
+
+
+def total_params(spec: NetworkSpec) -> int:
+    """Parameter count of the whole network, as Keras's 'Total params' gives it."""
+    return sum(row.params for row in summarize(spec))
+
+
+def summary_dict(rows: Sequence[LayerRow]) -> dict:
+    """{"layers": [row dicts…], "total_params": n}: the `summary --json` layout."""
+    return {"layers": [row.to_dict() for row in rows], "total_params": sum(row.params for row in rows)}
+
+
+# --- what the app agrees to build and train ------------------------------------------------------
+
+# Measured on 2 CPU cores (benchmarks/train_cost.py, see the README): the book network (93,322
+# parameters, 2.8 M multiply-adds an image) trains an epoch in ~8 s; the no-pooling preset (2.0 M
+# parameters, 30.7 M multiply-adds) in ~60 s. Above these caps an epoch takes many minutes and
+# training's weights, optimizer state and activations no longer fit a shared 1 GB server.
+MAX_TRAIN_PARAMS = 2_500_000
+MAX_TRAIN_MULTIPLY_ADDS = 40_000_000
+
+
+def multiply_adds(spec: NetworkSpec) -> int:
+    """Multiply-adds of one forward pass of one image through `spec` (a valid spec)."""
+    return sum(info.multiply_adds for info in layer_infos(spec))
+
+
+def training_problems(spec: NetworkSpec) -> list[str]:
+    """Why the app will not build or train `spec` (too big for a shared server); empty when it will."""
+    params, macs = total_params(spec), multiply_adds(spec)
+    found = []
+    if params > MAX_TRAIN_PARAMS:
+        found.append(
+            f"this network has {params:,} parameters; the app builds and trains networks of up to "
+            f"{MAX_TRAIN_PARAMS:,} so that training fits a shared server"
+        )
+    if macs > MAX_TRAIN_MULTIPLY_ADDS:
+        found.append(
+            f"one image costs {macs:,} multiply-adds; the app trains networks of up to {MAX_TRAIN_MULTIPLY_ADDS:,} "
+            "so that an epoch takes minutes, not hours"
+        )
+    if found:
+        found.append("its shapes, parameters and receptive fields are all on the Architecture page; to train it, "
+                     "use fewer filters, pooling, strides or global averaging")
+    return found
 
 
 @cache
 def preset_summaries() -> dict[str, dict]:
-    """The stored summaries (no TensorFlow import)."""
-    return json.loads(SUMMARIES_PATH.read_text(encoding="utf-8"))
+    """{preset: {"spec", "layers", "total_params"}} for every preset network."""
+    return {name: {"spec": spec.to_dict(), **summary_dict(summarize(spec))} for name, spec in PRESETS.items()}

@@ -1,12 +1,14 @@
 """Remake the runs shipped in ``model_cache/shipped/``: trained on the full MNIST set.
 
     python tools/make_shipped_run.py /work/shared/data/mnist.npz            # the book run
-    python tools/make_shipped_run.py /work/shared/data/mnist.npz --grid workshop
+    python tools/make_shipped_run.py /work/shared/data/mnist.npz --grid workshop --grid numbers --max-mb 9
 
 Trains the book network with the book training preset (and, with ``--grid``, every run of
-that grid) through ``get_or_train`` into a throw-away cache, then copies each entry into
-``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record. Runs whose model file
-is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are not shipped.
+those grids, each run once) through ``get_or_train`` into a throw-away cache, then copies each
+entry into ``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record. Runs whose
+model file is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are
+not shipped. ``--prune`` removes shipped runs that the given grids no longer make (e.g. runs
+of an older `fast` preset).
 Training is deterministic for a given seed, so a remake on the same machine and library
 versions gives the same keys and, up to floating-point noise between machines, the same models.
 """
@@ -29,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", help="the full MNIST .npz (keras.datasets.mnist layout)")
-    parser.add_argument("--grid", help="also ship the runs of this grid (e.g. workshop)")
+    parser.add_argument("--grid", action="append", default=[], help="also ship the runs of this grid (workshop, numbers); repeatable")
     parser.add_argument("--max-mb", type=float, default=2.0, help="largest model file to ship (MB)")
     parser.add_argument("--replace", action="store_true", help="replace shipped runs of the same key")
+    parser.add_argument("--prune", action="store_true", help="remove shipped runs these grids do not make")
     args = parser.parse_args()
 
     from dashboard.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache, RunRecord
@@ -45,13 +48,18 @@ def main() -> int:
         print(f"error: {data.label} is not the full MNIST set", file=sys.stderr)
         return 2
     runs = [("book · book", BOOK, TRAIN_PRESETS["book"])]
-    if args.grid:
-        runs += load_grid(args.grid)
+    for grid in args.grid:
+        runs += load_grid(grid)
     work = ModelCache(Path(tempfile.mkdtemp(prefix="convnet-shipped-")), shipped_root=None, max_mb=10_000)
     SHIPPED_ROOT.mkdir(parents=True, exist_ok=True)
+    wanted, seen = set(), set()
     for label, spec, settings in runs:
         key = work.key(spec, settings, data.fingerprint)
+        if key in seen:
+            continue  # in two grids (the book network with the fast preset)
+        seen.add(key)
         target = SHIPPED_ROOT / key
+        wanted.add(key)
         if target.exists() and not args.replace:
             print(f"{label}: already shipped as {key}")
             continue
@@ -60,6 +68,7 @@ def main() -> int:
         estimate_mb = build_model(spec).count_params() * 4 / 2**20  # float32 weights
         if estimate_mb > args.max_mb:
             print(f"{label}: ~{estimate_mb:.1f} MB of weights, over {args.max_mb} MB: not shipped")
+            wanted.discard(key)
             continue
         print(f"{label}: training ({settings.describe()})…", flush=True)
         record, _ = get_or_train(spec, settings, data, work)
@@ -68,6 +77,7 @@ def main() -> int:
         if size_mb > args.max_mb:
             print(f"{label}: {size_mb:.1f} MB model, over {args.max_mb} MB: not shipped "
                   f"(test accuracy {record.test_accuracy:.4f})")
+            wanted.discard(key)
             continue
         shipped = RunRecord(**{**record.__dict__, "shipped": True})
         tmp = SHIPPED_ROOT / f".tmp-{key}"
@@ -80,7 +90,13 @@ def main() -> int:
         os.rename(tmp, target)
         print(f"{label}: shipped {key}: test accuracy {record.test_accuracy:.4f}, {size_mb:.2f} MB, "
               f"trained in {record.train_seconds:.0f} s")
+    for old in sorted(p for p in SHIPPED_ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if args.prune and old.name not in wanted:
+            print(f"pruned {old.name} (not made by these grids)")
+            shutil.rmtree(old)
+    total = sum(f.stat().st_size for f in SHIPPED_ROOT.rglob("*") if f.is_file()) / 2**20
     print(json.dumps(sorted(p.name for p in SHIPPED_ROOT.iterdir() if not p.name.startswith(".")), indent=1))
+    print(f"shipped total: {total:.2f} MB")
     return 0
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.app.apptools import open_page, wait_for_jobs
 from tests.app.markup import unescaped
-from tests.app.apptools import open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.cache import ModelCache
@@ -46,6 +46,8 @@ def test_preset_choice_fills_the_settings_and_the_link():
     assert at.slider(key="train_epochs").value == fast.epochs
     assert at.select_slider(key="train_batch").value == fast.batch_size
     assert at.selectbox(key="train_schedule").value == fast.schedule
+    assert at.select_slider(key="train_smoothing").value == fast.label_smoothing
+    assert at.select_slider(key="train_lr").value == fast.learning_rate
     assert at.query_params["train"] == "fast"
 
 
@@ -71,7 +73,9 @@ def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     set_quick_settings(at, seed=11)
     at.button(key="train_button").click().run()
     assert not at.exception
-    assert any(s.value.startswith("Trained in") for s in at.success)
+    wait_for_jobs()  # Train submits a job and returns at once
+    at.run()
+    assert any(s.value.startswith("Trained by a job on") for s in at.success), [s.value for s in at.success]
     labels = [m.label for m in at.metric]
     assert labels[:2] == ["Test accuracy", "Validation accuracy"]
     assert at.metric[3].value == "5×5×5"  # (28-2)/2=13, (13-2)/2=5
@@ -110,4 +114,19 @@ def test_a_damaged_cached_run_is_reported_not_raised():
     at.button(key="train_button").click().run()
     assert not at.exception
     assert any("damaged" in unescaped(w.value) and "record.json" in unescaped(w.value) for w in at.warning)
-    assert any(s.value.startswith("Trained in") for s in at.success)  # trained again
+    wait_for_jobs()
+    at.run()
+    assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
+
+
+def test_a_network_over_the_caps_says_so_and_offers_no_training():
+    largest = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
+    at = open_page(PAGE, {"spec": json.dumps(largest)})
+    assert not at.exception
+    assert any("too big to train here" in e.value and "118,836,490 parameters" in e.value for e in at.error)
+    at.button(key="train_button").click().run()  # pressing Train anyway builds nothing
+    assert not at.exception and any("too big to train here" in e.value for e in at.error)
+    assert not any("Trained" in s.value for s in at.success)
+    from dashboard.jobs import default_manager
+
+    assert not [j for j in default_manager().jobs() if j.active and "256" in j.label]  # no job either

@@ -23,7 +23,8 @@ def test_summary_json_layout(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["total_params"] == 93_322
     first = doc["layers"][0]
-    assert set(first) == {"name", "type", "output_shape", "params", "receptive_field", "jump"}
+    assert set(first) == {"name", "type", "output_shape", "params", "receptive_field", "jump", "params_formula"}
+    assert doc["layers"][4]["params_formula"] == "3×3×64 weights per filter × 64 filters + 64 biases = 36,928"
     assert first["output_shape"] == [None, 26, 26, 32]
     assert [layer["receptive_field"] for layer in doc["layers"][:5]] == [3, 4, 8, 10, 18]
 
@@ -57,3 +58,14 @@ def test_module_entry_point_runs():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total_params"] == 14_410
+
+
+def test_summary_of_the_largest_network_builds_no_model():
+    """The summary is pure arithmetic: TensorFlow is never imported, so no weights are allocated."""
+    spec = json.dumps({"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6,
+                       "dense_units": 512})
+    code = ("import sys; from dashboard.__main__ import main; rc = main(['summary', '--json', '--spec', sys.argv[1]]); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, spec], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["total_params"] == 118_836_490

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -216,6 +218,56 @@ def test_huge_pixel_counts_are_refused_before_decoding():
     assert len(buffer.getvalue()) < digits.MAX_UPLOAD_BYTES
     with pytest.raises(digits.DigitError, match="too large"):
         digits.from_upload(buffer.getvalue(), "huge.png")
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small 1-bit PNG whose header (with a valid checksum) declares width×height: a bomb's header."""
+    buffer = io.BytesIO()
+    Image.new("1", (64, 64)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR's width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # IHDR's CRC over type + fields
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [
+        pytest.param(6000, 6000, id="36-megapixels"),  # under Pillow's limit: our own check
+        pytest.param(10_000, 10_000, id="100-megapixels"),  # Pillow warns (DecompressionBombWarning)
+        pytest.param(20_000, 20_000, id="400-megapixels"),  # Pillow refuses (DecompressionBombError)
+    ],
+)
+def test_png_bombs_get_the_size_message_whatever_pillow_thinks(width, height):
+    with pytest.raises(digits.DigitError, match=rf"is {width:,}×{height:,} pixels, too large to read"):
+        digits.from_upload(png_declaring(width, height), "bomb.png")
+
+
+def test_a_real_20000_square_png_bomb_is_refused_with_the_size_message():
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG", optimize=False)  # ~50 KB, 400 megapixels
+    assert len(buffer.getvalue()) < digits.MAX_UPLOAD_BYTES
+    with pytest.raises(digits.DigitError, match="is 20,000×20,000 pixels, too large to read"):
+        digits.from_upload(buffer.getvalue(), "bomb.png")
+
+
+def test_the_size_check_holds_when_pillow_s_limit_is_switched_off(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    with pytest.raises(digits.DigitError, match="20,000×20,000 pixels, too large"):
+        digits.from_upload(png_declaring(20_000, 20_000), "bomb.png")
+
+
+def test_a_phone_mpo_jpeg_reads_its_first_picture():
+    drawing = canvas(SEVEN, 22, mode="paper")
+    photo = Image.fromarray(drawing).convert("RGB")
+    second = Image.new("RGB", photo.size, (0, 0, 0))  # a different second picture (a depth map, a preview)
+    ImageDraw.Draw(second).ellipse((40, 40, 200, 200), fill=(255, 255, 255))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="MPO", save_all=True, append_images=[second])
+    reopened = Image.open(io.BytesIO(buffer.getvalue()))
+    assert (reopened.format, reopened.n_frames) == ("MPO", 2)
+    result = digits.from_upload(buffer.getvalue(), "IMG_0001.jpg")
+    assert correlation(result, digits.from_canvas(drawing)) > 0.95
 
 
 # --- the shipped network reads what the page feeds it ---------------------------------------

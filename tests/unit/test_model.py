@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from keras import layers
 
-from dashboard.model import activation_model, build_model, forward_all, map_layer_names, summarize
+from dashboard.geometry import GeometryError, analyse, layer_from_config
+from dashboard.model import activation_model, build_model, forward_all, keras_rows, map_layer_names
 from dashboard.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
-from dashboard.summaries import build_preset_summaries, preset_summaries
+from dashboard.summaries import preset_summaries, summarize
+from tests.unit.test_geometry import formula_value
 
 
 def independent_keras_model(spec: NetworkSpec) -> keras.Model:
@@ -90,6 +92,13 @@ def test_invalid_spec_is_not_built():
         build_model(NetworkSpec(blocks=(ConvBlock(0),)))
 
 
+def test_networks_over_the_training_caps_are_not_built():
+    largest = NetworkSpec(blocks=(ConvBlock(256, 7, padding="same", pool=False),) * 6, dense_units=512)
+    with pytest.raises(SpecError, match="118,836,490 parameters"):
+        build_model(largest)
+    assert build_model(PRESETS["no_pooling"]).count_params() == 2_038_922  # the biggest preset still builds
+
+
 @st.composite
 def valid_specs(draw):
     blocks = tuple(
@@ -115,10 +124,11 @@ def valid_specs(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(valid_specs())
 def test_random_valid_specs_match_an_independent_keras_model(spec):
-    ours = summarize(spec)
+    ours = summarize(spec)  # pure Python: no model built
     theirs = independent_keras_model(spec)
     assert [r.output_shape for r in ours] == [tuple(layer.output.shape) for layer in theirs.layers]
     assert [r.params for r in ours] == [layer.count_params() for layer in theirs.layers]
+    assert [formula_value(r.params_formula) for r in ours] == [r.params for r in ours]
     assert sum(r.params for r in ours) == keras_summary_total(theirs)
     # The geometry's sizes (used for validation) agree with Keras too.
     sizes = [g.size for g in geometry(spec)]
@@ -134,5 +144,67 @@ def test_activation_model_returns_every_map_and_the_probabilities():
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_stored_preset_summaries_are_what_keras_says_now():
-    assert preset_summaries() == json.loads(json.dumps(build_preset_summaries()))
+def test_preset_summaries_are_what_keras_says():
+    def without_formula(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if k != "params_formula"} for row in rows]
+
+    for name, spec in PRESETS.items():
+        theirs = [row.to_dict() for row in keras_rows(build_model(spec), spec)]
+        assert without_formula(preset_summaries()[name]["layers"]) == without_formula(theirs), name
+        assert preset_summaries()[name]["total_params"] == build_model(spec).count_params()
+
+
+# --- the pure routine against real Keras layers, for random chains ---------------------------
+
+PASS_LAYERS = [("Dropout", {"rate": 0.2}), ("SpatialDropout2D", {"rate": 0.2}), ("Activation", {"activation": "tanh"}),
+               ("ReLU", {}), ("LeakyReLU", {}), ("Softmax", {}), ("Rescaling", {"scale": 1 / 255})]
+
+
+@st.composite
+def spatial_layer(draw):
+    kind = draw(st.sampled_from(["Conv2D", "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization", "pass"]))
+    if kind == "Conv2D":
+        strides = draw(st.sampled_from([1, 2, (1, 2)]))
+        dilation = draw(st.sampled_from([1, 2, (2, 1)])) if strides == 1 else 1  # Keras: not both > 1
+        kernel = draw(st.sampled_from([1, 2, 3, 5, (3, 1), (2, 4)]))
+        return kind, {"filters": draw(st.integers(1, 9)), "kernel_size": kernel, "strides": strides,
+                      "padding": draw(st.sampled_from(["valid", "same"])), "dilation_rate": dilation,
+                      "use_bias": draw(st.booleans())}
+    if kind in ("MaxPooling2D", "AveragePooling2D"):
+        return kind, {"pool_size": draw(st.sampled_from([1, 2, 3, (2, 3)])),
+                      "strides": draw(st.sampled_from([None, 1, 2, 3])),
+                      "padding": draw(st.sampled_from(["valid", "same"]))}
+    if kind == "BatchNormalization":
+        return kind, {"center": draw(st.booleans()), "scale": draw(st.booleans())}
+    return draw(st.sampled_from(PASS_LAYERS))
+
+
+@st.composite
+def layer_chains(draw):
+    """An input shape and a chain of (Keras class name, config) pairs that Keras can build."""
+    flat_input = draw(st.booleans())
+    chain = [("Reshape", {"target_shape": (28, 28, 1)})] if flat_input else []
+    chain += draw(st.lists(spatial_layer(), min_size=1, max_size=5))
+    head = draw(st.sampled_from(["Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Dense"]))
+    chain.append((head, {"units": draw(st.integers(1, 20))} if head == "Dense" else {}))
+    chain += [("Dense", {"units": u, "use_bias": draw(st.booleans())}) for u in draw(st.lists(st.integers(1, 30), max_size=2))]
+    shape = (784,) if flat_input else (28, 28, 1)
+    try:
+        analyse(shape, [layer_from_config(kind, config) for kind, config in chain])
+    except GeometryError:
+        assume(False)
+    return shape, chain
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(layer_chains())
+def test_pure_routine_matches_keras_layers_for_random_chains(shape_and_chain):
+    shape, chain = shape_and_chain
+    ours = analyse(shape, [layer_from_config(kind, config) for kind, config in chain])
+    model = keras.Sequential([keras.Input(shape), *[getattr(layers, kind)(**config) for kind, config in chain]])
+    assert [i.output_shape for i in ours] == [tuple(layer.output.shape) for layer in model.layers]
+    assert [i.params for i in ours] == [layer.count_params() for layer in model.layers]
+    fixed = [sum(int(np.prod(w.shape)) for w in layer.non_trainable_weights) for layer in model.layers]
+    assert [i.non_trainable_params for i in ours] == fixed
+    assert [formula_value(i.params_formula) for i in ours] == [i.params for i in ours]
+    assert sum(i.params for i in ours) == keras_summary_total(model)

@@ -17,6 +17,7 @@ from dashboard.training import (
     SettingsError,
     TrainSettings,
     learning_rate_schedule,
+    make_optimizer,
     split_sizes,
     steps_per_epoch,
     train,
@@ -71,9 +72,17 @@ def test_fast_preset_is_valid_and_named():
         ({"schedule": "step"}, "schedule must be one of"),
         ({"epochs": True}, "'epochs' must be a whole number"),
         ({"epochs": 2.5}, "'epochs' must be a whole number"),
+        ({"warmup": 0.6}, "warm-up must be 0 to 0.5"),
+        ({"warmup": -0.1}, "warm-up must be 0 to 0.5"),
+        ({"warmup": float("nan")}, "warm-up must be 0 to 0.5"),
+        ({"warmup": 0.1, "schedule": "one_cycle"}, "cannot be combined with one_cycle"),
+        ({"label_smoothing": 0.5}, "label smoothing must be 0 to 0.3"),
+        ({"label_smoothing": float("nan")}, "label smoothing must be 0 to 0.3"),
+        ({"label_smoothing": "0.1"}, "'label_smoothing' must be a number"),
     ],
     ids=["epochs-0", "epochs-21", "batch-4", "sgd", "lr-0", "lr-nan", "lr-5", "size-10", "seed-neg",
-         "schedule", "epochs-bool", "epochs-float"],
+         "schedule", "epochs-bool", "epochs-float", "warmup-big", "warmup-neg", "warmup-nan",
+         "warmup-one-cycle", "smoothing-big", "smoothing-nan", "smoothing-str"],
 )
 def test_bad_settings_are_refused_with_a_clear_message(changes, words):
     with pytest.raises(SettingsError) as err:
@@ -91,6 +100,27 @@ def test_settings_round_trip_through_json_dict():
     settings = TrainSettings(epochs=3, batch_size=128, optimizer="adam", learning_rate=0.002, train_size=5000,
                              seed=7, schedule="cosine")
     assert TrainSettings.from_dict(settings.to_dict()) == settings
+    later = TrainSettings(optimizer="nadam", schedule="linear", warmup=0.1, label_smoothing=0.05)
+    assert TrainSettings.from_dict(later.to_dict()) == later
+    assert later.to_dict()["warmup"] == 0.1 and later.to_dict()["label_smoothing"] == 0.05
+
+
+def test_fields_added_later_are_left_out_while_zero_so_old_keys_stay():
+    """Runs cached before `warmup` and `label_smoothing` existed keep their keys."""
+    from dashboard.cache import make_key
+    from dashboard.spec import BOOK
+
+    old_layout = {"epochs", "batch_size", "optimizer", "learning_rate", "train_size", "seed", "schedule"}
+    assert set(TRAIN_PRESETS["book"].to_dict()) == old_layout
+    # the shipped book run's key (model_cache/shipped/e65858bf802bbe92), made before these fields
+    assert make_key(BOOK, TRAIN_PRESETS["book"], "ba5fa40a5c4923a7") == "e65858bf802bbe92"
+    assert TrainSettings.from_dict({**TRAIN_PRESETS["book"].to_dict(), "warmup": 0, "label_smoothing": 0.0}) \
+        == TRAIN_PRESETS["book"]
+
+
+@pytest.mark.parametrize("name, cls", [("rmsprop", "RMSprop"), ("adam", "Adam"), ("adamw", "AdamW"), ("nadam", "Nadam")])
+def test_every_optimizer_is_the_keras_one(name, cls):
+    assert type(make_optimizer(TrainSettings(optimizer=name), total_steps=10)).__name__ == cls
 
 
 @pytest.mark.parametrize(
@@ -144,6 +174,24 @@ def test_learning_rate_schedules(schedule):
         assert values[0] == pytest.approx(0.004)
     if schedule == "linear":
         assert values[50] == pytest.approx(0.002, rel=1e-3)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "linear"])
+def test_warmup_rises_linearly_to_the_peak_then_follows_the_schedule(schedule):
+    settings = TrainSettings(learning_rate=0.004, schedule=schedule, warmup=0.2)
+    rate = learning_rate_schedule(settings, total_steps=100)
+    values = np.array([float(rate(step)) for step in range(101)])
+    assert values[:20] == pytest.approx(0.004 * np.arange(1, 21) / 20, rel=1e-4)  # 20 warm-up steps
+    assert values.max() == pytest.approx(0.004, rel=1e-5)
+    after = values[20:]
+    if schedule == "constant":
+        assert after == pytest.approx(0.004)
+        return
+    assert np.all(np.diff(after) <= 1e-9) and after[-1] == pytest.approx(0.0, abs=1e-9)  # decays to 0
+    middle = 20 + 40  # halfway through the 80 steps after the warm-up
+    assert values[middle] == pytest.approx(0.002, rel=1e-3)  # linear and cosine agree halfway
+    if schedule == "linear":
+        assert np.diff(after) == pytest.approx(-0.004 / 80, rel=1e-3)
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -212,6 +260,22 @@ def test_an_exception_from_a_callback_stops_the_training(data):
     with pytest.raises(Stop):
         train(MICRO, TrainSettings(epochs=3, batch_size=8, train_size=2000), data, on_batch=stop_at_second)
     assert len(seen) == 2
+
+
+def test_label_smoothing_trains_on_the_smoothed_cross_entropy(data):
+    """The reported validation loss is Keras's smoothed cross-entropy, recomputed here by hand."""
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=400, label_smoothing=0.2)
+    result = train(MICRO, settings, data)
+    n_fit, _ = split_sizes(400)
+    probs = result.model.predict(to_model_input(data.x_train[n_fit:400]), verbose=0).astype(np.float64)
+    targets = np.full(probs.shape, 0.2 / 10)
+    targets[np.arange(len(probs)), data.y_train[n_fit:400]] += 0.8
+    smoothed = float(np.mean(-np.sum(targets * np.log(np.clip(probs, 1e-7, 1.0)), axis=1)))
+    assert result.history["val_loss"][0] == pytest.approx(smoothed, rel=1e-3)
+    plain = float(np.mean(-np.log(probs[np.arange(len(probs)), data.y_train[n_fit:400]])))
+    assert abs(smoothed - plain) > 1e-3  # the smoothing made a difference
+    test_pred = result.model.predict(to_model_input(data.x_test), verbose=0).argmax(axis=1)
+    assert result.test_accuracy == pytest.approx(np.mean(test_pred == data.y_test), abs=1e-6)
 
 
 def test_train_size_larger_than_the_data_uses_everything(data):

@@ -1,0 +1,194 @@
+"""Benchmark: the server's CPU time per page view and per widget rerun, against a trivial page.
+
+A room of learners shares one server, and their browsers share its cores, so wall-clock times
+say little. This script measures what the *server* spends: it starts a real
+`streamlit run streamlit_app.py` and, in the same run, a one-line Streamlit page (the floor),
+opens every page N times in headless Chromium (a new browser context, hence a new session,
+each time), and reads the server process's CPU time (psutil, user + system) before the view
+and once the page has settled (no script running, server CPU quiet). Then, on each page, it
+changes one widget (the first slider, else the first select box) and measures that rerun.
+
+Targets (issue 12): every page's repeat view ≤ 1.5× the trivial page's (home ≤ 1.2×); every
+widget rerun ≤ 150 ms of server CPU; the first view of Feature maps ≤ 1 s.
+
+    python benchmarks/server_cost.py [--views 4] [--pages Home,Train] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+# (label, URL path) of every page; the paths are Streamlit's page URLs.
+PAGES = [
+    ("Home", "/"),
+    ("Architecture", "/Architecture"),
+    ("Train", "/Train"),
+    ("Compare", "/Compare"),
+    ("Feature maps", "/Feature_maps"),
+    ("Inside the 3×3", "/Inside_the_3x3"),
+    ("Exercises", "/Exercises"),
+]
+QUIET_SECONDS = 1.0  # the server is settled after this long with under QUIET_CPU of CPU
+QUIET_CPU = 0.02
+SETTLE_TIMEOUT = 180.0
+TRIVIAL_PAGE = 'import streamlit as st\n\nst.write("Hello")\n'
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(script: Path, cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`streamlit run script` on a free port; returns (process, base URL) once healthy."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit(f"{script} did not start")
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def settle(page, process: psutil.Process) -> None:
+    """Wait until no script runs and the server's CPU has been quiet for QUIET_SECONDS."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    page.wait_for_selector('[data-testid="stApp"]', timeout=SETTLE_TIMEOUT * 1000)
+    last, quiet_since = cpu_seconds(process), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(process)
+        running = page.query_selector('[data-testid="stStatusWidget"]') is not None
+        if now - last > QUIET_CPU * 0.25 or running:
+            quiet_since = time.monotonic()
+        last = now
+        if time.monotonic() - quiet_since >= QUIET_SECONDS:
+            return
+    raise TimeoutError("page did not settle")
+
+
+def measure(browser, process: psutil.Process, url: str) -> tuple[float, object]:
+    """(server CPU seconds to serve and settle `url` in a new session, the open page's context)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    before = cpu_seconds(process)
+    page.goto(url)
+    settle(page, process)
+    # The quiet tail is not part of the view.
+    return max(cpu_seconds(process) - before, 0.0), (context, page)
+
+
+def widget_rerun(page, process: psutil.Process) -> tuple[str, float] | None:
+    """Change the first slider (else select box) and measure the rerun's server CPU."""
+    slider = page.query_selector('[data-testid="stSlider"] [role="slider"]')
+    before = cpu_seconds(process)
+    if slider is not None:
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        what = "slider"
+    else:
+        select = page.query_selector('[data-testid="stSelectbox"] input')
+        if select is None:
+            return None
+        select.click()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        what = "select box"
+    settle(page, process)
+    return what, max(cpu_seconds(process) - before, 0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--views", type=int, default=4, help="views of each page (first + repeats)")
+    parser.add_argument("--pages", default="", help="comma-separated page labels (default: all)")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args()
+    wanted = [p for p in PAGES if not args.pages or p[0] in args.pages.split(",")]
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "MNIST_DOWNLOAD": os.environ.get("MNIST_DOWNLOAD", "0")}
+    env.setdefault("MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="server-cost-cache-"))
+    trivial_dir = Path(tempfile.mkdtemp(prefix="trivial-page-"))
+    (trivial_dir / "trivial.py").write_text(TRIVIAL_PAGE)
+
+    from playwright.sync_api import sync_playwright
+
+    app, app_url = start_server(ROOT / "streamlit_app.py", ROOT, env)
+    floor, floor_url = start_server(trivial_dir / "trivial.py", trivial_dir, env)
+    results: dict[str, dict] = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            floor_proc = psutil.Process(floor.pid)
+            floor_costs = []
+            for _ in range(args.views):
+                cost, (context, _) = measure(browser, floor_proc, floor_url)
+                floor_costs.append(cost)
+                context.close()
+            trivial = statistics.median(floor_costs[1:] or floor_costs)
+            results["trivial page"] = {"first": floor_costs[0], "repeat": trivial}
+            app_proc = psutil.Process(app.pid)
+            for label, path in wanted:
+                costs, rerun = [], None
+                for view in range(args.views):
+                    cost, (context, page) = measure(browser, app_proc, app_url + path)
+                    costs.append(cost)
+                    if view == args.views - 1:
+                        rerun = widget_rerun(page, app_proc)
+                    context.close()
+                repeat = statistics.median(costs[1:] or costs)
+                results[label] = {"first": costs[0], "repeat": repeat, "ratio": repeat / trivial if trivial else None,
+                                  "rerun": None if rerun is None else {"widget": rerun[0], "cpu": rerun[1]}}
+            browser.close()
+    finally:
+        for process in (app, floor):
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    print(f"{'page':<16}{'first view':>12}{'repeat view':>13}{'× trivial':>11}{'widget rerun':>22}")
+    for label, row in results.items():
+        ratio = f"{row['ratio']:.2f}" if row.get("ratio") else "1.00" if label == "trivial page" else ""
+        rerun = row.get("rerun")
+        rerun_text = f"{rerun['cpu'] * 1000:.0f} ms ({rerun['widget']})" if rerun else "—"
+        print(f"{label:<16}{row['first'] * 1000:>10.0f}ms{row['repeat'] * 1000:>11.0f}ms{ratio:>11}{rerun_text:>22}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
