@@ -23,7 +23,9 @@ COMPARE = "pages/3_Compare.py"
 FEATURE_MAPS = "pages/4_Feature_maps.py"
 INSIDE = "pages/5_Inside_the_3x3.py"
 EXERCISES = "pages/6_Exercises.py"
-PAGES = [HOME, ARCHITECTURE, TRAIN, COMPARE, FEATURE_MAPS, INSIDE, EXERCISES]
+IMPORT = "pages/7_Import.py"
+CHANNELS = "pages/8_Channels.py"
+PAGES = [HOME, ARCHITECTURE, TRAIN, COMPARE, FEATURE_MAPS, INSIDE, EXERCISES, IMPORT, CHANNELS]
 
 LINK = "[Login here](https://example.org/x)"
 IMAGE = "![x](https://example.org/a.png)"
@@ -44,7 +46,7 @@ HOSTILE = [
 ]
 # Every name a page reads from the URL.
 NAMES = ["preset", "spec", "compare", "compare_spec", "run", "run2", "step", "digit", "input", "proj", "cam",
-         "train", "row", "col"]
+         "train", "row", "col", "layer", "channel"]
 
 
 def spec_with(**fields) -> str:
@@ -79,7 +81,7 @@ def test_a_spec_whose_head_is_a_link_is_quoted_as_text(page):
     assert any(f"not {LINK!r}" in w for w in shown(at.warning))
 
 
-@pytest.mark.parametrize("page", [COMPARE, FEATURE_MAPS, INSIDE])
+@pytest.mark.parametrize("page", [COMPARE, FEATURE_MAPS, INSIDE, CHANNELS])
 def test_a_markup_run_is_quoted_as_text(page):
     at = open_page(page, {"run": LINK}, timeout=180)
     assert_clean(at)
@@ -129,7 +131,7 @@ def hostile_record():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [COMPARE, FEATURE_MAPS, INSIDE, EXERCISES])
+@pytest.mark.parametrize("page", [TRAIN, COMPARE, FEATURE_MAPS, INSIDE, EXERCISES, IMPORT, CHANNELS])
 def test_a_record_with_markup_is_shown_as_text(hostile_record, page):
     at = open_page(page, {"run": hostile_record, "step": "11"}, timeout=240)
     assert_clean(at)
