@@ -11,7 +11,7 @@ from dashboard.charts import atlas as charts
 from dashboard.decode import article
 from dashboard.spec import SpecError, geometry
 from dashboard.ui import atlas as ui_atlas
-from dashboard.ui import cached, nav, pick
+from dashboard.ui import cached, nav, pick, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
@@ -33,7 +33,7 @@ if record is None:
 try:
     spec = record.network()
 except SpecError as err:
-    st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
+    text.error(f"This run's network is no longer valid ({err}); pick another run.")
     st.stop()
 if load_run_model(record) is None:
     st.stop()
