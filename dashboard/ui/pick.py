@@ -52,3 +52,31 @@ def clickable_chart(
         selection_mode="points",
         **kwargs,
     )
+
+
+def bar_channel(event: Any, channels: int) -> int | None:
+    """The channel of the first clicked bar labelled 'ch N', or None."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        label = str(point.get("x", "")) if isinstance(point, dict) else ""
+        if label.startswith("ch ") and label[3:].isdigit() and int(label[3:]) < channels:
+            return int(label[3:])
+    return None
+
+
+def channel_link(run_key: str, event: Any, channels: int) -> None:
+    """After a bar of a channel chart is clicked: a link to what that channel looks for (else a hint)."""
+    channel = bar_channel(event, channels)
+    if channel is None:
+        st.caption("Click a bar to see what that channel looks for.")
+        return
+    # The Channels page prefers its session state to the URL: set both.
+    st.session_state["atlas_run"], st.session_state["atlas_channel"] = run_key, channel
+    st.session_state.pop("atlas_layer", None)  # its last conv layer: the one these channels belong to
+    st.page_link(
+        "pages/8_Channels.py", label=f"What channel {channel} looks for", icon="🔦",
+        query_params={"run": run_key, "channel": str(channel)},
+    )

@@ -78,3 +78,12 @@ def test_picked_values_from_selection_events():
     assert picked_values({"selection": {"points": []}}) is None
     assert picked_values(None) is None and picked_values({"selection": {"points": [{"customdata": ["a"]}]}}) is None
     assert json.dumps(picked_values({"selection": {"points": [{"customdata": [1.0, 2.0]}]}})) == "[1, 2]"
+
+
+def test_bar_channel_from_a_click_on_the_channel_chart():
+    from dashboard.ui.pick import bar_channel
+
+    assert bar_channel({"selection": {"points": [{"x": "ch 17", "y": 0.98}]}}, 64) == 17
+    assert bar_channel({"selection": {"points": [{"x": "ch 70"}]}}, 64) is None
+    assert bar_channel({"selection": {"points": [{"x": "dense"}]}}, 64) is None
+    assert bar_channel(None, 64) is None
