@@ -21,7 +21,7 @@ from dashboard.cache import ModelCache, RunRecord
 from dashboard.charts.inside import depth_size_chart
 from dashboard.charts.training import accuracy_scatter, compare_curves
 from dashboard.outside import escape_markdown, plotly_text
-from dashboard.runs import GridError, load_grid
+from dashboard.grids import GridError, load_grid
 from dashboard.spec import NetworkSpec, SpecError
 from tests.app.markup import markup_in_markdown, markup_in_plotly
 
