@@ -54,9 +54,11 @@ def main() -> None:
     record = model_cache().get(args.run)
     if record is None:
         sys.exit(f"run {args.run} is not in the cache")
-    spec = record.network()
+    from dashboard.labels import network_label
+
+    spec = record.spec
     data = cached.mnist()
-    print(f"run {args.run} ({record.network_label()}), data: {data.label}", flush=True)
+    print(f"run {args.run} ({network_label(record)}), data: {data.label}", flush=True)
     results: dict[str, float | str] = {"run": args.run, "data": data.label}
     load, _ = timed(lambda: run_model(args.run))
     print(f"{'load model':<34} {load:7.2f} s", flush=True)

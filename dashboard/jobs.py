@@ -30,7 +30,8 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dashboard.cache import ModelCache, RunRecord
+from dashboard.cache import ModelCache
+from dashboard.run import RunRecord
 from dashboard.data import MnistData
 from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in one import
     ACTIVE,
@@ -49,6 +50,7 @@ from dashboard.training import TrainSettings
 
 CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 KEEP_FINISHED = 100  # finished jobs remembered (the newest); older ones are in the cache anyway
+MAX_KEPT_MODEL_MB = 64  # .keras bytes of unstored runs kept for download, all jobs together
 ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
 log = logging.getLogger(__name__)
 
@@ -319,6 +321,7 @@ class JobManager:
             reason = err.strerror or str(err)
             with self._lock:
                 job.model_file = result["model"]
+                self._bound_kept_models()
             return self._finish(job, DONE, f"the model cache at {self.cache.root} cannot be written ({reason}); "
                                            "the trained model is kept for this session only: download it",
                                 record=record, stored=False)
@@ -390,6 +393,16 @@ class JobManager:
         if job is not None:
             job.done_event.wait(timeout)
         return self.status(job_id)
+
+    def _bound_kept_models(self) -> None:
+        """Drop the oldest unstored models' bytes past `MAX_KEPT_MODEL_MB` (server memory is shared)."""
+        kept = [job for job in self._jobs.values() if job.model_file is not None]
+        total = sum(len(job.model_file) for job in kept)
+        for job in kept[:-1]:  # the newest is always kept
+            if total <= MAX_KEPT_MODEL_MB * 2**20:
+                break
+            total -= len(job.model_file)
+            job.model_file = None
 
     def _forget_old(self) -> None:
         finished = [i for i, j in self._jobs.items() if not j.status.active]

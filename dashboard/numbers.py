@@ -12,12 +12,13 @@ Pure Python: imports neither TensorFlow nor Streamlit.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from dashboard.spec import BOOK, PRESETS, NetworkSpec, SpecError, final_map
+from dashboard.labels import data_name
+from dashboard.run import RunRecord
+from dashboard.spec import BOOK, PRESETS, NetworkSpec, final_map
+from dashboard.training import TrainSettings
 
 REFERENCES = ("global_avg", "one_by_one", "no_pooling")
 REFERENCE_LABELS = {
@@ -56,12 +57,10 @@ def classifier_numbers(spec: NetworkSpec) -> int:
     return side * side * channels if spec.head == "flatten" else channels
 
 
-def point_of(record: Any) -> NumbersPoint | None:
-    """The chart point of a run record (.key, .spec dict, .test_accuracy), or None if not of the family."""
-    try:
-        spec = NetworkSpec.from_dict(record.spec)
-        accuracy = float(record.test_accuracy)
-    except (SpecError, TypeError, ValueError, AttributeError):
+def point_of(record: RunRecord) -> NumbersPoint | None:
+    """The chart point of a run, or None if it is not of the family (an imported run never is)."""
+    spec, accuracy = record.spec, record.test_accuracy
+    if spec is None:
         return None
     filters = family_filters(spec)
     role = "family" if filters is not None else next((n for n in REFERENCES if PRESETS[n] == spec), None)
@@ -72,33 +71,33 @@ def point_of(record: Any) -> NumbersPoint | None:
     return NumbersPoint(str(record.key), role, label, classifier_numbers(spec), side, channels, accuracy)
 
 
-def _group_key(record: Any) -> tuple[str, str]:
-    return json.dumps(record.settings, sort_keys=True), str(record.data_fingerprint)
+def _group_key(record: RunRecord) -> tuple[TrainSettings | None, str]:
+    return record.settings, record.data_fingerprint
 
 
 def choose_points(
-    records: Iterable[Any], preferred_settings: Mapping[str, Any] | None = None, preferred_data: str = "full MNIST"
-) -> tuple[list[NumbersPoint], Any | None]:
+    records: Iterable[RunRecord], preferred_settings: TrainSettings | None = None, preferred_data: str = "full MNIST"
+) -> tuple[list[NumbersPoint], RunRecord | None]:
     """The points of the best group of runs trained alike, and one record of that group (or None).
 
     Best: the most family runs, then runs trained with `preferred_settings`, then on
     `preferred_data` (a record's `data_name`), then the most points. One point per network (the
     first record seen). Sorted by role, then numbers.
     """
-    groups: dict[tuple[str, str], list[tuple[NumbersPoint, Any]]] = {}
+    groups: dict[tuple[TrainSettings | None, str], list[tuple[NumbersPoint, RunRecord]]] = {}
     for record in records:
         point = point_of(record)
         if point is not None:
             groups.setdefault(_group_key(record), []).append((point, record))
     if not groups:
         return [], None
-    wanted = json.dumps(dict(preferred_settings), sort_keys=True) if preferred_settings is not None else None
+    wanted = preferred_settings
 
-    def rank(item: tuple[tuple[str, str], list]) -> tuple:
+    def rank(item: tuple[tuple[TrainSettings | None, str], list]) -> tuple:
         (settings, _), members = item
         family = len({p.channels for p, _ in members if p.role == "family"})
         sample = members[0][1]
-        return (family, settings == wanted, getattr(sample, "data_name", None) == preferred_data, len(members))
+        return (family, wanted is not None and settings == wanted, data_name(sample) == preferred_data, len(members))
 
     _, members = max(groups.items(), key=rank)
     seen: set[tuple[str, int]] = set()

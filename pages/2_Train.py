@@ -7,13 +7,14 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.charts import training as charts
 from dashboard.jobs import JobLimitError
 from dashboard.outside import escape_markdown
-from dashboard.spec import preset_name
+from dashboard.spec import NetworkSpec, preset_name
 from dashboard.summaries import training_problems
 from dashboard.training import (
+    HISTORY_KEYS,
     MAX_EPOCHS,
     MIN_EPOCHS,
     OPTIMIZERS,
@@ -86,11 +87,11 @@ def show_results(record: RunRecord, note: str) -> None:
     a.metric("Test accuracy", f"{record.test_accuracy:.2%}")
     b.metric("Validation accuracy", f"{record.val_accuracy:.2%}")
     c.metric("Parameters", f"{record.params:,}")
-    side, channels = record.final_map
+    side, channels = record.final_map or (0, 0)
     d.metric("Last conv map", f"{side}×{side}×{channels}")
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
-    table = pd.DataFrame(record.history)
+    table = pd.DataFrame({k: record.history[k] for k in HISTORY_KEYS if k in record.history})  # fixed column order
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     st.dataframe(table.style.format("{:.4f}"), key="result_table")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
@@ -99,6 +100,29 @@ def show_results(record: RunRecord, note: str) -> None:
         + (f" · {versions}" if versions else "")
         + ". Inspect it on the **Compare** page."
     )
+
+
+def submit_job() -> None:
+    """Train's callback: submit the job before the page reruns, so that leaving at once loses nothing.
+
+    Uses the network and data the page showed (`train_shown`) and the form's new settings; the
+    job is queued and this returns at once (no training here).
+    """
+    shown = st.session_state.get("train_shown")
+    if shown is None:
+        return
+    job_spec, job_data = NetworkSpec.from_json(shown["spec"]), cached.mnist(shown["data"])
+    try:
+        job_settings = settings_from_widgets(len(job_data.x_train))
+    except SettingsError:
+        return  # the page says why
+    if training_problems(job_spec) or ui_runs.model_cache().get(
+            ui_runs.model_cache().key(job_spec, job_settings, job_data.fingerprint)) is not None:
+        return  # the page says it is too big, or shows the cached run
+    try:
+        ui_jobs.manager().submit(job_spec, job_settings, job_data, session=ui_jobs.session_id())
+    except JobLimitError as err:
+        st.session_state["train_refused"] = str(err)
 
 
 # --- the network and the data ----------------------------------------------------------------
@@ -148,7 +172,7 @@ with st.sidebar:
         st.checkbox(f"All {n_train:,} training images", key="train_all")
         st.slider("Training images (when not all)", SIZE_STEP, size_max, step=SIZE_STEP, key="train_size")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
-        submitted = st.form_submit_button("Train", type="primary", icon="🏋️", key="train_button")
+        st.form_submit_button("Train", type="primary", icon="🏋️", key="train_button", on_click=submit_job)
 
 try:
     settings = settings_from_widgets(n_train)
@@ -163,6 +187,8 @@ st.markdown(
     f"data: {data.label}. The last 10% of the training images are held out for validation."
 )
 
+st.session_state["train_shown"] = {"spec": spec.to_json(), "data": data_choice}  # for `submit_job`
+
 # --- cached, or a job --------------------------------------------------------------------------
 
 cache = ui_runs.model_cache()
@@ -173,18 +199,14 @@ ui_runs.show_cache_problems()
 jobs = ui_jobs.manager()
 
 too_big = training_problems(spec) if record is None else []
-if record is None and submitted and not too_big:
-    try:
-        jobs.submit(spec, settings, data, session=ui_jobs.session_id())
-    except JobLimitError as err:
-        st.warning(str(err), icon="🚦")
-    else:
-        st.rerun()  # the jobs panel and the live view show the new job
+if "train_refused" in st.session_state:  # the Train callback could not queue the job
+    st.warning(st.session_state.pop("train_refused"), icon="🚦")
 job = jobs.job_for_key(key)
 ui_jobs.show_notice()
 
 if record is not None:
-    if job is not None and job.state == "done" and job.stored:
+    mine = {status.id for status in jobs.jobs(ui_jobs.session_id())}
+    if job is not None and job.state == "done" and job.stored and job.id in mine:
         note = (f"Trained by a job on {escape_markdown(record.trained_on or 'this server')} in {record.train_seconds:.1f} s "
                 f"(queued {record.queued_seconds:.1f} s) and stored in the cache.")
     else:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.charts import atlas as charts
 from dashboard.decode import article
-from dashboard.spec import SpecError, geometry
+from dashboard.spec import geometry
 from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import cached, nav, pick
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
@@ -30,10 +30,10 @@ record = run_picker("Trained run", key="atlas_run", runs=records)
 st.caption("Runs of imported models are not listed here yet: their layers have no network description.")
 if record is None:
     st.stop()
-try:
-    spec = record.network()
-except SpecError as err:
-    st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
+spec = record.spec
+if spec is None:
+    st.info("The channel atlas reads networks described by the app; this run is an imported model: pick another run.",
+            icon="ℹ️")
     st.stop()
 if load_run_model(record) is None:
     st.stop()

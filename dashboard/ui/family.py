@@ -43,7 +43,6 @@ def _submit(members: list[Member], vary: str, data: MnistData) -> None:
     if refused:
         st.session_state["family_refused"] = (f"{len(refused)} of {len(members)} runs were not queued: "
                                               f"{refused[0][1]}")
-    st.rerun()  # the jobs panel lists the new jobs
 
 
 @st.fragment(run_every=ui_jobs.PANEL_SECONDS)

@@ -10,6 +10,8 @@ that pages show the new run.
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from dashboard.charts import training as charts
@@ -18,6 +20,7 @@ from dashboard.outside import escape_markdown as md_text
 from dashboard.ui.runs import model_cache
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
+IDLE_SECONDS = 5.0  # how often a session without jobs looks for new ones (submitted on Train)
 STATE_ICONS = {"queued": "⏳", "running": "🏃", DONE: "✅", FAILED: "❌", CANCELLED: "🚫"}
 SHOWN_JOBS = 8  # the panel lists this session's newest jobs
 
@@ -28,11 +31,12 @@ def manager() -> JobManager:
 
 
 def session_id() -> str:
-    """This browser session's id (stable across pages, new for a new tab)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
+    """This browser session's id for its jobs (stable across pages, new for a new tab)."""
+    # Kept in session state rather than Streamlit's own session id: AppTest gives every test
+    # session the same id, and this one also survives a reconnect of the same session.
+    if "jobs_session" not in st.session_state:
+        st.session_state["jobs_session"] = uuid.uuid4().hex
+    return st.session_state["jobs_session"]
 
 
 def show_notice() -> None:
@@ -84,9 +88,17 @@ def _panel() -> None:
             st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
 
 
+@st.fragment(run_every=IDLE_SECONDS)
+def _idle_panel() -> None:
+    """Nothing to show yet; every few seconds, look whether this session now has a job."""
+    if manager().jobs(session_id()):
+        st.rerun()  # the live panel takes over
+
+
 def jobs_panel() -> None:
-    """The sidebar's jobs panel: this session's jobs, live, or nothing while it has none."""
+    """The sidebar's jobs panel: this session's jobs, live (nothing while it has none)."""
     if not manager().jobs(session_id()):
+        _idle_panel()
         return
     show_notice()
     _panel()

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.charts.numbers import numbers_chart
+from dashboard.labels import data_name, training_label
 from dashboard.numbers import choose_points, numbers_sentences
 
 
@@ -15,7 +16,7 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
     """Chart and computed text for the best group of cached runs of the family, or how to get them."""
     from dashboard.training import TRAIN_PRESETS
 
-    points, sample = choose_points(records, preferred_settings=TRAIN_PRESETS["fast"].to_dict())
+    points, sample = choose_points(records, preferred_settings=TRAIN_PRESETS["fast"])
     if len([p for p in points if p.role == "family"]) + len(points) < 3:
         st.info(
             "Too few runs of the family in the cache: the book network with its last conv layer at "
@@ -38,6 +39,6 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
             st.markdown(f"- {sentence}")
         if sample is not None:
             st.caption(
-                f"{len(points)} runs, all trained with the {sample.training_label()} settings on "
-                f"{sample.data_name}; one seed each."
+                f"{len(points)} runs, all trained with the {training_label(sample)} settings on "
+                f"{data_name(sample)}; one seed each."
             )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from dashboard.numbers import (
@@ -14,24 +12,24 @@ from dashboard.numbers import (
     numbers_sentences,
     point_of,
 )
-from dashboard.spec import BOOK, PRESETS
+from dashboard.run import RunRecord
+from dashboard.spec import BOOK, PRESETS, NetworkSpec
+from dashboard.training import TrainSettings
+from tests.unit.test_run import imported, trained
 
-FAST = {"epochs": 2, "batch_size": 128}
-OTHER = {"epochs": 1, "batch_size": 64}
-
-
-@dataclass
-class Rec:
-    key: str
-    spec: dict
-    test_accuracy: float
-    settings: dict = field(default_factory=lambda: dict(FAST))
-    data_fingerprint: str = "full"
-    data_name: str = "full MNIST"
+FAST = TrainSettings(epochs=2, batch_size=128)
+OTHER = TrainSettings(epochs=1, batch_size=64)
+FULL = "file (60,000 train + 10,000 test images)"
 
 
-def book_with(filters: int) -> dict:
-    return BOOK.with_block(2, filters=filters).to_dict()
+def Rec(key: str, spec: NetworkSpec, test_accuracy: float, settings: TrainSettings = FAST,
+        data_fingerprint: str = "full", data_label: str = FULL) -> RunRecord:
+    return trained(key, spec, settings, test_accuracy=test_accuracy, data_fingerprint=data_fingerprint,
+                   data_source="file", data_label=data_label)
+
+
+def book_with(filters: int) -> NetworkSpec:
+    return BOOK.with_block(2, filters=filters)
 
 
 def family(accs: dict[int, float], **kw) -> list[Rec]:
@@ -45,25 +43,25 @@ def test_family_and_references_are_found_by_their_network():
     assert family_filters(PRESETS["global_avg"]) is None
     assert classifier_numbers(BOOK) == 576 and classifier_numbers(BOOK.with_block(2, filters=1)) == 9
     assert classifier_numbers(PRESETS["global_avg"]) == 64 and classifier_numbers(PRESETS["no_pooling"]) == 30_976
-    assert point_of(Rec("g", PRESETS["global_avg"].to_dict(), 0.98)).role == "global_avg"
-    assert point_of(Rec("t", PRESETS["tiny"].to_dict(), 0.98)) is None
-    assert point_of(Rec("bad", {"blocks": "x"}, 0.98)) is None
+    assert point_of(Rec("g", PRESETS["global_avg"], 0.98)).role == "global_avg"
+    assert point_of(Rec("t", PRESETS["tiny"], 0.98)) is None
+    assert point_of(imported()) is None
 
 
 def test_the_group_with_most_family_runs_wins_and_duplicates_collapse():
-    fast = family({1: 0.95, 64: 0.99}) + [Rec("ref", PRESETS["one_by_one"].to_dict(), 0.985)]
-    quick = family({1: 0.5, 2: 0.6, 4: 0.7}, settings=dict(OTHER), data_fingerprint="sub", data_name="embedded subset")
-    points, sample = choose_points(fast + quick + [Rec("dup", book_with(4), 0.1, settings=dict(OTHER), data_fingerprint="sub")])
+    fast = family({1: 0.95, 64: 0.99}) + [Rec("ref", PRESETS["one_by_one"], 0.985)]
+    quick = family({1: 0.5, 2: 0.6, 4: 0.7}, settings=OTHER, data_fingerprint="sub", data_label="embedded subset")
+    points, sample = choose_points(fast + quick + [Rec("dup", book_with(4), 0.1, settings=OTHER, data_fingerprint="sub")])
     assert [(p.role, p.numbers, p.test_accuracy) for p in points] == [("family", 9, 0.5), ("family", 18, 0.6), ("family", 36, 0.7)]
     assert sample.settings == OTHER
     # With equal family counts, the preferred settings win, references come with their group.
-    points, sample = choose_points(fast + family({1: 0.5, 2: 0.6}, settings=dict(OTHER)), preferred_settings=FAST)
+    points, sample = choose_points(fast + family({1: 0.5, 2: 0.6}, settings=OTHER), preferred_settings=FAST)
     assert sample.settings == FAST and [p.role for p in points] == ["family", "family", "one_by_one"]
     assert choose_points([]) == ([], None)
 
 
 def pts(family_accs: dict[int, float], refs: dict[str, float] | None = None) -> list[NumbersPoint]:
-    recs = family(family_accs) + [Rec(k, PRESETS[k].to_dict(), a) for k, a in (refs or {}).items()]
+    recs = family(family_accs) + [Rec(k, PRESETS[k], a) for k, a in (refs or {}).items()]
     return [point_of(r) for r in recs]
 
 
