@@ -44,18 +44,20 @@ TARGET_MS = 150.0
 def load_book(run_key: str | None) -> tuple[str, object, NetworkSpec, str]:
     """(key, Keras model, spec, description) of the network to time."""
     from dashboard.model import build_model
-    from dashboard.training import TRAIN_PRESETS
 
     cache = ModelCache()
     if run_key is None:
-        book_settings = TRAIN_PRESETS["book"].to_dict()
-        shipped = [r for r in cache.runs() if r.shipped and r.spec == BOOK.to_dict() and r.settings == book_settings]
-        run_key = shipped[0].key if shipped else None
+        from dashboard.run import shipped_book
+
+        shipped = shipped_book(cache.runs())
+        run_key = shipped.key if shipped else None
     if run_key is not None:
         record = cache.get(run_key)
         if record is None:
             raise SystemExit(f"run {run_key!r} is not in the cache")
-        return run_key, cache.load_model(run_key), record.network(), f"run {run_key} ({record.title()})"
+        from dashboard.labels import run_title
+
+        return run_key, cache.load_model(run_key), record.spec, f"run {run_key} ({run_title(record)})"
     return "untrained-book", build_model(BOOK), BOOK, "untrained book network (no shipped run found)"
 
 

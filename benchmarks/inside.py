@@ -47,14 +47,12 @@ def find_or_train_book() -> str:
 
     cache = ModelCache()
     data = load_mnist("auto")
+    from dashboard.run import find_run, shipped_book
+
     runs = cache.runs()
-    book = BOOK.to_dict()
-    for record in runs:
-        if record.shipped and record.spec == book and record.settings == TRAIN_PRESETS["book"].to_dict():
-            return record.key
-    for record in runs:
-        if record.spec == book and record.data_fingerprint == data.fingerprint:
-            return record.key
+    found = shipped_book(runs) or find_run(runs, spec=BOOK, data_fingerprint=data.fingerprint)
+    if found is not None:
+        return found.key
     if "MODEL_CACHE_DIR" not in os.environ:  # never write into the repo's model_cache/ from here
         os.environ["MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="inside-bench-")
         cache = ModelCache()
@@ -73,7 +71,7 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
     from dashboard.ui.runs import model_cache, run_model
 
     record = model_cache().get(key)
-    spec = record.network()
+    spec = record.spec
     data = cached.mnist()
     fp = data.fingerprint
     image = from_mnist(data.x_test[0])

@@ -189,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_warm(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
     from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
-    from dashboard.runs import load_grid
+    from dashboard.grids import load_grid
 
     grid = load_grid(args.grid)
     data = _load_data(args.data)
@@ -221,6 +221,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
 
 def cmd_cache(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
+    from dashboard.labels import final_map_text, network_label, training_label
 
     cache = ModelCache()
     if args.action == "list":
@@ -231,16 +232,20 @@ def cmd_cache(args: argparse.Namespace) -> int:
             print(f"{len(runs)} run(s); written runs in {cache.root} use {cache.size_bytes() / 2**20:.1f} MB "
                   f"of {cache.max_bytes / 2**20:.0f} MB")
             for r in runs:
-                side, channels = r.final_map
                 print(f"{r.key}  {'shipped' if r.shipped else 'cached '}  test {r.test_accuracy:.4f}  "
-                      f"val {r.val_accuracy:.4f}  {r.params:>9,} params  {side}x{side}x{channels}  "
-                      f"{r.train_seconds:6.1f}s  {r.data_source:11s} {r.network_label()} · {r.training_label()}")
+                      f"val {r.val_accuracy:.4f}  {r.params:>9,} params  {final_map_text(r):>9}  "
+                      f"{r.train_seconds:6.1f}s  {r.data_source:11s} {network_label(r)} · {training_label(r)}")
         for problem in problems:
             print(f"warning: {problem}", file=sys.stderr)
         return 0
     if args.action == "verify":
         report = cache.verify()
-        print(f"{len(report.ok)} sound, {len(report.damaged)} damaged (set aside)")
+        outcome = f"{len(report.set_aside)} set aside"
+        if report.not_set_aside:
+            outcome += f", {len(report.not_set_aside)} could not be set aside"
+        print(f"{len(report.ok)} sound, {len(report.damaged)} damaged" + (f" ({outcome})" if report.damaged else ""))
+        for item in report.removed:
+            print(f"removed stale {item}")
         for message in report.damaged:
             print(f"damaged: {message}")
         return 1 if report.damaged else 0
@@ -260,7 +265,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     mnist = _load_data(args.data)
     cache = ModelCache()
     record, hit = import_model(data, os.path.basename(args.path), mnist, cache)
-    scaling = record.imported["scaling"]
+    scaling = record.imported.scaling
     out = {
         "key": record.key,
         "cache_hit": hit,
@@ -331,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dashboard.cache import CacheError
     from dashboard.data import DataError
+    from dashboard.grids import GridError
     from dashboard.modelfile import ModelFileError
-    from dashboard.runs import GridError
     from dashboard.training import SettingsError
 
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from dashboard.data import to_model_input
 from dashboard.model import MAP_KINDS
-from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, final_map, geometry
+from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
 TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal components
@@ -77,7 +77,7 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
     layer_name = layer_name or final_map_layer(model)
@@ -424,46 +424,6 @@ def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometr
     rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)
     full = np.stack([np.interp(t, units, rows[i]) for i in range(INPUT_SIZE)])  # (28, 28)
     return np.clip(full, 0.0, 1.0).astype(np.float32)
-
-
-# --- runs of one family --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FamilyRow:
-    """One cached run for the depth-against-size chart."""
-
-    key: str
-    label: str
-    final_size: int
-    conv_layers: int
-    params: int
-    test_accuracy: float
-
-
-def family_rows(records: Iterable[Any]) -> list[FamilyRow]:
-    """Rows for runs with a test accuracy (records with .key, .spec dict, .params, .test_accuracy)."""
-    rows = []
-    for record in records:
-        accuracy = getattr(record, "test_accuracy", None)
-        if accuracy is None:
-            continue
-        try:
-            spec = NetworkSpec.from_dict(record.spec)
-        except (ValueError, TypeError):
-            continue  # a damaged record: leave it out of the chart
-        size, _ = final_map(spec)
-        rows.append(
-            FamilyRow(
-                key=str(record.key),
-                label=spec.describe(),
-                final_size=int(size),
-                conv_layers=len(spec.blocks),
-                params=int(getattr(record, "params", 0) or 0),
-                test_accuracy=float(accuracy),
-            )
-        )
-    return sorted(rows, key=lambda r: (r.final_size, r.params))
 
 
 # --- downloads -----------------------------------------------------------------------------

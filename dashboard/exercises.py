@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from dashboard.run import RunRecord
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, SpecError, final_map, geometry
 
 Kind = Literal["shape", "number", "choice", "network", "run"]
 Check = Callable[[str], tuple[bool, str]]
-RunLookup = Callable[[str], Any]  # run key → record with .params, .history, .spec (or None)
+RunLookup = Callable[[str], RunRecord | None]  # run key → its record (None if absent)
 
 PROGRESS_FORMAT = "convnet-explorer-exercises"
 PROGRESS_VERSION = 1
@@ -233,9 +234,7 @@ def budget_checker(lookup: RunLookup, max_params: int, target: float) -> Check:
             return False, f"That run cannot be read ({type(err).__name__})."
         if record is None:
             return False, "That run is not in the cache: train it on the Train page first."
-        params = int(getattr(record, "params", 0) or 0)
-        values = list(getattr(record, "history", {}).get("val_accuracy") or [])
-        accuracy = float(values[-1]) if values else float("nan")
+        params, accuracy = record.params, record.val_accuracy
         too_big = params > max_params
         too_weak = not (accuracy >= target)  # nan counts as too weak
         shown = "no validation accuracy" if math.isnan(accuracy) else f"{accuracy:.2%} validation accuracy"
@@ -531,16 +530,3 @@ def progress_from_json(
     if failed:
         warnings.append(f"{failed} answer(s) marked solved do not pass their check here; they count as open.")
     return progress, warnings
-
-
-def paired_accuracies(records: Sequence[Any], first: NetworkSpec, second: NetworkSpec) -> list[tuple[float, float]]:
-    """(test accuracy of `first`, of `second`) for each pair of runs trained alike (settings and data)."""
-    a, b = first.to_dict(), second.to_dict()
-    by_training: dict[str, dict[str, float]] = {}
-    for record in records:
-        which = "a" if record.spec == a else "b" if record.spec == b else None
-        if which is None:
-            continue
-        training = json.dumps([record.settings, record.data_fingerprint], sort_keys=True)
-        by_training.setdefault(training, {})[which] = float(record.test_accuracy)
-    return [(pair["a"], pair["b"]) for pair in by_training.values() if len(pair) == 2]

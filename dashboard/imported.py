@@ -13,12 +13,13 @@ No Streamlit; TensorFlow is imported when a model is loaded or measured.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from dashboard.cache import ModelCache, RunRecord, library_versions, now_iso
+from dashboard.cache import ModelCache
+from dashboard.run import ImportedModel, RunRecord, library_versions, now_iso
 from dashboard.kerasgeometry import LayerShape
 from dashboard.modelfile import Inspection, inspect_model_file, load_checked, sha256
 from dashboard.spec import LayerGeometry
@@ -138,8 +139,8 @@ def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[st
     """The cache record of an imported model measured on `data`'s test set."""
     return RunRecord(
         key=inspection.sha256,
-        spec={},
-        settings={},
+        spec=None,
+        settings=None,
         history={},
         test_accuracy=float(test_accuracy),
         params=inspection.params,
@@ -150,17 +151,17 @@ def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[st
         data_fingerprint=data.fingerprint,
         versions=library_versions(),
         created=now_iso(),
-        imported={
-            "source_file": inspection.filename[:200],
-            "sha256": inspection.sha256,
-            "format": inspection.file_format,
-            "model_class": inspection.model_class,
-            "input_shape": list(inspection.input_shape),
-            "scaling": scaling,
-            "scaling_scores": scores,
-            "chain": inspection.chain,
-            "layers": [row_dict(row) for row in inspection.rows],
-        },
+        imported=ImportedModel(
+            source_file=inspection.filename[:200],
+            sha256=inspection.sha256,
+            format=inspection.file_format,
+            model_class=inspection.model_class,
+            input_shape=tuple(inspection.input_shape),
+            scaling=scaling,
+            scaling_scores=scores,
+            chain=inspection.chain,
+            layers=tuple(row_dict(row) for row in inspection.rows),
+        ),
     )
 
 
@@ -168,7 +169,7 @@ def import_model(data: bytes, filename: str, mnist: Any, cache: ModelCache) -> t
     """(record, cache_hit): check, load, measure and store a model file; `ModelFileError` if refused."""
     key = sha256(data)
     record = cache.get(key)
-    if record is not None and record.imported:
+    if record is not None and record.is_imported:
         return record, True
     inspection = inspect_model_file(data, filename)
     model = load_checked(data, inspection)
@@ -190,12 +191,11 @@ def rescale(record: RunRecord, scaling: str, mnist: Any, cache: ModelCache) -> R
     """The record re-measured with another input `scaling` (the learner's choice), stored in place."""
     if scaling not in SCALINGS:
         raise ValueError(f"unknown input scaling {scaling!r}")
-    if record.imported.get("scaling") == scaling:
+    if record.imported is None or record.imported.scaling == scaling:
         return record
     model = cache.load_model(record.key)
-    accuracy = test_accuracy(model, tuple(record.imported["input_shape"]), scaling, mnist)
-    changed = RunRecord(**{**record.__dict__, "test_accuracy": accuracy,
-                           "imported": {**record.imported, "scaling": scaling}})
+    accuracy = test_accuracy(model, record.imported.input_shape, scaling, mnist)
+    changed = replace(record, test_accuracy=accuracy, imported=record.imported.with_scaling(scaling))
     cache.replace_record(changed)
     return changed
 
@@ -205,7 +205,7 @@ def rescale(record: RunRecord, scaling: str, mnist: Any, cache: ModelCache) -> R
 
 def layer_rows(record: RunRecord) -> list[dict[str, Any]]:
     """The stored summary rows of an imported run (name, type, output_shape, params, rf, jump)."""
-    return [dict(row) for row in record.imported.get("layers", [])]
+    return [dict(row) for row in record.imported.layers] if record.imported is not None else []
 
 
 def map_geometry(record: RunRecord) -> list[LayerGeometry]:
@@ -223,4 +223,4 @@ def map_geometry(record: RunRecord) -> list[LayerGeometry]:
 
 def has_maps(record: RunRecord) -> bool:
     """True if the run is an imported chain with at least one Conv2D layer (feature maps, Inside)."""
-    return bool(record.imported.get("chain")) and any(g.kind == "Conv2D" for g in map_geometry(record))
+    return record.imported is not None and record.imported.chain and any(g.kind == "Conv2D" for g in map_geometry(record))

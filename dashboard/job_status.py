@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec
 from dashboard.training import TrainSettings
 

@@ -30,7 +30,8 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dashboard.cache import ModelCache, RunRecord
+from dashboard.cache import ModelCache
+from dashboard.run import RunRecord
 from dashboard.data import MnistData
 from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in one import
     ACTIVE,

@@ -12,18 +12,15 @@ No Streamlit here.
 
 from __future__ import annotations
 
-import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from dashboard.cache import ModelCache, RunRecord, library_versions, now_iso
-from dashboard.data import MnistData, to_model_input
+from dashboard.cache import ModelCache
+from dashboard.data import MnistData
+from dashboard.run import RunRecord, library_versions, now_iso
 from dashboard.spec import NetworkSpec, final_map, validate
 from dashboard.training import BatchProgress, EpochProgress, TrainResult, TrainSettings, train
 
@@ -117,12 +114,13 @@ def _acquire_polling(lock: threading.Lock, on_wait: Callable[[float], None] | No
             return
 
 
-def make_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: MnistData, result: TrainResult) -> RunRecord:
-    """The cache record of a finished training."""
+def make_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: MnistData, result: TrainResult,
+                trained_on: str | None = None, queued_seconds: float = 0.0) -> RunRecord:
+    """The cache record of a finished training (`trained_on` defaults to this host's name)."""
     return RunRecord(
         key=key,
-        spec=spec.to_dict(),
-        settings=settings.to_dict(),
+        spec=spec,
+        settings=settings,
         history={k: [float(x) for x in v] for k, v in result.history.items()},
         test_accuracy=float(result.test_accuracy),
         params=int(result.model.count_params()),
@@ -134,6 +132,8 @@ def make_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: Mnis
         versions=library_versions(),
         created=now_iso(),
         shipped=False,
+        trained_on=socket.gethostname() if trained_on is None else trained_on,
+        queued_seconds=round(max(float(queued_seconds), 0.0), 3),
     )
 
 
@@ -151,6 +151,7 @@ def get_or_train(
     A damaged entry is set aside by the cache (its message in `cache.take_problems()`) and
     trained again. Exceptions from the callbacks (Stop) end the training with nothing stored.
     """
+    asked = time.monotonic()
     validate(spec)
     key = cache.key(spec, settings, data.fingerprint)
     record = cache.get(key)
@@ -182,8 +183,9 @@ def get_or_train(
                 record = cache.get(key)  # another process may have stored it meanwhile
                 if record is not None:
                     return record, True
+                queued = time.monotonic() - asked
                 result = train(spec, settings, data, on_batch=on_batch, on_epoch=on_epoch)
-                record = make_record(key, spec, settings, data, result)
+                record = make_record(key, spec, settings, data, result, queued_seconds=queued)
                 cache.put(record, result.model)
                 return record, False
         finally:
@@ -222,113 +224,3 @@ class _file_lock:
     def __exit__(self, *exc: object) -> None:
         if self.lock is not None:
             self.lock.release()
-
-
-# --- evaluating a trained run ---------------------------------------------------------------
-
-
-def predict_labels(model: Any, images: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 images (n, 28, 28) → (predicted digits (n,) int, class probabilities (n, 10) float32)."""
-    probs = np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0), dtype=np.float32)
-    return probs.argmax(axis=1), probs
-
-
-def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
-    """(classes, classes) counts: row = true digit, column = predicted digit."""
-    matrix = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(true, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
-    return matrix
-
-
-def misclassified(true: np.ndarray, predicted: np.ndarray, probs: np.ndarray, limit: int = 40) -> np.ndarray:
-    """Indices of wrong predictions, most confident mistakes first, at most `limit`."""
-    wrong = np.flatnonzero(np.asarray(true) != np.asarray(predicted))
-    confidence = probs[wrong, np.asarray(predicted)[wrong]]
-    return wrong[np.argsort(-confidence, kind="stable")][:limit]
-
-
-# --- grids: lists of runs to train ahead of time (`python -m dashboard warm --grid …`) --------------
-
-GRID_TRAIN_PRESET = "fast"
-
-
-class GridError(ValueError):
-    """A grid file or name that cannot be used; the message says why."""
-
-
-def builtin_grids() -> dict[str, list[dict[str, Any]]]:
-    """Named grids, all with the fast training preset: `workshop` trains every network preset;
-    `numbers` the book network with its last conv at 1…64 filters and the reference points
-    of `spec.numbers_family()` (how many numbers the classifier needs)."""
-    from dashboard.spec import PRESETS, numbers_family
-
-    return {
-        "workshop": [{"preset": name, "train_preset": GRID_TRAIN_PRESET} for name in PRESETS],
-        "numbers": [{"spec": spec.to_dict(), "train_preset": GRID_TRAIN_PRESET} for spec in numbers_family().values()],
-    }
-
-
-def parse_grid(items: Any) -> list[tuple[str, NetworkSpec, TrainSettings]]:
-    """Grid JSON → [(label, spec, settings)]; raise `GridError` naming every bad item.
-
-    A grid is a list of objects, each with `preset` (a network preset name) or `spec` (a
-    network object), and optionally `train_preset` (default "fast") and `settings` (fields of
-    TrainSettings that override the training preset's).
-    """
-    from dashboard.spec import PRESETS, SpecError
-    from dashboard.training import TRAIN_PRESETS, SettingsError
-
-    if isinstance(items, dict) and "runs" in items:
-        items = items["runs"]
-    if not isinstance(items, list) or not items:
-        raise GridError("a grid must be a non-empty list of runs")
-    out, problems = [], []
-    for i, item in enumerate(items, start=1):
-        where = f"run {i}"
-        if not isinstance(item, dict):
-            problems.append(f"{where}: expected an object")
-            continue
-        unknown = sorted(set(item) - {"preset", "spec", "train_preset", "settings"})
-        if unknown:
-            problems.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
-            continue
-        try:
-            if ("preset" in item) == ("spec" in item):
-                raise GridError("give exactly one of 'preset' and 'spec'")
-            if "preset" in item:
-                if item["preset"] not in PRESETS:
-                    raise GridError(f"unknown network preset {item['preset']!r}")
-                spec, name = PRESETS[item["preset"]], item["preset"]
-            else:
-                spec = NetworkSpec.from_dict(item["spec"])
-                name = spec.describe()
-            train_preset = item.get("train_preset", GRID_TRAIN_PRESET)
-            if train_preset not in TRAIN_PRESETS:
-                raise GridError(f"unknown training preset {train_preset!r}")
-            overrides = item.get("settings", {})
-            if not isinstance(overrides, dict):
-                raise GridError("'settings' must be an object")
-            settings = TrainSettings.from_dict({**TRAIN_PRESETS[train_preset].to_dict(), **overrides})
-        except (GridError, SpecError, SettingsError) as err:
-            problems.append(f"{where}: {err}")
-            continue
-        label = f"{name} · {train_preset}" + (f" + {json.dumps(overrides, sort_keys=True)}" if overrides else "")
-        out.append((label, spec, settings))
-    if problems:
-        raise GridError("; ".join(problems))
-    return out
-
-
-def load_grid(name_or_path: str) -> list[tuple[str, NetworkSpec, TrainSettings]]:
-    """A built-in grid by name, or a grid JSON file; raise `GridError` with a clear message."""
-    grids = builtin_grids()
-    if name_or_path in grids:
-        return parse_grid(grids[name_or_path])
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise GridError(f"{name_or_path!r} is neither a built-in grid ({', '.join(grids)}) nor a file")
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise GridError(f"cannot read grid file {path}: {err}") from None
-    return parse_grid(items)

@@ -10,6 +10,7 @@ from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
 from dashboard.summaries import training_problems
 from dashboard.ui import cached, nav, state, widgets
+from dashboard.ui.decode import shape_panel
 
 st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
 nav.sidebar_nav()
@@ -72,6 +73,7 @@ def show_network(spec: NetworkSpec, key: str) -> None:
         width="stretch",
         key=f"{key}_table",
     )
+    shape_panel(spec, rows, key=key, image=cached.mnist().x_test[0] / 255.0)
     st.plotly_chart(charts.spatial_chart(rows, highlight=last_conv.name), key=f"{key}_spatial")
     st.plotly_chart(charts.params_chart(rows, highlight=last_conv.name), key=f"{key}_params")
     digit = cached.mnist().x_test[0]

@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.charts import training as charts
 from dashboard.jobs import JobLimitError
 from dashboard.outside import escape_markdown
@@ -87,7 +87,7 @@ def show_results(record: RunRecord, note: str) -> None:
     a.metric("Test accuracy", f"{record.test_accuracy:.2%}")
     b.metric("Validation accuracy", f"{record.val_accuracy:.2%}")
     c.metric("Parameters", f"{record.params:,}")
-    side, channels = record.final_map
+    side, channels = record.final_map or (0, 0)
     d.metric("Last conv map", f"{side}×{side}×{channels}")
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")

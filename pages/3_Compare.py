@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.cache import RunRecord
 from dashboard.charts import training as charts
-from dashboard.runs import confusion_matrix, misclassified
+from dashboard.evaluation import confusion_matrix, misclassified
+from dashboard.labels import final_map_text, network_line, short_label
+from dashboard.run import RunRecord
 from dashboard.ui import cached, nav
 from dashboard.ui import runs as ui_runs
 
@@ -23,22 +24,16 @@ st.caption(
 MAX_DEFAULT_SELECTED = 6
 
 
-def short_label(record: RunRecord) -> str:
-    """Network, training, data source and the key's start: a legend entry."""
-    return f"{record.network_label()} · {record.training_label()} · {record.data_name} · {record.key[:6]}"
-
-
 def runs_table(runs: list[RunRecord]) -> pd.DataFrame:
     """One row per run, in the cache's order."""
     rows = []
     for r in runs:
-        side, channels = r.final_map
         rows.append(
             {
                 "run": short_label(r),
-                "network": r.describe(),
+                "network": network_line(r),
                 "params": r.params,
-                "last conv map": f"{side}×{side}×{channels}",
+                "last conv map": final_map_text(r),
                 "val accuracy": r.val_accuracy,
                 "test accuracy": r.test_accuracy,
                 "epochs": r.epochs_done,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.cache import CacheError, RunRecord
-from dashboard.spec import PRESETS, SpecError
+from dashboard.cache import CacheError
+from dashboard.labels import network_line, run_title
+from dashboard.run import RunRecord
+from dashboard.spec import PRESETS
 from dashboard.ui import maps as ui_maps
 from dashboard.imported import has_maps
 from dashboard.outside import escape_markdown
@@ -26,8 +28,7 @@ st.caption(
 def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
     """A run to compare with: the no-pooling network if cached, else any other run."""
     others = [r for r in records if r.key != first.key]
-    no_pooling = PRESETS["no_pooling"].to_dict()
-    pool = [r for r in others if r.spec == no_pooling] or others
+    pool = [r for r in others if r.spec == PRESETS["no_pooling"]] or others
     return pool[0].key if pool else None
 
 
@@ -38,10 +39,8 @@ def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
             if not has_maps(record):
                 st.info(imports.what_is_shown(record), icon="ℹ️")
                 return None
-            return ui_maps.imported_maps(record.key, record.imported["scaling"])
-        return ui_maps.run_maps(record.key, record.network().to_json())
-    except SpecError as err:
-        st.error(f"This run's network is no longer valid ({err}); train it again.", icon="🚫")
+            return ui_maps.imported_maps(record.key, record.imported.scaling)
+        return ui_maps.run_maps(record.key, record.spec.to_json())
     except (CacheError, OSError, ValueError) as err:
         st.error(f"This run cannot be used: {err}. Train it again on the Train page.", icon="🚫")
     return None
@@ -74,8 +73,8 @@ chosen = [first] if second is None else [first, second]
 columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
 for i, (record, column) in enumerate(zip(chosen, columns)):
     with column:
-        st.subheader(record.describe())
-        st.caption(escape_markdown(record.title(), limit=200))
+        st.subheader(network_line(record))
+        st.caption(escape_markdown(run_title(record), limit=200))
         run = prepare(record)
         if run is None:
             continue

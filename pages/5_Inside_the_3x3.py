@@ -6,10 +6,11 @@ import numpy as np
 import streamlit as st
 
 from dashboard.charts import inside as charts
+from dashboard import labels
 from dashboard.imported import has_maps, layer_rows, map_geometry
 from dashboard.outside import escape_markdown
 from dashboard.ui.imports import what_is_shown
-from dashboard.spec import SpecError, final_map, geometry
+from dashboard.spec import geometry
 from dashboard.ui import cached, inside, nav
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import set_url, url_int, url_token
@@ -31,17 +32,10 @@ runs = cached_runs()
 record = run_picker("Trained run", key="inside_run", runs=runs)
 if record is None:
     st.stop()
-spec = None
-if record.is_imported:
-    if not has_maps(record):
-        st.info(what_is_shown(record), icon="ℹ️")
-        st.stop()
-else:
-    try:
-        spec = record.network()
-    except SpecError as err:
-        st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
-        st.stop()
+spec = record.spec  # None for an imported run
+if record.is_imported and not has_maps(record):
+    st.info(what_is_shown(record), icon="ℹ️")
+    st.stop()
 if load_run_model(record) is None:
     st.stop()
 
@@ -51,12 +45,11 @@ if data.fingerprint != record.data_fingerprint:
         f"This run was trained on {record.data_label}; the test images here come from {data.label}.",
         icon="ℹ️",
     )
+side, channels = record.final_map
 if spec is None:  # an imported chain: geometry from its layers' own configurations
-    side, channels = record.final_map
     maps_geo = map_geometry(record)
     flattened = "Flatten" in [row["type"] for row in layer_rows(record)]
 else:
-    side, channels = final_map(spec)
     maps_geo = [g for g in geometry(spec) if g.size is not None]
     flattened = spec.head == "flatten"
 last_geo = maps_geo[-1]
@@ -66,7 +59,7 @@ a.metric("Last map", f"{side}×{side}×{channels}")
 b.metric("Numbers per digit", f"{numbers:,}" if flattened else f"{channels} (averaged)")
 c.metric("Test accuracy", f"{record.test_accuracy:.2%}")
 d.metric("Parameters", f"{record.params:,}")
-st.caption(escape_markdown(f"{record.describe()} · {record.title()}", limit=300))
+st.caption(escape_markdown(f"{labels.network_line(record)} · {labels.run_title(record)}", limit=300))
 
 # --- where the numbers go ------------------------------------------------------------------
 
@@ -153,14 +146,10 @@ with text_col:
         f"**Left:** set all {channels} numbers of one position to zero and measure test accuracy on "
         f"{ablation.n_images:,} images. Losing position {tuple(int(v) for v in worst)} hurts most: "
         f"{ablation.zero_one[worst]:.1%}, {worst_drop * 100:.1f} points below all positions. "
-        + (
-            "No single position is essential: the overlapping windows of the others still see most of the digit.\n\n"
-            if worst_drop < 0.05
-            else "That position carries a lot on its own: its window covers a part of the digit the others see poorly.\n\n"
-        )
+        + labels.position_judgement(worst_drop) + "\n\n"
         + f"**Right:** keep only one position. The best one alone, {tuple(int(v) for v in best)}, gives "
         f"{best_alone:.1%} against 10% for guessing"
-        + (": one window already holds much of the digit." if best_alone >= 0.3 else ": one window holds little on its own.")
+        + labels.window_judgement(best_alone)
     )
 
 st.header(f"What each of the {channels} channels carries")
@@ -169,10 +158,16 @@ with chart_col:
     st.plotly_chart(
         charts.channel_chart(ablation.channel_accuracy, ablation.channel_order, ablation.baseline),
         key="inside_channels",
+        on_select="rerun",
+        selection_mode="points",
     )
+    from dashboard.ui.pick import channel_link  # noqa: E402
+
+    if not record.is_imported:  # the Channels page needs the app's network description
+        channel_link(record.key, st.session_state.get("inside_channels"), channels)
 with text_col:
     drops = ablation.baseline - ablation.channel_accuracy
-    harmless = int((drops <= 0.001).sum())
+    harmless = int((drops <= labels.HARMLESS_CHANNEL_DROP).sum())
     first = int(ablation.channel_order[0])
     st.markdown(
         f"A channel is one filter of `{last_geo.name if last_geo.kind == 'Conv2D' else maps_geo[-2].name}`: "
@@ -185,16 +180,13 @@ with text_col:
 # --- depth against size --------------------------------------------------------------------
 
 st.header("Depth against size")
-from dashboard.analysis import family_rows  # noqa: E402 - TensorFlow is loaded by now anyway
+from dashboard.evaluation import family_rows, same_training  # noqa: E402
 
 same_only = st.toggle(
     "Only runs trained with the same settings and data", value=True, key="inside_same",
     help="A fair comparison of networks needs the same training.",
 )
-family = [
-    r for r in runs
-    if not same_only or (r.settings == record.settings and r.data_fingerprint == record.data_fingerprint)
-]
+family = same_training(runs, record) if same_only else runs
 rows = family_rows(family)
 chart_col, text_col = st.columns([3, 2])
 with chart_col:
@@ -231,6 +223,13 @@ with text_col:
         "only parameters? For centred digits, knowing *which* strokes are present matters more than "
         "knowing exactly *where*." + facts
     )
+
+# --- how many numbers ----------------------------------------------------------------------
+
+st.header("How many numbers the classifier needs")
+from dashboard.ui.numbers import show_numbers  # noqa: E402
+
+show_numbers(runs)
 
 # --- where the network looks ---------------------------------------------------------------
 

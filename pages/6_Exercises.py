@@ -7,6 +7,8 @@ import streamlit as st
 from dashboard import exercises as ex
 from dashboard.spec import BOOK, PRESETS
 from dashboard.ui import nav, state
+from dashboard.evaluation import paired_accuracies
+from dashboard.labels import run_title
 from dashboard.ui.runs import cached_runs, model_cache
 
 st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon="🎓", layout="wide")
@@ -84,7 +86,7 @@ else:  # a trained run
         by_key = {r.key: r for r in runs}
         chosen = st.selectbox(
             "Your run", list(by_key), index=None, key=answer_key,
-            format_func=lambda k: f"{by_key[k].title()} · {by_key[k].params:,} params",
+            format_func=lambda k: f"{run_title(by_key[k])} · {by_key[k].params:,} params",
         )
         answer = chosen or ""
 
@@ -114,7 +116,7 @@ if feedback and feedback[0] == item.id:
         st.error(message, icon="❌")
 if item.id == "one_by_one_why" and feedback and feedback[0] == item.id and feedback[1] is not None:
     # Evidence from this server's cache: the book network and the 1×1 preset trained alike.
-    pairs = ex.paired_accuracies(cached_runs(), BOOK, PRESETS["one_by_one"])
+    pairs = paired_accuracies(cached_runs(), BOOK, PRESETS["one_by_one"])
     for book_acc, one_acc in pairs[:3]:
         st.caption(
             f"Cached runs trained alike: book (3×3×64) {book_acc:.2%} · one_by_one (1×1×64) {one_acc:.2%} "

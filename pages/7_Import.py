@@ -49,9 +49,9 @@ if record is not None:
         "accuracy": st.column_config.NumberColumn(format="%.4f"),
         "loss": st.column_config.NumberColumn(format="%.3f")})
     names = list(SCALINGS)
-    chosen = st.selectbox("Feed the model", names, index=names.index(record.imported["scaling"]),
+    chosen = st.selectbox("Feed the model", names, index=names.index(record.imported.scaling),
                           format_func=lambda name: SCALINGS[name].label, key=f"scaling_{record.key[:12]}")
-    if chosen != record.imported["scaling"]:
+    if chosen != record.imported.scaling:
         with st.spinner("Measuring the test set with the new input scaling…"):
             record = rescale(record, chosen, cached.mnist(), ui_runs.model_cache())
         for cache_fn in (ui_runs.run_model, ui_runs.test_predictions, ui_maps.run_maps, ui_maps.imported_maps):
@@ -63,7 +63,7 @@ if imported_runs:
     st.subheader(f"Imported runs on this server ({len(imported_runs)})")
     st.dataframe(
         [{"file": r.source_file, "test accuracy": r.test_accuracy, "params": r.params,
-          "input": r.imported.get("scaling", "?"), "key": r.key[:12]} for r in imported_runs],
+          "input": r.imported.scaling, "key": r.key[:12]} for r in imported_runs],
         hide_index=True,
         column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f")},
     )

@@ -37,9 +37,10 @@ def main() -> int:
     parser.add_argument("--prune", action="store_true", help="remove shipped runs these grids do not make")
     args = parser.parse_args()
 
-    from dashboard.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache, RunRecord
+    from dashboard.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache
     from dashboard.data import load_mnist
-    from dashboard.runs import get_or_train, load_grid
+    from dashboard.grids import load_grid
+    from dashboard.runs import get_or_train
     from dashboard.spec import BOOK
     from dashboard.training import TRAIN_PRESETS
 
@@ -79,7 +80,7 @@ def main() -> int:
                   f"(test accuracy {record.test_accuracy:.4f})")
             wanted.discard(key)
             continue
-        shipped = RunRecord(**{**record.__dict__, "shipped": True})
+        shipped = record.with_shipped(True)
         tmp = SHIPPED_ROOT / f".tmp-{key}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.imported import SCALINGS, has_maps, layer_rows
 from dashboard.modelfile import MAX_FILE_BYTES
 from dashboard.outside import code_span, escape_markdown
@@ -47,7 +47,7 @@ def summary_table(record: RunRecord) -> pd.DataFrame:
 
 def what_is_shown(record: RunRecord) -> str:
     """Which pages can explore this run, in one sentence."""
-    if not record.imported.get("chain"):
+    if not record.imported.chain:
         return ("A branching model: its summary, test accuracy and Compare are shown; feature maps, "
                 "Inside the 3×3 and receptive fields follow one chain of layers, so they are not.")
     if not has_maps(record):
@@ -66,7 +66,7 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     side, channels = record.final_map
     c.metric("Last conv/pool map", f"{side}×{side}×{channels}" if side else "—")
     st.caption(f"Measured by the app on the {record.data_label} test set. "
-               f"Input: {SCALINGS[record.imported['scaling']].label}.")
+               f"Input: {SCALINGS[record.imported.scaling].label}.")
     st.info(what_is_shown(record), icon="🧭")
     st.dataframe(summary_table(record), hide_index=True, column_config={
         "Param #": st.column_config.NumberColumn(format="%d")})
@@ -75,9 +75,9 @@ def show_imported(record: RunRecord, hit: bool) -> None:
 
 def scaling_table(record: RunRecord) -> pd.DataFrame:
     """Accuracy and loss of each input convention on the slice the import measured."""
-    scores = record.imported.get("scaling_scores", {})
+    scores = record.imported.scaling_scores
     return pd.DataFrame([
         {"input": SCALINGS[name].label, "accuracy": scores[name]["accuracy"], "loss": scores[name]["loss"],
-         "chosen": name == record.imported.get("scaling")}
+         "chosen": name == record.imported.scaling}
         for name in SCALINGS if name in scores
     ])

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.cache import RunRecord
+from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import model_cache, run_model
@@ -163,7 +163,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
 
         summary = to_csv(layer_rows(record))
     else:
-        summary = summary_csv(record.network().to_json())
+        summary = summary_csv(record.spec.to_json())
     middle.download_button(
         "Summary (.csv)",
         data=summary,

@@ -16,8 +16,10 @@ import streamlit as st
 
 from dashboard import maps
 from dashboard.charts import maps as charts
+from dashboard.charts.atlas import position_markers
 from dashboard.spec import LayerGeometry, NetworkSpec, geometry
 from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
 from dashboard.ui.state import set_url, url_int
 
@@ -78,7 +80,7 @@ def run_maps(key: str, spec_json: str) -> RunMaps:
     return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
 
 
-@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8)
+@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def imported_maps(key: str, scaling: str) -> RunMaps:
     """The activation model of imported run `key` fed under `scaling`, built once per server."""
     from dashboard.imported import map_geometry
@@ -130,13 +132,23 @@ def show_reading(
     last = run.last_conv
     st.caption(
         f"Choose one of the {last.size}×{last.size} positions of `{last.name}`: the red box is the "
-        f"{last.receptive_field}×{last.receptive_field} window of the input that position sees."
+        f"{last.receptive_field}×{last.receptive_field} window of the input that position sees. "
+        "Click a position on the digit, or use the sliders."
     )
     position = position_picker(run, key, url=url)
     figures = charts.reading_figures(reading, run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
     probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs")
     picture, bars = st.columns([1, 1])
-    picture.plotly_chart(figures["window"], key=f"{key}_window")
+    side = last.size or 1
+    if side > 1:  # click a position on the digit: it moves the sliders
+        figures["window"].add_trace(position_markers(last))
+        with picture:
+            clickable_chart(
+                figures["window"], key=f"{key}_window", widget_keys=[f"{key}_row", f"{key}_col"],
+                valid=lambda v: 0 <= v[0] < side and 0 <= v[1] < side,
+            )
+    else:
+        picture.plotly_chart(figures["window"], key=f"{key}_window")
     bars.plotly_chart(figures["strongest"], key=f"{key}_strongest")
 
     st.markdown("##### Activation maps")

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.cache import CacheError, ModelCache, RunRecord
-from dashboard.spec import BOOK
+from dashboard.cache import CacheError, ModelCache
+from dashboard.labels import run_title
+from dashboard.run import RunRecord, shipped_book
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.state import set_url, url_token
 
@@ -40,7 +41,7 @@ def run_model(key: str) -> Any:
         from dashboard.imported import app_model
 
         imported = record.imported
-        return app_model(model, tuple(imported["input_shape"]), imported["scaling"], bool(imported["chain"]))
+        return app_model(model, imported.input_shape, imported.scaling, imported.chain)
     return model
 
 
@@ -59,13 +60,8 @@ def cached_runs() -> list[RunRecord]:
 
 def shipped_book_key(runs: list[RunRecord] | None = None) -> str | None:
     """Key of the shipped book network trained with the book preset, if present."""
-    from dashboard.training import TRAIN_PRESETS
-
-    book_settings = TRAIN_PRESETS["book"].to_dict()
-    for record in runs if runs is not None else model_cache().runs():
-        if record.shipped and record.spec == BOOK.to_dict() and record.settings == book_settings:
-            return record.key
-    return None
+    found = shipped_book(runs if runs is not None else model_cache().runs())
+    return found.key if found is not None else None
 
 
 def load_run_model(record: RunRecord) -> Any | None:
@@ -104,7 +100,7 @@ def run_picker(
             if candidate in by_key:
                 st.session_state[key] = candidate
                 break
-    chosen = st.selectbox(label, options=list(by_key), format_func=lambda k: by_key[k].title(), key=key)
+    chosen = st.selectbox(label, options=list(by_key), format_func=lambda k: run_title(by_key[k]), key=key)
     set_url(**{url_name: chosen})
     return by_key[chosen]
 
@@ -112,7 +108,7 @@ def run_picker(
 @st.cache_data(show_spinner="Classifying the test images…", max_entries=16, ttl=IDLE_TTL)
 def test_predictions(key: str, data_source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """(predicted digits (n,), probabilities (n, 10)) of run `key` on the test set of `data_source`."""
-    from dashboard.runs import predict_labels
+    from dashboard.evaluation import predict_labels
     from dashboard.ui.cached import mnist
 
     return predict_labels(run_model(key), mnist(data_source).x_test)

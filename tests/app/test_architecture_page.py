@@ -55,7 +55,7 @@ def test_changing_filters_updates_params_shapes_and_the_url():
 
 def test_charts_carry_the_numbers_of_the_table():
     at = run_page()
-    specs = [el for el in at.get("plotly_chart")]
+    specs = [el for el in at.get("plotly_chart") if el.key != "main_decode_chart"]  # the shape panel has its own test
     assert len(specs) == 3
     import json
 

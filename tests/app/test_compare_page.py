@@ -11,7 +11,8 @@ from tests.app.apptools import open_page
 
 from dashboard.cache import ModelCache
 from dashboard.data import load_mnist
-from dashboard.runs import get_or_train, predict_labels
+from dashboard.evaluation import predict_labels
+from dashboard.runs import get_or_train
 from dashboard.spec import ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings
 

@@ -252,8 +252,11 @@ def test_a_damaged_run_gives_an_error_not_an_exception(tiny_runs):
     record = json.loads((target / "record.json").read_text())
     record["key"] = key
     (target / "record.json").write_text(json.dumps(record))
-    with zipfile.ZipFile(target / "model.keras", "w") as archive:  # opens as a zip, loads as nothing
-        archive.writestr("config.json", '{"class_name": "Nonsense"}')
+    with zipfile.ZipFile(target / "model.keras") as archive:
+        config = archive.read("config.json")
+    with zipfile.ZipFile(target / "model.keras", "w") as archive:  # listed as sound, loads as nothing
+        archive.writestr("config.json", config)
+        archive.writestr("model.weights.h5", b"not hdf5")
     try:
         at = run_page({"run": key})
         assert any("cannot be used" in error.value for error in at.error)

@@ -46,7 +46,7 @@ def test_upload_imports_measures_and_lists_the_model(book_bytes):
     # The accuracy shown is Keras's own on the embedded test set under the chosen scaling.
     record = next(r for r in ModelCache().runs() if r.is_imported and r.source_file == "notebook model.keras")
     mnist = load_mnist("embedded")
-    probs = model.predict(model_input(mnist.x_test, (28, 28, 1), record.imported["scaling"]), verbose=0)
+    probs = model.predict(model_input(mnist.x_test, (28, 28, 1), record.imported.scaling), verbose=0)
     assert metrics["Test accuracy"] == f"{(probs.argmax(1) == mnist.y_test).mean():.2%}"
     summary = at.dataframe[0].value
     assert list(summary["Output shape"]) == [str((None, *layer.output.shape[1:])) for layer in model.layers]

@@ -71,8 +71,8 @@ def feature_run() -> str | None:
     from dashboard.training import TRAIN_PRESETS, TrainSettings
 
     cache = ModelCache()  # MODEL_CACHE_DIR: the tests' temp dir, which the server inherits
-    book = TRAIN_PRESETS["book"].to_dict()
-    if any(r.shipped and r.spec == BOOK.to_dict() and r.settings == book for r in cache.runs()):
+    book = TRAIN_PRESETS["book"]
+    if any(r.shipped and r.spec == BOOK and r.settings == book for r in cache.runs()):
         return None
     record, _ = get_or_train(PRESETS["tiny"], TrainSettings(epochs=1, seed=0), load_mnist("embedded"), cache)
     return record.key

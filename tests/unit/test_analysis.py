@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from dashboard import analysis
 from dashboard.data import load_mnist
 from dashboard.model import activation_model, build_model, forward_all, map_layer_names
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
+from dashboard.spec import BOOK, ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
 
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=3000, learning_rate=3e-3)
@@ -246,19 +245,7 @@ def test_place_on_input_puts_each_unit_at_its_window_centre():
     assert heat[10, 8] == pytest.approx(1 - 1.5 / 4)  # linear between centres 8.5 and 12.5
 
 
-# --- family rows and downloads -------------------------------------------------------------
-
-
-def test_family_rows_skip_damaged_records_and_sort_by_map_size():
-    records = [
-        SimpleNamespace(key="a", spec=BOOK.to_dict(), params=93_322, test_accuracy=0.99),
-        SimpleNamespace(key="b", spec=PRESETS["one_by_one"].to_dict(), params=97_482, test_accuracy=0.985),
-        SimpleNamespace(key="c", spec={"blocks": "nonsense"}, params=1, test_accuracy=0.5),
-        SimpleNamespace(key="d", spec=PRESETS["no_pooling"].to_dict(), params=2_038_922, test_accuracy=None),
-    ]
-    rows = analysis.family_rows(records)
-    assert [(r.key, r.final_size, r.conv_layers) for r in rows] == [("b", 1, 4), ("a", 3, 3)]
-    assert rows[1].params == 93_322 and rows[1].test_accuracy == 0.99
+# --- downloads -------------------------------------------------------------
 
 
 def test_summary_and_history_csv_read_back():

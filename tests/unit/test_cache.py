@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from dashboard import cache as cache_module
-from dashboard.cache import CacheError, ModelCache, RunRecord, make_key
+from dashboard.cache import CacheError, ModelCache, make_key
+from dashboard.labels import data_name, run_title
+from dashboard.run import RunRecord
 from dashboard.data import load_mnist, to_model_input
 from dashboard.runs import make_record
 from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
@@ -86,7 +88,7 @@ def test_record_round_trips_through_json(cache, trained, data):
     assert again == record
     assert again.final_map == (5, 8) and again.params == trained.model.count_params()
     assert again.versions["keras"] and again.created
-    assert again.network() == MICRO and again.train_settings().train_size == 300
+    assert again.spec == MICRO and again.settings.train_size == 300
 
 
 @pytest.mark.parametrize(
@@ -212,8 +214,10 @@ def test_model_that_cannot_be_loaded_raises_cache_error_and_is_set_aside(cache, 
 
     record = store(cache, trained, data)
     path = cache.root / record.key / "model.keras"
-    with zipfile.ZipFile(path, "w") as archive:  # a valid zip whose weights are garbage
-        archive.writestr("config.json", "{}")
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json")
+    with zipfile.ZipFile(path, "w") as archive:  # a valid zip and configuration, garbage weights
+        archive.writestr("config.json", config)
         archive.writestr("metadata.json", "{}")
         archive.writestr("model.weights.h5", b"not hdf5")
     with pytest.raises(CacheError, match="cannot be loaded"):
@@ -239,7 +243,8 @@ def test_verify_finds_a_corrupt_member_that_a_quick_check_misses(cache, trained,
     raw[spot] ^= 0xFF
     path.write_bytes(bytes(raw))
     report = cache.verify()
-    assert report.ok == [] and len(report.damaged) == 1 and "corrupt" in report.damaged[0]
+    assert report.ok == [] and len(report.damaged) == 1 and "Bad CRC-32" in report.damaged[0]
+    assert report.set_aside == [record.key] and "was set aside" in report.damaged[0]
     assert cache.get(record.key) is None
 
 
@@ -343,5 +348,5 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
 )
 def test_runs_name_their_data_for_people(source, label, name, trained, data, cache):
     record = dataclasses.replace(store(cache, trained, data), data_source=source, data_label=label)
-    assert record.data_name == name
-    assert f"· {name} ·" in record.title()
+    assert data_name(record) == name
+    assert f"· {name} ·" in run_title(record)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dashboard.__main__ import EXIT_BAD_INPUT, main
-from dashboard.runs import GridError, builtin_grids, load_grid, parse_grid
+from dashboard.grids import GridError, builtin_grids, load_grid, parse_grid
 from dashboard.spec import PRESETS
 from dashboard.training import TRAIN_PRESETS
 

@@ -282,7 +282,7 @@ def test_the_shipped_book_run_reads_test_digits_through_the_drawing_path():
     if key is None:
         pytest.skip("no shipped book run in model_cache/shipped/ yet")
     record = model_cache().get(key)
-    run = run_maps(key, record.network().to_json())  # the page's cached activation model
+    run = run_maps(key, record.spec.to_json())  # the page's cached activation model
     data = load_mnist("embedded")
     images, labels = data.x_test[:100], data.y_test[:100]
     # As drawn on the canvas (white on black, 10× larger), preprocessed like a drawing …

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 
 from dashboard import exercises as ex
-from dashboard.cache import RunRecord
-from dashboard.spec import BOOK, PRESETS
+from dashboard.evaluation import paired_accuracies
+from dashboard.run import RunRecord
+from dashboard.spec import BOOK, PRESETS, final_map
+from dashboard.training import TrainSettings
 
 # The book's numbers (Deep Learning with Python, listing 5.1 and model.summary()).
 BOOK_ANSWERS = {
@@ -40,8 +42,8 @@ def record(key: str = "k1", params: int = 14_410, val: list[float] | None = None
     """A real cache record, as the budget exercise reads it."""
     history = {"loss": [0.3, 0.1], "accuracy": [0.9, 0.97], "val_loss": [0.2, 0.08], "val_accuracy": [0.97, 0.983] if val is None else val}
     return RunRecord(
-        key=key, spec=spec.to_dict(), settings={}, history=history, test_accuracy=0.98, params=params,
-        final_map=(5, 16), train_seconds=10.0, data_source="embedded", data_label="embedded", data_fingerprint="f",
+        key=key, spec=spec, settings=TrainSettings(), history=history, test_accuracy=0.98, params=params,
+        final_map=final_map(spec), train_seconds=10.0, data_source="embedded", data_label="embedded", data_fingerprint="f",
     )
 
 
@@ -199,9 +201,12 @@ def test_budget_checker_with_missing_damaged_or_hostile_runs():
     assert "Pick one" in ex.budget_checker(lookup_of(), 20_000, 0.98)("../../etc/passwd")[1]
 
 
-def test_budget_checker_accepts_duck_typed_records():
-    run = SimpleNamespace(params=10_000, history={"val_accuracy": [0.99]})
-    assert ex.budget_checker(lambda key: run, 20_000, 0.98)("x")[0]
+def test_budget_checker_reads_the_typed_run():
+    run = record("x", params=10_000, val=[0.95, 0.99])
+    assert ex.budget_checker(lookup_of(run), 20_000, 0.98)("x")[0]
+    no_history = replace(run, history={})  # e.g. an imported run: no validation accuracy, not solved
+    ok, feedback = ex.budget_checker(lookup_of(no_history), 20_000, 0.98)("x")
+    assert not ok and "no validation accuracy" in feedback
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -262,13 +267,17 @@ def test_hostile_progress_files_fall_back_with_a_warning(seq, content, words):
 
 def test_paired_accuracies_pair_runs_trained_alike_only():
     one = PRESETS["one_by_one"]
-    fast = {"epochs": 2}
+    fast, five = TrainSettings(epochs=2), TrainSettings(epochs=5)
+
+    def run(key, spec, settings, fingerprint, accuracy):
+        return replace(record(key, spec=spec), settings=settings, data_fingerprint=fingerprint, test_accuracy=accuracy)
+
     records = [
-        SimpleNamespace(spec=BOOK.to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.99),
-        SimpleNamespace(spec=one.to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.985),
-        SimpleNamespace(spec=one.to_dict(), settings={"epochs": 5}, data_fingerprint="full", test_accuracy=0.99),
-        SimpleNamespace(spec=BOOK.to_dict(), settings=fast, data_fingerprint="embedded", test_accuracy=0.97),
-        SimpleNamespace(spec=PRESETS["tiny"].to_dict(), settings=fast, data_fingerprint="full", test_accuracy=0.98),
+        run("a", BOOK, fast, "full", 0.99),
+        run("b", one, fast, "full", 0.985),
+        run("c", one, five, "full", 0.99),
+        run("d", BOOK, fast, "embedded", 0.97),
+        run("e", PRESETS["tiny"], fast, "full", 0.98),
     ]
-    assert ex.paired_accuracies(records, BOOK, one) == [(0.99, 0.985)]
-    assert ex.paired_accuracies(records[2:], BOOK, one) == []
+    assert paired_accuracies(records, BOOK, one) == [(0.99, 0.985)]
+    assert paired_accuracies(records[2:], BOOK, one) == []

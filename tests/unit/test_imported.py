@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import keras
-from dashboard.cache import ModelCache, RunRecord
+from dashboard.cache import ModelCache
+from dashboard.labels import run_title
+from dashboard.run import RunRecord
 from dashboard.data import load_mnist
 from dashboard.imported import (SCALINGS, app_model, best_scaling, import_model, layer_rows, map_geometry, model_input,
                                 rescale)
@@ -61,7 +63,7 @@ def test_import_picks_the_scaling_the_model_expects(tmp_path, mnist, dense_unit,
     cache = ModelCache(tmp_path / "cache", shipped_root=None)
     record, hit = import_model(path.read_bytes(), "dense.keras", mnist, cache)
     assert not hit
-    assert record.imported["scaling"] == scaling, record.imported["scaling_scores"]
+    assert record.imported.scaling == scaling, record.imported.scaling_scores
     # The app's measurement is Keras's own, on the whole test set under that convention.
     _, expected = model.evaluate(model_input(mnist.x_test, (784,), scaling), mnist.y_test, verbose=0)
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
@@ -74,12 +76,12 @@ def test_book_network_as_a_run(tmp_path, mnist):
     cache = ModelCache(tmp_path / "cache", shipped_root=None)
     record, hit = import_model(data, "my book net.h5", mnist, cache)
     assert not hit and record.test_accuracy > 0.5  # a tiny net after one epoch on 12,000 digits
-    scaling = record.imported["scaling"]  # an undertrained net may do better on other inputs
+    scaling = record.imported.scaling  # an undertrained net may do better on other inputs
     _, expected = model.evaluate(model_input(mnist.x_test, (28, 28, 1), scaling), mnist.y_test, verbose=0)
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert record.params == model.count_params()
     assert record.final_map == (3, 8)  # (None, 3, 3, 8): the book's 3×3 with 8 channels
-    assert "imported my book net.h5" in record.title()
+    assert "imported my book net.h5" in run_title(record)
 
     again, hit = import_model(data, "renamed.h5", mnist, cache)  # same bytes: same key, no work
     assert hit and again.key == record.key and again.source_file == "my book net.h5"
@@ -104,8 +106,9 @@ def test_record_round_trips_and_trained_records_are_unchanged(tmp_path, mnist):
     record, _ = import_model(path.read_bytes(), "chain.keras", mnist, cache)
     assert RunRecord.from_json(record.to_json()) == record
     assert [row["output_shape"] for row in layer_rows(record)] == [[None, *layer.output.shape[1:]] for layer in model.layers[1:]]
-    trained_run = RunRecord.from_dict({**record.to_dict(), "imported": {}, "spec": BOOK.to_dict()})
-    assert "imported" not in trained_run.to_dict()
+    from tests.unit.test_run import trained
+
+    assert "imported" not in trained("k", BOOK).to_dict()  # trained records keep their layout
 
 
 def test_learner_can_change_the_scaling(tmp_path, mnist, dense_unit):
@@ -114,7 +117,7 @@ def test_learner_can_change_the_scaling(tmp_path, mnist, dense_unit):
     record, _ = import_model(km.save(model, tmp_path, "d", "keras").read_bytes(), "d.keras", mnist, cache)
     changed = rescale(record, "raw", mnist, cache)
     _, expected = model.evaluate(model_input(mnist.x_test, (784,), "raw"), mnist.y_test, verbose=0)
-    assert changed.imported["scaling"] == "raw" and changed.test_accuracy == pytest.approx(expected, abs=1e-6)
+    assert changed.imported.scaling == "raw" and changed.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert cache.get(record.key) == changed
 
 

@@ -11,7 +11,8 @@ import pytest
 from dashboard import runs
 from dashboard.cache import ModelCache
 from dashboard.data import load_mnist
-from dashboard.runs import confusion_matrix, get_or_train, misclassified
+from dashboard.evaluation import confusion_matrix, misclassified
+from dashboard.runs import get_or_train
 from dashboard.spec import ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
 

@@ -14,8 +14,8 @@ import pytest
 
 from dashboard.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
 from dashboard.data import load_mnist
-from dashboard.runs import predict_labels
-from dashboard.runs import builtin_grids, load_grid
+from dashboard.evaluation import predict_labels
+from dashboard.grids import builtin_grids, load_grid
 from dashboard.spec import BOOK, PRESETS, classifier_inputs, final_map, numbers_family
 from dashboard.training import TRAIN_PRESETS
 
@@ -40,8 +40,7 @@ def embedded():
 
 
 def test_the_book_run_is_shipped(cache):
-    books = [r for r in cache.runs() if r.shipped and r.spec == BOOK.to_dict()
-             and r.settings == TRAIN_PRESETS["book"].to_dict()]
+    books = [r for r in cache.runs() if r.shipped and r.spec == BOOK and r.settings == TRAIN_PRESETS["book"]]
     assert len(books) == 1
     book = books[0]
     assert book.params == 93_322 and book.final_map == final_map(BOOK) == (3, 64)
@@ -52,8 +51,8 @@ def test_the_book_run_is_shipped(cache):
 
 def shipped_fast(cache, spec) -> list:
     """Shipped runs of `spec` with today's fast preset on the full set."""
-    fast = TRAIN_PRESETS["fast"].to_dict()
-    return [r for r in cache.runs() if r.shipped and r.spec == spec.to_dict() and r.settings == fast
+    fast = TRAIN_PRESETS["fast"]
+    return [r for r in cache.runs() if r.shipped and r.spec == spec and r.settings == fast
             and "60,000 train + 10,000 test" in r.data_label]
 
 
@@ -82,8 +81,8 @@ def test_every_network_preset_is_shipped_with_the_fast_preset(cache, name):
 
 
 def test_no_run_of_an_older_fast_preset_is_left_and_the_total_is_small(cache):
-    book = TRAIN_PRESETS["book"].to_dict()
-    fast = TRAIN_PRESETS["fast"].to_dict()
+    book = TRAIN_PRESETS["book"]
+    fast = TRAIN_PRESETS["fast"]
     shipped = [cache.get(key) for key in shipped_keys()]
     assert all(r.settings in (book, fast) for r in shipped)
     total = sum(f.stat().st_size for f in SHIPPED_ROOT.rglob("*") if f.is_file())
@@ -94,9 +93,9 @@ def test_no_run_of_an_older_fast_preset_is_left_and_the_total_is_small(cache):
 def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, key):
     record = cache.get(key)
     assert record is not None and record.shipped, cache.take_problems()
-    big = record.spec == PRESETS["no_pooling"].to_dict()
+    big = record.spec == PRESETS["no_pooling"]
     assert (SHIPPED_ROOT / key / MODEL_FILE).stat().st_size < (MAX_NO_POOLING_MB if big else MAX_SHIPPED_MB) * 2**20
-    assert key == cache.key(record.network(), record.train_settings(), record.data_fingerprint)
+    assert key == cache.key(record.spec, record.settings, record.data_fingerprint)
     model = cache.load_model(key)
     assert model.count_params() == record.params
     predicted, _ = predict_labels(model, embedded.x_test)

@@ -1,0 +1,122 @@
+"""Words the pages show about runs and results: run titles, data names, and plain-language judgements.
+
+Pages format these strings; they do not decide them. Every threshold that turns a number into a
+judgement ("no single position is essential") is a named constant here, so a unit test can
+check the texts on both sides of it.
+
+Everything returned may contain outside text (an imported model's file name, a record's data
+label): callers show it as plain text (`dashboard.outside`), never as markdown.
+
+Pure Python: imports neither TensorFlow nor Streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dashboard.outside import plain
+from dashboard.run import INPUT_SCALINGS, RunRecord
+from dashboard.spec import preset_name
+from dashboard.training import TRAIN_PRESETS, TrainSettings
+
+FULL_MNIST_MARK = "60,000 train + 10,000 test"  # how `dashboard.data` labels the full set
+# Inside the 3×3: losing one position of the last map costs less than this → "no position is essential".
+ESSENTIAL_POSITION_DROP = 0.05
+# Inside the 3×3: one position alone reaching this accuracy → "one window holds much of the digit".
+INFORMATIVE_WINDOW_ACCURACY = 0.3
+HARMLESS_CHANNEL_DROP = 0.001  # a channel whose loss costs at most this (0.1 point) is "harmless"
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def training_preset_of(settings: TrainSettings) -> str | None:
+    """The training preset `settings` follow, ignoring the seed and training-set size (shown apart)."""
+    bare = replace(settings, seed=0, train_size=None)
+    return next((name for name, preset in TRAIN_PRESETS.items()
+                 if replace(preset, seed=0, train_size=None) == bare), None)
+
+
+def _short_layer(row: dict) -> str:
+    """'Conv2D32', 'MaxPooling2D', 'Dense10' for a stored summary row of an imported model."""
+    kind = plain(row.get("type", "?"), 40)
+    shape = row.get("output_shape") or [None]
+    return f"{kind}{shape[-1]}" if kind in ("Conv2D", "Dense") else kind
+
+
+def network_line(run: RunRecord) -> str:
+    """The network in one line, e.g. 'conv32-pool · conv64-pool · conv64 → flatten → 64'."""
+    if run.spec is None:
+        return plain(" · ".join(_short_layer(row) for row in run.imported.layers), 200)
+    return run.spec.describe()
+
+
+def network_label(run: RunRecord) -> str:
+    """The network's preset name, else its one-line layout; 'imported <file name>' for an imported run."""
+    if run.spec is None:
+        # Plain text, and no angle brackets: plotly legends would read them as HTML.
+        return f"imported {plain(run.source_file, 40).replace('<', '‹').replace('>', '›')}"
+    return preset_name(run.spec) or run.spec.describe()
+
+
+def training_label(run: RunRecord) -> str:
+    """The training preset's name, else the main settings, e.g. 'adam b128 3ep on 5,000'."""
+    if run.settings is None:
+        return f"imported, input {run.imported.scaling}"
+    s = run.settings
+    preset = training_preset_of(s)
+    what = f"{preset} preset" if preset else f"{s.optimizer} b{s.batch_size} {s.epochs}ep"
+    if s.train_size is not None:
+        what += f" on {s.train_size:,}"
+    if s.seed != 0:
+        what += f" seed {s.seed}"
+    return what
+
+
+def data_name(run: RunRecord) -> str:
+    """A short name for the run's data: 'full MNIST', 'embedded subset', or the source."""
+    if FULL_MNIST_MARK in run.data_label:
+        return "full MNIST"
+    return "embedded subset" if run.data_source == "embedded" else plain(run.data_source, 30)
+
+
+def run_title(run: RunRecord) -> str:
+    """One line naming the run for a picker: network, training, test accuracy, data, key."""
+    tag = " · shipped" if run.shipped else ""
+    return (f"{network_label(run)} · {training_label(run)} · test {run.test_accuracy:.2%} · "
+            f"{data_name(run)}{tag} · {run.key[:6]}")
+
+
+def short_label(run: RunRecord) -> str:
+    """Network, training, data and the key's start: a legend entry (no accuracy)."""
+    return f"{network_label(run)} · {training_label(run)} · {data_name(run)} · {run.key[:6]}"
+
+
+def final_map_text(run: RunRecord) -> str:
+    """'3×3×64', or '–' for a model without a conv map."""
+    if run.final_map is None:
+        return "–"
+    side, channels = run.final_map
+    return f"{side}×{side}×{channels}"
+
+
+def input_scaling_text(run: RunRecord) -> str:
+    """How an imported run's inputs are scaled, in words ('' for a trained run)."""
+    return "" if run.imported is None else INPUT_SCALINGS[run.imported.scaling]
+
+
+# --- Inside the 3×3: judgements ------------------------------------------------------------------
+
+
+def position_judgement(worst_drop: float) -> str:
+    """What the largest accuracy drop from zeroing one position of the last map says."""
+    if worst_drop < ESSENTIAL_POSITION_DROP:
+        return "No single position is essential: the overlapping windows of the others still see most of the digit."
+    return "That position carries a lot on its own: its window covers a part of the digit the others see poorly."
+
+
+def window_judgement(best_alone: float) -> str:
+    """What the accuracy of the best single position kept alone says (completes a sentence)."""
+    if best_alone >= INFORMATIVE_WINDOW_ACCURACY:
+        return ": one window already holds much of the digit."
+    return ": one window holds little on its own."
