@@ -13,6 +13,7 @@ from dashboard.charts.architecture import receptive_field_chart
 from dashboard.spec import BOOK, geometry
 from dashboard.summaries import preset_summaries
 from dashboard.ui import cached, nav
+from dashboard.ui.decode import shape_panel
 
 st.set_page_config(page_title="ConvNet Explorer", page_icon="🔎", layout="wide")
 nav.sidebar_nav()
@@ -59,6 +60,9 @@ with right:
     fig = receptive_field_chart(maps, digits.x_test[0], highlight=last_conv)
     fig.update_layout(height=380, title="What the centre cell of each layer sees")
     st.plotly_chart(fig, key="home_rf")
+
+st.subheader("What `(None, 3, 3, 64)` means")
+shape_panel(BOOK, book["layers"], key="home", image=digits.x_test[0] / 255.0, layer=last_conv)
 
 st.subheader("Explore")
 for path, label, icon, text in nav.available_pages()[1:]:

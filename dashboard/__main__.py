@@ -2,6 +2,8 @@
 
 Subcommands:
   summary   the network's layers as `model.summary()` shows them, with receptive fields
+            (`--model PATH`: a .keras/.h5 file, inspected as data, never run)
+  import    add a .keras/.h5 model file to the cache as a run, measured on the test set
   train     train a network through the model cache (a cached run is not trained again)
   warm      train a grid of runs into the cache ahead of a workshop, skipping cached ones
   cache     list, verify or prune the model cache
@@ -17,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+from dashboard.outside import plain
 from dashboard.spec import PRESETS, NetworkSpec, SpecError
 
 EXIT_BAD_INPUT = 2
@@ -48,10 +51,10 @@ def format_table(rows: list, total: int) -> str:
     header = ("Layer (type)", "Output Shape", "Param #", "RF", "Jump")
     lines = [
         (
-            f"{r.name} ({r.type})",
-            str(r.output_shape),
+            f"{plain(r.name, 40)} ({r.type})",
+            str(tuple(r.output_shape)),
             f"{r.params:,}",
-            f"{r.receptive_field}",
+            "-" if r.receptive_field is None else f"{r.receptive_field}",
             "-" if r.jump is None else str(r.jump),
         )
         for r in rows
@@ -67,11 +70,33 @@ def format_table(rows: list, total: int) -> str:
     return "\n".join([rule, fmt(header), rule, *map(fmt, lines), rule, f"Total params: {total:,}"])
 
 
+def _read_model_file(path: str) -> bytes:
+    """The bytes of a model file, refused (`ModelFileError`) past the upload limit."""
+    from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError
+
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ModelFileError(f"the file is {size / 2**20:.1f} MB; at most {MAX_FILE_BYTES // 2**20} MB is accepted")
+        with open(path, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise ModelFileError(f"cannot read {path}: {err.strerror or err}") from None
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from dashboard.summaries import summarize, summary_dict  # pure Python: no weights are allocated
 
-    spec = parse_spec(args)
-    rows = summarize(spec)
+    if args.model:
+        from dashboard.imported import summary_rows
+        from dashboard.modelfile import inspect_model_file
+
+        found = inspect_model_file(_read_model_file(args.model), os.path.basename(args.model))
+        rows = summary_rows(found)
+        if not found.chain:
+            print("note: a branching model: receptive fields and jumps are not computed", file=sys.stderr)
+    else:
+        rows = summarize(parse_spec(args))
     total = sum(r.params for r in rows)
     if args.json:
         print(json.dumps(summary_dict(rows), indent=2))
@@ -107,89 +132,91 @@ def _train_settings(args: argparse.Namespace):
     return TrainSettings.from_dict(values)
 
 
-class _TextProgress:
-    """A one-line progress bar on stderr, redrawn in place."""
+def _settle(manager, statuses) -> int:
+    """Close the manager; 2 if a trained run could not be stored, 1 if a job failed, else 0."""
+    from dashboard.cli_jobs import unstored
+    from dashboard.jobs import DONE
 
-    def __init__(self, prefix: str = "", width: int = 30):
-        self.prefix, self.width = prefix, width
-        self.tty = sys.stderr.isatty()
-        self.last_epoch = 0
-
-    def batch(self, p) -> None:
-        filled = int(round(p.fraction * self.width))
-        line = (
-            f"{self.prefix}[{'#' * filled}{'.' * (self.width - filled)}] epoch {p.epoch}/{p.epochs} "
-            f"batch {p.batch}/{p.batches} loss {p.loss:.4f} acc {p.accuracy:.4f} {p.seconds:.0f}s"
-        )
-        if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-
-    def epoch(self, p) -> None:
-        val = p.history["val_accuracy"][-1]
-        end = "\n" if self.tty else ""
-        print(f"{end}{self.prefix}epoch {p.epoch}/{p.epochs}: val_accuracy {val:.4f} ({p.seconds:.0f}s)", file=sys.stderr)
-
-    def queued(self, message: str) -> None:
-        print(f"{self.prefix}{message}", file=sys.stderr)
+    manager.close()
+    problems = unstored(statuses)
+    for message in problems:
+        print(f"error: {message}", file=sys.stderr)
+    failed = [s for s in statuses if s.state != DONE]
+    for status in failed:
+        print(f"error: {status.label}: {status.describe()}", file=sys.stderr)
+    return EXIT_BAD_INPUT if problems else (1 if failed else 0)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
-    from dashboard.runs import get_or_train
+    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
 
     spec = parse_spec(args)
     settings = _train_settings(args)
     data = _load_data(args.data)
     cache = ModelCache()
-    progress = _TextProgress()
-    print(f"training {spec.describe()} · {settings.describe()} on {data.label}", file=sys.stderr)
-    record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
-                               on_queued=progress.queued)
+    manager = manager_for_cli(cache)
+    label = f"{spec.describe()} · {settings.describe()}"
+    print(f"training {label} on {data.label}", file=sys.stderr)
+    status = manager.submit(spec, settings, data, session=CLI_SESSION, label=label)
+    status = watch(manager, [(label, status)])[0]
     for problem in cache.take_problems():
         print(f"warning: {problem}", file=sys.stderr)
+    code = _settle(manager, [status])
+    record = status.record
+    if record is None:
+        return code
     out = {
         "key": record.key,
-        "cache_hit": hit,
+        "cache_hit": status.cached,
+        "stored": status.stored,
         "history": record.history,
         "test_accuracy": record.test_accuracy,
         "train_seconds": record.train_seconds,
         "params": record.params,
+        "trained_on": record.trained_on,
+        "queued_seconds": record.queued_seconds,
     }
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        state = "from the cache" if hit else f"trained in {record.train_seconds:.1f} s"
+        state = "from the cache" if status.cached else f"trained in {record.train_seconds:.1f} s on {record.trained_on}"
         print(f"run {record.key} ({state}): test accuracy {record.test_accuracy:.4f}, "
               f"val accuracy {record.val_accuracy:.4f}, {record.params:,} parameters")
-    return 0
+    return code
 
 
 def cmd_warm(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
-    from dashboard.runs import get_or_train, load_grid
+    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
+    from dashboard.runs import load_grid
 
     grid = load_grid(args.grid)
     data = _load_data(args.data)
     cache = ModelCache()
     print(f"warming {len(grid)} run(s) on {data.label} into {cache.root}", file=sys.stderr)
-    trained = cached = 0
+    manager = manager_for_cli(cache)
+    submitted, cached = [], 0
     for i, (label, spec, settings) in enumerate(grid, start=1):
-        prefix = f"[{i}/{len(grid)}] {label}: "
-        if cache.get(cache.key(spec, settings, data.fingerprint)) is not None:
-            print(f"{prefix}cached, skipped", file=sys.stderr)
+        name = f"[{i}/{len(grid)}] {label}"
+        status = manager.submit(spec, settings, data, session=CLI_SESSION, label=name)
+        if status.cached:
+            print(f"{name}: cached, skipped", file=sys.stderr)
             cached += 1
-            continue
-        progress = _TextProgress(prefix)
-        record, hit = get_or_train(spec, settings, data, cache, on_batch=progress.batch, on_epoch=progress.epoch,
-                                   on_queued=progress.queued)
-        cached += hit
-        trained += not hit
-        print(f"{prefix}{'cached' if hit else 'trained'}: test accuracy {record.test_accuracy:.4f} "
-              f"({record.train_seconds:.0f} s) run {record.key}", file=sys.stderr)
+        else:
+            submitted.append((name, status))
+    finished = watch(manager, submitted) if submitted else []
+    for (name, _), status in zip(submitted, finished):
+        if status.record is not None:
+            print(f"{name}: trained on {status.record.trained_on}: test accuracy "
+                  f"{status.record.test_accuracy:.4f} ({status.record.train_seconds:.0f} s) run {status.key}",
+                  file=sys.stderr)
     for problem in cache.take_problems():
         print(f"warning: {problem}", file=sys.stderr)
+    code = _settle(manager, finished)
+    trained = sum(1 for status in finished if status.stored)
     print(f"done: {trained} trained, {cached} already cached")
-    return 0
+    return code
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -224,6 +251,34 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from dashboard.cache import ModelCache
+    from dashboard.imported import SCALINGS, import_model
+    from dashboard.outside import plain
+
+    data = _read_model_file(args.path)
+    mnist = _load_data(args.data)
+    cache = ModelCache()
+    record, hit = import_model(data, os.path.basename(args.path), mnist, cache)
+    scaling = record.imported["scaling"]
+    out = {
+        "key": record.key,
+        "cache_hit": hit,
+        "source_file": record.source_file,
+        "params": record.params,
+        "test_accuracy": record.test_accuracy,
+        "input_scaling": scaling,
+        "data": record.data_label,
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        state = "already imported" if hit else "imported"
+        print(f"run {record.key} ({state}) from {plain(record.source_file)}: {record.params:,} parameters, "
+              f"test accuracy {record.test_accuracy:.4f} on {record.data_label}, input {SCALINGS[scaling].label}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="ConvNet Explorer from the command line.")
@@ -231,8 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     summary = sub.add_parser("summary", help="layers, output shapes, parameters and receptive fields")
     add_spec_arguments(summary)
+    summary.add_argument("--model", metavar="PATH", help="a .keras or .h5 model file (read as data, never run)")
     summary.add_argument("--json", action="store_true", help="print JSON instead of a table")
     summary.set_defaults(func=cmd_summary)
+
+    imported = sub.add_parser("import", help="add a .keras/.h5 model file to the cache as a run")
+    imported.add_argument("path", help="the model file")
+    imported.add_argument("--data", default="auto", metavar="auto|embedded|PATH", help="MNIST source (default auto)")
+    imported.add_argument("--json", action="store_true", help="print the record as JSON")
+    imported.set_defaults(func=cmd_import)
 
     from dashboard.training import OPTIMIZERS, TRAIN_PRESETS  # no TensorFlow: cheap
 
@@ -269,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from dashboard.cache import CacheError
     from dashboard.data import DataError
+    from dashboard.modelfile import ModelFileError
     from dashboard.runs import GridError
     from dashboard.training import SettingsError
 
@@ -276,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SpecError as err:
         print(f"error: invalid network: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModelFileError as err:
+        print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (DataError, SettingsError, GridError) as err:
         print(f"error: {err}", file=sys.stderr)

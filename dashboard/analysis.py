@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from dashboard.data import to_model_input
 from dashboard.model import MAP_KINDS
-from dashboard.spec import INPUT_SIZE, NetworkSpec, final_map, geometry
+from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, final_map, geometry
 
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
 TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal components
@@ -77,7 +77,7 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
     layer_name = layer_name or final_map_layer(model)
@@ -354,13 +354,19 @@ class GradCam:
 
 def grad_cam(
     model: keras.Model,
-    spec: NetworkSpec,
+    spec: NetworkSpec | Sequence[LayerGeometry],
     image: np.ndarray,
     class_index: int | None = None,
     layer_name: str | None = None,
 ) -> GradCam:
-    """Grad-CAM of one image (28, 28) (uint8 0–255 or float 0–1) on the last conv layer."""
+    """Grad-CAM of one image (28, 28) (uint8 0–255 or float 0–1) on the last conv layer.
+
+    `spec` (or, for an imported model, its layers' geometry) places the map on the input. The
+    model must end in a Dense layer (its logits are scored).
+    """
     layer_name = layer_name or last_conv_layer(model)
+    if type(model.layers[-1]).__name__ != "Dense":
+        raise ValueError("Grad-CAM needs a model that ends in a Dense layer")
     x = _as_input(image)  # (1, 28, 28, 1) float32
     # Split at the conv layer: the body gives its output, the head is replayed under the tape.
     # (A grad model with two outputs loses the link between them in models loaded from .keras.)
@@ -403,12 +409,13 @@ def _as_input(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32)[None, ..., None]
 
 
-def place_on_input(coarse: np.ndarray, spec: NetworkSpec, layer_name: str) -> np.ndarray:
+def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometry], layer_name: str) -> np.ndarray:
     """Spread an (h, w) map over the 28×28 input: unit (i, j) sits at the centre of its window.
 
     Bilinear between window centres (which the layer's geometry gives), constant beyond them.
     """
-    geo = next(g for g in geometry(spec) if g.name == layer_name)
+    layers = geometry(spec) if isinstance(spec, NetworkSpec) else spec
+    geo = next(g for g in layers if g.name == layer_name)
     size = coarse.shape[0]
     pixels = np.arange(INPUT_SIZE, dtype=np.float64)
     # Fractional unit index of each input pixel along one axis (the geometry is square).

@@ -73,11 +73,18 @@ class RunRecord:
     versions: dict[str, str] = field(default_factory=dict)  # recorded, not part of the key
     created: str = ""  # ISO 8601, UTC
     shipped: bool = False
+    trained_on: str = ""  # where the job ran: "host (in the app's process)" or a Dask worker's address
+    queued_seconds: float = 0.0  # how long the job waited for a worker
+    # An imported model (dashboard.imported): source_file, sha256, input_shape, scaling, layers…;
+    # empty for runs trained here (and then left out of record.json).
+    imported: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         out = asdict(self)
         out["final_map"] = list(self.final_map)
+        if not self.imported:
+            del out["imported"]
         return out
 
     def to_json(self) -> str:
@@ -104,6 +111,9 @@ class RunRecord:
             values["params"] = int(values["params"])
             values["train_seconds"] = float(values["train_seconds"])
             values["shipped"] = bool(values.get("shipped", False))
+            values["trained_on"] = str(values.get("trained_on", ""))[:200]
+            values["queued_seconds"] = float(values.get("queued_seconds", 0.0))
+            values["imported"] = dict(values.get("imported") or {})
         except (TypeError, ValueError) as err:
             raise ValueError(f"record has a malformed field ({err})") from None
         if not isinstance(values["spec"], dict) or not isinstance(values["settings"], dict):
@@ -121,8 +131,20 @@ class RunRecord:
 
     # --- convenience for pages -------------------------------------------------------------
 
+    @property
+    def is_imported(self) -> bool:
+        """True for a model imported from a file (no spec, no training settings)."""
+        return bool(self.imported)
+
+    @property
+    def source_file(self) -> str:
+        """The imported file's name (outside text: show it plain), or ''."""
+        return str(self.imported.get("source_file", ""))
+
     def network(self) -> NetworkSpec:
         """The run's `NetworkSpec` (raises `SpecError` if the record's spec no longer validates)."""
+        if self.is_imported:
+            raise SpecError(["an imported model is not described by the app's network description"])
         return NetworkSpec.from_dict(self.spec)
 
     def train_settings(self) -> Any:
@@ -144,6 +166,10 @@ class RunRecord:
 
     def describe(self) -> str:
         """The network in one line, e.g. 'conv32-pool · conv64-pool · conv64 → flatten → 64'."""
+        if self.is_imported:
+            from dashboard.outside import plain
+
+            return plain(" · ".join(_short_layer(row) for row in self.imported.get("layers", [])), 200)
         try:
             return self.network().describe()
         except SpecError:
@@ -153,6 +179,11 @@ class RunRecord:
         """The network's preset name, else its one-line layout."""
         from dashboard.spec import preset_name
 
+        if self.is_imported:
+            from dashboard.outside import plain
+
+            # Plain text, and no angle brackets: plotly legends would read them as HTML.
+            return f"imported {plain(self.source_file, 40).replace('<', '‹').replace('>', '›')}"
         try:
             return preset_name(self.network()) or self.describe()
         except SpecError:
@@ -160,6 +191,8 @@ class RunRecord:
 
     def training_label(self) -> str:
         """The training preset's name, else the main settings, e.g. 'adam b128 3ep on 5,000'."""
+        if self.is_imported:
+            return f"imported, input {self.imported.get('scaling', '?')}"
         settings = self.settings
         preset = _train_preset_of(settings)
         what = f"{preset} preset" if preset else (
@@ -185,6 +218,15 @@ class RunRecord:
             f"{self.network_label()} · {self.training_label()} · test {self.test_accuracy:.2%} · "
             f"{self.data_name}{tag} · {self.key[:6]}"
         )
+
+
+def _short_layer(row: Any) -> str:
+    """'Conv2D32', 'MaxPooling2D', 'Dense10' for a stored summary row of an imported model."""
+    if not isinstance(row, dict):
+        return "?"
+    kind = str(row.get("type", "?"))
+    shape = row.get("output_shape") or [None]
+    return f"{kind}{shape[-1]}" if kind in ("Conv2D", "Dense") else kind
 
 
 def _train_preset_of(settings: dict[str, Any]) -> str | None:
@@ -454,13 +496,24 @@ class ModelCache:
 
     def put(self, record: RunRecord, model: Any) -> Path:
         """Store a run atomically; an existing sound entry of the same key is kept. Returns its directory."""
+        return self._put(record, lambda path: save_model(model, path))
+
+    def put_bytes(self, record: RunRecord, model_file: bytes) -> Path:
+        """Store a run whose `.keras` file arrived as bytes (a job's result), atomically, like `put`."""
+
+        def write(path: Path) -> None:
+            _write_file(path, model_file)
+
+        return self._put(record, write)
+
+    def _put(self, record: RunRecord, write_model: Any) -> Path:
         if not self._valid_key(record.key):
             raise ValueError(f"invalid run key {record.key!r}")
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / f"{TMP_PREFIX}{record.key}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
-            save_model(model, tmp / MODEL_FILE)
+            write_model(tmp / MODEL_FILE)
             _write_file(tmp / RECORD_FILE, record.to_json().encode("utf-8"))
             _fsync_dir(tmp)
             dest = self.root / record.key
@@ -564,6 +617,16 @@ class ModelCache:
         removed += self.evict()
         ok = [path.name for path in self._writable_entries()]
         return CacheReport(ok, [], removed, self.size_bytes() / 2**20)
+
+    def replace_record(self, record: RunRecord) -> None:
+        """Atomically rewrite the record of a written run (an imported run's input scaling)."""
+        path = self.root / record.key
+        if not self._valid_key(record.key) or not (path / RECORD_FILE).is_file():
+            raise CacheError(f"run {record.key[:20]!r} is not a written run of this cache")
+        tmp = path / f"{TMP_PREFIX}{RECORD_FILE}-{uuid.uuid4().hex[:8]}"
+        _write_file(tmp, record.to_json().encode("utf-8"))
+        os.replace(tmp, path / RECORD_FILE)
+        _fsync_dir(path)
 
     def lock_path(self, key: str) -> Path:
         """Where the cross-process lock file of `key` lives."""

@@ -72,6 +72,7 @@ class LayerInfo:
     jump: Pair | None  # None once positions are mixed
     start: tuple[float, float]
     image: Pair = (28, 28)  # the input image the windows are clipped to
+    multiply_adds: int = 0  # per input image: what training and inference cost
 
     @property
     def spatial(self) -> bool:
@@ -134,13 +135,14 @@ class _State:
     intact: bool = True  # only relayouts of the raw pixels so far (a Reshape can restore positions)
     seen: tuple[int, int, int, int] = field(default=(0, 0, 0, 0))  # union window once mixed
 
-    def info(self, layer: Layer, name: str, params: int, fixed: int, formula: str) -> LayerInfo:
+    def info(self, layer: Layer, name: str, params: int, fixed: int, formula: str, macs: int) -> LayerInfo:
         if self.jump is None:
             top, left, bottom, right = self.seen
             rf, start = (bottom - top + 1, right - left + 1), (float(top), float(left))
         else:
             rf, start = self.rf, self.start
-        return LayerInfo(name, layer.kind, (None, *self.shape), params, fixed, formula, rf, self.jump, start, self.image)
+        return LayerInfo(name, layer.kind, (None, *self.shape), params, fixed, formula, rf, self.jump, start,
+                         self.image, macs)
 
     def mix(self) -> None:
         """Every unit from now on sees the union of the current units' windows."""
@@ -177,7 +179,11 @@ def analyse(input_shape: Sequence[int], layers: Sequence[Layer], image: Pair | N
     for layer in layers:
         name = layer.name or _auto_name(layer.kind, counts)
         params, fixed, formula = _step(state, layer, name)
-        out.append(state.info(layer, name, params, fixed, formula))
+        macs = 0
+        if layer.kind in ("Conv2D", "Dense"):  # weights × the positions they are applied at
+            weights = params - (state.shape[-1] if layer.use_bias else 0)
+            macs = weights * math.prod(state.shape[:-1])
+        out.append(state.info(layer, name, params, fixed, formula, macs))
     return out
 
 

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, geometry, layer_names, validate
-from dashboard.summaries import LayerRow, summarize  # noqa: F401 - `summarize` kept for callers: no weights
+from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, SpecError, geometry, layer_names, validate
+from dashboard.summaries import LayerRow, summarize, training_problems  # noqa: F401 - `summarize` kept for callers
 
 # Streamlit runs keras.backend.clear_session() and gc.collect() after every script run. With
 # TensorFlow's ~300k objects in the young generations each of those takes ~0.5 s; moving what the
@@ -23,12 +23,15 @@ from dashboard.summaries import LayerRow, summarize  # noqa: F401 - `summarize` 
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D")  # layers whose outputs are spatial feature maps
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are spatial feature maps
 
 
 def build_model(spec: NetworkSpec) -> keras.Sequential:
-    """The uncompiled Keras model of `spec` (raises `SpecError` if the spec is invalid)."""
+    """The uncompiled Keras model of `spec`; `SpecError` if it is invalid or over the training caps."""
     validate(spec)
+    too_big = training_problems(spec)
+    if too_big:
+        raise SpecError(too_big)
     names = iter(layer_names(spec))
     stack: list[layers.Layer] = []
     for block in spec.blocks:

@@ -57,6 +57,41 @@ def summary_dict(rows: Sequence[LayerRow]) -> dict:
     return {"layers": [row.to_dict() for row in rows], "total_params": sum(row.params for row in rows)}
 
 
+# --- what the app agrees to build and train ------------------------------------------------------
+
+# Measured on 2 CPU cores (benchmarks/train_cost.py, see the README): the book network (93,322
+# parameters, 2.8 M multiply-adds an image) trains an epoch in ~8 s; the no-pooling preset (2.0 M
+# parameters, 30.7 M multiply-adds) in ~60 s. Above these caps an epoch takes many minutes and
+# training's weights, optimizer state and activations no longer fit a shared 1 GB server.
+MAX_TRAIN_PARAMS = 2_500_000
+MAX_TRAIN_MULTIPLY_ADDS = 40_000_000
+
+
+def multiply_adds(spec: NetworkSpec) -> int:
+    """Multiply-adds of one forward pass of one image through `spec` (a valid spec)."""
+    return sum(info.multiply_adds for info in layer_infos(spec))
+
+
+def training_problems(spec: NetworkSpec) -> list[str]:
+    """Why the app will not build or train `spec` (too big for a shared server); empty when it will."""
+    params, macs = total_params(spec), multiply_adds(spec)
+    found = []
+    if params > MAX_TRAIN_PARAMS:
+        found.append(
+            f"this network has {params:,} parameters; the app builds and trains networks of up to "
+            f"{MAX_TRAIN_PARAMS:,} so that training fits a shared server"
+        )
+    if macs > MAX_TRAIN_MULTIPLY_ADDS:
+        found.append(
+            f"one image costs {macs:,} multiply-adds; the app trains networks of up to {MAX_TRAIN_MULTIPLY_ADDS:,} "
+            "so that an epoch takes minutes, not hours"
+        )
+    if found:
+        found.append("its shapes, parameters and receptive fields are all on the Architecture page; to train it, "
+                     "use fewer filters, pooling, strides or global averaging")
+    return found
+
+
 @cache
 def preset_summaries() -> dict[str, dict]:
     """{preset: {"spec", "layers", "total_params"}} for every preset network."""

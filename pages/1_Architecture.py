@@ -8,14 +8,17 @@ import streamlit as st
 from dashboard import links
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
+from dashboard.summaries import training_problems
 from dashboard.ui import cached, nav, state, widgets
+from dashboard.ui.decode import shape_panel
 
 st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
 nav.sidebar_nav()
 st.title("🧱 Architecture")
 st.caption(
-    "Change the network in the sidebar: output shapes and parameter counts come from Keras "
-    "building it, receptive fields from the layer geometry. Nothing is trained here."
+    "Change the network in the sidebar: output shapes, parameter counts and receptive fields are "
+    "worked out from the layers' arithmetic (the same numbers Keras reports), without building the "
+    "network. Nothing is trained here."
 )
 
 NONE = "(none)"
@@ -30,6 +33,8 @@ def show_network(spec: NetworkSpec, key: str) -> None:
     side, channels = final_map(spec)
 
     st.markdown(f"**{preset_name(spec) or 'custom'}** · `{spec.describe()}`")
+    if training_problems(spec):
+        st.caption("🐘 Too big to train here: " + "; ".join(training_problems(spec)) + ".")
     a, b, c = st.columns(3)
     a.metric("Parameters", f"{sum(r['params'] for r in rows):,}")
     b.metric("Last conv map", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}")
@@ -56,6 +61,7 @@ def show_network(spec: NetworkSpec, key: str) -> None:
             "Param #": [r["params"] for r in rows],
             "Receptive field": [r["receptive_field"] for r in rows],
             "Jump": ["—" if r["jump"] is None else str(r["jump"]) for r in rows],
+            "Where the params come from": [r["params_formula"] for r in rows],
         }
     )
     highlight_row = [r["name"] for r in rows].index(last_conv.name)
@@ -67,6 +73,7 @@ def show_network(spec: NetworkSpec, key: str) -> None:
         width="stretch",
         key=f"{key}_table",
     )
+    shape_panel(spec, rows, key=key, image=cached.mnist().x_test[0] / 255.0)
     st.plotly_chart(charts.spatial_chart(rows, highlight=last_conv.name), key=f"{key}_spatial")
     st.plotly_chart(charts.params_chart(rows, highlight=last_conv.name), key=f"{key}_params")
     digit = cached.mnist().x_test[0]

@@ -9,8 +9,10 @@ import streamlit as st
 
 from dashboard.cache import RunRecord
 from dashboard.charts import training as charts
-from dashboard.runs import get_or_train
+from dashboard.jobs import JobLimitError
+from dashboard.outside import escape_markdown
 from dashboard.spec import preset_name
+from dashboard.summaries import training_problems
 from dashboard.training import (
     MAX_EPOCHS,
     MIN_EPOCHS,
@@ -18,13 +20,13 @@ from dashboard.training import (
     SCHEDULES,
     TRAIN_PRESET_NOTES,
     TRAIN_PRESETS,
-    BatchProgress,
-    EpochProgress,
     SettingsError,
     TrainSettings,
     train_preset_name,
 )
 from dashboard.ui import cached, nav, state
+from dashboard.ui import family as ui_family
+from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
 
 st.set_page_config(page_title="Train · ConvNet Explorer", page_icon="🏋️", layout="wide")
@@ -161,66 +163,53 @@ st.markdown(
     f"data: {data.label}. The last 10% of the training images are held out for validation."
 )
 
-# --- cached, or train ------------------------------------------------------------------------
+# --- cached, or a job --------------------------------------------------------------------------
 
 cache = ui_runs.model_cache()
 started = time.perf_counter()
 key = cache.key(spec, settings, data.fingerprint)
 record = cache.get(key)
 ui_runs.show_cache_problems()
+jobs = ui_jobs.manager()
+
+too_big = training_problems(spec) if record is None else []
+if record is None and submitted and not too_big:
+    try:
+        jobs.submit(spec, settings, data, session=ui_jobs.session_id())
+    except JobLimitError as err:
+        st.warning(str(err), icon="🚦")
+    else:
+        st.rerun()  # the jobs panel and the live view show the new job
+job = jobs.job_for_key(key)
+ui_jobs.show_notice()
 
 if record is not None:
-    elapsed = time.perf_counter() - started
-    show_results(record, f"Trained before: loaded from the cache in {elapsed * 1000:.0f} ms.")
-    st.stop()
-
-if not submitted:
+    if job is not None and job.state == "done" and job.stored:
+        note = (f"Trained by a job on {escape_markdown(record.trained_on or 'this server')} in {record.train_seconds:.1f} s "
+                f"(queued {record.queued_seconds:.1f} s) and stored in the cache.")
+    else:
+        note = f"Trained before: loaded from the cache in {(time.perf_counter() - started) * 1000:.0f} ms."
+    show_results(record, note)
+elif too_big:
+    st.error("This network is too big to train here: " + "; ".join(too_big) + ".", icon="🐘")
+elif job is not None and job.active:
+    ui_jobs.live_job(key)
+elif job is not None and job.state == "done" and job.record is not None:
+    st.warning(f"This run was trained but not stored: {escape_markdown(job.message)}.", icon="⚠️")
+    show_results(job.record, "Trained; the results below are kept for this session only.")
+    model_file = jobs.model_file(job.id)
+    if model_file is not None:
+        st.download_button("Download the trained model (.keras)", model_file, file_name=f"{key}.keras",
+                           mime="application/zip", icon="⬇️", key="download_unstored")
+else:
+    if job is not None and job.state in ("failed", "cancelled"):
+        box = st.error if job.state == "failed" else st.info
+        box(f"The last job of this run {job.state}: {escape_markdown(job.message)}", icon="🚫")
     st.info(
-        "This run is not in the cache yet. Press **Train** in the sidebar. Progress shows here; "
-        "the Stop button (top right) ends it cleanly and nothing is stored.",
+        "This run is not in the cache yet. Press **Train** in the sidebar: the training runs as a job "
+        "on the server, so you can keep using the app (the jobs panel in the sidebar follows it) "
+        "and come back for the results.",
         icon="ℹ️",
     )
-    st.stop()
 
-queue_box = st.empty()
-progress_bar = st.progress(0.0, text="Starting…")
-running_box = st.empty()
-curve_box = st.empty()
-curve_box.plotly_chart(charts.learning_curves({}, settings.epochs), key="live_curve_0")
-
-
-def on_queued(message: str) -> None:
-    """Tell the user why nothing happens yet."""
-    queue_box.info(message, icon="⏳")
-
-
-def on_batch(progress: BatchProgress) -> None:
-    """Move the bar within the epoch; show the epoch's running loss and accuracy."""
-    queue_box.empty()
-    progress_bar.progress(
-        min(progress.fraction, 1.0),
-        text=f"Epoch {progress.epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches}",
-    )
-    running_box.markdown(
-        f"Running loss **{progress.loss:.4f}** · running accuracy **{progress.accuracy:.2%}** "
-        f"· {progress.seconds:.0f} s"
-    )
-
-
-def on_epoch(progress: EpochProgress) -> None:
-    """Grow the curves by one epoch."""
-    curve_box.plotly_chart(
-        charts.learning_curves(progress.history, progress.epochs), key=f"live_curve_{progress.epoch}"
-    )
-
-
-with st.spinner("Training…", show_time=True):
-    record, hit = get_or_train(spec, settings, data, cache, on_batch=on_batch, on_epoch=on_epoch, on_queued=on_queued)
-queue_box.empty()
-progress_bar.empty()
-running_box.empty()
-curve_box.empty()
-if hit:
-    show_results(record, "Another session trained this very run meanwhile: here is its result.")
-else:
-    show_results(record, f"Trained in {record.train_seconds:.1f} s and stored in the cache.")
+ui_family.family_section(spec, settings, data)

@@ -7,7 +7,9 @@ import streamlit as st
 from dashboard.cache import CacheError, RunRecord
 from dashboard.spec import PRESETS, SpecError
 from dashboard.ui import maps as ui_maps
-from dashboard.ui import nav, runs
+from dashboard.imported import has_maps
+from dashboard.outside import escape_markdown
+from dashboard.ui import imports, nav, runs
 from dashboard.ui.digit_input import digit_input
 from dashboard.ui.state import set_url
 
@@ -32,6 +34,11 @@ def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
 def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
     """The run's cached activation model, or None after an error message."""
     try:
+        if record.is_imported:
+            if not has_maps(record):
+                st.info(imports.what_is_shown(record), icon="ℹ️")
+                return None
+            return ui_maps.imported_maps(record.key, record.imported["scaling"])
         return ui_maps.run_maps(record.key, record.network().to_json())
     except SpecError as err:
         st.error(f"This run's network is no longer valid ({err}); train it again.", icon="🚫")
@@ -68,7 +75,7 @@ columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
 for i, (record, column) in enumerate(zip(chosen, columns)):
     with column:
         st.subheader(record.describe())
-        st.caption(record.title())
+        st.caption(escape_markdown(record.title(), limit=200))
         run = prepare(record)
         if run is None:
             continue

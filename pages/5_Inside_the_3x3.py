@@ -6,6 +6,9 @@ import numpy as np
 import streamlit as st
 
 from dashboard.charts import inside as charts
+from dashboard.imported import has_maps, layer_rows, map_geometry
+from dashboard.outside import escape_markdown
+from dashboard.ui.imports import what_is_shown
 from dashboard.spec import SpecError, final_map, geometry
 from dashboard.ui import cached, inside, nav
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
@@ -28,11 +31,17 @@ runs = cached_runs()
 record = run_picker("Trained run", key="inside_run", runs=runs)
 if record is None:
     st.stop()
-try:
-    spec = record.network()
-except SpecError as err:
-    st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
-    st.stop()
+spec = None
+if record.is_imported:
+    if not has_maps(record):
+        st.info(what_is_shown(record), icon="ℹ️")
+        st.stop()
+else:
+    try:
+        spec = record.network()
+    except SpecError as err:
+        st.error(f"This run's network is no longer valid ({err}); pick another run.", icon="🚫")
+        st.stop()
 if load_run_model(record) is None:
     st.stop()
 
@@ -42,16 +51,22 @@ if data.fingerprint != record.data_fingerprint:
         f"This run was trained on {record.data_label}; the test images here come from {data.label}.",
         icon="ℹ️",
     )
-side, channels = final_map(spec)
-maps_geo = [g for g in geometry(spec) if g.size is not None]
+if spec is None:  # an imported chain: geometry from its layers' own configurations
+    side, channels = record.final_map
+    maps_geo = map_geometry(record)
+    flattened = "Flatten" in [row["type"] for row in layer_rows(record)]
+else:
+    side, channels = final_map(spec)
+    maps_geo = [g for g in geometry(spec) if g.size is not None]
+    flattened = spec.head == "flatten"
 last_geo = maps_geo[-1]
 numbers = side * side * channels
 a, b, c, d = st.columns(4)
 a.metric("Last map", f"{side}×{side}×{channels}")
-b.metric("Numbers per digit", f"{numbers:,}" if spec.head == "flatten" else f"{channels} (averaged)")
+b.metric("Numbers per digit", f"{numbers:,}" if flattened else f"{channels} (averaged)")
 c.metric("Test accuracy", f"{record.test_accuracy:.2%}")
 d.metric("Parameters", f"{record.params:,}")
-st.caption(f"`{spec.describe()}` · {record.title()}")
+st.caption(escape_markdown(f"{record.describe()} · {record.title()}", limit=300))
 
 # --- where the numbers go ------------------------------------------------------------------
 
@@ -217,6 +232,13 @@ with text_col:
         "knowing exactly *where*." + facts
     )
 
+# --- how many numbers ----------------------------------------------------------------------
+
+st.header("How many numbers the classifier needs")
+from dashboard.ui.numbers import show_numbers  # noqa: E402
+
+show_numbers(runs)
+
 # --- where the network looks ---------------------------------------------------------------
 
 st.header("Where the network looks")
@@ -232,8 +254,12 @@ if digit is not None:
         format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
     )
     set_url(cam=None if cam_class == PREDICTED else cam_class)
+    if record.is_imported and layer_rows(record)[-1]["type"] != "Dense":
+        st.info("Grad-CAM scores the logits of a final Dense layer; this model ends in "
+                f"{layer_rows(record)[-1]['type']}, so it is not shown.", icon="ℹ️")
+        st.stop()
     cam = inside.grad_cam(
-        record.key, spec.to_json(), np.asarray(digit.image, dtype=np.float32),
+        record.key, "" if spec is None else spec.to_json(), np.asarray(digit.image, dtype=np.float32),
         None if cam_class == PREDICTED else int(cam_class),
     )
     predicted = int(np.argmax(cam.probabilities))

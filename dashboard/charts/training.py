@@ -140,3 +140,25 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
         plot_bgcolor="white",
     )
     return fig
+
+
+def family_chart(points: Sequence[tuple[int, float | None]], x_title: str, log_x: bool = False) -> go.Figure:
+    """Test accuracy against the varied value of a family: (value, accuracy or None while training)."""
+    done = [(x, y) for x, y in points if y is not None]
+    waiting = [x for x, y in points if y is None]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=[x for x, _ in done], y=[y for _, y in done], name="test accuracy", mode="lines+markers",
+        hovertemplate=f"{x_title} %{{x}}: %{{y:.2%}}<extra></extra>",
+    ))
+    low = min((y for _, y in done), default=0.9)
+    fig.add_trace(go.Scatter(
+        x=waiting, y=[low] * len(waiting), name="training…", mode="markers",
+        marker={"symbol": "circle-open", "size": 10, "color": "grey"}, hovertemplate="%{x}: not done yet<extra></extra>",
+    ))
+    fig.update_layout(
+        height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Test accuracy across the family",
+        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        yaxis={"title": "test accuracy", "tickformat": ".1%"}, legend={"orientation": "h", "y": -0.2},
+    )
+    return fig

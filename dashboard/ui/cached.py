@@ -10,14 +10,19 @@ import streamlit as st
 
 from dashboard.data import MnistData, load_mnist
 
+# Every server-wide cache is bounded by `max_entries`; caches keyed by what sessions asked for
+# (runs, networks, digits) also expire after IDLE_TTL. Streamlit reaps expired entries on the
+# next access, so max_entries is what bounds memory; the TTL lets a busy workshop's leftovers go.
+IDLE_TTL = "1h"
 
-@st.cache_resource(show_spinner="Loading MNIST…")
+
+@st.cache_resource(show_spinner="Loading MNIST…", max_entries=3)
 def mnist(source: str = "auto") -> MnistData:
     """MNIST from `source` ("auto", "embedded" or a path), loaded once per server."""
     return load_mnist(source)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=256, ttl=IDLE_TTL)
 def layer_rows(spec_json: str) -> list[dict]:
     """Summary rows (shapes, params and formulas, receptive fields) of `spec_json`, as dicts; no weights."""
     from dashboard.spec import NetworkSpec

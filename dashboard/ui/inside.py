@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from dashboard.cache import RunRecord
 from dashboard.ui import cached
+from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import model_cache, run_model
 
 N_IMAGES = 2000  # test images projected and ablated
@@ -40,7 +42,9 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-@st.cache_resource(show_spinner="Computing the last feature map of the test images…", max_entries=3)
+@st.cache_resource(
+    show_spinner="Computing the last feature map of the test images…", max_entries=3, ttl=IDLE_TTL
+)
 def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
     """Final maps of `n_images` test images (a fixed sample; fewer for very wide maps) for run `run_key`."""
     from dashboard import analysis
@@ -65,7 +69,7 @@ def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
     )
 
 
-@st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16)
+@st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16, ttl=IDLE_TTL)
 def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
     from dashboard import analysis
@@ -88,7 +92,7 @@ def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     }
 
 
-@st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16)
+@st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16, ttl=IDLE_TTL)
 def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
     """Position and channel ablations of run `run_key` on the sampled test images."""
     from dashboard import analysis
@@ -97,16 +101,28 @@ def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
     return analysis.ablate(run_model(run_key), feats.maps, feats.labels, feats.layer_name)
 
 
-@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128)
+@st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128, ttl=IDLE_TTL)
 def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> analysis.GradCam
-    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one)."""
+    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one).
+
+    `spec_json` is "" for an imported run: its stored layer geometry places the map.
+    """
     from dashboard import analysis
     from dashboard.spec import NetworkSpec
 
-    return analysis.grad_cam(run_model(run_key), NetworkSpec.from_json(spec_json), image, class_index)
+    if spec_json:
+        where: Any = NetworkSpec.from_json(spec_json)
+    else:
+        from dashboard.imported import map_geometry
+
+        record = model_cache().get(run_key)
+        if record is None or not record.is_imported:
+            raise ValueError(f"run {run_key[:12]} is not an imported model")
+        where = map_geometry(record)
+    return analysis.grad_cam(run_model(run_key), where, image, class_index)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)
 def summary_csv(spec_json: str) -> str:
     """The network's Keras summary rows as CSV text."""
     from dashboard.analysis import summary_csv as to_csv
@@ -141,9 +157,16 @@ def download_buttons(record: RunRecord, key: str) -> None:
             on_click="ignore",
             icon="🧠",
         )
+    if record.is_imported:
+        from dashboard.analysis import summary_csv as to_csv
+        from dashboard.imported import layer_rows
+
+        summary = to_csv(layer_rows(record))
+    else:
+        summary = summary_csv(record.network().to_json())
     middle.download_button(
         "Summary (.csv)",
-        data=summary_csv(record.network().to_json()),
+        data=summary,
         file_name=f"convnet-{short}-summary.csv",
         mime="text/csv",
         key=f"{key}_summary",

@@ -16,7 +16,10 @@ import streamlit as st
 
 from dashboard import maps
 from dashboard.charts import maps as charts
+from dashboard.charts.atlas import position_markers
 from dashboard.spec import LayerGeometry, NetworkSpec, geometry
+from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
 from dashboard.ui.state import set_url, url_int
 
@@ -28,7 +31,7 @@ class RunMaps:
     """What the page needs of one run, built once: never mutate it (shared by all sessions)."""
 
     key: str
-    spec: NetworkSpec
+    spec: NetworkSpec | None  # None for an imported model
     act_model: Any  # keras.Model: input → [conv/pool outputs…, probabilities]
     names: tuple[str, ...]  # conv/pool layer names, in order
     kinds: tuple[str, ...]  # "Conv2D" / "MaxPooling2D" for each name
@@ -45,13 +48,17 @@ class RunMaps:
         return [g for g in self.geometry if g.kind == "Conv2D"][-1]
 
 
-def prepare_run(key: str, model: Any, spec: NetworkSpec) -> RunMaps:
-    """Build the activation model of a trained `model` of `spec` and trace its forward pass once."""
+def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[LayerGeometry] | None = None) -> RunMaps:
+    """Build the activation model of a trained `model` and trace its forward pass once.
+
+    The geometry of its conv/pool layers comes from `spec`, or is given as `spatial` (imported runs).
+    """
     from dashboard.model import MAP_KINDS, activation_model
 
     act = activation_model(model)  # reads the shared model's layers, never changes them
     layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
-    spatial = [g for g in geometry(spec) if g.size is not None]
+    if spatial is None:
+        spatial = [g for g in geometry(spec) if g.size is not None]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
         raise ValueError(f"run {key}: its model's layers do not match its recorded network")
     kernels = np.asarray(layers[0].get_weights()[0])
@@ -67,10 +74,22 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec) -> RunMaps:
     )
 
 
-@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8)
+@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def run_maps(key: str, spec_json: str) -> RunMaps:
     """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
     return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
+
+
+@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8, ttl=IDLE_TTL)
+def imported_maps(key: str, scaling: str) -> RunMaps:
+    """The activation model of imported run `key` fed under `scaling`, built once per server."""
+    from dashboard.imported import map_geometry
+    from dashboard.ui.runs import model_cache
+
+    record = model_cache().get(key)
+    if record is None or not record.is_imported:
+        raise ValueError(f"run {key[:12]} is not an imported model in the cache")
+    return prepare_run(key, run_model(key), None, map_geometry(record))
 
 
 def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int]:
@@ -113,13 +132,23 @@ def show_reading(
     last = run.last_conv
     st.caption(
         f"Choose one of the {last.size}×{last.size} positions of `{last.name}`: the red box is the "
-        f"{last.receptive_field}×{last.receptive_field} window of the input that position sees."
+        f"{last.receptive_field}×{last.receptive_field} window of the input that position sees. "
+        "Click a position on the digit, or use the sliders."
     )
     position = position_picker(run, key, url=url)
     figures = charts.reading_figures(reading, run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
     probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs")
     picture, bars = st.columns([1, 1])
-    picture.plotly_chart(figures["window"], key=f"{key}_window")
+    side = last.size or 1
+    if side > 1:  # click a position on the digit: it moves the sliders
+        figures["window"].add_trace(position_markers(last))
+        with picture:
+            clickable_chart(
+                figures["window"], key=f"{key}_window", widget_keys=[f"{key}_row", f"{key}_col"],
+                valid=lambda v: 0 <= v[0] < side and 0 <= v[1] < side,
+            )
+    else:
+        picture.plotly_chart(figures["window"], key=f"{key}_window")
     bars.plotly_chart(figures["strongest"], key=f"{key}_strongest")
 
     st.markdown("##### Activation maps")

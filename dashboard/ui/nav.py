@@ -20,7 +20,9 @@ PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("pages/3_Compare.py", "Compare", "📊", "Validation accuracy of different networks side by side."),
     ("pages/4_Feature_maps.py", "Feature maps", "🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
     ("pages/5_Inside_the_3x3.py", "Inside the 3×3", "🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
+    ("pages/8_Channels.py", "What channels look for", "🔦", "Every channel's favourite windows and pattern, and where it fires on your digit."),
     ("pages/6_Exercises.py", "Exercises", "🎓", "Workshop tasks the app checks for you."),
+    ("pages/7_Import.py", "Import", "📥", "Bring the Keras model from your notebook and explore it on every page."),
 )
 
 
@@ -30,8 +32,16 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 
 
 def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar."""
+    """Links to every page at the top of the sidebar, then this session's training jobs, live.
+
+    Also starts, once per server, the thread that hands freed memory back to the system.
+    """
+    from dashboard.ui.jobs import jobs_panel
+    from dashboard.ui.memory import start_trimmer
+
+    start_trimmer()
     with st.sidebar:
         for path, label, icon, _ in available_pages():
             st.page_link(path, label=label, icon=icon)
+        jobs_panel()
         st.divider()

@@ -14,21 +14,34 @@ import streamlit as st
 
 from dashboard.cache import CacheError, ModelCache, RunRecord
 from dashboard.spec import BOOK
+from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.state import set_url, url_token
 
 MAX_LOADED_MODELS = 8  # the no-pooling network is ~8 MB in memory; a handful is plenty
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def model_cache() -> ModelCache:
     """The server's model cache (root from `MODEL_CACHE_DIR`, else `model_cache/`)."""
     return ModelCache()
 
 
-@st.cache_resource(show_spinner="Loading the trained model…", max_entries=MAX_LOADED_MODELS)
+@st.cache_resource(
+    show_spinner="Loading the trained model…", max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL
+)
 def run_model(key: str) -> Any:
-    """The trained Keras model of run `key`, loaded once per server; raises `CacheError` if damaged."""
-    return model_cache().load_model(key)
+    """The trained Keras model of run `key`, loaded once per server; raises `CacheError` if damaged.
+
+    An imported model comes wrapped to take the app's input (`dashboard.imported.app_model`).
+    """
+    model = model_cache().load_model(key)
+    record = model_cache().get(key)
+    if record is not None and record.is_imported:
+        from dashboard.imported import app_model
+
+        imported = record.imported
+        return app_model(model, tuple(imported["input_shape"]), imported["scaling"], bool(imported["chain"]))
+    return model
 
 
 def show_cache_problems() -> None:
@@ -96,7 +109,7 @@ def run_picker(
     return by_key[chosen]
 
 
-@st.cache_data(show_spinner="Classifying the test images…", max_entries=16)
+@st.cache_data(show_spinner="Classifying the test images…", max_entries=16, ttl=IDLE_TTL)
 def test_predictions(key: str, data_source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """(predicted digits (n,), probabilities (n, 10)) of run `key` on the test set of `data_source`."""
     from dashboard.runs import predict_labels

@@ -36,3 +36,14 @@ def plotly_array(value) -> np.ndarray:
         shape = value.get("shape")
         return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
     return np.asarray(value)
+
+
+def wait_for_jobs(timeout: float = 180) -> None:
+    """Block until every training job of this process's job manager has finished."""
+    from dashboard.jobs import default_manager
+
+    manager = default_manager()
+    for status in manager.jobs():
+        if status.active:
+            finished = manager.wait(status.id, timeout)
+            assert finished is not None and not finished.active, f"job {status.label} still {finished.state}"

@@ -55,7 +55,7 @@ def test_changing_filters_updates_params_shapes_and_the_url():
 
 def test_charts_carry_the_numbers_of_the_table():
     at = run_page()
-    specs = [el for el in at.get("plotly_chart")]
+    specs = [el for el in at.get("plotly_chart") if el.key != "main_decode_chart"]  # the shape panel has its own test
     assert len(specs) == 3
     import json
 
@@ -143,3 +143,16 @@ def test_comparison_with_a_network_written_as_json():
     assert not at.exception
     assert "The second network was not used" in at.error[0].value
     assert len(at.dataframe) == 1
+
+
+LARGEST = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
+
+
+def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
+    import json
+
+    at = run_page({"spec": json.dumps(LARGEST)})
+    rows = table(at)
+    assert rows["Param #"].sum() == 118_836_490
+    assert rows["Where the params come from"][0] == "7×7×1 weights per filter × 256 filters + 256 biases = 12,800"
+    assert any("Too big to train here" in c.value for c in at.caption)

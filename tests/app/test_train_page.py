@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.app.apptools import open_page
+from tests.app.apptools import open_page, wait_for_jobs
 from streamlit.testing.v1 import AppTest
 
 from dashboard.cache import ModelCache
@@ -72,7 +72,9 @@ def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     set_quick_settings(at, seed=11)
     at.button(key="train_button").click().run()
     assert not at.exception
-    assert any(s.value.startswith("Trained in") for s in at.success)
+    wait_for_jobs()  # Train submits a job and returns at once
+    at.run()
+    assert any(s.value.startswith("Trained by a job on") for s in at.success), [s.value for s in at.success]
     labels = [m.label for m in at.metric]
     assert labels[:2] == ["Test accuracy", "Validation accuracy"]
     assert at.metric[3].value == "5×5×5"  # (28-2)/2=13, (13-2)/2=5
@@ -111,4 +113,19 @@ def test_a_damaged_cached_run_is_reported_not_raised():
     at.button(key="train_button").click().run()
     assert not at.exception
     assert any("damaged" in w.value and "record.json" in w.value for w in at.warning)
-    assert any(s.value.startswith("Trained in") for s in at.success)  # trained again
+    wait_for_jobs()
+    at.run()
+    assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
+
+
+def test_a_network_over_the_caps_says_so_and_offers_no_training():
+    largest = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
+    at = open_page(PAGE, {"spec": json.dumps(largest)})
+    assert not at.exception
+    assert any("too big to train here" in e.value and "118,836,490 parameters" in e.value for e in at.error)
+    at.button(key="train_button").click().run()  # pressing Train anyway builds nothing
+    assert not at.exception and any("too big to train here" in e.value for e in at.error)
+    assert not any("Trained" in s.value for s in at.success)
+    from dashboard.jobs import default_manager
+
+    assert not [j for j in default_manager().jobs() if j.active and "256" in j.label]  # no job either

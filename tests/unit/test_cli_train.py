@@ -27,8 +27,10 @@ def run_json(capsys, *args: str) -> dict:
 
 def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     first = run_json(capsys, *TINY_ARGS)
-    assert set(first) == {"key", "cache_hit", "history", "test_accuracy", "train_seconds", "params"}
-    assert first["cache_hit"] is False and first["params"] == 14_410
+    assert set(first) == {"key", "cache_hit", "stored", "history", "test_accuracy", "train_seconds", "params",
+                          "trained_on", "queued_seconds"}
+    assert first["cache_hit"] is False and first["stored"] is True and first["params"] == 14_410
+    assert "in the app's process" in first["trained_on"] and first["queued_seconds"] >= 0
     assert all(len(v) == 1 for v in first["history"].values())
     assert (own_cache / first["key"] / "model.keras").is_file()
     second = run_json(capsys, *TINY_ARGS)
@@ -132,3 +134,15 @@ def test_cache_list_verify_and_prune(capsys, own_cache):
     assert main(["cache", "prune"]) == 0
     assert f".damaged/{key}" in capsys.readouterr().out
     assert not list((own_cache / ".damaged").iterdir())
+
+
+def test_train_into_an_unwritable_cache_exits_2_naming_the_directory(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(blocker / "cache"))
+    assert main(["train", *TINY_ARGS, "--seed", "7", "--json"]) == EXIT_BAD_INPUT
+    captured = capsys.readouterr()
+    assert f"the model cache at {blocker / 'cache'} cannot be written" in captured.err
+    assert "Traceback" not in captured.err
+    out = json.loads(captured.out)  # the results are still printed
+    assert out["stored"] is False and 0 <= out["test_accuracy"] <= 1

@@ -92,6 +92,13 @@ def test_invalid_spec_is_not_built():
         build_model(NetworkSpec(blocks=(ConvBlock(0),)))
 
 
+def test_networks_over_the_training_caps_are_not_built():
+    largest = NetworkSpec(blocks=(ConvBlock(256, 7, padding="same", pool=False),) * 6, dense_units=512)
+    with pytest.raises(SpecError, match="118,836,490 parameters"):
+        build_model(largest)
+    assert build_model(PRESETS["no_pooling"]).count_params() == 2_038_922  # the biggest preset still builds
+
+
 @st.composite
 def valid_specs(draw):
     blocks = tuple(

@@ -1,0 +1,165 @@
+"""What a Dask worker runs for one training job: check the data, train, report, return bytes.
+
+`run_job` is submitted by `dashboard.jobs` to whatever Dask cluster the app uses (its own
+in-process one, or a workshop's `dask scheduler` + `dask worker`s). It needs only the project's
+code on the worker, never the app's disk: the result is the run's record (a dict) and the
+`.keras` file's bytes, which the app stores in its cache.
+
+Progress goes out through Dask's structured events (`Worker.log_event` on `PROGRESS_TOPIC`,
+received by the app's `Client.subscribe_topic`); cancelling is a Dask `Event` per job, checked by
+the training callback at most every `CANCEL_CHECK_SECONDS`. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dashboard.data import MnistData, load_mnist
+
+PROGRESS_TOPIC = "convnet-job-progress"
+PROGRESS_SECONDS = 0.5  # at most two batch messages a second per job
+CANCEL_CHECK_SECONDS = 0.5
+
+
+class JobCancelled(Exception):
+    """The job's cancel flag was set: the training stopped and nothing was returned."""
+
+
+class DataMismatch(RuntimeError):
+    """The worker's MNIST differs from the app's: training here would store a mismatched run."""
+
+
+def cancel_event_name(job_id: str) -> str:
+    """Name of the Dask `Event` that cancels job `job_id`."""
+    return f"convnet-cancel-{job_id}"
+
+
+_own_data: dict[str, MnistData] = {}  # this worker process's own MNIST, loaded once per source
+_own_data_lock = threading.Lock()
+
+
+def _worker_data(source: str) -> MnistData:
+    """The worker's own MNIST: the embedded subset, or `load_mnist("auto")` (its `MNIST_NPZ`)."""
+    wanted = "embedded" if source == "embedded" else "auto"
+    with _own_data_lock:
+        if wanted not in _own_data:
+            _own_data[wanted] = load_mnist(wanted)
+        return _own_data[wanted]
+
+
+def check_data(data: MnistData, expected: str, where: str) -> None:
+    """Raise `DataMismatch` naming both fingerprints unless `data` is the app's data."""
+    if data.fingerprint != expected:
+        raise DataMismatch(
+            f"worker {where} refused the job: its training data ({data.label}, fingerprint "
+            f"{data.fingerprint}) differs from the app's (fingerprint {expected}); give the worker "
+            "the same file with MNIST_NPZ, or let the app send its data (JOBS_DATA=scatter)"
+        )
+
+
+def _where() -> tuple[str, Any]:
+    """(a person-readable name of this worker, the Dask worker or None)."""
+    host = socket.gethostname()
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return f"{host} (no Dask worker)", None
+    if worker.address.startswith("inproc://"):
+        return f"{host} (in the app's process)", worker
+    return f"{worker.address} (host {host})", worker
+
+
+class _Reporter:
+    """Sends throttled progress events and checks the cancel flag (Dask calls, worker side)."""
+
+    def __init__(self, job_id: str, worker: Any):
+        self.job_id, self.worker = job_id, worker
+        self.last_sent = self.last_check = 0.0
+        self.event = None
+        if worker is not None:
+            from distributed import Event
+
+            self.event = Event(cancel_event_name(job_id))
+
+    def send(self, message: dict[str, Any], force: bool = False) -> None:
+        now = time.monotonic()
+        if self.worker is None or (not force and now - self.last_sent < PROGRESS_SECONDS):
+            return
+        self.last_sent = now
+        self.worker.log_event(PROGRESS_TOPIC, {"job": self.job_id, **message})
+
+    def check_cancel(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.event is None or (not force and now - self.last_check < CANCEL_CHECK_SECONDS):
+            return
+        self.last_check = now
+        if self.event.is_set():
+            raise JobCancelled("cancelled")
+
+
+def model_bytes(model: Any) -> bytes:
+    """The `.keras` file of `model` as the cache stores it (weights and architecture only)."""
+    from dashboard.cache import save_model
+
+    with tempfile.TemporaryDirectory(prefix="convnet-job-") as tmp:
+        path = Path(tmp) / "model.keras"
+        save_model(model, path)
+        return path.read_bytes()
+
+
+def run_job(
+    job_id: str,
+    key: str,
+    spec: dict[str, Any],
+    settings: dict[str, Any],
+    data: MnistData | None,
+    fingerprint: str,
+    data_source: str,
+    submitted_at: float,
+) -> dict[str, Any]:
+    """Train one run; return {"record": dict, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
+
+    `data` is the app's data scattered to the cluster, or None: then the worker uses its own
+    (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`.
+    """
+    from dashboard.runs import make_record
+    from dashboard.spec import NetworkSpec
+    from dashboard.training import TrainSettings, train
+
+    where, worker = _where()
+    queued = max(0.0, time.time() - submitted_at)  # wall clocks: exact on one machine
+    reporter = _Reporter(job_id, worker)
+    reporter.check_cancel(force=True)
+    if data is None:
+        data = _worker_data(data_source)
+    check_data(data, fingerprint, where)
+    net, how = NetworkSpec.from_dict(spec), TrainSettings.from_dict(settings)
+    reporter.send({"state": "running", "where": where, "queued_seconds": queued}, force=True)
+
+    def on_batch(p: Any) -> None:
+        reporter.check_cancel()
+        first = p.epoch == 1 and p.batch == 1  # always sent: "the training has begun"
+        reporter.send({"state": "running", "epoch": p.epoch, "epochs": p.epochs, "batch": p.batch,
+                       "batches": p.batches, "loss": p.loss, "accuracy": p.accuracy, "seconds": p.seconds},
+                      force=first)
+
+    def on_epoch(p: Any) -> None:
+        reporter.check_cancel(force=True)
+        reporter.send({"state": "running", "history": p.history, "epoch": p.epoch, "epochs": p.epochs,
+                       "seconds": p.seconds}, force=True)
+
+    result = train(net, how, data, on_batch=on_batch, on_epoch=on_epoch)
+    reporter.check_cancel(force=True)
+    record = make_record(key, net, how, data, result)
+    out = record.to_dict()
+    out.update(trained_on=where, queued_seconds=round(queued, 3))
+    payload = model_bytes(result.model)
+    del result
+    return {"record": out, "model": payload}

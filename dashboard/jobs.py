@@ -1,0 +1,413 @@
+"""Training as jobs that belong to the server, not to a browser tab: submit, watch, cancel.
+
+`JobManager.submit(spec, settings, data, session)` returns at once with a `JobStatus`:
+- a cached run comes back done (`cached=True`);
+- a run already queued or running (same cache key, any session, page or thread) is attached to;
+- otherwise a Dask future of `dashboard.job_task.run_job` is submitted.
+Dask runs the jobs: by default an in-process cluster (one worker thread per concurrent training,
+`MAX_CONCURRENT_TRAININGS`, default 1: no extra process, ~50 MB for Dask itself); with
+`DASK_SCHEDULER_ADDRESS` set, that cluster. An unreachable or lost scheduler falls back to the
+in-process cluster with a notice (`JobManager.notice`). Dask queues, schedules and retries
+(a killed worker's task is retried once: `allowed-failures`); nothing here schedules.
+
+A job's result (record + `.keras` bytes) is stored by the app in its cache (atomic, locked by
+`ModelCache.put_bytes`) when the future finishes. If the cache cannot be written the job still
+ends done, with `stored=False`, a message naming the directory and the reason, and the model
+bytes kept in memory for the session (`model_file`). Cancelled or failed jobs store nothing.
+Jobs live in this process's memory only: after a restart there are no ghosts, finished runs are
+in the cache. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dashboard.cache import ModelCache, RunRecord
+from dashboard.data import MnistData
+from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in one import
+    ACTIVE,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    JobLimitError,
+    JobStatus,
+    default_label,
+)
+from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, run_job
+from dashboard.spec import NetworkSpec, validate
+from dashboard.training import TrainSettings
+
+CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
+KEEP_FINISHED = 100  # finished jobs remembered (the newest); older ones are in the cache anyway
+ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
+log = logging.getLogger(__name__)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+@dataclass
+class _Job:
+    """The manager's mutable state of one job (guarded by the manager's lock)."""
+
+    status: JobStatus
+    spec: NetworkSpec
+    settings: TrainSettings
+    data: MnistData
+    sessions: set[str]
+    future: Any = None
+    cancel_requested: bool = False
+    model_file: bytes | None = None  # kept only when the cache could not store it
+    done_event: threading.Event = field(default_factory=threading.Event)
+
+
+def local_cluster_client(threads: int | None = None) -> Any:
+    """A Dask client of an in-process cluster: one worker, `threads` trainings at once, no dashboard."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    threads = threads or _env_int("MAX_CONCURRENT_TRAININGS", 1)
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=threads,
+                               dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+    return Client(cluster, set_as_default=False)
+
+
+class JobManager:
+    """Every job of this process; thread-safe. `client`: a Dask client to use (not closed here)."""
+
+    def __init__(self, cache: ModelCache | None = None, client: Any = None,
+                 max_per_session: int | None = None, max_queued: int | None = None):
+        self.cache = cache or ModelCache()
+        self.max_per_session = max_per_session or _env_int("JOBS_MAX_PER_SESSION", 8)
+        self.max_queued = max_queued or _env_int("JOBS_MAX_QUEUED", 32)
+        self.own_data = os.environ.get("JOBS_DATA", "scatter") == "own"  # workers use their MNIST_NPZ
+        self.notice = ""  # a warning for every page and the CLI (fallback to local training)
+        self.where = ""
+        self._failed_address: str | None = None
+        self._given_client = client
+        self._client: Any = None
+        self._owned: list[Any] = []  # clients (and so clusters) this manager created
+        self._lock = threading.RLock()
+        self._jobs: dict[str, _Job] = {}  # id → job, in submission order
+        self._by_key: dict[str, str] = {}  # cache key → id of its newest job
+        self._scattered: dict[str, Any] = {}  # data fingerprint → Dask future of the data
+
+    # --- the cluster ------------------------------------------------------------------------
+
+    def client(self) -> Any:
+        """The Dask client: given, the configured scheduler's, or a new in-process cluster's."""
+        with self._lock:
+            if self._client is not None and self._client.status == "running":
+                return self._client
+            self._scattered.clear()
+            if self._given_client is not None and self._given_client.status == "running":
+                self._use(self._given_client, "the given Dask cluster")
+                return self._client
+            address = self._configured_address()
+            if address:
+                try:
+                    from distributed import Client
+
+                    client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+                    self._owned.append(client)
+                    self._use(client, f"the Dask cluster at {address}")
+                    self.notice = ""
+                    return client
+                except Exception as err:  # noqa: BLE001 - any failure to connect means "train here"
+                    self.notice = (f"The Dask scheduler at {address} cannot be reached ({type(err).__name__}: "
+                                   f"{str(err)[:150]}); jobs train on this server instead.")
+                    self._failed_address = address
+            client = local_cluster_client()
+            self._owned.append(client)
+            self._use(client, "this server (in-process Dask)")
+            return client
+
+    def _configured_address(self) -> str | None:
+        import dask
+
+        address = os.environ.get("DASK_SCHEDULER_ADDRESS") or dask.config.get("scheduler-address", None)
+        if address and address == self._failed_address:
+            return None  # tried and failed in this process: do not make every click wait again
+        return address
+
+    def _use(self, client: Any, where: str) -> None:
+        self._client, self.where = client, where
+        client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
+
+    def close(self) -> None:
+        """Cancel active jobs and close the clients this manager created."""
+        for status in self.jobs():
+            if status.active:
+                self.cancel(status.id)
+        self._scattered.clear()  # release the data before its workers go
+        for client in self._owned:
+            try:
+                cluster = client.cluster
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+        self._owned.clear()
+        self._client = None
+
+    # --- submitting -------------------------------------------------------------------------
+
+    def submit(self, spec: NetworkSpec, settings: TrainSettings, data: MnistData,
+               session: str = "", label: str | None = None) -> JobStatus:
+        """Start (or attach to) the job of this run; a cached run returns done at once.
+
+        Raises `JobLimitError` when the session's or the server's queue is full, `SpecError`
+        and `SettingsError` on bad input.
+        """
+        validate(spec)
+        key = self.cache.key(spec, settings, data.fingerprint)
+        label = label or default_label(spec, settings)
+        record = self.cache.get(key)
+        if record is not None:
+            return JobStatus(id=f"cached-{key}", key=key, label=label, state=DONE, submitted=time.time(),
+                             record=record, stored=True, cached=True, trained_on=record.trained_on)
+        with self._lock:
+            existing = self._jobs.get(self._by_key.get(key, ""))
+            if existing is not None and (existing.status.active or not existing.status.stored
+                                         and existing.status.state == DONE):
+                existing.sessions.add(session)
+                return self._snapshot(existing)
+            active = [job for job in self._jobs.values() if job.status.active]
+            mine = [job for job in active if session in job.sessions]
+            if len(mine) >= self.max_per_session:
+                raise JobLimitError(f"You already have {len(mine)} jobs queued or running (at most "
+                                    f"{self.max_per_session} per session): wait for one to finish or cancel one.")
+            if len(active) >= self.max_queued:
+                raise JobLimitError(f"This server already has {len(active)} jobs queued or running (at most "
+                                    f"{self.max_queued}): try again when some have finished.")
+            job = _Job(JobStatus(id=f"{key}-{uuid.uuid4().hex[:8]}", key=key, label=label, state=QUEUED,
+                                 submitted=time.time(), epochs=settings.epochs),
+                       spec, settings, data, {session})
+            self._jobs[job.status.id] = job
+            self._by_key[key] = job.status.id
+            self._forget_old()
+        self._launch(job)
+        return self.status(job.status.id)
+
+    def _launch(self, job: _Job) -> None:
+        """Submit `job`'s future; a configured cluster that fails here is dropped for in-process."""
+        client = self.client()
+        try:
+            future = self._submit_future(client, job)
+        except Exception as err:  # noqa: BLE001 - the cluster went away between calls
+            if not self.remote or client is self._given_client:
+                return self._finish(job, FAILED, f"could not submit the job ({type(err).__name__}: {err})")
+            self._lost(client, err)
+            future = self._submit_future(self.client(), job)
+        with self._lock:
+            job.future = future
+        future.add_done_callback(lambda f, job=job: self._on_done(job, f))
+
+    def _submit_future(self, client: Any, job: _Job) -> Any:
+        data_ref = None if self.own_data else self._data_future(client, job.data)
+        return client.submit(
+            run_job, job.status.id, job.status.key, job.spec.to_dict(), job.settings.to_dict(), data_ref,
+            job.data.fingerprint, job.data.source, job.status.submitted,
+            key=f"convnet-train-{job.status.id}", pure=False,
+        )
+
+    @property
+    def remote(self) -> bool:
+        """True while jobs go to a configured (not in-process) cluster."""
+        return self.where.startswith("the Dask cluster at")
+
+    def _data_future(self, client: Any, data: MnistData) -> Any:
+        """The app's data on the cluster, scattered once per fingerprint (at most two kept)."""
+        with self._lock:
+            found = self._scattered.get(data.fingerprint)
+            if found is None:
+                while len(self._scattered) >= 2:
+                    self._scattered.pop(next(iter(self._scattered)))
+                # broadcast: every worker holds it, so a worker that dies takes no data with it
+                found = self._scattered[data.fingerprint] = client.scatter(data, hash=False, broadcast=True)
+            return found
+
+    def _lost(self, client: Any, err: BaseException) -> None:
+        """The configured cluster is gone: say so and use an in-process cluster from now on."""
+        with self._lock:
+            if self._client is client:
+                self._failed_address = self._configured_address()
+                self.notice = (f"Lost the Dask cluster ({type(err).__name__}: {str(err)[:150]}); "
+                               "jobs train on this server instead.")
+                self._client = None
+
+    # --- progress and results ---------------------------------------------------------------
+
+    def _on_progress(self, event: Any) -> None:
+        """A worker's progress event (on Dask's event loop: be quick)."""
+        _, message = event
+        if not isinstance(message, dict):
+            return
+        with self._lock:
+            job = self._jobs.get(str(message.get("job")))
+            if job is None or not job.status.active:
+                return  # another app's job on a shared cluster, or already finished
+            changes: dict[str, Any] = {"state": RUNNING}
+            for name in ("epoch", "epochs", "batch", "batches", "loss", "accuracy", "history"):
+                if name in message:
+                    changes[name] = message[name]
+            if "where" in message:
+                changes["trained_on"] = str(message["where"])
+            job.status = replace(job.status, **changes)
+
+    def _on_done(self, job: _Job, future: Any) -> None:
+        """The future finished (in a Dask thread): store the run, or record why not."""
+        try:
+            self._settle(job, future)
+        except Exception as err:  # noqa: BLE001 - never leave a job active
+            log.exception("job %s", job.status.id)
+            self._finish(job, FAILED, f"{type(err).__name__}: {err}")
+        if not job.cancel_requested:  # a cancelled task may still be about to read its flag
+            try:
+                from distributed import Event
+
+                Event(cancel_event_name(job.status.id), client=self._client).clear()
+            except Exception:  # noqa: BLE001 - cleanup only
+                pass
+
+    def _settle(self, job: _Job, future: Any) -> None:
+        from distributed.scheduler import KilledWorker
+
+        try:
+            result = future.result()
+        except (JobCancelled, CancelledError) as err:
+            if job.cancel_requested:
+                return self._finish(job, CANCELLED, "cancelled; nothing was stored")
+            client = self._client
+            if client is not None and client.status != "running" and self.remote:
+                self._lost(client, err)
+                with self._lock:
+                    job.status = replace(job.status, state=QUEUED, batch=0, batches=0)
+                return self._launch(job)  # fall back: train it here
+            return self._finish(job, FAILED, "the cluster dropped this job; nothing was stored")
+        except DataMismatch as err:
+            return self._finish(job, FAILED, str(err))
+        except KilledWorker:
+            return self._finish(job, FAILED, "the worker training this job died (twice, Dask retried once); "
+                                             "nothing was stored")
+        except Exception as err:  # noqa: BLE001 - a failed job says why
+            return self._finish(job, FAILED, f"{type(err).__name__}: {str(err)[:300]}")
+        if job.cancel_requested:
+            return self._finish(job, CANCELLED, "cancelled; nothing was stored")
+        record = RunRecord.from_dict(result["record"])
+        if record.key != job.status.key:
+            return self._finish(job, FAILED, f"the worker returned run {record.key}, not {job.status.key}")
+        try:
+            self.cache.put_bytes(record, result["model"])
+        except OSError as err:
+            reason = err.strerror or str(err)
+            with self._lock:
+                job.model_file = result["model"]
+            return self._finish(job, DONE, f"the model cache at {self.cache.root} cannot be written ({reason}); "
+                                           "the trained model is kept for this session only: download it",
+                                record=record, stored=False)
+        self._finish(job, DONE, "", record=record, stored=True)
+
+    def _finish(self, job: _Job, state: str, message: str, record: RunRecord | None = None,
+                stored: bool = False) -> None:
+        with self._lock:
+            trained_on = record.trained_on if record is not None else job.status.trained_on
+            history = record.history if record is not None else job.status.history
+            job.status = replace(job.status, state=state, message=message, record=record, stored=stored,
+                                 trained_on=trained_on, history=history, finished=time.time())
+            job.future = None
+        job.done_event.set()
+
+    # --- asking and cancelling --------------------------------------------------------------
+
+    def _snapshot(self, job: _Job) -> JobStatus:
+        if job.status.state != QUEUED:
+            return job.status
+        queued = [j for j in self._jobs.values() if j.status.state == QUEUED]
+        return replace(job.status, place=queued.index(job) + 1)
+
+    def status(self, job_id: str) -> JobStatus | None:
+        """The job's current status, or None if unknown here."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return None if job is None else self._snapshot(job)
+
+    def job_for_key(self, key: str) -> JobStatus | None:
+        """The newest job of run `key` (any session), or None."""
+        with self._lock:
+            return self.status(self._by_key.get(key, ""))
+
+    def jobs(self, session: str | None = None) -> list[JobStatus]:
+        """Jobs of `session` (every job if None), newest first."""
+        with self._lock:
+            chosen = [j for j in self._jobs.values() if session is None or session in j.sessions]
+            return [self._snapshot(j) for j in reversed(chosen)]
+
+    def model_file(self, job_id: str) -> bytes | None:
+        """The `.keras` bytes of a finished job the cache could not store."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            return None if job is None else job.model_file
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask a queued or running job to stop (it stores nothing); False if it was not active."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or not job.status.active:
+                return False
+            job.cancel_requested = True
+            future = job.future
+        if future is not None:
+            try:
+                from distributed import Event
+
+                Event(cancel_event_name(job_id), client=self.client()).set()  # a running task stops
+                future.cancel()  # a queued one never starts
+            except Exception:  # noqa: BLE001 - the done callback settles it either way
+                pass
+        return True
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus | None:
+        """Block until the job is no longer active (or `timeout` s); its status."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is not None:
+            job.done_event.wait(timeout)
+        return self.status(job_id)
+
+    def _forget_old(self) -> None:
+        finished = [i for i, j in self._jobs.items() if not j.status.active]
+        for job_id in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            job = self._jobs.pop(job_id)
+            if self._by_key.get(job.status.key) == job_id:
+                del self._by_key[job.status.key]
+
+
+_default: JobManager | None = None
+_default_lock = threading.Lock()
+
+
+def default_manager(cache: ModelCache | None = None) -> JobManager:
+    """The process-wide manager (created on first use, with `cache` or the default cache)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = JobManager(cache)
+            atexit.register(_default.close)  # a stopping server cancels its jobs: no ghosts
+        return _default

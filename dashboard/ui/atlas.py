@@ -1,0 +1,92 @@
+"""Cached channel atlas of a run's conv layer, and where one channel fires on a digit.
+
+The atlas (top windows and patterns: ~1 MB of arrays for the book network's last layer) is
+`st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept; the small sub-model
+that gives a layer's maps for one digit is a shared resource (`st.cache_resource`), built and
+traced once, never mutated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from dashboard.ui import cached
+from dashboard.ui.runs import run_model
+
+MAX_ATLASES = 16  # ≤ ~2 MB each
+MAX_IMAGES = 10_000  # test images searched for top windows
+
+
+@st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES)
+def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprint: str):  # -> atlas.Atlas
+    """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use."""
+    from dashboard import atlas
+    from dashboard.spec import NetworkSpec, geometry
+
+    data = cached.mnist()
+    if data.fingerprint != data_fingerprint:
+        raise ValueError("the data changed since this page was opened; reload the page")
+    geo = next(g for g in geometry(NetworkSpec.from_json(spec_json)) if g.name == layer_name)
+    return atlas.build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def layer_body(run_key: str, layer_name: str) -> Any:
+    """Input → layer output model of run `run_key`, traced once (shared: never mutate it)."""
+    from dashboard import atlas
+
+    body = atlas.layer_output_model(run_model(run_key), layer_name)
+    body.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    return body
+
+
+def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
+    """The layer's maps (h, w, c) for one (28, 28) float image in [0, 1]."""
+    batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
+    return np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def layer_input_body(run_key: str, layer_name: str) -> Any:
+    """Input → the input of conv layer `layer_name` (the previous layer's output); None for the first layer."""
+    import keras
+
+    model = run_model(run_key)
+    names = [layer.name for layer in model.layers]
+    index = names.index(layer_name)
+    if index == 0:
+        return None
+    body = keras.Model(model.inputs[0], model.layers[index - 1].output)
+    body.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    return body
+
+
+def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.ndarray, digit_name: str) -> Any:
+    """The animation of channel `channel` of conv layer `layer_name` computed on one (28, 28) image."""
+    from dashboard import convolution
+    from dashboard.charts.convolution import convolution_chart
+
+    layer = run_model(run_key).get_layer(layer_name)
+    kernel, bias = (np.asarray(w) for w in layer.get_weights())  # (k, k, c_in, c_out), (c_out,)
+    body = layer_input_body(run_key, layer_name)
+    batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
+    inputs = batch[0] if body is None else np.asarray(body.predict_on_batch(batch))[0]  # (h, w, c_in)
+    k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
+    _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)
+    pad = convolution.pad_before(inputs.shape[0], k, stride, padding)
+    frames = convolution.steps(out.shape[0], out.shape[1], k, stride, pad, pad)
+    shown = convolution.shown_input_channel(kernel[:, :, :, channel])
+    c_in = inputs.shape[-1]
+    input_title = (
+        f"input: {digit_name} (28×28)" if body is None
+        else f"input: channel {shown} of {c_in} (the one this filter weighs most)"
+    )
+    per = "each position" if frames[0].position is not None else "each row"
+    return convolution_chart(
+        inputs[:, :, shown], out, frames,
+        f"{layer_name}, filter {channel}: a {k}×{k}×{c_in} kernel slides over its input ({per} a frame)",
+        input_title, f"output channel {channel}: {out.shape[0]}×{out.shape[1]} (after ReLU)",
+    )

@@ -1,0 +1,82 @@
+"""The "shape decoded" panel: what each part of a layer's output shape means, and the kernel
+against the output drawn to scale. TensorFlow-free (the home page uses it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+from dashboard import decode
+from dashboard.charts.shape import kernel_output_chart
+from dashboard.spec import NetworkSpec, geometry
+
+
+def _kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> str:
+    """Two sentences telling the kernel's 3×3 from the output's 3×3 of conv layer `name`."""
+    layers = decode.spatial_layers(spec)
+    index = [g.name for g in layers].index(name)
+    before, geo = layers[index - 1], layers[index]
+    block = spec.blocks[[g.name for g in layers if g.kind == "Conv2D"].index(name)]
+    k, h = block.kernel_size, shape[1]
+    if block.padding == "valid" and block.strides == 1:
+        fit = f"the kernel fits {before.size} − {k} + 1 = {h} times across the {before.size}×{before.size} map"
+    else:
+        fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {h} places across the {before.size}×{before.size} map"
+    source = "the 28×28 digit" if before.name == "input" else f"the {before.size}×{before.size}×{before.channels} map of `{before.name}`"
+    return (
+        f"**Two different {k}×{k}s?** `Conv2D({block.filters}, ({k}, {k}))` sets the **kernel** (left, orange): "
+        f"each filter has {k}×{k} weights for each of the {before.channels} input channels "
+        f"({k}×{k}×{before.channels} = {k * k * before.channels:,}) and slides over {source}; one step of it is "
+        f"{decode.plural(before.jump, 'pixel')} of the digit. The **output** is {h}×{h} (right, blue) because {fit}: "
+        "one output position per place."
+        + (f" Both being {k}×{k} here is a coincidence of this network." if k == h else "")
+        + f" Each output position sees {decode.article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
+        "window of the digit (red, dashed)."
+    )
+
+
+def shape_panel(
+    spec: NetworkSpec, rows: Sequence[dict], key: str, image: np.ndarray | None = None, layer: str | None = None
+) -> None:
+    """Decode a layer's output shape (`layer`, else a selectbox defaulting to the last conv layer)."""
+    names = [r["name"] for r in rows]
+    convs = [g.name for g in geometry(spec) if g.kind == "Conv2D"]
+    if layer is None:
+        widget = f"{key}_decode_layer"
+        if st.session_state.get(widget) not in names:
+            st.session_state[widget] = convs[-1]
+        layer = st.selectbox("Decode the output shape of", names, key=widget)
+    row = rows[names.index(layer)]
+    shape = list(row["output_shape"])
+    geo = next((g for g in geometry(spec) if g.name == layer), None)
+    parts = decode.decode_shape(shape, layer, row["type"], geo)
+    text_col, chart_col = st.columns([2, 3])
+    with text_col:
+        lines = [f"**`{decode.shape_text(shape)}`** is the output of `{layer}` ({row['type']}):"]
+        lines += [
+            f"- `{p.text}`: **{p.name}**, {p.meaning}" if p.text else f"- **{p.name.capitalize()}**: {p.meaning}"
+            for p in parts
+        ]
+        st.markdown("\n".join(lines))
+        if row.get("params_formula"):
+            st.markdown(f"**Parameters:** {row['params_formula']}")
+        if row["type"] == "Conv2D":
+            st.markdown(_kernel_text(spec, layer, shape))
+    if len(shape) != 4:
+        chart_col.caption("This layer's output has no positions left: nothing to place on the digit.")
+        return
+    output = decode.output_cells(spec, layer)
+    chosen = (output.grid // 2) * output.grid + output.grid // 2  # the centre position
+    centre = output.grid // 2
+    if row["type"] == "Conv2D":
+        kernel, input_map = decode.kernel_taps(spec, layer, centre, centre)
+        k = kernel.grid
+        titles = (f"kernel {k}×{k} of Conv2D({shape[3]}, ({k}, {k})) at ({centre}, {centre})",
+                  f"output {shape[1]}×{shape[2]} of {layer}")
+    else:
+        kernel = input_map = None
+        titles = ("", f"output {shape[1]}×{shape[2]} of {layer}")
+    figure = kernel_output_chart(image, kernel, input_map, output, geo.window(centre, centre), titles, chosen)
+    chart_col.plotly_chart(figure, key=f"{key}_decode_chart")

@@ -1,0 +1,97 @@
+"""The Train page's "train a family" section: one job per value, a chart that fills as they finish."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.charts import training as charts
+from dashboard.data import MnistData
+from dashboard.families import (
+    BUILTIN_NAME,
+    BUILTIN_VALUES,
+    VARIES,
+    FamilyError,
+    Member,
+    builtin_family,
+    family,
+    parse_values,
+)
+from dashboard.jobs import JobLimitError
+from dashboard.outside import escape_markdown
+from dashboard.spec import NetworkSpec
+from dashboard.training import TrainSettings
+from dashboard.ui import jobs as ui_jobs
+from dashboard.ui.runs import model_cache
+
+STATE_KEY = "family_members"  # session state: {"vary": str, "members": [(value, run key)]}
+DEFAULT_VALUES = {"last_filters": "1, 2, 4, 8, 16, 32, 64", "blocks": "1, 2, 3", "dense_units": "8, 16, 32, 64, 128",
+                  "train_size": "1000, 2000, 5000, 10000"}
+
+
+def _submit(members: list[Member], vary: str, data: MnistData) -> None:
+    """One job per member (cached members count as done); remember the family for the chart."""
+    jobs, session, cache = ui_jobs.manager(), ui_jobs.session_id(), model_cache()
+    refused = []
+    for member in members:
+        try:
+            jobs.submit(member.spec, member.settings, data, session=session,
+                        label=f"{VARIES[vary]} = {member.value}")
+        except JobLimitError as err:
+            refused.append((member.value, str(err)))
+    keys = [(m.value, cache.key(m.spec, m.settings, data.fingerprint)) for m in members]
+    st.session_state[STATE_KEY] = {"vary": vary, "members": keys}
+    if refused:
+        st.session_state["family_refused"] = (f"{len(refused)} of {len(members)} runs were not queued: "
+                                              f"{refused[0][1]}")
+    st.rerun()  # the jobs panel lists the new jobs
+
+
+@st.fragment(run_every=ui_jobs.PANEL_SECONDS)
+def family_chart() -> None:
+    """Test accuracy against the varied value, one point per finished run."""
+    chosen = st.session_state.get(STATE_KEY)
+    if not chosen:
+        return
+    cache, jobs = model_cache(), ui_jobs.manager()
+    points, failed = [], []
+    for value, key in chosen["members"]:
+        record = cache.get(key)
+        status = jobs.job_for_key(key)
+        if record is None and status is not None and status.state == "done" and status.record is not None:
+            record = status.record  # trained but not stored: still shown
+        if record is None and status is not None and not status.active:
+            failed.append(f"{value}: {status.state}")
+        points.append((value, None if record is None else record.test_accuracy))
+    vary = chosen["vary"]
+    done = sum(1 for _, acc in points if acc is not None)
+    st.caption(f"{done} of {len(points)} runs finished" + (f"; not trained: {', '.join(failed)}" if failed else ""))
+    st.plotly_chart(charts.family_chart(points, VARIES[vary], log_x=vary in ("last_filters", "dense_units",
+                                                                           "train_size")), key="family_chart")
+
+
+def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:
+    """Controls to train a family of the current network and settings, and its chart."""
+    st.divider()
+    st.subheader("Train a family")
+    st.markdown(
+        "Vary one thing over a list of values: one job per value, plotted as each finishes. "
+        f"The built-in family asks *{BUILTIN_NAME.lower()}*: the book network with its last conv "
+        f"layer at {', '.join(map(str, BUILTIN_VALUES))} filters (3×3×1 = 9 to 3×3×64 = 576 numbers), "
+        "fast preset."
+    )
+    left, right = st.columns([1, 2])
+    vary = left.selectbox("Vary", list(VARIES), format_func=VARIES.get, key="family_vary")
+    text = right.text_input("Values (comma-separated, at most 8)", value=DEFAULT_VALUES[vary],
+                            key=f"family_values_{vary}")
+    mine, builtin = st.columns(2)
+    if mine.button("Train this family", icon="🧪", key="family_train"):
+        try:
+            _submit(family(spec, settings, vary, parse_values(text)), vary, data)
+        except FamilyError as err:
+            st.error(f"This family cannot be trained: {escape_markdown(err)}", icon="🚫")
+    if builtin.button("Train the built-in family", icon="🔢", key="family_builtin"):
+        _submit(builtin_family(), "last_filters", data)
+    refused = st.session_state.pop("family_refused", None)
+    if refused:
+        st.warning(refused, icon="🚦")
+    family_chart()

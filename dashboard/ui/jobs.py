@@ -1,0 +1,119 @@
+"""Streamlit side of training jobs: the server's job manager, the sidebar jobs panel, live views.
+
+The manager (`dashboard.jobs.default_manager`) belongs to the server process, not to a
+session: a job keeps going when its page is left or its tab closed. Each browser session has an
+id (Streamlit's session id) that the panel uses to list "your jobs"; the Train page looks jobs
+up by run key, whichever session started them. Panels update in `st.fragment(run_every=…)`,
+never through a full-page rerun; a job that finishes makes its fragment rerun the page once so
+that pages show the new run.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.charts import training as charts
+from dashboard.jobs import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
+from dashboard.outside import escape_markdown as md_text
+from dashboard.ui.runs import model_cache
+
+PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
+STATE_ICONS = {"queued": "⏳", "running": "🏃", DONE: "✅", FAILED: "❌", CANCELLED: "🚫"}
+SHOWN_JOBS = 8  # the panel lists this session's newest jobs
+
+
+def manager() -> JobManager:
+    """The server's job manager, storing into the server's model cache."""
+    return default_manager(model_cache())
+
+
+def session_id() -> str:
+    """This browser session's id (stable across pages, new for a new tab)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def show_notice() -> None:
+    """The fallback warning (the configured cluster is unreachable or was lost), if any."""
+    notice = manager().notice
+    if notice:
+        st.warning(md_text(notice), icon="⚠️")
+
+
+def _known_done_key() -> str:
+    return "jobs_seen_done"
+
+
+def _rerun_if_new_results(statuses: list[JobStatus]) -> None:
+    """Rerun the whole page once when a job of this session finished since the last look."""
+    finished = {status.id for status in statuses if not status.active}
+    seen = st.session_state.setdefault(_known_done_key(), set())
+    new = finished - seen
+    st.session_state[_known_done_key()] = finished | seen
+    if new and st.session_state.get("jobs_panel_drawn"):
+        st.rerun()
+
+
+def _job_line(status: JobStatus) -> None:
+    """One job in the panel: icon, name, state, progress, cancel button, results link."""
+    st.markdown(f"{STATE_ICONS.get(status.state, '')} {md_text(status.label)}")
+    if status.state == "running":
+        st.progress(status.fraction, text=md_text(status.describe()))
+    else:
+        st.caption(md_text(status.describe()))
+    if status.active:
+        st.button("Cancel", key=f"cancel_job_{status.id}", icon="🛑", on_click=manager().cancel, args=(status.id,))
+    elif status.state == DONE and status.stored:
+        st.page_link("pages/3_Compare.py", label="Results on Compare", icon="📊", query_params={"run": status.key})
+    elif status.state == DONE:
+        st.page_link("pages/2_Train.py", label="Results and download on Train", icon="🏋️")
+
+
+@st.fragment(run_every=PANEL_SECONDS)
+def _panel() -> None:
+    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
+    _rerun_if_new_results(statuses)
+    st.session_state["jobs_panel_drawn"] = True
+    others = sum(1 for s in manager().jobs() if s.active) - sum(1 for s in statuses if s.active)
+    with st.expander(f"Training jobs ({sum(s.active for s in statuses)} active)", expanded=True):
+        for status in statuses:
+            _job_line(status)
+        if others > 0:
+            st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
+
+
+def jobs_panel() -> None:
+    """The sidebar's jobs panel: this session's jobs, live, or nothing while it has none."""
+    if not manager().jobs(session_id()):
+        return
+    show_notice()
+    _panel()
+
+
+@st.fragment(run_every=PANEL_SECONDS)
+def live_job(key: str) -> None:
+    """The live view of run `key`'s job (any session's): place in line, progress, curves."""
+    status = manager().job_for_key(key)
+    if status is None:
+        return
+    if not status.active:
+        st.rerun()  # the page shows the finished (or failed) job
+    where = f" on {status.trained_on}" if status.trained_on else ""
+    st.info(f"Job {md_text(status.describe())}{md_text(where)}. It goes on if you leave this page; "
+            "the jobs panel in the sidebar follows it everywhere.", icon="🏃" if status.state == "running" else "⏳")
+    st.progress(status.fraction, text=f"{status.fraction:.0%}")
+    if status.batches:
+        st.markdown(f"Running loss **{status.loss:.4f}** · running accuracy **{status.accuracy:.2%}**")
+    st.plotly_chart(charts.learning_curves(status.history, status.epochs or 1), key=f"live_curve_{key}")
+    st.button("Cancel this job", key=f"cancel_live_{key}", icon="🛑", on_click=manager().cancel, args=(status.id,))
+
+
+def job_states(keys: list[str]) -> dict[str, JobStatus | None]:
+    """The newest job of each run key (None for runs without a job in this server)."""
+    jobs = manager()
+    return {key: jobs.job_for_key(key) for key in keys}
+
+
+__all__ = ["ACTIVE", "jobs_panel", "live_job", "manager", "session_id", "show_notice", "job_states"]

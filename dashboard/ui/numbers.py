@@ -1,0 +1,43 @@
+"""The "how many numbers" panel: accuracy against the size of the last map, from cached runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from dashboard.charts.numbers import numbers_chart
+from dashboard.numbers import choose_points, numbers_sentences
+
+
+def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
+    """Chart and computed text for the best group of cached runs of the family, or how to get them."""
+    from dashboard.training import TRAIN_PRESETS
+
+    points, sample = choose_points(records, preferred_settings=TRAIN_PRESETS["fast"].to_dict())
+    if len([p for p in points if p.role == "family"]) + len(points) < 3:
+        st.info(
+            "Too few runs of the family in the cache: the book network with its last conv layer at "
+            "1, 2, 4, 8, 16, 32 or 64 filters, and the global_avg, one_by_one and no_pooling presets, "
+            "trained alike (`python -m dashboard warm --grid …`, or the Train page).",
+            icon="ℹ️",
+        )
+        if not points:
+            return
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        st.plotly_chart(numbers_chart(points), key=f"{key}_chart")
+    with text_col:
+        st.markdown(
+            "The book network's last map is 3×3×64: **576 numbers**. Change only the number of "
+            "filters of its last conv layer and the map keeps its 3×3 positions but carries fewer "
+            "channels: 1 filter leaves 9 numbers. Each point is a run from the cache."
+        )
+        for sentence in numbers_sentences(points):
+            st.markdown(f"- {sentence}")
+        if sample is not None:
+            st.caption(
+                f"{len(points)} runs, all trained with the {sample.training_label()} settings on "
+                f"{sample.data_name}; one seed each."
+            )

@@ -1,0 +1,54 @@
+"""Pick by clicking: plotly selection events copied into the widgets that hold the same choice.
+
+Heatmap cells cannot be selected in plotly, so figures that offer a pick draw square scatter
+markers whose `customdata` is the choice (a channel, or [row, col]). `clickable_chart` shows
+such a figure with `on_select`; its callback, which Streamlit runs before the script, writes
+the clicked values into the widgets' session state, so the sliders move with the click and
+a slider moved later wins until the next click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+
+
+def picked_values(event: Any) -> list[int] | None:
+    """The first selected point's customdata as whole numbers, or None if no point carries one."""
+    try:
+        points = event["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    for point in points or []:
+        data = point.get("customdata") if isinstance(point, dict) else None
+        if data is None:
+            continue
+        values = data if isinstance(data, list) else [data]
+        try:
+            return [int(v) for v in values]
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _copy_pick(chart_key: str, widget_keys: Sequence[str], valid: Callable[[list[int]], bool]) -> None:
+    values = picked_values(st.session_state.get(chart_key))
+    if values is None or len(values) < len(widget_keys) or not valid(values):
+        return
+    for key, value in zip(widget_keys, values):
+        st.session_state[key] = value
+
+
+def clickable_chart(
+    figure: Any, key: str, widget_keys: Sequence[str], valid: Callable[[list[int]], bool] = lambda _: True, **kwargs: Any
+) -> Any:
+    """`st.plotly_chart` whose clicked point sets the widgets `widget_keys` (in customdata order)."""
+    return st.plotly_chart(
+        figure,
+        key=key,
+        on_select=lambda: _copy_pick(key, widget_keys, valid),
+        selection_mode="points",
+        **kwargs,
+    )

@@ -1,0 +1,109 @@
+"""Training as jobs in the app: Train returns at once, the job goes on across pages, the panel follows it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.jobs import default_manager
+from dashboard.spec import NetworkSpec
+from dashboard.training import TrainSettings
+from tests.app.apptools import open_page, wait_for_jobs
+
+pytestmark = pytest.mark.slow
+TRAIN, ARCHITECTURE, COMPARE = "pages/2_Train.py", "pages/1_Architecture.py", "pages/3_Compare.py"
+SPEC = {"blocks": [{"filters": 4}, {"filters": 6}], "dense_units": 0}  # no other test trains it
+
+
+def quick(at, seed: int, size: int, epochs: int = 1) -> None:
+    at.slider(key="train_epochs").set_value(epochs)
+    at.select_slider(key="train_batch").set_value(32)
+    at.checkbox(key="train_all").uncheck()
+    at.slider(key="train_size").set_value(size)
+    at.number_input(key="train_seed").set_value(seed)
+
+
+def panel_texts(at) -> list[str]:
+    """Every text of the sidebar jobs panel (markdown, captions, progress labels)."""
+    out = []
+    for expander in at.sidebar.expander:
+        if expander.label.startswith("Training jobs"):
+            out.append(expander.label)
+            out += [m.value for m in expander.markdown] + [c.value for c in expander.caption]
+            out += [p.proto.text for p in expander.get("progress")]
+    return [text.replace("\\", "") for text in out]  # markdown escapes of outside text
+
+
+def run_key(seed: int, size: int, epochs: int = 1) -> str:
+    data = load_mnist("embedded")
+    settings = TrainSettings(epochs=epochs, batch_size=32, train_size=size, seed=seed)
+    return ModelCache().key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint)
+
+
+def test_submit_on_train_switch_page_come_back_finished_and_listed():
+    at = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=120)
+    at.radio(key="train_data").set_value("embedded").run()
+    quick(at, seed=21, size=1000)
+    start = time.monotonic()
+    at.button(key="train_button").click().run()
+    assert time.monotonic() - start < 30  # returns without waiting for the training
+    assert not at.exception
+    key = run_key(21, 1000)
+    assert default_manager().job_for_key(key) is not None
+    assert any("Training jobs" in text for text in panel_texts(at))
+
+    at.switch_page(ARCHITECTURE).run()  # leave at once: the job goes on
+    assert not at.exception
+    assert panel_texts(at), "the panel is on every page"
+    wait_for_jobs()
+    at.run()
+    texts = panel_texts(at)
+    assert any("done: test accuracy" in text for text in texts), texts
+    assert [link for link in at.sidebar.get("page_link") if "Compare" in link.proto.label]
+
+    record = ModelCache().get(key)
+    assert record is not None and "in the app's process" in record.trained_on
+    at.switch_page(COMPARE).run()
+    assert not at.exception
+    picker = at.selectbox(key="compare_run")
+    assert key in picker.options or any(key[:6] in option for option in picker.options)
+
+    # Back on Train with the same settings: the finished job's run, from the cache.
+    back = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=60)
+    back.radio(key="train_data").set_value("embedded").run()
+    quick(back, seed=21, size=1000)
+    back.button(key="train_button").click().run()
+    assert any(s.value.startswith("Trained by a job on") for s in back.success)
+    assert back.metric[0].value == f"{record.test_accuracy:.2%}"
+
+
+def test_the_panel_and_the_train_page_show_a_running_job_live():
+    at = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=120)
+    at.radio(key="train_data").set_value("embedded").run()
+    quick(at, seed=22, size=8000, epochs=2)
+    at.button(key="train_button").click().run()
+    key = run_key(22, 8000, epochs=2)
+    seen: list[str] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        at.run()
+        texts = panel_texts(at)
+        if any("epoch" in text and "batch" in text for text in texts):
+            seen = texts
+            break
+        time.sleep(0.5)
+    assert seen, "the panel never showed epoch/batch progress"
+    assert any("running accuracy" in text for text in seen)
+    # The Train page's live view of this run: progress, curves and a cancel button.
+    assert any("It goes on if you leave this page" in i.value for i in at.info)
+    assert at.button(key=f"cancel_live_{key}")
+    at.button(key=f"cancel_live_{key}").click().run()
+    status = default_manager().wait(default_manager().job_for_key(key).id, 60)
+    assert status.state == "cancelled"
+    at.run()
+    assert any("cancelled" in text for text in panel_texts(at))
+    assert ModelCache().get(key) is None  # a cancelled job stores nothing

@@ -1,0 +1,97 @@
+"""Issue 11 panels on existing pages: the shape decoded (home, Architecture), click targets on
+Feature maps, and 'How many numbers the classifier needs' on Inside the 3×3."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.app.apptools import figures, open_page, plotly_array
+
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.numbers import choose_points, numbers_sentences
+from dashboard.runs import get_or_train
+from dashboard.spec import BOOK, geometry
+from dashboard.training import TrainSettings
+
+BOOK_RUN = "e65858bf802bbe92"  # shipped
+
+
+def decode_figure(at) -> dict:
+    found = [f for f in figures(at) if any("output" in a.get("text", "") for a in f["layout"].get("annotations", []))]
+    assert len(found) >= 1
+    return found[0]
+
+
+def test_home_decodes_the_last_conv_shape_and_draws_kernel_and_output():
+    at = open_page(None)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**`(None, 3, 3, 64)`** is the output of `conv2d_2`" in text
+    assert "`None`: **batch**" in text and "`3, 3`: **height, width**" in text and "`64`: **channels**" in text
+    assert "`Conv2D(64, (3, 3))` sets the **kernel**" in text and "5 − 3 + 1 = 3" in text
+    fig = decode_figure(at)
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == ["kernel 3×3 of Conv2D(64, (3, 3)) at (1, 1)", "output 3×3 of conv2d_2"]
+    shapes = fig["layout"]["shapes"]
+    left = [s for s in shapes if s["xref"] == "x"]
+    right = [s for s in shapes if s["xref"] == "x2"]
+    assert len(left) == 25 + 9 and len(right) == 9 + 1  # 5×5 input map + 3×3 kernel; 3×3 output + window
+    kernel = left[25:]
+    assert {s["x1"] - s["x0"] for s in kernel} == {4.0}  # to scale: one tap per 4 input pixels
+    assert (min(s["x0"] for s in kernel), max(s["x1"] for s in kernel)) == (6.5, 18.5)
+    window = right[-1]
+    assert (window["x0"], window["x1"]) == (3.5, 21.5)  # columns 4–21: 18 pixels at (1, 1)
+
+
+def test_architecture_decodes_the_selected_layer():
+    at = open_page("pages/1_Architecture.py")
+    assert not at.exception
+    box = at.selectbox(key="main_decode_layer")
+    assert box.value == "conv2d_2"
+    box.set_value("max_pooling2d_1").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**`(None, 5, 5, 64)`** is the output of `max_pooling2d_1`" in text and "each pooled on its own" in text
+    fig = decode_figure(at)
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["output 5×5 of max_pooling2d_1"]
+    at.selectbox(key="main_decode_layer").set_value("flatten").run()
+    assert "**`(None, 576)`** is the output of `flatten`" in " ".join(m.value for m in at.markdown)
+    assert any("no positions left" in c.value for c in at.caption)
+
+
+@pytest.mark.slow
+def test_feature_maps_window_has_one_click_target_per_position():
+    at = open_page("pages/4_Feature_maps.py", {"run": BOOK_RUN, "row": "2", "col": "0"}, timeout=120)
+    assert not at.exception
+    (fig,) = [f for f in figures(at) if f["layout"].get("title", {}).get("text", "").startswith("(2, 0) sees")]
+    (targets,) = [t for t in fig["data"] if t["type"] == "scatter"]
+    geo = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
+    cells = plotly_array(targets["customdata"]).reshape(-1, 2)
+    assert sorted(map(tuple, cells.tolist())) == [(r, c) for r in range(3) for c in range(3)]
+    np.testing.assert_allclose(plotly_array(targets["x"]), geo.start + cells[:, 1] * geo.jump)
+    np.testing.assert_allclose(plotly_array(targets["y"]), geo.start + cells[:, 0] * geo.jump)
+
+
+@pytest.fixture(scope="module")
+def family_runs():
+    """The book network with its last conv at 1 and 2 filters, and at 64, quickly trained alike."""
+    data, cache = load_mnist("auto"), ModelCache()
+    quick = TrainSettings(epochs=1, batch_size=64, train_size=1000)
+    return [get_or_train(BOOK.with_block(2, filters=f), quick, data, cache)[0] for f in (1, 2, 64)]
+
+
+@pytest.mark.slow
+def test_inside_shows_accuracy_against_numbers_with_computed_text(family_runs):
+    at = open_page("pages/5_Inside_the_3x3.py", {"run": family_runs[-1].key}, timeout=300)
+    assert not at.exception
+    (fig,) = [f for f in figures(at) if f["layout"].get("title", {}).get("text", "").startswith("Test accuracy against the numbers")]
+    line = fig["data"][0]
+    assert plotly_array(line["x"]).tolist() == [9, 18, 576]
+    np.testing.assert_allclose(plotly_array(line["y"]), [r.test_accuracy for r in family_runs])
+    assert fig["layout"]["xaxis"]["type"] == "log" and fig["layout"]["xaxis"]["ticktext"] == ["9", "18", "576"]
+    points, _ = choose_points(family_runs)
+    bullets = [m.value[2:] for m in at.markdown if m.value.startswith("- ")]
+    expected = numbers_sentences(points)
+    assert expected and all(sentence in bullets for sentence in expected)
+    assert any("3 runs, all trained with the" in c.value for c in at.caption)

@@ -1,0 +1,135 @@
+"""Imported models as runs: input scaling picked by measurement, accuracy as Keras measures it, cache hits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import keras
+from dashboard.cache import ModelCache, RunRecord
+from dashboard.data import load_mnist
+from dashboard.imported import (SCALINGS, app_model, best_scaling, import_model, layer_rows, map_geometry, model_input,
+                                rescale)
+from dashboard.modelfile import ModelFileError
+from dashboard.spec import BOOK, geometry
+from tests import keras_models as km
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist("embedded")
+
+
+def trained(build, mnist, scaling: str, epochs: int = 1) -> keras.Model:
+    """`build()` fitted briefly on the embedded subset fed under `scaling`."""
+    keras.utils.set_random_seed(0)
+    model = build()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = model_input(mnist.x_train, tuple(model.inputs[0].shape[1:]), scaling)
+    model.fit(x, mnist.y_train, epochs=epochs, batch_size=128, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def dense_unit(mnist) -> keras.Model:
+    """The chapter-2 dense net trained on pixels/255."""
+    return trained(km.dense_ch2, mnist, "unit", epochs=2)
+
+
+def expecting(model: keras.Model, scaling: str) -> keras.Model:
+    """A copy of the dense net `model` (trained on pixels/255) rewritten to expect `scaling` instead.
+
+    If x01 = (x - offset) / scale, then W·x01 + b = (W/scale)·x + (b - W·offset/scale).
+    """
+    rule = SCALINGS[scaling]
+    copy = km.dense_ch2()
+    weights = [w.copy() for w in model.get_weights()]
+    kernel, bias = weights[0], weights[1]
+    weights[0] = kernel / rule.scale
+    weights[1] = bias - kernel.sum(axis=0) * rule.offset / rule.scale
+    copy.set_weights(weights)
+    copy.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return copy
+
+
+@pytest.mark.parametrize("scaling", sorted(SCALINGS))
+def test_import_picks_the_scaling_the_model_expects(tmp_path, mnist, dense_unit, scaling):
+    model = expecting(dense_unit, scaling)
+    path = km.save(model, tmp_path, "dense", "keras")
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    record, hit = import_model(path.read_bytes(), "dense.keras", mnist, cache)
+    assert not hit
+    assert record.imported["scaling"] == scaling, record.imported["scaling_scores"]
+    # The app's measurement is Keras's own, on the whole test set under that convention.
+    _, expected = model.evaluate(model_input(mnist.x_test, (784,), scaling), mnist.y_test, verbose=0)
+    assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
+
+
+def test_book_network_as_a_run(tmp_path, mnist):
+    model = trained(km.book, mnist, "unit")
+    path = km.save(model, tmp_path, "my book net", "h5")
+    data = path.read_bytes()
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    record, hit = import_model(data, "my book net.h5", mnist, cache)
+    assert not hit and record.test_accuracy > 0.5  # a tiny net after one epoch on 12,000 digits
+    scaling = record.imported["scaling"]  # an undertrained net may do better on other inputs
+    _, expected = model.evaluate(model_input(mnist.x_test, (28, 28, 1), scaling), mnist.y_test, verbose=0)
+    assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
+    assert record.params == model.count_params()
+    assert record.final_map == (3, 8)  # (None, 3, 3, 8): the book's 3×3 with 8 channels
+    assert "imported my book net.h5" in record.title()
+
+    again, hit = import_model(data, "renamed.h5", mnist, cache)  # same bytes: same key, no work
+    assert hit and again.key == record.key and again.source_file == "my book net.h5"
+    assert len(cache.runs()) == 1
+
+    # The wrapped model takes the app's input and keeps the layer names.
+    wrapped = app_model(cache.load_model(record.key), (28, 28, 1), scaling, True)
+    x = mnist.x_test[:50, :, :, None].astype(np.float32) / 255.0
+    expected_probs = model.predict_on_batch(model_input(mnist.x_test[:50], (28, 28, 1), scaling))
+    np.testing.assert_allclose(wrapped.predict_on_batch(x), expected_probs, atol=1e-5)
+    assert [g.name for g in map_geometry(record)] == [layer.name for layer in model.layers
+                                                      if type(layer).__name__ in ("Conv2D", "MaxPooling2D")]
+    # Same geometry as the app's own book network (same layers, fewer filters).
+    ours = [(g.size, g.receptive_field, g.jump, g.start) for g in geometry(BOOK) if g.size is not None]
+    assert [(g.size, g.receptive_field, g.jump, g.start) for g in map_geometry(record)] == ours
+
+
+def test_record_round_trips_and_trained_records_are_unchanged(tmp_path, mnist):
+    model = km.functional_chain()
+    path = km.save(model, tmp_path, "chain", "keras")
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    record, _ = import_model(path.read_bytes(), "chain.keras", mnist, cache)
+    assert RunRecord.from_json(record.to_json()) == record
+    assert [row["output_shape"] for row in layer_rows(record)] == [[None, *layer.output.shape[1:]] for layer in model.layers[1:]]
+    trained_run = RunRecord.from_dict({**record.to_dict(), "imported": {}, "spec": BOOK.to_dict()})
+    assert "imported" not in trained_run.to_dict()
+
+
+def test_learner_can_change_the_scaling(tmp_path, mnist, dense_unit):
+    model = expecting(dense_unit, "unit")
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    record, _ = import_model(km.save(model, tmp_path, "d", "keras").read_bytes(), "d.keras", mnist, cache)
+    changed = rescale(record, "raw", mnist, cache)
+    _, expected = model.evaluate(model_input(mnist.x_test, (784,), "raw"), mnist.y_test, verbose=0)
+    assert changed.imported["scaling"] == "raw" and changed.test_accuracy == pytest.approx(expected, abs=1e-6)
+    assert cache.get(record.key) == changed
+
+
+def test_refused_file_stores_nothing(tmp_path, mnist):
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    with pytest.raises(ModelFileError):
+        import_model(b"PK\x03\x04 broken", "broken.keras", mnist, cache)
+    assert cache.runs() == []
+
+
+def test_best_scaling_prefers_the_book_convention_on_ties():
+    def score(accuracy, loss):
+        return {"accuracy": accuracy, "loss": loss}
+
+    assert best_scaling({"unit": score(0.9, 0.3), "raw": score(0.9, 0.3), "standard": score(0.5, 1)}) == "unit"
+    assert best_scaling({"unit": score(0.1, 2), "raw": score(0.2, 2), "standard": score(0.9, 0.4)}) == "standard"
+    # Nearly as accurate but far more confident where it is right: the lower loss wins.
+    assert best_scaling({"unit": score(0.6, 2), "raw": score(0.872, 9.0), "standard": score(0.867, 0.4)}) == "standard"
