@@ -409,18 +409,13 @@ def preset_name(spec: NetworkSpec) -> str | None:
 LAST_FILTERS = (1, 2, 4, 8, 16, 32, 64)  # last conv layer widths: 9 to 576 numbers
 
 
-def classifier_inputs(spec: NetworkSpec) -> int:
-    """How many numbers the head reads: side²×channels after flatten, channels after global average."""
-    side, channels = final_map(spec)
-    return channels if spec.head == "global_avg" else side * side * channels
-
-
 def numbers_family() -> dict[str, NetworkSpec]:
     """The book network with its last conv at 1…64 filters, then three reference points.
 
     Names: 'last1' … 'last64' ('last64' is the book network itself), 'global_avg' (64 numbers,
     no positions), 'one_by_one' (a 1×1 last map) and 'no_pooling' (22×22×64 = 30,976 numbers).
-    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`).
+    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`);
+    `dashboard.numbers` charts them, `dashboard.runs.builtin_grids()["numbers"]` trains them.
     """
     family = {
         f"last{n}": replace(BOOK, blocks=(*BOOK.blocks[:-1], replace(BOOK.blocks[-1], filters=n)))
