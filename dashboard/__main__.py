@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from dashboard.outside import plain
-from dashboard.spec import PRESETS, NetworkSpec, SpecError
+from dashboard.spec import MAX_SPEC_CHARS, PRESETS, NetworkSpec, SpecError
 
 EXIT_BAD_INPUT = 2
 
@@ -32,6 +32,8 @@ def parse_spec(args: argparse.Namespace) -> NetworkSpec:
         if not text.lstrip().startswith("{"):
             path = Path(text)
             try:
+                if path.stat().st_size > 4 * MAX_SPEC_CHARS:
+                    raise SpecError([f"spec file {path} is too large ({path.stat().st_size:,} bytes)"])
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as err:
                 raise SpecError([f"cannot read spec file {path}: {err}"]) from None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+from dashboard.outside import OutsideInputError, loads_json, plain
 from dashboard.run import RunRecord
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, SpecError, final_map, geometry
 
@@ -32,6 +33,7 @@ PROGRESS_FORMAT = "convnet-explorer-exercises"
 PROGRESS_VERSION = 1
 MAX_ANSWER_CHARS = 2000  # a network's JSON fits; anything longer is refused unread
 MAX_PROGRESS_BYTES = 200_000
+PROGRESS_DEPTH = 8  # progress > answers > entry: 3 levels
 BUDGET_PARAMS = 20_000
 BUDGET_TARGET = 0.98
 
@@ -486,20 +488,20 @@ def progress_from_json(
     if len(text) > MAX_PROGRESS_BYTES:
         return new_progress(), [f"The file is too large ({len(text):,} characters) to be exercise progress."]
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        return new_progress(), [f"The file is not valid JSON ({err})."]
+        data = loads_json(text, max_chars=MAX_PROGRESS_BYTES, max_depth=PROGRESS_DEPTH, what="The file")
+    except OutsideInputError as err:
+        return new_progress(), [f"{err}."]
     if not isinstance(data, dict) or data.get("format") != PROGRESS_FORMAT:
         return new_progress(), ["The file is not ConvNet Explorer exercise progress."]
     warnings = []
     if data.get("version") != PROGRESS_VERSION:
-        warnings.append(f"The file is from another version ({data.get('version')!r}); read what could be read.")
+        warnings.append(f"The file is from another version ({plain(repr(data.get('version')), 20)}); read what could be read.")
     progress = new_progress()
     step = data.get("step", 0)
     if isinstance(step, int) and not isinstance(step, bool) and 0 <= step < len(seq):
         progress["step"] = step
     else:
-        warnings.append(f"Ignored the step {str(step)[:20]!r}; starting at the first exercise.")
+        warnings.append(f"Ignored the step {plain(repr(step), 20)}; starting at the first exercise.")
     by_id = {ex.id: ex for ex in seq}
     raw = data.get("answers", {})
     if not isinstance(raw, dict):

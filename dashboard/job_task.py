@@ -34,6 +34,11 @@ class DataMismatch(RuntimeError):
     """The worker's MNIST differs from the app's: training here would store a mismatched run."""
 
 
+def provide_data(data: MnistData) -> MnistData:
+    """The app's data as a Dask task's result (recomputable, unlike scattered data)."""
+    return data
+
+
 def cancel_event_name(job_id: str) -> str:
     """Name of the Dask `Event` that cancels job `job_id`."""
     return f"convnet-cancel-{job_id}"

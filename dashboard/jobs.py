@@ -44,7 +44,7 @@ from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in o
     JobStatus,
     default_label,
 )
-from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, run_job
+from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, provide_data, run_job
 from dashboard.spec import NetworkSpec, validate
 from dashboard.training import TrainSettings
 
@@ -235,14 +235,22 @@ class JobManager:
         return self.where.startswith("the Dask cluster at")
 
     def _data_future(self, client: Any, data: MnistData) -> Any:
-        """The app's data on the cluster, scattered once per fingerprint (at most two kept)."""
+        """The app's data on the cluster, sent once per fingerprint (at most two kept).
+
+        A task that returns the data rather than `scatter`: Dask can compute it again on another
+        worker if the one holding it dies (scattered data would be lost with it).
+        """
+        import dask
+
         with self._lock:
             found = self._scattered.get(data.fingerprint)
             if found is None:
                 while len(self._scattered) >= 2:
                     self._scattered.pop(next(iter(self._scattered)))
-                # broadcast: every worker holds it, so a worker that dies takes no data with it
-                found = self._scattered[data.fingerprint] = client.scatter(data, hash=False, broadcast=True)
+                with dask.config.set({"distributed.admin.large-graph-warning-threshold": "200MB"}):
+                    found = client.submit(provide_data, data, key=f"convnet-data-{data.fingerprint}-{uuid.uuid4().hex[:6]}",
+                                          pure=False)
+                self._scattered[data.fingerprint] = found
             return found
 
     def _lost(self, client: Any, err: BaseException) -> None:
@@ -302,7 +310,8 @@ class JobManager:
                 with self._lock:
                     job.status = replace(job.status, state=QUEUED, batch=0, batches=0)
                 return self._launch(job)  # fall back: train it here
-            return self._finish(job, FAILED, "the cluster dropped this job; nothing was stored")
+            return self._finish(job, FAILED, f"the cluster dropped this job ({str(err)[:200] or 'no reason given'}); "
+                                             "nothing was stored")
         except DataMismatch as err:
             return self._finish(job, FAILED, str(err))
         except KilledWorker:

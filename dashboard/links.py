@@ -2,7 +2,9 @@
 
 Every page keeps what it shows (network, run, digit, …) in the query string so that a copied
 link reopens the same view. Anything malformed or hostile falls back to a default and yields a
-warning for the page to show. Pure Python, no Streamlit: `dashboard.ui.state` applies it.
+warning for the page to show. Warnings are plain text (never markdown): a value from the link is
+quoted short and flat by `plain`, and `dashboard.ui.state` shows the warning escaped.
+Pure Python, no Streamlit.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from dashboard.outside import plain
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, SpecError, preset_name
 
 MAX_VALUE_LENGTH = 2000  # longer than any valid spec's JSON; a longer value is refused unread
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{1,80}$")
+
+
+def _quoted(text: str, limit: int) -> str:
+    """A value from the link, quoted in a warning: shortened, flattened, in quotes (plain text)."""
+    return repr(plain(text, limit))
 
 
 def _first(params: Mapping[str, str | Sequence[str]], name: str) -> str | None:
@@ -41,8 +49,7 @@ def spec_from_params(
     if preset is not None:
         if preset in PRESETS:
             return PRESETS[preset], None
-        shown = preset[:40]
-        return default, f"Unknown preset {shown!r} in the link; showing the default."
+        return default, f"Unknown preset {_quoted(preset, 40)} in the link; showing the default."
     return default, None
 
 
@@ -61,7 +68,7 @@ def int_from_params(
         return default, None
     text = text.strip()
     if not re.fullmatch(r"-?\d{1,9}", text) or not low <= int(text) <= high:
-        return default, f"Ignored {name}={text[:20]!r} in the link (expected {low}–{high})."
+        return default, f"Ignored {name}={_quoted(text, 20)} in the link (expected {low}–{high})."
     return int(text), None
 
 
@@ -73,5 +80,5 @@ def token_from_params(
     if text is None:
         return None, None
     if not _TOKEN.match(text) or (allowed is not None and text not in allowed):
-        return None, f"Ignored {name}={text[:20]!r} in the link."
+        return None, f"Ignored {name}={_quoted(text, 20)} in the link."
     return text, None

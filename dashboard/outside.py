@@ -6,13 +6,15 @@ Two rules, one module:
   than `max_depth` *before* `json.loads` sees it (deep nesting would raise `RecursionError`).
 * Show nothing as markup: `code_span` and `escape_markdown` turn any string into markdown
   that renders as exactly that text (no link, image, HTML, emoji shortcode or LaTeX).
-  `plain` shortens and flattens a string for messages.
+  `plain` shortens and flattens a string for messages; `plotly_text` does the same for
+  plotly, whose titles, legends and hover text read a little HTML (`<a href>`, `<b>`, …).
 
 Pure Python: imports neither Streamlit nor TensorFlow.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -95,3 +97,13 @@ def escape_markdown(text: Any, limit: int = SHOWN_CHARS) -> str:
     emoji shortcodes and Streamlit's `:color[…]` directives; `$` stops LaTeX.
     """
     return _ASCII_PUNCTUATION.sub(r"\\\1", plain(text, limit))
+
+
+def plotly_text(text: Any, limit: int = SHOWN_CHARS) -> str:
+    """`text` for a plotly title, legend entry or hover label: shortened, with `<`, `>` and `&` escaped.
+
+    Plotly renders a subset of HTML in text (`<a href=…>` links, `<b>`, `<br>`); entities are
+    decoded, so an escaped string shows literally. Pass outside text as data (`text=`, `name=`),
+    never inside a `hovertemplate`, where `%{…}` would be read as a placeholder.
+    """
+    return html.escape(plain(text, limit), quote=False)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from dashboard.geometry import Layer, LayerInfo, analyse, conv_output
+from dashboard.outside import OutsideInputError, loads_json, plain
 
 INPUT_SIZE = 28
 INPUT_CHANNELS = 1
@@ -30,6 +31,8 @@ PADDINGS = ("valid", "same")
 HEADS = ("flatten", "global_avg")
 MAX_DENSE_UNITS = 512
 MAX_DROPOUT = 0.8
+MAX_SPEC_CHARS = 20_000  # a valid network's JSON is a few hundred characters
+MAX_SPEC_DEPTH = 8  # object > blocks > block: 3 levels
 
 Padding = Literal["valid", "same"]
 PoolType = Literal["max", "avg"]
@@ -39,7 +42,11 @@ Head = Literal["flatten", "global_avg"]
 
 
 class SpecError(ValueError):
-    """A network description that cannot be built; `problems` lists every reason."""
+    """A network description that cannot be built; `problems` lists every reason.
+
+    Messages are plain text (no markdown): values from outside are quoted by `_shown`, short
+    and flat, and the page shows the message escaped.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
@@ -130,9 +137,9 @@ class NetworkSpec:
     def from_json(cls, text: str) -> NetworkSpec:
         """Parse and validate a JSON string; raise `SpecError` on bad JSON or a bad network."""
         try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as err:
-            raise SpecError([f"not valid JSON: {err}"]) from None
+            data = loads_json(text, max_chars=MAX_SPEC_CHARS, max_depth=MAX_SPEC_DEPTH, what="the network")
+        except OutsideInputError as err:
+            raise SpecError([str(err)]) from None
         return cls.from_dict(data)
 
 
@@ -155,6 +162,11 @@ _TOP_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """An outside value quoted in a message: its repr, flattened and shortened (plain text)."""
+    return plain(repr(value), limit)
+
+
 def _type_name(expected: type | tuple[type, ...]) -> str:
     names = {int: "a whole number", bool: "true or false", str: "a string", list: "a list"}
     if isinstance(expected, tuple):
@@ -170,7 +182,7 @@ def _check_fields(
     problems = []
     unknown = sorted(set(data) - set(types), key=str)
     if unknown:
-        problems.append(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
+        problems.append(f"{where}: unknown key(s) {', '.join(_shown(key, 30) for key in unknown[:5])}")
     for key in sorted(required - set(data)):
         problems.append(f"{where}: missing key '{key}'")
     for key, expected in types.items():
@@ -180,7 +192,7 @@ def _check_fields(
         # bool is a subclass of int in Python; JSON true is never a filter count.
         wrong_bool = isinstance(value, bool) and expected is not bool
         if wrong_bool or not isinstance(value, expected):
-            problems.append(f"{where}: '{key}' must be {_type_name(expected)}, got {json.dumps(value)}")
+            problems.append(f"{where}: '{key}' must be {_type_name(expected)}, got {plain(json.dumps(value), 40)}")
     return problems
 
 
@@ -324,25 +336,25 @@ def problems(spec: NetworkSpec) -> list[str]:
     if not MIN_BLOCKS <= len(spec.blocks) <= MAX_BLOCKS:
         found.append(f"a network needs {MIN_BLOCKS} to {MAX_BLOCKS} conv blocks, not {len(spec.blocks)}")
     if spec.head not in HEADS:
-        found.append(f"head must be one of {', '.join(HEADS)}, not {spec.head!r}")
+        found.append(f"head must be one of {', '.join(HEADS)}, not {_shown(spec.head)}")
     if not 0 <= spec.dense_units <= MAX_DENSE_UNITS:
-        found.append(f"dense_units must be 0 to {MAX_DENSE_UNITS}, not {spec.dense_units}")
+        found.append(f"dense_units must be 0 to {MAX_DENSE_UNITS}, not {_shown(spec.dense_units)}")
     if not (0.0 <= spec.dropout <= MAX_DROPOUT) or math.isnan(spec.dropout):
-        found.append(f"dropout must be 0 to {MAX_DROPOUT}, not {spec.dropout}")
+        found.append(f"dropout must be 0 to {MAX_DROPOUT}, not {_shown(spec.dropout)}")
     size = INPUT_SIZE
     for i, block in enumerate(spec.blocks, start=1):
         where = f"block {i}"
         ok = True
         if not MIN_FILTERS <= block.filters <= MAX_FILTERS:
-            found.append(f"{where}: filters must be {MIN_FILTERS} to {MAX_FILTERS}, not {block.filters}")
+            found.append(f"{where}: filters must be {MIN_FILTERS} to {MAX_FILTERS}, not {_shown(block.filters)}")
         if block.kernel_size not in KERNEL_SIZES:
-            found.append(f"{where}: kernel size must be one of {KERNEL_SIZES}, not {block.kernel_size}")
+            found.append(f"{where}: kernel size must be one of {KERNEL_SIZES}, not {_shown(block.kernel_size)}")
             ok = False
         if block.strides not in STRIDES:
-            found.append(f"{where}: strides must be 1 or 2, not {block.strides}")
+            found.append(f"{where}: strides must be 1 or 2, not {_shown(block.strides)}")
             ok = False
         if block.padding not in PADDINGS:
-            found.append(f"{where}: padding must be 'valid' or 'same', not {block.padding!r}")
+            found.append(f"{where}: padding must be 'valid' or 'same', not {_shown(block.padding)}")
             ok = False
         if block.pool_type not in POOL_TYPES:
             found.append(f"{where}: pool_type must be 'max' or 'avg', not {block.pool_type!r}")
@@ -427,18 +439,13 @@ def preset_name(spec: NetworkSpec) -> str | None:
 LAST_FILTERS = (1, 2, 4, 8, 16, 32, 64)  # last conv layer widths: 9 to 576 numbers
 
 
-def classifier_inputs(spec: NetworkSpec) -> int:
-    """How many numbers the head reads: side²×channels after flatten, channels after global average."""
-    side, channels = final_map(spec)
-    return channels if spec.head == "global_avg" else side * side * channels
-
-
 def numbers_family() -> dict[str, NetworkSpec]:
     """The book network with its last conv at 1…64 filters, then three reference points.
 
     Names: 'last1' … 'last64' ('last64' is the book network itself), 'global_avg' (64 numbers,
     no positions), 'one_by_one' (a 1×1 last map) and 'no_pooling' (22×22×64 = 30,976 numbers).
-    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`).
+    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`);
+    `dashboard.numbers` charts them, `dashboard.runs.builtin_grids()["numbers"]` trains them.
     """
     family = {
         f"last{n}": replace(BOOK, blocks=(*BOOK.blocks[:-1], replace(BOOK.blocks[-1], filters=n)))

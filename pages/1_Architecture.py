@@ -9,7 +9,7 @@ from dashboard import links
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
 from dashboard.summaries import training_problems
-from dashboard.ui import cached, imports, nav, runs, state, widgets
+from dashboard.ui import cached, imports, nav, runs, state, text, widgets
 from dashboard.ui.decode import shape_panel
 
 st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon="🧱", layout="wide")
@@ -95,6 +95,7 @@ else:
 
 CUSTOM_JSON = "custom (JSON)"
 compare_default = state.url_token("compare", allowed=[*PRESETS, "custom"]) or NONE
+state.kept("arch_compare")  # the choice made before a visit to another page, else the link's
 if "arch_compare" not in st.session_state:
     st.session_state["arch_compare"] = CUSTOM_JSON if compare_default == "custom" else compare_default
 compare = st.selectbox(
@@ -109,13 +110,14 @@ if compare in PRESETS:
     other = PRESETS[compare]
     state.set_url(compare=compare, compare_spec=None)
 elif compare == CUSTOM_JSON:
+    state.kept("arch_compare_json")
     if "arch_compare_json" not in st.session_state:
         linked = st.query_params.get("compare_spec")
         st.session_state["arch_compare_json"] = linked if linked else spec.to_json()
-    text = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
-    other, warning = links.spec_from_params({"spec": text}, default=spec)
+    written = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
+    other, warning = links.spec_from_params({"spec": written}, default=spec)
     if warning:
-        st.error(warning.replace("The link's network", "The second network"))
+        text.error(warning.replace("The link's network", "The second network"))
         other = None
     else:
         state.set_url(compare="custom", compare_spec=other.to_json())

@@ -25,7 +25,7 @@ from dashboard.training import (
     TrainSettings,
     train_preset_name,
 )
-from dashboard.ui import cached, nav, state
+from dashboard.ui import cached, nav, state, text
 from dashboard.ui import family as ui_family
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
@@ -95,11 +95,8 @@ def show_results(record: RunRecord, note: str) -> None:
     table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
     st.dataframe(table.style.format("{:.4f}"), key="result_table")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
-    st.caption(
-        f"Run `{record.key}` · {record.data_label} · created {record.created or '?'}"
-        + (f" · {versions}" if versions else "")
-        + ". Inspect it on the **Compare** page."
-    )
+    details = f"{record.data_label} · created {record.created or '?'}" + (f" · {versions}" if versions else "")
+    st.caption(f"Run `{record.key}` · {text.md(details, 300)}. Inspect it on the **Compare** page.")
 
 
 def submit_job() -> None:
@@ -136,7 +133,7 @@ st.markdown(
 with st.sidebar:
     st.header("Training settings")
     data_choice = st.radio(
-        "Data", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key="train_data",
+        "Data", list(DATA_CHOICES), format_func=DATA_CHOICES.get, key=state.kept("train_data", "auto"),
         help="The embedded subset (12,000 training images) trains in seconds; the app's data may be all of MNIST.",
     )
 data = cached.mnist(data_choice)
@@ -144,7 +141,10 @@ for note in data.notes:
     st.caption(f"Data note: {note}")
 n_train = len(data.x_train)
 
-# First visit: the book preset, or the one named in the link (?train=fast).
+# Settings chosen before a visit to another page come back; on the first visit: the book
+# preset, or the one named in the link (?train=fast).
+for widget_key in ("train_preset", *FIELDS, "train_all", "train_size"):
+    state.kept(widget_key)
 if "train_epochs" not in st.session_state:
     linked = state.url_token("train", allowed=list(TRAIN_PRESETS))
     st.session_state["train_preset"] = linked or "book"
@@ -177,7 +177,7 @@ with st.sidebar:
 try:
     settings = settings_from_widgets(n_train)
 except SettingsError as err:  # only reachable through tampered session state
-    st.error(f"These settings cannot be used: {err}", icon="🚫")
+    text.error(f"These settings cannot be used: {err}")
     st.stop()
 
 name = train_preset_name(settings)

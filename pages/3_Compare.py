@@ -10,7 +10,7 @@ from dashboard.charts import training as charts
 from dashboard.evaluation import confusion_matrix, misclassified
 from dashboard.labels import final_map_text, network_line, short_label
 from dashboard.run import RunRecord
-from dashboard.ui import cached, nav
+from dashboard.ui import cached, nav, state, text
 from dashboard.ui import runs as ui_runs
 
 st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon="📊", layout="wide")
@@ -69,6 +69,7 @@ st.dataframe(
 
 # --- side by side ----------------------------------------------------------------------------
 
+state.kept("compare_runs")  # the choice made before a visit to another page
 if "compare_runs" in st.session_state:
     st.session_state["compare_runs"] = [k for k in st.session_state["compare_runs"] if k in by_key]
 else:
@@ -115,11 +116,11 @@ if data.fingerprint == record.data_fingerprint:
 else:
     st.caption(
         f"Evaluated on the app's data, {data.label}: accuracy {accuracy_here:.2%}. The run was trained "
-        f"on {record.data_label} (recorded test accuracy {record.test_accuracy:.2%})."
+        f"on {text.md(record.data_label)} (recorded test accuracy {record.test_accuracy:.2%})."
     )
 left, right = st.columns([2, 3])
 left.plotly_chart(charts.confusion_figure(confusion_matrix(true, predicted)), key="compare_confusion")
-limit = right.slider("Mistakes to show", 10, 100, 40, step=10, key="compare_mistakes")
+limit = right.slider("Mistakes to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
 wrong = misclassified(true, predicted, probs, limit=limit)
 right.plotly_chart(
     charts.mistakes_figure(data.x_test[wrong], true[wrong], predicted[wrong], cols=10), key="compare_grid"

@@ -11,9 +11,9 @@ from dashboard.spec import PRESETS
 from dashboard.ui import maps as ui_maps
 from dashboard.imported import has_maps
 from dashboard.outside import escape_markdown
-from dashboard.ui import imports, nav, runs
+from dashboard.ui import imports, nav, runs, text
 from dashboard.ui.digit_input import digit_input
-from dashboard.ui.state import set_url
+from dashboard.ui.state import kept, set_url
 
 st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon="🖌️", layout="wide")
 nav.sidebar_nav()
@@ -42,7 +42,7 @@ def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
             return ui_maps.imported_maps(record.key, record.imported.scaling)
         return ui_maps.run_maps(record.key, record.spec.to_json())
     except (CacheError, OSError, ValueError) as err:
-        st.error(f"This run cannot be used: {err}. Train it again on the Train page.", icon="🚫")
+        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
     return None
 
 
@@ -52,9 +52,7 @@ with st.sidebar:
     first = runs.run_picker("Run", key="fm_run", runs=records) if records else None
     second = None
     if first is not None and len(records) > 1:
-        if "fm_compare" not in st.session_state:
-            st.session_state["fm_compare"] = "run2" in st.query_params
-        if st.toggle("Compare with a second run", key="fm_compare"):
+        if st.toggle("Compare with a second run", key=kept("fm_compare", "run2" in st.query_params)):
             second = runs.run_picker(
                 "Second run", key="fm_run2", default_key=second_default(records, first), url_name="run2", runs=records
             )

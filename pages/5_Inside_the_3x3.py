@@ -8,12 +8,12 @@ import streamlit as st
 from dashboard.charts import inside as charts
 from dashboard import labels
 from dashboard.imported import has_maps, layer_rows, map_geometry
-from dashboard.outside import escape_markdown
+from dashboard.outside import code_span, escape_markdown
 from dashboard.ui.imports import what_is_shown
 from dashboard.spec import geometry
-from dashboard.ui import cached, inside, nav
+from dashboard.ui import cached, inside, nav, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
-from dashboard.ui.state import set_url, url_int, url_token
+from dashboard.ui.state import kept, set_url, url_int, url_token
 
 st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon="🔬", layout="wide")
 nav.sidebar_nav()
@@ -42,7 +42,7 @@ if load_run_model(record) is None:
 data = cached.mnist()
 if data.fingerprint != record.data_fingerprint:
     st.info(
-        f"This run was trained on {record.data_label}; the test images here come from {data.label}.",
+        f"This run was trained on {text.md(record.data_label)}; the test images here come from {data.label}.",
         icon="ℹ️",
     )
 side, channels = record.final_map
@@ -65,10 +65,9 @@ st.caption(escape_markdown(f"{labels.network_line(record)} · {labels.run_title(
 
 st.header(f"Where the {numbers:,} numbers go")
 method = url_token("proj", allowed=list(PROJECTIONS)) or "pca"
-if "inside_proj" not in st.session_state:
-    st.session_state["inside_proj"] = method
 method = st.radio(
-    "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True, key="inside_proj"
+    "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True,
+    key=kept("inside_proj", method),
 )
 set_url(proj=method)
 proj = inside.projection(record.key, method, data.fingerprint)
@@ -183,7 +182,7 @@ st.header("Depth against size")
 from dashboard.evaluation import family_rows, same_training  # noqa: E402
 
 same_only = st.toggle(
-    "Only runs trained with the same settings and data", value=True, key="inside_same",
+    "Only runs trained with the same settings and data", key=kept("inside_same", True),
     help="A fair comparison of networks needs the same training.",
 )
 family = same_training(runs, record) if same_only else runs
@@ -239,10 +238,8 @@ from dashboard.ui.digit_input import digit_input  # noqa: E402
 digit = digit_input("inside")
 if digit is not None:
     cam_default = url_int("cam", PREDICTED, 9, PREDICTED)
-    if "inside_cam" not in st.session_state:
-        st.session_state["inside_cam"] = cam_default
     cam_class = st.selectbox(
-        "Explain the score of", [PREDICTED, *range(10)], key="inside_cam",
+        "Explain the score of", [PREDICTED, *range(10)], key=kept("inside_cam", cam_default),
         format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
     )
     set_url(cam=None if cam_class == PREDICTED else cam_class)
@@ -267,7 +264,7 @@ if digit is not None:
     with text_col:
         one_by_one = " With a 1×1 map there is a single position, so the heat is flat: nothing to localise." if side == 1 and cam.coarse.size == 1 else ""
         st.markdown(
-            f"Grad-CAM asks: *if a number of the last conv map (`{cam.layer_name}`) went up a little, how much "
+            f"Grad-CAM asks: *if a number of the last conv map ({code_span(cam.layer_name)}) went up a little, how much "
             f"would the score of digit {cam.class_index} go up?* Averaging that over each channel gives "
             "the channel's importance; adding up the channels' maps weighted by importance gives one "
             "heat value per position (right). Each position is then spread over the centre of the "

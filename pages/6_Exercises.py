@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import exercises as ex
+from dashboard.outside import code_span
 from dashboard.spec import BOOK, PRESETS
-from dashboard.ui import nav, state
+from dashboard.ui import nav, state, text
 from dashboard.evaluation import paired_accuracies
 from dashboard.labels import run_title
 from dashboard.ui.runs import cached_runs, model_cache
@@ -21,7 +22,7 @@ st.caption(
 
 PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
 STEP = "ex_step"  # index of the exercise shown
-FEEDBACK = "ex_feedback"  # (exercise id, ok, message) of the last check
+FEEDBACK = "ex_feedback"  # (exercise id, ok, markdown message) of the last check
 UPLOADED = "ex_uploaded"  # file id of the last progress file applied
 
 seq = ex.exercises(lookup=lambda key: model_cache().get(key))
@@ -46,7 +47,7 @@ with st.sidebar:
         st.session_state[UPLOADED] = uploaded.file_id
         loaded, warnings = ex.progress_from_json(uploaded.getvalue(), seq)
         for warning in warnings:
-            st.warning(warning, icon="⚠️")
+            text.warning(warning)
         st.session_state[PROGRESS] = loaded
         st.session_state[STEP] = loaded["step"]
         st.session_state.pop(FEEDBACK, None)
@@ -61,7 +62,7 @@ st.markdown(item.prompt)
 if item.spec is not None and item.kind != "run":
     st.caption(f"The network: `{item.spec.describe()}`")
 
-answer_key = f"ex_answer_{item.id}"
+answer_key = state.kept(f"ex_answer_{item.id}")  # answers stay while the learner moves around
 if item.kind in ("shape", "number"):
     answer = st.text_input(
         "Your answer",
@@ -100,10 +101,10 @@ if checked:
         ok, message = False, f"This answer could not be checked ({type(err).__name__}: {err})."
     if answer.strip():
         st.session_state[PROGRESS] = ex.record_attempt(st.session_state[PROGRESS], item.id, answer, ok)
-    st.session_state[FEEDBACK] = (item.id, ok, message)
+    st.session_state[FEEDBACK] = (item.id, ok, text.md(message))  # it may quote the answer
 elif revealed:
     st.session_state[PROGRESS] = ex.record_attempt(st.session_state[PROGRESS], item.id, answer, False, revealed=True)
-    st.session_state[FEEDBACK] = (item.id, None, f"The answer: `{item.reveal()}`")
+    st.session_state[FEEDBACK] = (item.id, None, f"The answer: {code_span(item.reveal(), 200)}")
 
 feedback = st.session_state.get(FEEDBACK)
 if feedback and feedback[0] == item.id:

@@ -11,9 +11,9 @@ from dashboard.charts import atlas as charts
 from dashboard.decode import article
 from dashboard.spec import geometry
 from dashboard.ui import atlas as ui_atlas
-from dashboard.ui import cached, nav, pick
+from dashboard.ui import cached, nav, pick, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
-from dashboard.ui.state import set_url, url_int, url_token
+from dashboard.ui.state import kept, set_url, url_int, url_token
 
 st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon="🔦", layout="wide")
 nav.sidebar_nav()
@@ -40,7 +40,7 @@ if load_run_model(record) is None:
 
 convs = [g for g in geometry(spec) if g.kind == "Conv2D"]
 names = [g.name for g in convs]
-if st.session_state.get("atlas_layer") not in names:
+if st.session_state.get(kept("atlas_layer")) not in names:
     st.session_state["atlas_layer"] = url_token("layer", allowed=names) or names[-1]
 shapes = {g.name: f"{g.name} ({g.size}×{g.size}×{g.channels})" for g in convs}
 layer_name = st.selectbox(
@@ -53,7 +53,7 @@ geo = next(g for g in convs if g.name == layer_name)
 data = cached.mnist()
 atlas = ui_atlas.channel_atlas(record.key, spec.to_json(), layer_name, data.fingerprint)
 channels = atlas.channels
-if st.session_state.get("atlas_channel") not in range(channels):
+if st.session_state.get(kept("atlas_channel")) not in range(channels):
     st.session_state["atlas_channel"] = url_int("channel", 0, channels - 1, 0)
 
 gain = atlas.pattern_means - atlas.grey_means

@@ -65,7 +65,7 @@ def _selectable(h: int, w: int, channels: int, columns: int, x_offset: float, ax
 
 
 def atlas_chart(
-    crops: np.ndarray, patterns: np.ndarray, title: str, selected: int | None = None, width: int = 1200
+    crops: np.ndarray, patterns: np.ndarray, title: str, selected: int | None = None, width: int = 940
 ) -> go.Figure:
     """Left: each channel's top windows (crops (c, k, rf, rf)); right: its pattern (c, 28, 28).
 
@@ -80,8 +80,9 @@ def atlas_chart(
     right = maps.tile(_stretch(patterns).transpose(1, 2, 0), columns, sep=GAP, normalize=None)
     left_ids = maps.tile_channels(th, tw, c, columns, GAP)
     right_ids = maps.tile_channels(INPUT_SIZE, INPUT_SIZE, c, columns, GAP)
-    rows = max(left.shape[0], right.shape[0])
-    height = int(np.clip(80 + 0.5 * width * rows / max(left.shape[1], right.shape[1]), 260, 1100))
+    # Both images keep square pixels inside their share of the width: the taller one sets the height.
+    drawn = max(0.53 * width * left.shape[0] / left.shape[1], 0.44 * width * right.shape[0] / right.shape[1])
+    height = int(np.clip(70 + drawn, 220, 1100))
     scale_left = min(0.5 * width / left.shape[1], (height - 60) / left.shape[0])  # screen px per pixel
     scale_right = min(0.45 * width / right.shape[1], (height - 60) / right.shape[0])
     common = dict(colorscale="gray", zmin=0.0, zmax=1.0, showscale=False, hoverongaps=False)

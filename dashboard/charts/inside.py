@@ -14,6 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.outside import plotly_text
+
 # Ten distinguishable colours, one per digit (Plotly's D3 palette order).
 DIGIT_COLORS = (
     "#1F77B4", "#FF7F0E", "#2CA02C", "#D62728", "#9467BD",
@@ -206,7 +208,7 @@ def depth_size_chart(
     names: Sequence[str],
     highlight: int | None = None,
 ) -> go.Figure:
-    """Final map side against test accuracy (left) and parameter count (right), one point per run."""
+    """Final map side against test accuracy (left) and parameter count (right), one point per run (`names`: plain text)."""
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -217,7 +219,7 @@ def depth_size_chart(
     n = len(sizes)
     colors = [HIGHLIGHT if i == highlight else "#4C6EF5" for i in range(n)]
     marker = dict(size=[14 if i == highlight else 10 for i in range(n)], color=colors, line=dict(width=1, color="white"))
-    custom = np.array(list(zip(names, [f"{p:,}" for p in params], [_pct(a) for a in accuracies])), dtype=object).reshape(n, 3)
+    custom = np.array(list(zip([plotly_text(name, 120) for name in names], [f"{p:,}" for p in params], [_pct(a) for a in accuracies])), dtype=object).reshape(n, 3)
     hover = "%{customdata[0]}<br>last map %{x}×%{x}<br>%{customdata[1]} parameters · test %{customdata[2]}<extra></extra>"
     fig.add_trace(
         go.Scatter(x=sizes, y=accuracies, mode="markers", marker=marker, customdata=custom, hovertemplate=hover),

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.outside import plotly_text
+
 HEIGHT = 360
 TILE = 28
 GAP = 2  # pixels of background between tiles of the mistakes grid
@@ -44,12 +46,12 @@ def learning_curves(history: Mapping[str, Sequence[float]], epochs: int | None =
 
 
 def compare_curves(curves: Mapping[str, Sequence[float]], metric: str = "validation accuracy") -> go.Figure:
-    """One line per run (label → per-epoch values) on one chart."""
+    """One line per run (label → per-epoch values) on one chart; labels are plain text."""
     fig = go.Figure()
     for label, values in curves.items():
         fig.add_trace(
             go.Scatter(
-                x=_epochs(values), y=list(values), name=label, mode="lines+markers",
+                x=_epochs(values), y=list(values), name=plotly_text(label, 120), mode="lines+markers",
                 hovertemplate="epoch %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
             )
         )
@@ -65,10 +67,10 @@ def accuracy_scatter(
     x: Sequence[float], accuracy: Sequence[float], labels: Sequence[str], x_title: str,
     log_x: bool = False, title: str = "",
 ) -> go.Figure:
-    """Test accuracy (y) against a property of each run (x), one labelled marker per run."""
+    """Test accuracy (y) against a property of each run (x), one marker per run labelled with plain text."""
     fig = go.Figure(
         go.Scatter(
-            x=list(x), y=list(accuracy), mode="markers", text=list(labels), marker={"size": 11},
+            x=list(x), y=list(accuracy), mode="markers", text=[plotly_text(label, 120) for label in labels], marker={"size": 11},
             hovertemplate="%{text}<br>" + x_title + ": %{x:,}<br>test accuracy: %{y:.4f}<extra></extra>",
         )
     )

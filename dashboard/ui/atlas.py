@@ -20,7 +20,7 @@ MAX_ATLASES = 16  # ≤ ~2 MB each
 MAX_IMAGES = 5_000  # test images searched for top windows (the first half of the full test set: plenty for a top 9)
 
 
-@st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES)
+@st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES, ttl=cached.IDLE_TTL)
 def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprint: str):  # -> atlas.Atlas
     """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use."""
     from dashboard import atlas
@@ -33,7 +33,7 @@ def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprin
     return atlas.build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES])
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
 def layer_body(run_key: str, layer_name: str) -> Any:
     """Input → layer output model of run `run_key`, traced once (shared: never mutate it)."""
     from dashboard import atlas
@@ -49,7 +49,7 @@ def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
     return np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
 def layer_input_body(run_key: str, layer_name: str) -> Any:
     """Input → the input of conv layer `layer_name` (the previous layer's output); None for the first layer."""
     import keras

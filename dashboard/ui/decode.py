@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import decode
 from dashboard.charts.shape import kernel_output_chart
 from dashboard.spec import NetworkSpec, geometry
+from dashboard.ui.state import kept
 
 
 def _kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> str:
@@ -44,7 +45,7 @@ def shape_panel(
     names = [r["name"] for r in rows]
     convs = [g.name for g in geometry(spec) if g.kind == "Conv2D"]
     if layer is None:
-        widget = f"{key}_decode_layer"
+        widget = kept(f"{key}_decode_layer")
         if st.session_state.get(widget) not in names:
             st.session_state[widget] = convs[-1]
         layer = st.selectbox("Decode the output shape of", names, key=widget)

@@ -17,8 +17,9 @@ import streamlit as st
 
 from dashboard import digits
 from dashboard.data import MnistData
-from dashboard.ui import cached
-from dashboard.ui.state import set_url, url_int, url_token
+from dashboard.outside import plain, plotly_text
+from dashboard.ui import cached, text
+from dashboard.ui.state import kept, set_url, url_int, url_token
 
 CURRENT_KEY = "digit_current"  # the last Digit any page showed
 DRAWING_KEY = "digit_drawing"  # the canvas's last drawing (Fabric.js JSON), to redraw it elsewhere
@@ -55,7 +56,7 @@ def _random_index(index_key: str, count: int) -> None:
 
 def _test_image(key_prefix: str, data: MnistData, current: Digit | None) -> Digit:
     count = len(data.x_test)
-    index_key = f"{key_prefix}_index"
+    index_key = kept(f"{key_prefix}_index")
     if index_key not in st.session_state:
         fallback = current.index if current is not None and current.index is not None else 0
         st.session_state[index_key] = url_int("digit", 0, count - 1, min(fallback, count - 1))
@@ -77,7 +78,7 @@ def _drawing(key_prefix: str, current: Digit | None) -> Digit | None:
     from streamlit_drawable_canvas import st_canvas
 
     set_url(input="draw", digit=None)
-    stroke = st.slider("Stroke width", 8, 40, DEFAULT_STROKE, key=f"{key_prefix}_stroke")
+    stroke = st.slider("Stroke width", 8, 40, key=kept(f"{key_prefix}_stroke", DEFAULT_STROKE))
     canvas_key = f"{key_prefix}_canvas"
     init_key = f"{key_prefix}_canvas_init"
     if canvas_key not in st.session_state:
@@ -100,7 +101,7 @@ def _drawing(key_prefix: str, current: Digit | None) -> Digit | None:
     try:
         pixels = result.image_data
     except (ValueError, OSError) as err:  # a malformed data URL from the browser
-        st.warning(f"The drawing could not be read ({err}); draw again.", icon="⚠️")
+        text.warning(f"The drawing could not be read ({err}); draw again.")
         return None
     if pixels is None and current is not None and current.source == "draw":
         return current  # the canvas has not sent its pixels yet: keep the last drawing
@@ -124,11 +125,11 @@ def _upload(key_prefix: str, current: Digit | None) -> Digit | None:
         st.info("Upload a picture of one handwritten digit: dark on light or light on dark.", icon="📤")
         return None
     try:
-        image = digits.from_upload(file.getvalue(), name=f"'{file.name}'")
+        image = digits.from_upload(file.getvalue(), name=repr(plain(file.name, 40)))
     except digits.DigitError as err:
-        st.error(str(err), icon="🚫")
+        text.error(str(err))  # it quotes the file name: plain text
         return None
-    return Digit(image, "upload", f"upload '{file.name}'")
+    return Digit(image, "upload", f"upload {plain(file.name, 40)!r}")
 
 
 def digit_input(key_prefix: str = "digit", data: MnistData | None = None, preview: bool = True) -> Digit | None:
@@ -138,7 +139,7 @@ def digit_input(key_prefix: str = "digit", data: MnistData | None = None, previe
     """
     data = cached.mnist() if data is None else data
     current = current_digit()
-    mode_key = f"{key_prefix}_mode"
+    mode_key = kept(f"{key_prefix}_mode")
     if mode_key not in st.session_state:
         token = url_token("input", allowed=list(MODES)) or (current.source if current is not None else "test")
         st.session_state[mode_key] = token
@@ -161,7 +162,7 @@ def digit_input(key_prefix: str = "digit", data: MnistData | None = None, previe
 
         with seen:
             st.plotly_chart(
-                digit_chart(digit.image, title=f"What the network sees: {digit.description}", height=300),
+                digit_chart(digit.image, title=f"What the network sees: {plotly_text(digit.description, 80)}", height=300),
                 key=f"{key_prefix}_seen",
                 config={"displayModeBar": False},
             )

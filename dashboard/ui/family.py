@@ -22,6 +22,7 @@ from dashboard.spec import NetworkSpec
 from dashboard.training import TrainSettings
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui.runs import model_cache
+from dashboard.ui.state import kept
 
 STATE_KEY = "family_members"  # session state: {"vary": str, "members": [(value, run key)]}
 DEFAULT_VALUES = {"last_filters": "1, 2, 4, 8, 16, 32, 64", "blocks": "1, 2, 3", "dense_units": "8, 16, 32, 64, 128",
@@ -79,9 +80,9 @@ def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) 
         "fast preset."
     )
     left, right = st.columns([1, 2])
-    vary = left.selectbox("Vary", list(VARIES), format_func=VARIES.get, key="family_vary")
-    text = right.text_input("Values (comma-separated, at most 8)", value=DEFAULT_VALUES[vary],
-                            key=f"family_values_{vary}")
+    vary = left.selectbox("Vary", list(VARIES), format_func=VARIES.get, key=kept("family_vary"))
+    text = right.text_input("Values (comma-separated, at most 8)",
+                            key=kept(f"family_values_{vary}", DEFAULT_VALUES[vary]))
     mine, builtin = st.columns(2)
     if mine.button("Train this family", icon="🧪", key="family_train"):
         try:

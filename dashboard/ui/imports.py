@@ -65,7 +65,7 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     b.metric("Parameters", f"{record.params:,}")
     side, channels = record.final_map
     c.metric("Last conv/pool map", f"{side}×{side}×{channels}" if side else "—")
-    st.caption(f"Measured by the app on the {record.data_label} test set. "
+    st.caption(f"Measured by the app on the {escape_markdown(record.data_label)} test set. "
                f"Input: {SCALINGS[record.imported.scaling].label}.")
     st.info(what_is_shown(record), icon="🧭")
     st.dataframe(summary_table(record), hide_index=True, column_config={

@@ -21,7 +21,7 @@ from dashboard.spec import LayerGeometry, NetworkSpec, geometry
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
-from dashboard.ui.state import set_url, url_int
+from dashboard.ui.state import kept, set_url, url_int
 
 STRONGEST = 8  # channels listed at the chosen position
 
@@ -100,7 +100,7 @@ def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int
         return 0, 0
     centre = side // 2
     for axis in ("row", "col"):
-        widget_key = f"{key}_{axis}"
+        widget_key = kept(f"{key}_{axis}")
         if widget_key not in st.session_state or not 0 <= st.session_state[widget_key] < side:
             st.session_state[widget_key] = url_int(axis, 0, side - 1, centre) if url else centre
     left, right = st.columns(2)

@@ -1,7 +1,9 @@
 """The app's navigation: one list of pages for the sidebar and the home page.
 
 Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
-(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead.
+(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead. Being
+the first thing every page runs, it also remembers the values of kept widgets
+(`state.remember_widgets`) before Streamlit drops those of the page just left.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from dashboard.ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,11 +38,13 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 def sidebar_nav() -> None:
     """Links to every page at the top of the sidebar, then this session's training jobs, live.
 
-    Also starts, once per server, the thread that hands freed memory back to the system.
+    First remembers the values of kept widgets; also starts, once per server, the thread that
+    hands freed memory back to the system.
     """
     from dashboard.ui.jobs import jobs_panel
     from dashboard.ui.memory import start_trimmer
 
+    state.remember_widgets()
     start_trimmer()
     with st.sidebar:
         for path, label, icon, _ in available_pages():

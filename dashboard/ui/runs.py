@@ -15,8 +15,9 @@ import streamlit as st
 from dashboard.cache import CacheError, ModelCache
 from dashboard.labels import run_title
 from dashboard.run import RunRecord, shipped_book
+from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.state import set_url, url_token
+from dashboard.ui.state import kept, set_url, url_token
 
 MAX_LOADED_MODELS = 8  # the no-pooling network is ~8 MB in memory; a handful is plenty
 
@@ -48,7 +49,7 @@ def run_model(key: str) -> Any:
 def show_cache_problems() -> None:
     """Show a warning for each damaged cache entry found since the last call."""
     for message in model_cache().take_problems():
-        st.warning(f"A cached run was damaged: {message}.", icon="⚠️")
+        text.warning(f"A cached run was damaged: {message}.")
 
 
 def cached_runs() -> list[RunRecord]:
@@ -69,7 +70,7 @@ def load_run_model(record: RunRecord) -> Any | None:
     try:
         return run_model(record.key)
     except CacheError as err:
-        st.error(f"This run cannot be used: {err}. Train it again on the Train page.", icon="🚫")
+        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
         return None
 
 
@@ -80,7 +81,7 @@ def run_picker(
     url_name: str = "run",
     runs: list[RunRecord] | None = None,
 ) -> RunRecord | None:
-    """A selectbox of cached runs, its choice kept in the URL as `?{url_name}=`.
+    """A selectbox of cached runs, its choice kept in the URL as `?{url_name}=` and across pages.
 
     The first choice comes from the URL, else `default_key`, else the shipped book run, else
     the newest run. Returns None (after an info message) when the cache is empty.
@@ -90,11 +91,12 @@ def run_picker(
         st.info("No trained runs yet: train one on the **Train** page.", icon="ℹ️")
         return None
     by_key = {record.key: record for record in runs}
+    kept(key)  # the run picked before a visit to another page
     if st.session_state.get(key) not in by_key:
         st.session_state.pop(key, None)
         wanted = url_token(url_name)
         if wanted is not None and wanted not in by_key:
-            st.warning(f"The run {wanted!r} in the link is not in this server's cache; showing another.", icon="⚠️")
+            text.warning(f"The run {wanted!r} in the link is not in this server's cache; showing another.")
             wanted = None
         for candidate in (wanted, default_key, shipped_book_key(runs), runs[0].key):
             if candidate in by_key:

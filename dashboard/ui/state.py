@@ -2,18 +2,62 @@
 
 The current network lives in `st.session_state["spec_json"]` so that every page sees the same
 one; each page writes its own state back to `st.query_params` so that a link reproduces it.
+
+Widget values survive page changes: Streamlit deletes the state of every widget that a run does
+not draw, so leaving a page would reset its settings. A page names each widget's key through
+`kept(key, default)`; `remember_widgets()` (called at the top of every page by
+`nav.sidebar_nav`) copies those values to a plain session key while they still exist, and
+`kept` puts a dropped value back just before its widget is drawn again.
+
+Warnings about the link are plain text and shown escaped (`dashboard.ui.text`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import streamlit as st
 
 from dashboard import links
 from dashboard.spec import BOOK, NetworkSpec
+from dashboard.ui import text
 
 SPEC_KEY = "spec_json"
+KEPT_KEY = "_kept_widgets"  # {widget key: its last value seen}: not a widget key itself
+
+
+def _kept() -> dict[str, Any]:
+    kept_values = st.session_state.get(KEPT_KEY)
+    if not isinstance(kept_values, dict):
+        kept_values = st.session_state[KEPT_KEY] = {}
+    return kept_values
+
+
+def remember_widgets() -> None:
+    """Copy the value of every kept widget that still has one; call first thing on every page."""
+    kept_values = _kept()
+    for key in list(kept_values):
+        if key in st.session_state:
+            kept_values[key] = st.session_state[key]
+
+
+def kept(key: str, default: Any = None) -> str:
+    """`key`, for a widget whose value must survive page changes; call just before drawing it.
+
+    A value Streamlit dropped while the learner was on another page is put back; a widget seen
+    for the first time starts at `default` (unless None, or already set). Pass the default
+    here, not as the widget's `value`/`index`, so Streamlit never sees two initial values.
+    """
+    kept_values = _kept()
+    if key not in st.session_state:
+        if key in kept_values:
+            st.session_state[key] = kept_values[key]
+        elif default is not None:
+            st.session_state[key] = default
+    if key in st.session_state:
+        kept_values[key] = st.session_state[key]
+    return key
 
 
 def _params() -> dict[str, list[str]]:
@@ -29,7 +73,7 @@ def current_spec() -> NetworkSpec:
     if "spec" in params or "preset" in params:
         spec, warning = links.spec_from_params(params, default=BOOK)
         if warning:
-            st.warning(warning, icon="⚠️")
+            text.warning(warning)
         st.session_state[SPEC_KEY] = spec.to_json()
         return spec
     if SPEC_KEY in st.session_state:
@@ -53,7 +97,7 @@ def url_int(name: str, low: int, high: int, default: int) -> int:
     """A whole number from the URL, with a warning if it was malformed."""
     value, warning = links.int_from_params(_params(), name, low, high, default)
     if warning:
-        st.warning(warning, icon="⚠️")
+        text.warning(warning)
     return value
 
 
@@ -61,7 +105,7 @@ def url_token(name: str, allowed: Sequence[str] | None = None) -> str | None:
     """A short identifier from the URL, with a warning if it was malformed or unknown."""
     value, warning = links.token_from_params(_params(), name, allowed)
     if warning:
-        st.warning(warning, icon="⚠️")
+        text.warning(warning)
     return value
 
 

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from tests.app.markup import unescaped
 from tests.app.apptools import open_page
 
 from dashboard.cache import ModelCache
@@ -92,7 +93,7 @@ def test_one_run_up_close_from_the_link(two_runs):
 def test_an_unknown_run_in_the_link_warns_and_falls_back(two_runs):
     at = open_page(PAGE, {"run": "ffffffffffffffff"})
     assert not at.exception
-    assert any("not in this server's cache" in w.value for w in at.warning)
+    assert any("not in this server's cache" in unescaped(w.value) for w in at.warning)
     assert at.selectbox(key="compare_run").value in {r.key for r in ModelCache().runs()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.app.markup import unescaped
 from tests.app.apptools import ROOT
 from streamlit.testing.v1 import AppTest
 
@@ -49,7 +50,7 @@ def test_opens_at_the_first_exercise_and_checks_a_right_answer():
     assert solved_text(at) == f"0 of {N} solved"
     at.text_input(key="ex_answer_conv1_shape").input("(None, 26, 26, 32)")
     check(at)
-    assert [s.value for s in at.success] == ["Right: Keras reports (None, 26, 26, 32) for conv2d."]
+    assert [unescaped(s.value) for s in at.success] == ["Right: Keras reports (None, 26, 26, 32) for conv2d."]
     assert solved_text(at) == f"1 of {N} solved"
     assert at.sidebar.button(key="ex_goto_0").label.startswith("✅")
 

@@ -27,7 +27,7 @@ def click_point(page, chart_key: str, trace: int, point: int) -> None:
 
 
 def slider_value(page, key: str) -> str | None:
-    return page.locator(f".st-key-{key} [role=slider]").first.get_attribute("aria-valuenow")
+    return page.locator(f".st-key-{key} [data-testid=stSliderThumbValue]").first.inner_text()
 
 
 def test_clicking_a_channel_of_the_atlas_picks_it(server, page):

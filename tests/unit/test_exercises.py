@@ -251,7 +251,7 @@ def test_an_edited_file_cannot_claim_a_wrong_solution(seq):
         (b'{"format": "something-else"}', "not ConvNet Explorer"),
         (b"[1, 2, 3]", "not ConvNet Explorer"),
         (b" " * 300_000 + b"{}", "too large"),
-        (b"[" * 50_000 + b"]" * 50_000, "not valid JSON"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
         (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 1, "step": 99, "answers": {}}).encode(), "Ignored the step"),
         (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 1, "step": 0, "answers": {"rm -rf": {}, "conv1_params": 5}}).encode(), "Ignored 2"),
         (json.dumps({"format": ex.PROGRESS_FORMAT, "version": 7, "step": 0, "answers": []}).encode(), "another version"),
