@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dashboard import cache as cache_module
+from dashboard import tempdirs
 from dashboard.cache import CacheError, ModelCache, make_key
 from dashboard.labels import data_name, run_title
 from dashboard.run import RunRecord
@@ -295,7 +296,7 @@ def test_root_comes_from_model_cache_dir(tmp_path, monkeypatch):
 
 def test_least_recently_used_entries_are_evicted_past_the_limit(tmp_path, trained, data):
     probe = ModelCache(tmp_path / "probe", shipped_root=None)
-    one_entry_mb = cache_module._dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
+    one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
     cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 2.5)
     a = store(cache, trained, data, seed=1)
     b = store(cache, trained, data, seed=2)

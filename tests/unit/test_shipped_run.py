@@ -17,7 +17,8 @@ from dashboard.data import load_mnist
 from dashboard.evaluation import predict_labels
 from dashboard.grids import builtin_grids, load_grid
 from dashboard.numbers import classifier_numbers as classifier_inputs
-from dashboard.spec import BOOK, PRESETS, final_map, numbers_family
+from dashboard.grids import numbers_family
+from dashboard.spec import BOOK, PRESETS, final_map
 from dashboard.training import TRAIN_PRESETS
 
 TOLERANCE = 0.01
