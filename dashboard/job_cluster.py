@@ -1,7 +1,10 @@
 """Which Dask cluster jobs run on, and how the app's training data gets there. No Streamlit here.
 
 - `local_cluster_client`: the default, an in-process cluster (one worker, one thread per
-  concurrent training, no dashboard HTTP server, so two app processes never fight over a port);
+  concurrent training). Dask starts an HTTP server in its scheduler and worker even without a
+  dashboard, on port 8787 unless told otherwise (`dashboard_address=None` still means 8787 in
+  distributed 2026.8); here both listen on a free port of the loopback interface only
+  (`HTTP_ADDRESS`), so two app processes never fight over 8787 and nothing is exposed;
 - `configured_address` / `connect`: a workshop's cluster named by `DASK_SCHEDULER_ADDRESS`
   (Dask's own variable) or Dask's `scheduler-address` setting;
 - `send_data`: the app's MNIST on the cluster as a task's result (recomputable: Dask computes it
@@ -20,6 +23,7 @@ from dashboard.job_task import provide_data
 
 CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
+HTTP_ADDRESS = "127.0.0.1:0"  # Dask's own HTTP servers (health, metrics): loopback, any free port
 
 
 def env_int(name: str, default: int) -> int:
@@ -31,14 +35,15 @@ def env_int(name: str, default: int) -> int:
 
 
 def local_cluster_client(threads: int | None = None) -> Any:
-    """A Dask client of an in-process cluster: one worker, `threads` trainings at once, no dashboard."""
+    """A Dask client of an in-process cluster: one worker, `threads` trainings at once, HTTP on loopback only."""
     import dask
     from distributed import Client, LocalCluster
 
     threads = threads or env_int("MAX_CONCURRENT_TRAININGS", 1)
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=threads,
-                               dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
+                               dashboard_address=HTTP_ADDRESS, worker_dashboard_address=HTTP_ADDRESS,
+                               memory_limit=0, silence_logs=logging.ERROR)
     return Client(cluster, set_as_default=False)
 
 
