@@ -46,7 +46,6 @@ DAMAGED_DIR = ".damaged"
 LOCKS_DIR = ".locks"
 TMP_PREFIX = tempdirs.PREFIX
 DEFAULT_MAX_MB = 500.0
-STALE_TMP_SECONDS = tempdirs.STALE_SECONDS
 
 __all__ = ["CacheError", "CacheReport", "ModelCache", "RunRecord", "make_key", "save_model"]
 
@@ -243,12 +242,6 @@ class ModelCache:
             os.utime(path / MODEL_FILE)
         except OSError:
             pass
-
-    def touch(self, key: str) -> None:
-        """Mark a run as just used (LRU)."""
-        path = self.root / key
-        if self._valid_key(key) and path.is_dir():
-            self._touch(path)
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from dashboard.data import load_mnist, to_model_input
 from dashboard.runs import make_record
 from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
+from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=300)
@@ -32,6 +33,7 @@ def data():
 
 
 @pytest.fixture(scope="module")
+@trains
 def trained(data):
     """(record-less) result of one tiny training, shared by the tests that store it."""
     return train(MICRO, QUICK, data)
@@ -328,7 +330,7 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
     cache.get(record.key)  # sets it aside
     stale = cache.root / ".tmp-crashed-1234"
     stale.mkdir()
-    old = time.time() - 2 * cache_module.STALE_TMP_SECONDS
+    old = time.time() - 2 * tempdirs.STALE_SECONDS
     os.utime(stale, (old, old))
     fresh = cache.root / ".tmp-in-progress"
     fresh.mkdir()

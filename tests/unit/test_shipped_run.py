@@ -92,6 +92,7 @@ def test_no_run_of_an_older_fast_preset_is_left_and_the_total_is_small(cache):
     assert total < MAX_TOTAL_MB * 2**20
 
 
+@pytest.mark.slow  # evaluates every shipped run, ~1 s each
 @pytest.mark.parametrize("key", shipped_keys())
 def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, key):
     record = cache.get(key)
