@@ -1,4 +1,6 @@
-"""What the last feature map carries: projections, ablations and Grad-CAM of a trained network.
+"""What the last feature map carries: its features, ablations and Grad-CAM of a trained network.
+
+(Projections of those features to 2-D: `dashboard.projection`.)
 
 Everything here returns arrays and draws nothing. The "final map" is the output of the last
 conv/pool layer, the map the classifier head reads: (n, 3, 3, 64) for the book network.
@@ -34,7 +36,6 @@ from dashboard.model import MAP_KINDS
 from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
-TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal components
 
 
 # --- layers and features -------------------------------------------------------------------
@@ -77,7 +78,7 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
     layer_name = layer_name or final_map_layer(model)
@@ -92,115 +93,6 @@ def final_map_features(
 def flatten_features(maps: np.ndarray) -> np.ndarray:
     """(n, h, w, c) → (n, h·w·c) in Keras's Flatten order: 576 numbers per image for the book."""
     return maps.reshape(len(maps), -1)
-
-
-# --- projection ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projection:
-    """2-D coordinates of each image and the share of variance of every principal component."""
-
-    coords: np.ndarray  # (n, 2)
-    explained: np.ndarray  # (k,) variance ratios, descending, summing to 1
-
-
-def pca_2d(features: np.ndarray) -> Projection:
-    """Project (n, d) features onto their two main principal components (numpy SVD)."""
-    coords, explained = _pca(features, 2)
-    return Projection(coords=coords.astype(np.float32), explained=explained)
-
-
-def _pca(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k) coordinates on the top k principal components, and every component's variance share.
-
-    The SVD is taken of the smaller of the covariance (d, d) and the Gram matrix (n, n): the
-    same components, much faster than the SVD of a tall (n, d) matrix, and for wide features
-    (22·22·64 = 30,976 numbers without pooling) far less memory.
-    """
-    x = np.array(features, dtype=np.float32).reshape(len(features), -1)  # a copy: centred in place
-    n, d = x.shape
-    if n < 2:
-        raise ValueError("PCA needs at least two images")
-    x -= x.mean(axis=0)
-    if d <= n:
-        x64 = x.astype(np.float64)
-        _, variance, vt = np.linalg.svd(x64.T @ x64, hermitian=True)  # (d, d) covariance × n
-        coords = x64 @ vt[:k].T  # (n, ≤k)
-    else:
-        gram = (x @ x.T).astype(np.float64)  # (n, n)
-        u, variance, _ = np.linalg.svd(gram, hermitian=True)
-        coords = u[:, :k] * np.sqrt(np.maximum(variance[:k], 0.0))
-    variance = np.maximum(variance, 0.0)[: min(n, d)]
-    total = variance.sum()
-    explained = variance / total if total > 0 else np.zeros_like(variance)
-    # Fix each axis's sign (largest coordinate positive) so that reruns draw the same picture.
-    extreme = coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])]
-    coords = coords * np.where(extreme < 0, -1.0, 1.0)
-    if coords.shape[1] < k:  # fewer features than axes: the missing ones are empty
-        coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
-    return coords, explained
-
-
-def tsne_2d(
-    features: np.ndarray, perplexity: float = 30.0, iterations: int = 400, seed: int = 0
-) -> np.ndarray:
-    """Exact t-SNE in numpy (van der Maaten & Hinton 2008) to (n, 2); meant for n ≤ ~1500.
-
-    As usual, distances are measured on the top 50 principal components; the layout starts
-    from the first two, then early exaggeration and momentum as in the paper.
-    """
-    n = len(features)
-    if n < 5:
-        raise ValueError("t-SNE needs at least five images")
-    x, _ = _pca(features, TSNE_COMPONENTS)  # (n, 50) float64
-    perplexity = min(perplexity, (n - 1) / 3)
-    p = _joint_probabilities(x, perplexity).astype(np.float32)  # (n, n)
-    y = x[:, :2].astype(np.float32)
-    y = y / (y[:, 0].std() or 1.0) * 1e-4  # tiny start with the shape of the PCA picture
-    y += np.random.default_rng(seed).normal(0, 1e-6, y.shape).astype(np.float32)
-    velocity = np.zeros_like(y)
-    gains = np.ones_like(y)
-    for it in range(iterations):
-        exaggeration = 12.0 if it < 100 else 1.0
-        momentum = 0.5 if it < 100 else 0.8
-        sq = np.square(y).sum(axis=1)
-        num = 1.0 / (1.0 + sq[:, None] + sq[None, :] - 2.0 * (y @ y.T))  # Student-t kernel (n, n)
-        np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        w = (exaggeration * p - q) * num
-        grad = 4.0 * (w.sum(axis=1)[:, None] * y - w @ y)  # (n, 2)
-        same = np.sign(grad) == np.sign(velocity)
-        gains = np.clip(np.where(same, gains * 0.8, gains + 0.2), 0.01, None)
-        velocity = momentum * velocity - 200.0 * gains * grad
-        y = y + velocity
-        y -= y.mean(axis=0)
-    return y.astype(np.float32)
-
-
-def _joint_probabilities(x: np.ndarray, perplexity: float) -> np.ndarray:
-    """Symmetric P of t-SNE: Gaussian neighbourhoods whose entropy matches `perplexity`."""
-    sq = np.square(x).sum(axis=1)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)  # (n, n)
-    n = len(x)
-    target = np.log(perplexity)
-    off = ~np.eye(n, dtype=bool)
-    # Subtract each row's nearest distance: the same P, but exp() never underflows to all zeros.
-    d = dist - np.where(off, dist, np.inf).min(axis=1, keepdims=True)
-    d[~off] = 0.0  # the diagonal is masked out below
-    beta = np.ones(n)  # precision of each row's Gaussian
-    low, high = np.zeros(n), np.full(n, np.inf)
-    for _ in range(64):  # vectorised binary search, every row at once
-        pr = np.exp(-d * beta[:, None]) * off
-        total = pr.sum(axis=1)
-        entropy = np.log(total) + beta * (d * pr).sum(axis=1) / total
-        too_flat = entropy > target  # too many neighbours: sharpen
-        low = np.where(too_flat, beta, low)
-        high = np.where(too_flat, high, beta)
-        beta = np.where(np.isfinite(high), (low + high) / 2, beta * 2)
-    pr = np.exp(-d * beta[:, None]) * off
-    pr /= np.maximum(pr.sum(axis=1, keepdims=True), 1e-300)
-    return np.maximum((pr + pr.T) / (2 * n), 1e-12)
 
 
 # --- ablations -----------------------------------------------------------------------------

@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard.blas import one_blas_thread
 from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import model_cache, run_model
+
+one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.blas
 
 N_IMAGES = 2000  # test images projected and ablated
 FEATURE_BYTES = 64 << 20  # at most this much per run for the cached final maps
@@ -72,16 +75,16 @@ def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
 @st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16, ttl=IDLE_TTL)
 def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
-    from dashboard import analysis
+    from dashboard import analysis, projection
 
     feats = features(run_key, N_IMAGES, data_fingerprint)
     flat = analysis.flatten_features(feats.maps)
     keep = slice(None)
     if method == "tsne":
         keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
-        coords, explained = analysis.tsne_2d(flat[keep]), None
+        coords, explained = projection.tsne_2d(flat[keep]), None
     else:
-        pca = analysis.pca_2d(flat)
+        pca = projection.pca_2d(flat)
         coords, explained = pca.coords, pca.explained[:10]
     return {
         "coords": coords,
