@@ -21,8 +21,6 @@ Imports Keras and TensorFlow, never Streamlit.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,9 +30,11 @@ import numpy as np
 import tensorflow as tf
 
 from dashboard.data import to_model_input
-from dashboard.model import MAP_KINDS
 from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
+# Layers whose outputs are spatial feature maps, and the heads' layers, identified by class.
+MAP_LAYERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
 
 
@@ -43,7 +43,7 @@ CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contribut
 
 def final_map_layer(model: keras.Model) -> str:
     """Name of the last conv/pool layer, whose output the head reads (conv2d_2 for the book)."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    names = [layer.name for layer in model.layers if isinstance(layer, MAP_LAYERS)]
     if not names:
         raise ValueError("the model has no conv or pooling layer")
     return names[-1]
@@ -51,7 +51,7 @@ def final_map_layer(model: keras.Model) -> str:
 
 def last_conv_layer(model: keras.Model) -> str:
     """Name of the last Conv2D layer (the Grad-CAM layer)."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not names:
         raise ValueError("the model has no Conv2D layer")
     return names[-1]
@@ -127,10 +127,10 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 def _linear_head(head: Sequence[keras.layers.Layer]) -> tuple[str, np.ndarray, np.ndarray, keras.layers.Layer, list] | None:
     """(reducer kind, kernel, bias, first Dense, layers after it) when the head starts reducer → Dense."""
-    if len(head) < 2 or type(head[1]).__name__ != "Dense":
+    if len(head) < 2 or not isinstance(head[1], keras.layers.Dense):
         return None
-    kind = type(head[0]).__name__
-    if kind not in ("Flatten", "GlobalAveragePooling2D"):
+    kind = next((name for cls, name in REDUCERS.items() if isinstance(head[0], cls)), None)
+    if kind is None:
         return None
     dense = head[1]
     kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
@@ -257,7 +257,7 @@ def grad_cam(
     model must end in a Dense layer (its logits are scored).
     """
     layer_name = layer_name or last_conv_layer(model)
-    if type(model.layers[-1]).__name__ != "Dense":
+    if not isinstance(model.layers[-1], keras.layers.Dense):
         raise ValueError("Grad-CAM needs a model that ends in a Dense layer")
     x = _as_input(image)  # (1, 28, 28, 1) float32
     # Split at the conv layer: the body gives its output, the head is replayed under the tape.
@@ -316,31 +316,3 @@ def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometr
     rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)
     full = np.stack([np.interp(t, units, rows[i]) for i in range(INPUT_SIZE)])  # (28, 28)
     return np.clip(full, 0.0, 1.0).astype(np.float32)
-
-
-# --- downloads -----------------------------------------------------------------------------
-
-
-def summary_csv(rows: Sequence[dict]) -> str:
-    """CSV of summary rows (`LayerRow.to_dict()`): layer, type, output shape, params, RF, jump."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["layer", "type", "output_shape", "params", "receptive_field", "jump"])
-    for row in rows:
-        shape = "(" + ", ".join("None" if s is None else str(s) for s in row["output_shape"]) + ")"
-        jump = "" if row.get("jump") is None else row["jump"]
-        writer.writerow([row["name"], row["type"], shape, row["params"], row["receptive_field"], jump])
-    writer.writerow(["total", "", "", sum(int(r["params"]) for r in rows), "", ""])
-    return out.getvalue()
-
-
-def history_csv(history: dict[str, Sequence[float]]) -> str:
-    """CSV with one row per epoch and one column per metric (loss, accuracy, val_loss, …)."""
-    metrics = list(history)
-    epochs = max((len(v) for v in history.values()), default=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *metrics])
-    for e in range(epochs):
-        writer.writerow([e + 1, *(repr(float(history[m][e])) if e < len(history[m]) else "" for m in metrics)])
-    return out.getvalue()

@@ -128,7 +128,7 @@ def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int |
 @st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)
 def summary_csv(spec_json: str) -> str:
     """The network's Keras summary rows as CSV text."""
-    from dashboard.analysis import summary_csv as to_csv
+    from dashboard.downloads import summary_csv as to_csv
 
     return to_csv(cached.layer_rows(spec_json))
 
@@ -143,7 +143,7 @@ def _model_bytes(run_key: str) -> bytes:
 
 def download_buttons(record: RunRecord, key: str) -> None:
     """Three buttons: the run's .keras model, its summary as CSV, its history as CSV."""
-    from dashboard.analysis import history_csv
+    from dashboard.downloads import history_csv
 
     short = record.key[:8]
     left, middle, right = st.columns(3)
@@ -161,7 +161,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
             icon="🧠",
         )
     if record.is_imported:
-        from dashboard.analysis import summary_csv as to_csv
+        from dashboard.downloads import summary_csv as to_csv
         from dashboard.imported import layer_rows
 
         summary = to_csv(layer_rows(record))

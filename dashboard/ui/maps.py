@@ -53,10 +53,11 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
 
     The geometry of its conv/pool layers comes from `spec`, or is given as `spatial` (imported runs).
     """
+    from dashboard.analysis import MAP_LAYERS
     from dashboard.model import MAP_KINDS, activation_model
 
     act = activation_model(model)  # reads the shared model's layers, never changes them
-    layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    layers = [layer for layer in model.layers if isinstance(layer, MAP_LAYERS)]
     if spatial is None:
         spatial = [g for g in geometry(spec) if g.size is not None and g.kind in MAP_KINDS]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
@@ -68,7 +69,7 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
         spec=spec,
         act_model=act,
         names=tuple(layer.name for layer in layers),
-        kinds=tuple(type(layer).__name__ for layer in layers),
+        kinds=tuple(g.kind for g in spatial),  # the recorded geometry names each layer's kind
         geometry=tuple(spatial),
         kernels=kernels,
     )

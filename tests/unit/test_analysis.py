@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard import analysis, projection
+from dashboard import analysis, downloads, projection
 from dashboard.data import load_mnist
 from dashboard.model import activation_model, build_model, forward_all, map_layer_names
 from dashboard.spec import BOOK, ConvBlock, NetworkSpec
@@ -217,11 +217,13 @@ def test_summary_and_history_csv_read_back():
         {"name": "conv2d", "type": "Conv2D", "output_shape": [None, 26, 26, 32], "params": 320, "receptive_field": 3, "jump": 1},
         {"name": "flatten", "type": "Flatten", "output_shape": [None, 576], "params": 0, "receptive_field": 26, "jump": None},
     ]
-    table = list(csv.reader(io.StringIO(analysis.summary_csv(rows))))
+    table = list(csv.reader(io.StringIO(downloads.summary_csv(rows))))
     assert table[0] == ["layer", "type", "output_shape", "params", "receptive_field", "jump"]
     assert table[1] == ["conv2d", "Conv2D", "(None, 26, 26, 32)", "320", "3", "1"]
     assert table[2][-1] == "" and table[-1][:4] == ["total", "", "", "320"]
     history = {"loss": [0.5, 0.25], "val_accuracy": [0.9, 0.95]}
-    table = list(csv.DictReader(io.StringIO(analysis.history_csv(history))))
+    table = list(csv.DictReader(io.StringIO(downloads.history_csv(history))))
     assert [row["epoch"] for row in table] == ["1", "2"]
     assert [float(row["val_accuracy"]) for row in table] == [0.9, 0.95]
+    ragged = list(csv.DictReader(io.StringIO(downloads.history_csv({"loss": [0.1 + 0.2, 0.5], "lr": [0.001]}))))
+    assert float(ragged[0]["loss"]) == 0.1 + 0.2 and ragged[1]["lr"] == ""  # full precision; missing is blank
