@@ -15,9 +15,9 @@ from dashboard.ui import imports, nav, runs, text
 from dashboard.ui.digit_input import digit_input
 from dashboard.ui.state import kept, set_url
 
-st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon="🖌️", layout="wide")
+st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=":material/brush:", layout="wide")
 nav.sidebar_nav()
-st.title("🖌️ Feature maps")
+st.title("Feature maps")
 st.caption(
     "Draw a digit, pick a test image or upload a picture, and follow it through a trained network: "
     "every conv and pooling layer's maps, the prediction, and the window of the digit that each "
@@ -37,7 +37,7 @@ def prepare(record: RunRecord) -> ui_maps.RunMaps | None:
     try:
         if record.is_imported:
             if not has_maps(record):
-                st.info(imports.what_is_shown(record), icon="ℹ️")
+                st.info(imports.what_is_shown(record), icon=":material/info:")
                 return None
             return ui_maps.imported_maps(record.key, record.imported.scaling)
         return ui_maps.run_maps(record.key, record.spec.to_json())
@@ -82,5 +82,5 @@ def digit_and_maps(chosen: list[RunRecord]) -> None:
 
 
 if not records:
-    st.info("No trained runs yet: train one on the **Train** page, then come back.", icon="ℹ️")
+    st.info("No trained runs yet: train one on the **Train** page, then come back.", icon=":material/info:")
 digit_and_maps([r for r in (first, second) if r is not None])

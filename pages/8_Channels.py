@@ -15,9 +15,9 @@ from dashboard.ui import cached, nav, pick, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
-st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon="🔦", layout="wide")
+st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=":material/flashlight_on:", layout="wide")
 nav.sidebar_nav()
-st.title("🔦 What each channel looks for")
+st.title("What each channel looks for")
 st.caption(
     "A channel is one filter of a conv layer, read at every position. For each channel: the "
     "windows of the test images that excite it most, and the input it likes best, found by "
@@ -33,7 +33,7 @@ if record is None:
 spec = record.spec
 if spec is None:
     st.info("The channel atlas reads networks described by the app; this run is an imported model: pick another run.",
-            icon="ℹ️")
+            icon=":material/info:")
     st.stop()
 if load_run_model(record) is None:
     st.stop()
@@ -126,7 +126,7 @@ st.header("Watch a convolution happen")
 st.caption(
     f"Filter {channel} of `{layer_name}` sliding over its input for this digit: at each place it multiplies "
     "its weights with the window under it, adds them up with its bias, keeps the result if positive "
-    "(ReLU) and writes it to its map. Press ▶ or drag the slider."
+    "(ReLU) and writes it to its map. Press Play or drag the slider."
 )
 st.plotly_chart(
     ui_atlas.convolution_figure(record.key, layer_name, channel, digit.image, digit_name), key="atlas_convolution"

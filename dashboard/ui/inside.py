@@ -149,7 +149,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
     left, middle, right = st.columns(3)
     path = model_cache().model_path(record.key)
     if path is None or not path.is_file():
-        left.warning("This run's model file is missing from the cache.", icon="⚠️")
+        left.warning("This run's model file is missing from the cache.", icon=":material/warning:")
     else:
         left.download_button(
             f"Model (.keras, {path.stat().st_size / 2**20:.1f} MB)",
@@ -158,7 +158,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
             mime="application/zip",
             key=f"{key}_model",
             on_click="ignore",
-            icon="🧠",
+            icon=":material/download:",
         )
     if record.is_imported:
         from dashboard.downloads import summary_csv as to_csv
@@ -174,7 +174,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
         mime="text/csv",
         key=f"{key}_summary",
         on_click="ignore",
-        icon="📋",
+        icon=":material/table:",
     )
     right.download_button(
         "History (.csv)",
@@ -183,5 +183,5 @@ def download_buttons(record: RunRecord, key: str) -> None:
         mime="text/csv",
         key=f"{key}_history",
         on_click="ignore",
-        icon="📈",
+        icon=":material/show_chart:",
     )

@@ -125,7 +125,7 @@ def show_reading(
     predicted, confidence = reading.predicted, reading.confidence
     verdict = ""
     if true_label is not None:
-        verdict = " ✅" if predicted == true_label else f" ❌ (true {true_label})"
+        verdict = " · right" if predicted == true_label else f" · wrong: it is a {true_label}"
     st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off", delta_arrow="off")
     probabilities = st.container()  # filled once the figures are built, below the position sliders
 
