@@ -18,6 +18,7 @@ from dashboard.spec import INPUT_SIZE, LayerGeometry
 
 HIGHLIGHT = "#E03131"
 RING_COLORS = ("#E03131", "#F59F00", "#1098AD")  # strongest, second, third position
+RING_NAMES = ("red", "amber", "teal")  # the same colours in words, for the text beside the chart
 OVERLAY_COLORSCALE = [
     [0.0, "rgba(255, 145, 0, 0)"],
     [0.3, "rgba(255, 145, 0, 0.35)"],
