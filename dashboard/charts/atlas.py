@@ -103,7 +103,7 @@ def atlas_chart(
                                y1=top + h + 0.5, line=dict(color=HIGHLIGHT, width=3)))
     image_axis = dict(visible=False, constrain="domain")
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=height,
         **_BARE,
         showlegend=False,
@@ -148,7 +148,7 @@ def channel_on_digit_chart(
         for i, (tp, lft, btm, rgt) in enumerate(windows)
     ]
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=400,
         **_BARE,
         shapes=shapes,

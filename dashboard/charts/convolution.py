@@ -66,7 +66,7 @@ def convolution_chart(
     oh, ow = output.shape
     image = dict(visible=False, constrain="domain")
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=470,
         template="none",
         margin=dict(l=10, r=10, t=60, b=90),
