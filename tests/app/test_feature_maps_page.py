@@ -78,6 +78,10 @@ def test_picking_a_test_image_shows_its_prediction_and_every_layer(tiny_runs, ti
     data = load_mnist("embedded")
     expected = keras_predict(tiny_model, data.x_test[3] / 255.0)
     assert predictions(at) == [str(expected)]
+    # The verdict is in words (no emoji), and agrees with the label.
+    delta = next(m.proto.delta for m in at.metric if m.label == "Predicted digit")
+    label = int(data.y_test[3])
+    assert delta.endswith(" · right") if expected == label else delta.endswith(f" · wrong: it is a {label}")
     assert at.query_params["digit"] == "3" and at.query_params["input"] == "test"
     shown = titles(at)
     assert f"What the network sees: test image #3 (label {data.y_test[3]})" in shown

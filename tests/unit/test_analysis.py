@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard import analysis
+from dashboard import analysis, downloads, projection
 from dashboard.data import load_mnist
 from dashboard.model import activation_model, build_model, forward_all
 from dashboard.spec import BOOK, ConvBlock, NetworkSpec
@@ -150,31 +150,6 @@ def test_a_one_by_one_map_has_a_single_position_that_carries_everything(trained,
 # --- projections ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "shape", [(300, 40), (30, 500), (12, 1), (2, 3)], ids=["tall", "wide-gram", "one-feature", "two-images"]
-)
-def test_pca_matches_the_svd_of_centred_data(shape):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=shape) * np.linspace(4, 1, shape[1])
-    result = analysis.pca_2d(x)
-    centred = x - x.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    k = min(2, len(s))
-    assert result.coords.shape == (shape[0], 2)
-    np.testing.assert_allclose(np.abs(result.coords[:, :k]), np.abs(u[:, :k] * s[:k]), rtol=1e-4, atol=1e-4)
-    ratios = s**2 / np.sum(s**2)
-    np.testing.assert_allclose(result.explained[: len(ratios)], ratios, atol=1e-8)
-    assert np.all(np.diff(result.explained) <= 1e-12), "explained variance in decreasing order"
-    assert result.explained.sum() == pytest.approx(1.0)
-
-
-def test_pca_is_deterministic_and_rejects_a_single_image():
-    x = np.random.default_rng(1).normal(size=(50, 8))
-    np.testing.assert_allclose(analysis.pca_2d(x).coords, analysis.pca_2d(x[::-1]).coords[::-1], rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError):
-        analysis.pca_2d(x[:1])
-
-
 def test_pca_of_the_final_map_separates_digits_better_than_pixels(trained, test_set):
     images, labels = test_set
     maps = analysis.final_map_features(trained["flatten-dense"], images)
@@ -184,20 +159,9 @@ def test_pca_of_the_final_map_separates_digits_better_than_pixels(trained, test_
         np.fill_diagonal(d, np.inf)
         return float((labels[d.argmin(axis=1)] == labels).mean())
 
-    learned = nearest_neighbour_agreement(analysis.pca_2d(analysis.flatten_features(maps)).coords)
-    pixels = nearest_neighbour_agreement(analysis.pca_2d(images.reshape(len(images), -1) / 255).coords)
+    learned = nearest_neighbour_agreement(projection.pca_2d(analysis.flatten_features(maps)).coords)
+    pixels = nearest_neighbour_agreement(projection.pca_2d(images.reshape(len(images), -1) / 255).coords)
     assert learned > pixels
-
-
-def test_tsne_keeps_separate_clusters_apart():
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(5), 30)
-    x = rng.normal(0, 8, (5, 20))[labels] + rng.normal(0, 1, (150, 20))
-    y = analysis.tsne_2d(x, perplexity=15, iterations=250)
-    assert y.shape == (150, 2) and np.isfinite(y).all()
-    d = ((y[:, None] - y[None]) ** 2).sum(-1)
-    np.fill_diagonal(d, np.inf)
-    assert (labels[d.argmin(axis=1)] == labels).mean() > 0.95
 
 
 # --- Grad-CAM ------------------------------------------------------------------------------
@@ -256,11 +220,13 @@ def test_summary_and_history_csv_read_back():
         {"name": "conv2d", "type": "Conv2D", "output_shape": [None, 26, 26, 32], "params": 320, "receptive_field": 3, "jump": 1},
         {"name": "flatten", "type": "Flatten", "output_shape": [None, 576], "params": 0, "receptive_field": 26, "jump": None},
     ]
-    table = list(csv.reader(io.StringIO(analysis.summary_csv(rows))))
+    table = list(csv.reader(io.StringIO(downloads.summary_csv(rows))))
     assert table[0] == ["layer", "type", "output_shape", "params", "receptive_field", "jump"]
     assert table[1] == ["conv2d", "Conv2D", "(None, 26, 26, 32)", "320", "3", "1"]
     assert table[2][-1] == "" and table[-1][:4] == ["total", "", "", "320"]
     history = {"loss": [0.5, 0.25], "val_accuracy": [0.9, 0.95]}
-    table = list(csv.DictReader(io.StringIO(analysis.history_csv(history))))
+    table = list(csv.DictReader(io.StringIO(downloads.history_csv(history))))
     assert [row["epoch"] for row in table] == ["1", "2"]
     assert [float(row["val_accuracy"]) for row in table] == [0.9, 0.95]
+    ragged = list(csv.DictReader(io.StringIO(downloads.history_csv({"loss": [0.1 + 0.2, 0.5], "lr": [0.001]}))))
+    assert float(ragged[0]["loss"]) == 0.1 + 0.2 and ragged[1]["lr"] == ""  # full precision; missing is blank
