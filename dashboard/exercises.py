@@ -42,8 +42,14 @@ PROGRESS_FORMAT = "convnet-explorer-exercises"
 PROGRESS_VERSION = 1
 MAX_PROGRESS_BYTES = 200_000
 PROGRESS_DEPTH = 8  # progress > answers > entry: 3 levels
-BUDGET_PARAMS = 20_000
-BUDGET_TARGET = 0.98
+# Exercise 11 ("small but good"), measured with benchmarks/budget_candidates.py (fast preset: one
+# epoch on full MNIST, last validation accuracy, seeds 0 and 1). The budget is below every preset
+# and every shipped run (the smallest, tiny, has 14,410 parameters), so none solves it unworked.
+# Under 10,000: tiny with Dense(16) (7,834) 98.43 / 98.10%; tiny without its Dense (5,258) 98.10 /
+# 98.13%; three convs 8-16-32 and global average (6,218) 96.80 / 96.73%; two convs 12-24, no Dense
+# (8,746) 98.50 / 98.52%; three convs 8-16-32, the third unpooled, no Dense (8,778) 98.63 / 98.67%.
+BUDGET_PARAMS = 10_000
+BUDGET_TARGET = 0.985
 
 
 @dataclass(frozen=True)
