@@ -42,6 +42,7 @@ PAGES = [
     ("Compare", "/Compare"),
     ("Feature maps", "/Feature_maps"),
     ("Inside the 3×3", "/Inside_the_3x3"),
+    ("Channels", "/Channels"),
     ("Exercises", "/Exercises"),
     ("Import", "/Import"),
     ("Channels", "/Channels"),

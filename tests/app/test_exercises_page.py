@@ -147,6 +147,7 @@ def test_network_exercise_uses_the_current_network():
     assert at.error and "cannot be built" in at.error[0].value
 
 
+@pytest.mark.slow  # trains
 def test_budget_exercise_reads_the_cached_run():
     quick = TrainSettings(epochs=1, batch_size=64, train_size=500)
     small = NetworkSpec(blocks=(ConvBlock(8), ConvBlock(16), ConvBlock(32, pool=False)), dense_units=0)
