@@ -109,11 +109,13 @@ def test_a_damaged_cached_run_is_reported_not_raised():
         test_train_one_epoch_then_the_same_run_comes_from_the_cache()
     (entry / "record.json").write_text("{truncated")
     at = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=120)
+    # The page lists the cached runs (to offer those of this network): the damage shows at once.
+    assert not at.exception
+    assert any("damaged" in unescaped(w.value) and "record.json" in unescaped(w.value) for w in at.warning)
     at.radio(key="train_data").set_value("embedded").run()
     set_quick_settings(at, seed=11)
     at.button(key="train_button").click().run()
     assert not at.exception
-    assert any("damaged" in unescaped(w.value) and "record.json" in unescaped(w.value) for w in at.warning)
     wait_for_jobs()
     at.run()
     assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
