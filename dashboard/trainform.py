@@ -125,6 +125,12 @@ class TrainView:
     job: JobStatus | None  # the newest job of this key in this server, if any
     too_big: list[str] = field(default_factory=list)  # why the app will not train it (empty: it will)
     related: list[RunRecord] = field(default_factory=list)  # cached runs of the same network, otherwise trained
+    settings: TrainSettings | None = None  # the settings asked for
+
+    @property
+    def alike(self) -> RunRecord | None:
+        """A related run with these very settings (so on other data), if any."""
+        return next((run for run in self.related if run.settings == self.settings), None)
 
     @property
     def state(self) -> str:
@@ -169,4 +175,5 @@ def train_view(spec: NetworkSpec, settings: TrainSettings, data: MnistData, runs
         job=job_for_key(key),
         too_big=training_problems(spec) if record is None else [],
         related=related_runs(runs, spec, key, available),
+        settings=settings,
     )

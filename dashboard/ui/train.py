@@ -216,9 +216,12 @@ def show_view(view: form.TrainView, data: MnistData) -> None:
             box(f"The last job of this run {view.state}: {escape_markdown(job.message)}", icon=":material/cancel:")
         where = escape_markdown(dataset_name(data))
         if view.related:
+            alike = view.alike
+            also = (f" With these very settings it was trained on {escape_markdown(data_name(alike))} "
+                    f"(test accuracy {alike.test_accuracy:.2%})." if alike is not None else "")
             st.info(f"This network has not been trained with these settings on {where} yet; it has been "
-                    "trained otherwise (below). Press **Train** in the sidebar to train it with these: the "
-                    "training runs as a job on the server, so you can keep using the app.",
+                    f"trained otherwise (listed below).{also} Press **Train** in the sidebar to train it on "
+                    f"{where}: the training runs as a job on the server, so you can keep using the app.",
                     icon=":material/info:")
         else:
             st.info(f"This run is not in the cache yet (no run of this network on any data). Press **Train** in "
