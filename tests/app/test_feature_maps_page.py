@@ -17,12 +17,14 @@ from dashboard.data import load_mnist
 from dashboard.runs import get_or_train
 from dashboard.spec import PRESETS, geometry
 from dashboard.training import TrainSettings
+from tests.marks import trains
 
 PAGE = "pages/4_Feature_maps.py"
 TINY = PRESETS["tiny"]  # conv8-pool · conv16-pool: the last conv map is 11×11×16
 
 
 @pytest.fixture(scope="module")
+@trains
 def tiny_runs() -> list[str]:
     """Keys of two quick runs of the tiny network (1 epoch on 600 embedded images), in the test cache."""
     data = load_mnist("embedded")

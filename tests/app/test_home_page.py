@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.app.apptools import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +28,7 @@ def test_home_page_shows_the_book_summary_and_the_data_source():
     assert len(links) == 2 * len(pages) + 1  # sidebar: home + pages; body: pages
 
 
+@pytest.mark.slow  # a fresh process, ~3 s
 def test_home_page_does_not_import_tensorflow():
     """The home page loads fast: its imports must not pull in TensorFlow."""
     code = (
