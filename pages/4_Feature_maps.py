@@ -11,12 +11,10 @@ from dashboard.spec import PRESETS
 from dashboard.ui import maps as ui_maps
 from dashboard.imported import has_maps
 from dashboard.outside import escape_markdown
-from dashboard.ui import imports, nav, runs, text
+from dashboard.ui import imports, runs, text
 from dashboard.ui.digit_input import digit_input
 from dashboard.ui.state import kept, set_url
 
-st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon="🖌️", layout="wide")
-nav.sidebar_nav()
 st.title("🖌️ Feature maps")
 st.caption(
     "Draw a digit, pick a test image or upload a picture, and follow it through a trained network: "

@@ -11,12 +11,10 @@ from dashboard.imported import has_maps, layer_rows, map_geometry
 from dashboard.outside import code_span, escape_markdown
 from dashboard.ui.imports import what_is_shown
 from dashboard.spec import geometry
-from dashboard.ui import cached, inside, nav, text
+from dashboard.ui import cached, inside, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
-st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon="🔬", layout="wide")
-nav.sidebar_nav()
 st.title("🔬 Inside the 3×3")
 st.caption(
     "The book's network squeezes each digit into a 3×3×64 block: 576 numbers. Pick a trained "

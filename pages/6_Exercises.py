@@ -7,13 +7,11 @@ import streamlit as st
 from dashboard import exercises as ex
 from dashboard.outside import code_span
 from dashboard.spec import BOOK, PRESETS
-from dashboard.ui import nav, state, text
+from dashboard.ui import state, text
 from dashboard.evaluation import paired_accuracies
 from dashboard.labels import run_title
 from dashboard.ui.runs import cached_runs, model_cache
 
-st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon="🎓", layout="wide")
-nav.sidebar_nav()
 st.title("🎓 Exercises")
 st.caption(
     "Short tasks for a workshop: predict, then check. Shapes and parameter counts are checked "

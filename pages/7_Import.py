@@ -7,12 +7,10 @@ import streamlit as st
 from dashboard.imported import SCALINGS, import_model, rescale
 from dashboard.modelfile import ModelFileError
 from dashboard.spec import NetworkSpec
-from dashboard.ui import cached, imports, nav, state
+from dashboard.ui import cached, imports, state
 from dashboard.ui import maps as ui_maps
 from dashboard.ui import runs as ui_runs
 
-st.set_page_config(page_title="Import · ConvNet Explorer", page_icon="📥", layout="wide")
-nav.sidebar_nav()
 st.title("📥 Import your own model")
 st.caption(
     "Upload the `.keras` (or legacy `.h5`) file your notebook saved with `model.save(...)`: an MNIST "

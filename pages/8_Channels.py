@@ -11,12 +11,10 @@ from dashboard.charts import atlas as charts
 from dashboard.decode import article
 from dashboard.spec import geometry
 from dashboard.ui import atlas as ui_atlas
-from dashboard.ui import cached, nav, pick, text
+from dashboard.ui import cached, pick, text
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
-st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon="🔦", layout="wide")
-nav.sidebar_nav()
 st.title("🔦 What each channel looks for")
 st.caption(
     "A channel is one filter of a conv layer, read at every position. For each channel: the "

@@ -1,53 +1,78 @@
-"""The app's navigation: one list of pages for the sidebar and the home page.
+"""The app's navigation: Streamlit's own menu (`st.navigation`), and what runs before every page.
 
-Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
-(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead. Being
-the first thing every page runs, it also remembers the values of kept widgets
-(`state.remember_widgets`) before Streamlit drops those of the page just left.
+The entrypoint (`streamlit_app.py`) builds the menu from `PAGES` and runs `before_every_page()`
+and then the chosen page, on every run of every page. The files in `pages/` keep their URLs:
+`st.Page` takes a file's URL path from its name without the number (`pages/1_Architecture.py`
+is served at `/Architecture`), and links with a query string keep it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from typing import NamedTuple
 
 import streamlit as st
 
 from dashboard.ui import state
 
-ROOT = Path(__file__).resolve().parents[2]
+APP_NAME = "ConvNet Explorer"
 
-# (path relative to the entrypoint, label, icon, what the page is for)
-PAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("streamlit_app.py", "Home", "🏠", "The question, and the short answer."),
-    ("pages/1_Architecture.py", "Architecture", "🧱", "Change the network and watch every layer's shape, parameters and receptive field."),
-    ("pages/2_Train.py", "Train", "🏋️", "Train any network on MNIST with live curves; nothing is trained twice."),
-    ("pages/3_Compare.py", "Compare", "📊", "Validation accuracy of different networks side by side."),
-    ("pages/4_Feature_maps.py", "Feature maps", "🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
-    ("pages/5_Inside_the_3x3.py", "Inside the 3×3", "🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
-    ("pages/8_Channels.py", "What channels look for", "🔦", "Every channel's favourite windows and pattern, and where it fires on your digit."),
-    ("pages/6_Exercises.py", "Exercises", "🎓", "Workshop tasks the app checks for you."),
-    ("pages/7_Import.py", "Import", "📥", "Bring the Keras model from your notebook and explore it on every page."),
+
+class PageInfo(NamedTuple):
+    """One entry of the menu: file (relative to the entrypoint), title, Material icon, purpose."""
+
+    path: str
+    title: str
+    icon: str
+    text: str
+
+
+HOME = PageInfo("", "Home", ":material/home:", "The question, and the short answer.")
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("pages/1_Architecture.py", "Architecture", ":material/account_tree:",
+             "Change the network and watch every layer's shape, parameters and receptive field."),
+    PageInfo("pages/2_Train.py", "Train", ":material/model_training:",
+             "Train any network on MNIST with live curves; nothing is trained twice."),
+    PageInfo("pages/3_Compare.py", "Compare", ":material/bar_chart:",
+             "Validation accuracy of different networks side by side."),
+    PageInfo("pages/4_Feature_maps.py", "Feature maps", ":material/draw:",
+             "Draw a digit and follow it layer by layer down to the 3×3 maps."),
+    PageInfo("pages/5_Inside_the_3x3.py", "Inside the 3×3", ":material/grid_view:",
+             "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
+    PageInfo("pages/8_Channels.py", "What channels look for", ":material/visibility:",
+             "Every channel's favourite windows and pattern, and where it fires on your digit."),
+    PageInfo("pages/6_Exercises.py", "Exercises", ":material/school:",
+             "Workshop tasks the app checks for you."),
+    PageInfo("pages/7_Import.py", "Import", ":material/upload_file:",
+             "Bring the Keras model from your notebook and explore it on every page."),
 )
 
 
-def available_pages() -> list[tuple[str, str, str, str]]:
-    """The pages of `PAGES` whose files exist."""
-    return [page for page in PAGES if (ROOT / page[0]).exists()]
+def menu(home: Callable[[], None]) -> list[st.Page]:
+    """The pages in menu order: `home` (a function of the entrypoint) first, then `PAGES`."""
+    first = st.Page(home, title=HOME.title, icon=HOME.icon, default=True)
+    return [first, *(st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES)]
 
 
-def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar, then this session's training jobs, live.
+def before_every_page(page: st.Page) -> None:
+    """What every page needs first: its tab title, kept widget values, the sidebar jobs panel.
 
-    First remembers the values of kept widgets; also starts, once per server, the thread that
-    hands freed memory back to the system.
+    Remembers the values of kept widgets (`state.remember_widgets`) before Streamlit drops
+    those of the page just left; starts, once per server, the thread that hands freed memory
+    back to the system.
     """
     from dashboard.ui.jobs import jobs_panel
     from dashboard.ui.memory import start_trimmer
 
+    title = APP_NAME if page.title == HOME.title else f"{page.title} · {APP_NAME}"
+    st.set_page_config(page_title=title, page_icon=page.icon, layout="wide")
     state.remember_widgets()
     start_trimmer()
     with st.sidebar:
-        for path, label, icon, _ in available_pages():
-            st.page_link(path, label=label, icon=icon)
         jobs_panel()
-        st.divider()
+
+
+def explore_links() -> None:
+    """A link to every page but home, with what it is for (the home page's list)."""
+    for info in PAGES:
+        st.page_link(info.path, label=f"**{info.title}** — {info.text}", icon=info.icon)
