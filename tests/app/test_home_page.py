@@ -38,3 +38,15 @@ def test_home_page_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_the_menu_keeps_the_pages_urls_and_uses_material_icons():
+    """st.Page takes a file's URL from its name without the number: /Architecture, /Feature_maps…"""
+    from streamlit.source_util import page_icon_and_name
+
+    from dashboard.ui.nav import HOME, PAGES
+
+    assert sorted(info.path for info in PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    urls = [page_icon_and_name(ROOT / info.path)[1] for info in PAGES]
+    assert urls == ["Architecture", "Train", "Compare", "Feature_maps", "Inside_the_3x3", "Channels", "Exercises", "Import"]
+    assert all(info.icon.startswith(":material/") and info.icon.endswith(":") for info in (HOME, *PAGES))
