@@ -57,24 +57,28 @@ with st.sidebar:
         else:
             set_url(run2=None)
 
-digit = digit_input("fm")
-if first is None:
-    if not records:
-        st.info("No trained runs yet: train one on the **Train** page, then come back.", icon="ℹ️")
-    st.stop()
-if digit is None:
-    st.stop()
 
-chosen = [first] if second is None else [first, second]
-columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
-for i, (record, column) in enumerate(zip(chosen, columns)):
-    with column:
-        st.subheader(network_line(record))
-        st.caption(escape_markdown(run_title(record), limit=200))
-        run = prepare(record)
-        if run is None:
-            continue
-        reading = run.read(digit.image)
-        ui_maps.show_reading(
-            run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
-        )
+
+@st.fragment
+def digit_and_maps(chosen: list[RunRecord]) -> None:
+    """The digit and every chosen run's maps of it: a stroke or a slider reruns only this part."""
+    digit = digit_input("fm")
+    if digit is None or not chosen:
+        return
+    columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
+    for i, (record, column) in enumerate(zip(chosen, columns)):
+        with column:
+            st.subheader(network_line(record))
+            st.caption(escape_markdown(run_title(record), limit=200))
+            run = prepare(record)  # a cached resource: built on the first view only
+            if run is None:
+                continue
+            reading = run.read(digit.image)
+            ui_maps.show_reading(
+                run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
+            )
+
+
+if not records:
+    st.info("No trained runs yet: train one on the **Train** page, then come back.", icon="ℹ️")
+digit_and_maps([r for r in (first, second) if r is not None])

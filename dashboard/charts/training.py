@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.charts.tiles import tile
 from dashboard.outside import plotly_text
 
 HEIGHT = 360
@@ -103,25 +104,11 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
     return fig
 
 
-def tile_images(images: np.ndarray, cols: int, gap: int = GAP) -> np.ndarray:
-    """(n, 28, 28) images → one (rows·(28+gap)−gap, cols·(28+gap)−gap) float array; gaps are NaN."""
-    images = np.asarray(images, dtype=float)
-    n = len(images)
-    cols = max(1, min(cols, n)) if n else 1
-    rows = max(1, -(-n // cols))
-    h, w = images.shape[1:3] if n else (TILE, TILE)
-    canvas = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        canvas[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = image
-    return canvas
-
-
 def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10) -> go.Figure:
     """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)'."""
     images = np.asarray(images)
     n = len(images)
-    canvas = tile_images(images, cols)  # (H, W) float, NaN between tiles
+    canvas = tile(images, cols, gap=GAP)  # (H, W) float, NaN between tiles
     cols = max(1, min(cols, n)) if n else 1
     step = TILE + GAP
     fig = go.Figure(
