@@ -78,6 +78,7 @@ def home() -> None:
         st.caption(f"ⓘ {note}")
 
 
+nav.page_setup()
 page = st.navigation(nav.menu(home))
 nav.before_every_page(page)
 page.run()

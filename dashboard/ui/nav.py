@@ -16,6 +16,15 @@ import streamlit as st
 from dashboard.ui import state
 
 APP_NAME = "ConvNet Explorer"
+# The browser tab's icon, a 3×3 grid, as SVG: Streamlit sends it as a data URL. A Material icon
+# as `page_icon` would make every browser fetch it from fonts.gstatic.com, and without this
+# `st.navigation` would use the page's Material icon the same way.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 30 30">'
+    + "".join(f'<rect x="{1 + 10 * c}" y="{1 + 10 * r}" width="8" height="8" rx="1.5" fill="#4C6EF5"/>'
+              for r in range(3) for c in range(3))
+    + "</svg>"
+)
 
 
 class PageInfo(NamedTuple):
@@ -54,6 +63,12 @@ def menu(home: Callable[[], None]) -> list[st.Page]:
     return [first, *(st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES)]
 
 
+def page_setup() -> None:
+    """Wide layout and the local tab icon; call before `st.navigation`, which would otherwise set
+    the page's Material icon as the tab icon (fetched from Google's font server)."""
+    st.set_page_config(page_icon=FAVICON, layout="wide")
+
+
 def before_every_page(page: st.Page) -> None:
     """What every page needs first: its tab title, kept widget values, the sidebar jobs panel.
 
@@ -65,7 +80,7 @@ def before_every_page(page: st.Page) -> None:
     from dashboard.ui.memory import start_trimmer
 
     title = APP_NAME if page.title == HOME.title else f"{page.title} · {APP_NAME}"
-    st.set_page_config(page_title=title, page_icon=page.icon, layout="wide")
+    st.set_page_config(page_title=title)
     state.remember_widgets()
     start_trimmer()
     with st.sidebar:

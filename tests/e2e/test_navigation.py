@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +19,9 @@ def url_name(path: str) -> str:
 
 
 def test_every_page_keeps_its_url_and_the_menu_names_home(server, page):
+    app_host = urlsplit(server).hostname
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     for info in PAGES:
         page.goto(f"{server}/{url_name(info.path)}")
         wait_for_app(page)
@@ -29,6 +33,9 @@ def test_every_page_keeps_its_url_and_the_menu_names_home(server, page):
     nav = page.locator('[data-testid="stSidebarNav"]')
     names = nav.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
     assert [name.strip() for name in names][:2] == [HOME.title, PAGES[0].title]
+    # Menu icons come from the bundled font, the tab icon is a data URL: nothing from Google's servers.
+    assert [url for url in requested if urlsplit(url).scheme in ("http", "https")
+            and urlsplit(url).hostname != app_host] == []
 
 
 def test_a_shared_link_keeps_its_query_string_and_the_menu_leads_on(server, page):
