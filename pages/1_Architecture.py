@@ -9,9 +9,11 @@ from dashboard import links
 from dashboard.charts import architecture as charts
 from dashboard.spec import PRESETS, NetworkSpec, final_map, geometry, preset_name
 from dashboard.summaries import training_problems
-from dashboard.ui import cached, imports, runs, state, text, widgets
+from dashboard.ui import cached, imports, nav, runs, state, text, widgets
 from dashboard.ui.decode import shape_panel
 
+st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
+nav.sidebar_nav()
 st.title("🧱 Architecture")
 st.caption(
     "Change the network in the sidebar: output shapes, parameter counts and receptive fields are "

@@ -25,11 +25,13 @@ from dashboard.training import (
     TrainSettings,
     train_preset_name,
 )
-from dashboard.ui import cached, state, text
+from dashboard.ui import cached, nav, state, text
 from dashboard.ui import family as ui_family
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
 
+st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
+nav.sidebar_nav()
 st.title("🏋️ Train")
 
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]

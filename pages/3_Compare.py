@@ -10,9 +10,11 @@ from dashboard.charts import training as charts
 from dashboard.evaluation import confusion_matrix, misclassified
 from dashboard.labels import final_map_text, network_line, short_label
 from dashboard.run import RunRecord
-from dashboard.ui import cached, state, text
+from dashboard.ui import cached, nav, state, text
 from dashboard.ui import runs as ui_runs
 
+st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
+nav.sidebar_nav()
 st.title("📊 Compare runs")
 st.caption(
     "Every run trained on this server (and the ones shipped with the app). A run is trained once: "

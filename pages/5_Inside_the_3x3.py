@@ -8,12 +8,14 @@ from dashboard import labels
 from dashboard.imported import has_maps, layer_rows, map_geometry
 from dashboard.outside import escape_markdown
 from dashboard.spec import geometry
-from dashboard.ui import cached, inside, inside_panels, text
+from dashboard.ui import cached, inside, inside_panels, nav, text
 from dashboard.ui.imports import what_is_shown
 from dashboard.ui.numbers import show_numbers
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 
-st.title("🔬 Inside the 3×3")
+st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
+nav.sidebar_nav()
+st.title("Inside the 3×3")
 st.caption(
     "The book's network squeezes each digit into a 3×3×64 block: 576 numbers. Pick a trained "
     "run and see where those numbers put each digit, which positions and channels matter, and "
@@ -26,7 +28,7 @@ if record is None:
     st.stop()
 spec = record.spec  # None for an imported run
 if record.is_imported and not has_maps(record):
-    st.info(what_is_shown(record), icon="ℹ️")
+    st.info(what_is_shown(record), icon=":material/info:")
     st.stop()
 if load_run_model(record) is None:
     st.stop()
@@ -35,7 +37,7 @@ data = cached.mnist()
 if data.fingerprint != record.data_fingerprint:
     st.info(
         f"This run was trained on {text.md(record.data_label)}; the test images here come from {data.label}.",
-        icon="ℹ️",
+        icon=":material/info:",
     )
 side, channels = record.final_map
 if spec is None:  # an imported chain: geometry from its layers' own configurations

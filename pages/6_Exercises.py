@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.ui import exercises as ui_ex
+from dashboard.ui import nav
 
+st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
+nav.sidebar_nav()
 st.title("Exercises")
 st.caption(
     "Short tasks for a workshop: predict, then check. Shapes and parameter counts are checked "

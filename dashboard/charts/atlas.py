@@ -18,6 +18,7 @@ from dashboard.spec import INPUT_SIZE, LayerGeometry
 
 HIGHLIGHT = "#E03131"
 RING_COLORS = ("#E03131", "#F59F00", "#1098AD")  # strongest, second, third position
+RING_NAMES = ("red", "amber", "teal")  # the same colours in words, for the text beside the chart
 OVERLAY_COLORSCALE = [
     [0.0, "rgba(255, 145, 0, 0)"],
     [0.3, "rgba(255, 145, 0, 0.35)"],
@@ -102,7 +103,7 @@ def atlas_chart(
                                y1=top + h + 0.5, line=dict(color=HIGHLIGHT, width=3)))
     image_axis = dict(visible=False, constrain="domain")
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=height,
         **_BARE,
         showlegend=False,
@@ -147,7 +148,7 @@ def channel_on_digit_chart(
         for i, (tp, lft, btm, rgt) in enumerate(windows)
     ]
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=400,
         **_BARE,
         shapes=shapes,

@@ -88,7 +88,7 @@ def projection_chart(
         axes = [f"{method} 1", f"{method} 2"]
     n_wrong = int((predicted != labels).sum())
     layout = dict(
-        title=dict(text=f"{len(labels):,} test images, {method} of the last map ({n_wrong} misclassified, outlined)"),
+        title=dict(x=0, xanchor="left", text=f"{len(labels):,} test images, {method} of the last map ({n_wrong} misclassified, outlined)"),
         height=520,
         margin=_MARGIN,
         legend=dict(title=dict(text="digit"), itemsizing="constant"),
@@ -122,7 +122,7 @@ def thumbnails_chart(images: np.ndarray, captions: Sequence[str], cols: int = 8,
     ]
     rows = -(-n // cols)
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=int(70 + rows * 110),
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),
         xaxis=_IMAGE_AXES,
@@ -152,7 +152,7 @@ def position_chart(accuracy: np.ndarray, baseline: float, title: str, note: str 
         hovertemplate="position (row %{y}, col %{x})<br>accuracy %{z:.2%} (%{customdata[0]:+.2f} points)<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title + (f"<br><sup>{note}</sup>" if note else "")),
+        title=dict(x=0, xanchor="left", text=title + (f"<br><sup>{note}</sup>" if note else "")),
         height=int(np.clip(140 + 70 * h, 300, 560)),
         margin=dict(l=10, r=10, t=70, b=10),
         xaxis=dict(title=dict(text="column"), dtick=1 if w <= 8 else None, constrain="domain"),
@@ -178,7 +178,7 @@ def channel_chart(accuracy: np.ndarray, order: np.ndarray, baseline: float, top:
         hovertemplate="channel %{customdata[0]}<br>accuracy without it %{customdata[1]:.2%}<br>lost %{y:.2f} points<extra></extra>",
     )
     layout = dict(
-        title=dict(text=f"Accuracy lost when one channel is zeroed (all {len(accuracy)} channels: {_pct(baseline)})"),
+        title=dict(x=0, xanchor="left", text=f"Accuracy lost when one channel is zeroed (all {len(accuracy)} channels: {_pct(baseline)})"),
         height=340,
         margin=_MARGIN,
         showlegend=False,
@@ -298,7 +298,7 @@ def gradcam_chart(image: np.ndarray, heatmap: np.ndarray, coarse: np.ndarray, ti
         2,
     )
     fig.update_layout(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=380,
         margin=dict(l=10, r=10, t=70, b=10),
         xaxis=_IMAGE_AXES,

@@ -60,7 +60,7 @@ def probabilities_chart(probs: Sequence[float], true_label: int | None = None, t
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=260,
         **_BARE,
         showlegend=False,
@@ -117,7 +117,7 @@ def layer_chart(
             )
         )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=_image_height(*tiled.shape, width=width),
         **_BARE,
         showlegend=False,
@@ -143,7 +143,7 @@ def kernels_chart(tiled: np.ndarray, channels: np.ndarray, title: str = "First c
         hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title), height=_image_height(*tiled.shape, low=180, high=420), **_BARE, **_IMAGE_AXES
+        title=dict(x=0, xanchor="left", text=title), height=_image_height(*tiled.shape, low=180, high=420), **_BARE, **_IMAGE_AXES
     )
     return go.Figure(data=[heatmap], layout=layout)
 
@@ -178,7 +178,7 @@ def digit_chart(
                 fillcolor="rgba(224, 49, 49, 0.15)",
             )
         )
-    layout = dict(title=dict(text=title), height=height, **_BARE, shapes=shapes, **_IMAGE_AXES)
+    layout = dict(title=dict(x=0, xanchor="left", text=title), height=height, **_BARE, shapes=shapes, **_IMAGE_AXES)
     if "<br>" in title:
         layout["margin"] = dict(_MARGIN, t=64)  # room for a two-line title
     return go.Figure(data=[heatmap], layout=layout)
@@ -193,7 +193,7 @@ def strongest_chart(pairs: Sequence[tuple[int, float]], title: str) -> go.Figure
         hovertemplate="%{x}: %{y:.3f}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=240,
         **_BARE,
         showlegend=False,

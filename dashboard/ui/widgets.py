@@ -17,7 +17,6 @@ from dashboard.spec import (
     MAX_DROPOUT,
     MIN_BLOCKS,
     PADDINGS,
-    PRESET_NOTES,
     PRESETS,
     STRIDES,
     ConvBlock,
@@ -28,6 +27,14 @@ from dashboard.spec import (
 )
 
 CUSTOM = "(custom)"
+PRESET_NOTES: dict[str, str] = {  # one line under the preset picker
+    "book": "Deep Learning with Python, 1st ed.: the last conv layer is (None, 3, 3, 64).",
+    "book2": "2nd ed.: 128 filters in the last conv, straight to the classifier.",
+    "no_pooling": "The book without max pooling: big maps, small receptive fields, many parameters.",
+    "tiny": "Two small blocks: quick to train, still well above 95%.",
+    "global_avg": "Averages each of the 64 maps to one number: where a feature is gets lost.",
+    "one_by_one": "A fourth block shrinks the map to 1×1: every unit sees the whole digit.",
+}
 FILTER_CHOICES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 DENSE_CHOICES = (0, 8, 16, 32, 64, 128, 256, 512)
 NEW_BLOCK = ConvBlock(64, pool=False)

@@ -75,6 +75,10 @@ def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
     if strongest:
         r, c, v = strongest[0]
         assert f"fires most at position ({r}, {c})" in text and f"with {v:.2f}" in text
+        # The boxes are named by the colours they are drawn in, strongest first.
+        assert "(red box)" in text and [s["line"]["color"] for s in fig["layout"]["shapes"]][:1] == ["#E03131"]
+        for name, (r2, c2, v2) in zip(("amber", "teal"), strongest[1:]):
+            assert f"{name}: ({r2}, {c2}), {v2:.2f}" in text
 
     # The animation: one frame per output position (3×3), ending with the channel's map.
     anim = figure(at, "conv2d_2, filter 5")

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.app.apptools import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,11 +23,12 @@ def test_home_page_shows_the_book_summary_and_the_data_source():
     assert table["Param #"].sum() == 93_322
     assert any("18×18 window" in md.value and "576 numbers" in md.value for md in at.markdown)
     assert any("embedded subset (12,000 train + 2,000 test images)" in c.value for c in at.caption)
-    links = at.get("page_link")  # the body's list (the sidebar menu is Streamlit's own)
+    links = at.get("page_link")
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-    assert len(links) == len(pages)
+    assert len(links) == 2 * len(pages) + 1  # sidebar: home + pages; body: pages
 
 
+@pytest.mark.slow  # a fresh process, ~3 s
 def test_home_page_does_not_import_tensorflow():
     """The home page loads fast: its imports must not pull in TensorFlow."""
     code = (
@@ -40,13 +43,14 @@ def test_home_page_does_not_import_tensorflow():
     assert result.stdout.split()[-2:] == ["False", "False"]
 
 
-def test_the_menu_keeps_the_pages_urls_and_uses_material_icons():
-    """st.Page takes a file's URL from its name without the number: /Architecture, /Feature_maps…"""
+def test_the_menu_lists_every_page_with_its_url_and_a_material_icon():
+    """Every file of pages/ is in the menu; Streamlit serves it at its name without the number."""
     from streamlit.source_util import page_icon_and_name
 
-    from dashboard.ui.nav import HOME, PAGES
+    from dashboard.ui.nav import PAGES
 
-    assert sorted(info.path for info in PAGES) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
-    urls = [page_icon_and_name(ROOT / info.path)[1] for info in PAGES]
+    files = [path for path, *_ in PAGES[1:]]
+    assert sorted(files) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    urls = [page_icon_and_name(ROOT / path)[1] for path in files]
     assert urls == ["Architecture", "Train", "Compare", "Feature_maps", "Inside_the_3x3", "Channels", "Exercises", "Import"]
-    assert all(info.icon.startswith(":material/") and info.icon.endswith(":") for info in (HOME, *PAGES))
+    assert all(icon.startswith(":material/") and icon.endswith(":") for _, _, icon, _ in PAGES)

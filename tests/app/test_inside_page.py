@@ -15,12 +15,14 @@ from dashboard.digits import from_mnist
 from dashboard.runs import get_or_train
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TrainSettings
+from tests.marks import trains
 
 PAGE = "pages/5_Inside_the_3x3.py"
 QUICK = TrainSettings(epochs=1, batch_size=64, train_size=1000)
 
 
 @pytest.fixture(scope="module")
+@trains
 def runs():
     """Two quick runs with the same settings in the test cache (MODEL_CACHE_DIR): book and tiny."""
     data, cache = load_mnist("auto"), ModelCache()

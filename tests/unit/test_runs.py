@@ -16,6 +16,8 @@ from dashboard.runs import get_or_train
 from dashboard.spec import ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
 
+pytestmark = pytest.mark.slow  # every test here trains through get_or_train
+
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=300)
 
