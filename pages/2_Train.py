@@ -30,7 +30,7 @@ from dashboard.ui import family as ui_family
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
 
-st.set_page_config(page_title="Train · ConvNet Explorer", page_icon="🏋️", layout="wide")
+st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("🏋️ Train")
 

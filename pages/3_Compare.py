@@ -13,7 +13,7 @@ from dashboard.run import RunRecord
 from dashboard.ui import cached, nav, state, text
 from dashboard.ui import runs as ui_runs
 
-st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("📊 Compare runs")
 st.caption(
