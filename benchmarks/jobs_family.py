@@ -30,6 +30,7 @@ def run_mode(mode: str, members: int) -> dict:
     from dashboard.cache import ModelCache
     from dashboard.data import load_mnist
     from dashboard.families import builtin_family
+    from dashboard.job_cluster import HTTP_ADDRESS
     from dashboard.jobs import JobManager
 
     data = load_mnist("auto")
@@ -37,7 +38,7 @@ def run_mode(mode: str, members: int) -> dict:
     if mode == "cluster2":
         from distributed import Client, LocalCluster
 
-        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None),
+        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=HTTP_ADDRESS),
                         set_as_default=False)
     cache = ModelCache(root=tempfile.mkdtemp(prefix="convnet-bench-family-"), shipped_root=None)
     manager = JobManager(cache, client=client, max_per_session=100, max_queued=100)

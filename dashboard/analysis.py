@@ -1,4 +1,6 @@
-"""What the last feature map carries: projections, ablations and Grad-CAM of a trained network.
+"""What the last feature map carries: its features, ablations and Grad-CAM of a trained network.
+
+(Projections of those features to 2-D: `dashboard.projection`.)
 
 Everything here returns arrays and draws nothing. The "final map" is the output of the last
 conv/pool layer, the map the classifier head reads: (n, 3, 3, 64) for the book network.
@@ -19,8 +21,6 @@ Imports Keras and TensorFlow, never Streamlit.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +30,12 @@ import numpy as np
 import tensorflow as tf
 
 from dashboard.data import to_model_input
-from dashboard.model import MAP_KINDS
+from dashboard.model import is_map_layer
 from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
+# The heads' first layers that `_linear_head` understands, identified by class.
+REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
-TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal components
 
 
 # --- layers and features -------------------------------------------------------------------
@@ -42,7 +43,7 @@ TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal componen
 
 def final_map_layer(model: keras.Model) -> str:
     """Name of the last conv/pool layer, whose output the head reads (conv2d_2 for the book)."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    names = [layer.name for layer in model.layers if is_map_layer(layer)]
     if not names:
         raise ValueError("the model has no conv or pooling layer")
     return names[-1]
@@ -50,7 +51,7 @@ def final_map_layer(model: keras.Model) -> str:
 
 def last_conv_layer(model: keras.Model) -> str:
     """Name of the last Conv2D layer (the Grad-CAM layer)."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     if not names:
         raise ValueError("the model has no Conv2D layer")
     return names[-1]
@@ -77,7 +78,7 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 500
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64)."""
     layer_name = layer_name or final_map_layer(model)
@@ -92,115 +93,6 @@ def final_map_features(
 def flatten_features(maps: np.ndarray) -> np.ndarray:
     """(n, h, w, c) → (n, h·w·c) in Keras's Flatten order: 576 numbers per image for the book."""
     return maps.reshape(len(maps), -1)
-
-
-# --- projection ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Projection:
-    """2-D coordinates of each image and the share of variance of every principal component."""
-
-    coords: np.ndarray  # (n, 2)
-    explained: np.ndarray  # (k,) variance ratios, descending, summing to 1
-
-
-def pca_2d(features: np.ndarray) -> Projection:
-    """Project (n, d) features onto their two main principal components (numpy SVD)."""
-    coords, explained = _pca(features, 2)
-    return Projection(coords=coords.astype(np.float32), explained=explained)
-
-
-def _pca(features: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k) coordinates on the top k principal components, and every component's variance share.
-
-    The SVD is taken of the smaller of the covariance (d, d) and the Gram matrix (n, n): the
-    same components, much faster than the SVD of a tall (n, d) matrix, and for wide features
-    (22·22·64 = 30,976 numbers without pooling) far less memory.
-    """
-    x = np.array(features, dtype=np.float32).reshape(len(features), -1)  # a copy: centred in place
-    n, d = x.shape
-    if n < 2:
-        raise ValueError("PCA needs at least two images")
-    x -= x.mean(axis=0)
-    if d <= n:
-        x64 = x.astype(np.float64)
-        _, variance, vt = np.linalg.svd(x64.T @ x64, hermitian=True)  # (d, d) covariance × n
-        coords = x64 @ vt[:k].T  # (n, ≤k)
-    else:
-        gram = (x @ x.T).astype(np.float64)  # (n, n)
-        u, variance, _ = np.linalg.svd(gram, hermitian=True)
-        coords = u[:, :k] * np.sqrt(np.maximum(variance[:k], 0.0))
-    variance = np.maximum(variance, 0.0)[: min(n, d)]
-    total = variance.sum()
-    explained = variance / total if total > 0 else np.zeros_like(variance)
-    # Fix each axis's sign (largest coordinate positive) so that reruns draw the same picture.
-    extreme = coords[np.abs(coords).argmax(axis=0), np.arange(coords.shape[1])]
-    coords = coords * np.where(extreme < 0, -1.0, 1.0)
-    if coords.shape[1] < k:  # fewer features than axes: the missing ones are empty
-        coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
-    return coords, explained
-
-
-def tsne_2d(
-    features: np.ndarray, perplexity: float = 30.0, iterations: int = 400, seed: int = 0
-) -> np.ndarray:
-    """Exact t-SNE in numpy (van der Maaten & Hinton 2008) to (n, 2); meant for n ≤ ~1500.
-
-    As usual, distances are measured on the top 50 principal components; the layout starts
-    from the first two, then early exaggeration and momentum as in the paper.
-    """
-    n = len(features)
-    if n < 5:
-        raise ValueError("t-SNE needs at least five images")
-    x, _ = _pca(features, TSNE_COMPONENTS)  # (n, 50) float64
-    perplexity = min(perplexity, (n - 1) / 3)
-    p = _joint_probabilities(x, perplexity).astype(np.float32)  # (n, n)
-    y = x[:, :2].astype(np.float32)
-    y = y / (y[:, 0].std() or 1.0) * 1e-4  # tiny start with the shape of the PCA picture
-    y += np.random.default_rng(seed).normal(0, 1e-6, y.shape).astype(np.float32)
-    velocity = np.zeros_like(y)
-    gains = np.ones_like(y)
-    for it in range(iterations):
-        exaggeration = 12.0 if it < 100 else 1.0
-        momentum = 0.5 if it < 100 else 0.8
-        sq = np.square(y).sum(axis=1)
-        num = 1.0 / (1.0 + sq[:, None] + sq[None, :] - 2.0 * (y @ y.T))  # Student-t kernel (n, n)
-        np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        w = (exaggeration * p - q) * num
-        grad = 4.0 * (w.sum(axis=1)[:, None] * y - w @ y)  # (n, 2)
-        same = np.sign(grad) == np.sign(velocity)
-        gains = np.clip(np.where(same, gains * 0.8, gains + 0.2), 0.01, None)
-        velocity = momentum * velocity - 200.0 * gains * grad
-        y = y + velocity
-        y -= y.mean(axis=0)
-    return y.astype(np.float32)
-
-
-def _joint_probabilities(x: np.ndarray, perplexity: float) -> np.ndarray:
-    """Symmetric P of t-SNE: Gaussian neighbourhoods whose entropy matches `perplexity`."""
-    sq = np.square(x).sum(axis=1)
-    dist = np.maximum(sq[:, None] + sq[None, :] - 2.0 * x @ x.T, 0.0)  # (n, n)
-    n = len(x)
-    target = np.log(perplexity)
-    off = ~np.eye(n, dtype=bool)
-    # Subtract each row's nearest distance: the same P, but exp() never underflows to all zeros.
-    d = dist - np.where(off, dist, np.inf).min(axis=1, keepdims=True)
-    d[~off] = 0.0  # the diagonal is masked out below
-    beta = np.ones(n)  # precision of each row's Gaussian
-    low, high = np.zeros(n), np.full(n, np.inf)
-    for _ in range(64):  # vectorised binary search, every row at once
-        pr = np.exp(-d * beta[:, None]) * off
-        total = pr.sum(axis=1)
-        entropy = np.log(total) + beta * (d * pr).sum(axis=1) / total
-        too_flat = entropy > target  # too many neighbours: sharpen
-        low = np.where(too_flat, beta, low)
-        high = np.where(too_flat, high, beta)
-        beta = np.where(np.isfinite(high), (low + high) / 2, beta * 2)
-    pr = np.exp(-d * beta[:, None]) * off
-    pr /= np.maximum(pr.sum(axis=1, keepdims=True), 1e-300)
-    return np.maximum((pr + pr.T) / (2 * n), 1e-12)
 
 
 # --- ablations -----------------------------------------------------------------------------
@@ -235,20 +127,49 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
 
 def _linear_head(head: Sequence[keras.layers.Layer]) -> tuple[str, np.ndarray, np.ndarray, keras.layers.Layer, list] | None:
     """(reducer kind, kernel, bias, first Dense, layers after it) when the head starts reducer → Dense."""
-    if len(head) < 2 or type(head[1]).__name__ != "Dense":
+    if len(head) < 2 or not isinstance(head[1], keras.layers.Dense):
         return None
-    kind = type(head[0]).__name__
-    if kind not in ("Flatten", "GlobalAveragePooling2D"):
+    kind = next((name for cls, name in REDUCERS.items() if isinstance(head[0], cls)), None)
+    if kind is None:
         return None
     dense = head[1]
     kernel, bias = (np.asarray(w, dtype=np.float32) for w in dense.get_weights())
     return kind, kernel, bias, dense, list(head[2:])
 
 
+# Activations numpy applies itself; softmax is monotonic, so a final one never changes the argmax.
+_NUMPY_ACTIVATIONS = {keras.activations.relu: lambda z: np.maximum(z, 0.0), keras.activations.linear: lambda z: z}
+
+
+def _numpy_head(dense: keras.layers.Layer, rest: Sequence[keras.layers.Layer]) -> list | None:
+    """[(kernel, bias, activation)…] of the first Dense and the Dense/Dropout layers after it, or None.
+
+    With it, thousands of ablations cost a few numpy products instead of Keras calls (~150 ms a run).
+    """
+    steps, layers = [], [dense, *rest]
+    for i, layer in enumerate(layers):
+        if isinstance(layer, keras.layers.Dropout):
+            continue  # identity at inference
+        if not isinstance(layer, keras.layers.Dense):
+            return None
+        last = i == len(layers) - 1
+        act = _NUMPY_ACTIVATIONS.get(layer.activation)
+        if act is None and not (last and layer.activation is keras.activations.softmax):
+            return None
+        kernel, bias = (np.asarray(w, dtype=np.float32) for w in layer.get_weights())
+        steps.append((kernel, bias, act or _NUMPY_ACTIVATIONS[keras.activations.linear]))
+    return steps
+
+
 def _finish(dense: keras.layers.Layer, rest: Sequence[keras.layers.Layer], z: np.ndarray) -> np.ndarray:
     """Predicted classes from the first Dense's pre-activation z (m, units)."""
-    probs = run_head(rest, np.asarray(dense.activation(z)))
-    return probs.argmax(axis=1)
+    steps = _numpy_head(dense, rest)
+    if steps is None:  # any other layer: Keras runs it
+        return run_head(rest, np.asarray(dense.activation(z))).argmax(axis=1)
+    out = steps[0][2](z)  # the first Dense's activation; its product is already in z
+    for kernel, bias, act in steps[1:]:
+        out = act(out @ kernel + bias)
+    return out.argmax(axis=1)
 
 
 def _contributions(kind: str, kernel: np.ndarray, maps: np.ndarray, axis: str) -> np.ndarray:
@@ -365,7 +286,7 @@ def grad_cam(
     model must end in a Dense layer (its logits are scored).
     """
     layer_name = layer_name or last_conv_layer(model)
-    if type(model.layers[-1]).__name__ != "Dense":
+    if not isinstance(model.layers[-1], keras.layers.Dense):
         raise ValueError("Grad-CAM needs a model that ends in a Dense layer")
     x = _as_input(image)  # (1, 28, 28, 1) float32
     # Split at the conv layer: the body gives its output, the head is replayed under the tape.
@@ -424,31 +345,3 @@ def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometr
     rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)
     full = np.stack([np.interp(t, units, rows[i]) for i in range(INPUT_SIZE)])  # (28, 28)
     return np.clip(full, 0.0, 1.0).astype(np.float32)
-
-
-# --- downloads -----------------------------------------------------------------------------
-
-
-def summary_csv(rows: Sequence[dict]) -> str:
-    """CSV of summary rows (`LayerRow.to_dict()`): layer, type, output shape, params, RF, jump."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["layer", "type", "output_shape", "params", "receptive_field", "jump"])
-    for row in rows:
-        shape = "(" + ", ".join("None" if s is None else str(s) for s in row["output_shape"]) + ")"
-        jump = "" if row.get("jump") is None else row["jump"]
-        writer.writerow([row["name"], row["type"], shape, row["params"], row["receptive_field"], jump])
-    writer.writerow(["total", "", "", sum(int(r["params"]) for r in rows), "", ""])
-    return out.getvalue()
-
-
-def history_csv(history: dict[str, Sequence[float]]) -> str:
-    """CSV with one row per epoch and one column per metric (loss, accuracy, val_loss, …)."""
-    metrics = list(history)
-    epochs = max((len(v) for v in history.values()), default=0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *metrics])
-    for e in range(epochs):
-        writer.writerow([e + 1, *(repr(float(history[m][e])) if e < len(history[m]) else "" for m in metrics)])
-    return out.getvalue()

@@ -38,7 +38,7 @@ GREY = 0.5
 
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's Conv2D layers, in order."""
-    return [layer.name for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
 def layer_output_model(model: keras.Model, layer_name: str) -> keras.Model:

@@ -46,40 +46,8 @@ DAMAGED_DIR = ".damaged"
 LOCKS_DIR = ".locks"
 TMP_PREFIX = tempdirs.PREFIX
 DEFAULT_MAX_MB = 500.0
-STALE_TMP_SECONDS = tempdirs.STALE_SECONDS
 
 __all__ = ["CacheError", "CacheReport", "ModelCache", "RunRecord", "make_key", "save_model"]
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def _dir_bytes(path: Path) -> int:
-    total = 0
-    for item in path.rglob("*"):
-        try:
-            if item.is_file():
-                total += item.stat().st_size
-        except OSError:
-            pass
-    return total
 
 
 @dataclass(frozen=True)
@@ -275,12 +243,6 @@ class ModelCache:
         except OSError:
             pass
 
-    def touch(self, key: str) -> None:
-        """Mark a run as just used (LRU)."""
-        path = self.root / key
-        if self._valid_key(key) and path.is_dir():
-            self._touch(path)
-
     # --- writing ---------------------------------------------------------------------------
 
     def put(self, record: RunRecord, model: Any) -> Path:
@@ -289,7 +251,7 @@ class ModelCache:
 
     def put_bytes(self, record: RunRecord, keras_bytes: bytes) -> Path:
         """Store a run from the bytes of its `.keras` file (a job's result, an upload), atomically."""
-        return self._store(record, lambda path: _write_file(path, keras_bytes))
+        return self._store(record, lambda path: tempdirs.write_file(path, keras_bytes))
 
     def _store(self, record: RunRecord, write_model: Callable[[Path], None]) -> Path:
         if not self._valid_key(record.key):
@@ -299,8 +261,8 @@ class ModelCache:
         tmp = tempdirs.make(self.root, record.key)
         try:
             write_model(tmp / MODEL_FILE)
-            _write_file(tmp / RECORD_FILE, record.to_json().encode("utf-8"))
-            _fsync_dir(tmp)
+            tempdirs.write_file(tmp / RECORD_FILE, record.to_json().encode("utf-8"))
+            tempdirs.fsync_dir(tmp)
             dest = self.root / record.key
             if dest.is_dir():
                 existing, _ = self.check(record.key)  # sets a damaged one aside
@@ -312,7 +274,7 @@ class ModelCache:
                 if self.get(record.key) is None:
                     raise
                 return dest  # lost a race to another writer
-            _fsync_dir(self.root)
+            tempdirs.fsync_dir(self.root)
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -340,7 +302,7 @@ class ModelCache:
 
     def size_bytes(self) -> int:
         """Bytes used by written entries (shipped ones and temp dirs do not count)."""
-        return sum(_dir_bytes(path) for path in self._writable_entries())
+        return sum(tempdirs.dir_bytes(path) for path in self._writable_entries())
 
     def evict(self, keep: str | None = None) -> list[str]:
         """Delete least recently used written entries until under the size limit; return their keys."""
@@ -350,7 +312,7 @@ class ModelCache:
                 used = (path / MODEL_FILE).stat().st_mtime
             except OSError:
                 used = 0.0
-            entries.append((used, path.name, _dir_bytes(path)))
+            entries.append((used, path.name, tempdirs.dir_bytes(path)))
         total = sum(size for _, _, size in entries)
         removed = []
         for _, key, size in sorted(entries):
@@ -399,9 +361,9 @@ class ModelCache:
         if not self._valid_key(record.key) or not (path / RECORD_FILE).is_file():
             raise CacheError(f"run {record.key[:20]!r} is not a written run of this cache")
         tmp = path / f"{TMP_PREFIX}{RECORD_FILE}-{uuid.uuid4().hex[:8]}"
-        _write_file(tmp, record.to_json().encode("utf-8"))
+        tempdirs.write_file(tmp, record.to_json().encode("utf-8"))
         os.replace(tmp, path / RECORD_FILE)
-        _fsync_dir(path)
+        tempdirs.fsync_dir(path)
 
     def lock_path(self, key: str) -> Path:
         """Where the cross-process lock file of `key` lives."""

@@ -10,12 +10,13 @@ Pure Python: imports neither TensorFlow nor Streamlit.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dashboard.outside import OutsideInputError, loads_json
-from dashboard.spec import PRESETS, NetworkSpec, SpecError, numbers_family
-from dashboard.training import TRAIN_PRESETS, SettingsError, TrainSettings
+from dashboard.spec import BOOK, LAST_FILTERS, PRESETS, NetworkSpec, SpecError
+from dashboard.train_settings import TRAIN_PRESETS, SettingsError, TrainSettings
 
 GRID_TRAIN_PRESET = "fast"
 MAX_GRID_CHARS = 1_000_000
@@ -25,10 +26,25 @@ class GridError(ValueError):
     """A grid file or name that cannot be used; the message says why."""
 
 
+def numbers_family() -> dict[str, NetworkSpec]:
+    """The book network with its last conv at 1…64 filters, then three reference points.
+
+    Names: 'last1' … 'last64' ('last64' is the book network itself), 'global_avg' (64 numbers,
+    no positions), 'one_by_one' (a 1×1 last map) and 'no_pooling' (22×22×64 = 30,976 numbers).
+    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`);
+    `dashboard.numbers` charts them, the `numbers` grid trains them.
+    """
+    family = {
+        f"last{n}": replace(BOOK, blocks=(*BOOK.blocks[:-1], replace(BOOK.blocks[-1], filters=n)))
+        for n in LAST_FILTERS
+    }
+    return family | {name: PRESETS[name] for name in ("global_avg", "one_by_one", "no_pooling")}
+
+
 def builtin_grids() -> dict[str, list[dict[str, Any]]]:
     """Named grids, all with the fast training preset: `workshop` trains every network preset;
     `numbers` the book network with its last conv at 1…64 filters and the reference points
-    of `spec.numbers_family()` (how many numbers the classifier needs)."""
+    of `numbers_family()` (how many numbers the classifier needs)."""
     return {
         "workshop": [{"preset": name, "train_preset": GRID_TRAIN_PRESET} for name in PRESETS],
         "numbers": [{"spec": spec.to_dict(), "train_preset": GRID_TRAIN_PRESET} for spec in numbers_family().values()],

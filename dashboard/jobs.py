@@ -44,22 +44,14 @@ from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in o
     JobStatus,
     default_label,
 )
-from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, provide_data, run_job
+from dashboard.job_cluster import configured_address, connect, env_int, local_cluster_client, send_data  # noqa: F401 - local_cluster_client re-exported
+from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, run_job
 from dashboard.spec import NetworkSpec, validate
-from dashboard.training import TrainSettings
+from dashboard.train_settings import TrainSettings
 
-CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 KEEP_FINISHED = 100  # finished jobs remembered (the newest); older ones are in the cache anyway
 MAX_KEPT_MODEL_MB = 64  # .keras bytes of unstored runs kept for download, all jobs together
-ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
 log = logging.getLogger(__name__)
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
 
 
 @dataclass
@@ -77,26 +69,14 @@ class _Job:
     done_event: threading.Event = field(default_factory=threading.Event)
 
 
-def local_cluster_client(threads: int | None = None) -> Any:
-    """A Dask client of an in-process cluster: one worker, `threads` trainings at once, no dashboard."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    threads = threads or _env_int("MAX_CONCURRENT_TRAININGS", 1)
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
-        cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=threads,
-                               dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
-    return Client(cluster, set_as_default=False)
-
-
 class JobManager:
     """Every job of this process; thread-safe. `client`: a Dask client to use (not closed here)."""
 
     def __init__(self, cache: ModelCache | None = None, client: Any = None,
                  max_per_session: int | None = None, max_queued: int | None = None):
         self.cache = cache or ModelCache()
-        self.max_per_session = max_per_session or _env_int("JOBS_MAX_PER_SESSION", 8)
-        self.max_queued = max_queued or _env_int("JOBS_MAX_QUEUED", 32)
+        self.max_per_session = max_per_session or env_int("JOBS_MAX_PER_SESSION", 8)
+        self.max_queued = max_queued or env_int("JOBS_MAX_QUEUED", 32)
         self.own_data = os.environ.get("JOBS_DATA", "scatter") == "own"  # workers use their MNIST_NPZ
         self.notice = ""  # a warning for every page and the CLI (fallback to local training)
         self.where = ""
@@ -123,9 +103,7 @@ class JobManager:
             address = self._configured_address()
             if address:
                 try:
-                    from distributed import Client
-
-                    client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+                    client = connect(address)
                     self._owned.append(client)
                     self._use(client, f"the Dask cluster at {address}")
                     self.notice = ""
@@ -140,9 +118,7 @@ class JobManager:
             return client
 
     def _configured_address(self) -> str | None:
-        import dask
-
-        address = os.environ.get("DASK_SCHEDULER_ADDRESS") or dask.config.get("scheduler-address", None)
+        address = configured_address()
         if address and address == self._failed_address:
             return None  # tried and failed in this process: do not make every click wait again
         return address
@@ -235,21 +211,13 @@ class JobManager:
         return self.where.startswith("the Dask cluster at")
 
     def _data_future(self, client: Any, data: MnistData) -> Any:
-        """The app's data on the cluster, sent once per fingerprint (at most two kept).
-
-        A task that returns the data rather than `scatter`: Dask can compute it again on another
-        worker if the one holding it dies (scattered data would be lost with it).
-        """
-        import dask
-
+        """The app's data on the cluster, sent once per fingerprint (at most two kept)."""
         with self._lock:
             found = self._scattered.get(data.fingerprint)
             if found is None:
                 while len(self._scattered) >= 2:
                     self._scattered.pop(next(iter(self._scattered)))
-                with dask.config.set({"distributed.admin.large-graph-warning-threshold": "200MB"}):
-                    found = client.submit(provide_data, data, key=f"convnet-data-{data.fingerprint}-{uuid.uuid4().hex[:6]}",
-                                          pure=False)
+                found = send_data(client, data)
                 self._scattered[data.fingerprint] = found
             return found
 

@@ -15,7 +15,7 @@ import numpy as np
 from keras import layers
 
 from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, SpecError, geometry, layer_names, validate
-from dashboard.summaries import LayerRow, summarize, training_problems  # noqa: F401 - `summarize` kept for callers
+from dashboard.summaries import LayerRow, training_problems
 
 # Streamlit runs keras.backend.clear_session() and gc.collect() after every script run. With
 # TensorFlow's ~300k objects in the young generations each of those takes ~0.5 s; moving what the
@@ -23,7 +23,13 @@ from dashboard.summaries import LayerRow, summarize, training_problems  # noqa: 
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are spatial feature maps
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # kinds (as `geometry` names them) with spatial maps
+MAP_LAYERS = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)  # the same, as Keras classes
+
+
+def is_map_layer(layer: keras.layers.Layer) -> bool:
+    """True for a layer whose output is a spatial feature map (conv or pooling; subclasses too)."""
+    return isinstance(layer, MAP_LAYERS)
 
 
 def build_model(spec: NetworkSpec) -> keras.Sequential:
@@ -81,13 +87,8 @@ def keras_rows(model: keras.Model, spec: NetworkSpec) -> list[LayerRow]:
 
 def activation_model(model: keras.Model) -> keras.Model:
     """A model from the same input to [every conv/pool output…, class probabilities]."""
-    maps = [layer.output for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    maps = [layer.output for layer in model.layers if is_map_layer(layer)]
     return keras.Model(inputs=model.inputs[0], outputs=[*maps, model.outputs[0]])
-
-
-def map_layer_names(model: keras.Model) -> list[str]:
-    """Names of the layers whose outputs `activation_model` returns first, in order."""
-    return [layer.name for layer in model.layers if type(layer).__name__ in MAP_KINDS]
 
 
 def forward_all(act_model: keras.Model, images: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dashboard.training import TrainSettings
+    from dashboard.train_settings import TrainSettings
 
 ONE_CYCLE_WARMUP = 0.3  # share of the steps spent warming up to the peak learning rate
 ONE_CYCLE_START = 1 / 25  # the warm-up starts at this fraction of the peak (fast.ai's default)

@@ -107,3 +107,34 @@ def plotly_text(text: Any, limit: int = SHOWN_CHARS) -> str:
     never inside a `hovertemplate`, where `%{…}` would be read as a placeholder.
     """
     return html.escape(plain(text, limit), quote=False)
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {int: "a whole number", bool: "true or false", str: "a string", list: "a list"}
+    if isinstance(expected, tuple):
+        return "a number"
+    return names.get(expected, expected.__name__)
+
+
+def field_problems(
+    data: Any, types: dict[str, type | tuple[type, ...]], where: str, required: set[str]
+) -> list[str]:
+    """Problems of a JSON object from outside against `types` (key → expected type): not an object,
+    unknown or missing keys, wrong types (a JSON `true` is never a number). Plain text, values shortened."""
+    if not isinstance(data, dict):
+        return [f"{where}: expected an object with keys {', '.join(types)}"]
+    problems = []
+    unknown = sorted(set(data) - set(types), key=str)
+    if unknown:
+        problems.append(f"{where}: unknown key(s) {', '.join(plain(repr(key), 30) for key in unknown[:5])}")
+    for key in sorted(required - set(data)):
+        problems.append(f"{where}: missing key '{key}'")
+    for key, expected in types.items():
+        if key not in data:
+            continue
+        value = data[key]
+        # bool is a subclass of int in Python; JSON true is never a filter count.
+        wrong_bool = isinstance(value, bool) and expected is not bool
+        if wrong_bool or not isinstance(value, expected):
+            problems.append(f"{where}: '{key}' must be {_type_name(expected)}, got {plain(json.dumps(value), 40)}")
+    return problems

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from dashboard.geometry import Layer, LayerInfo, analyse, conv_output
-from dashboard.outside import OutsideInputError, loads_json, plain
+from dashboard.outside import OutsideInputError, field_problems, loads_json, plain
 
 INPUT_SIZE = 28
 INPUT_CHANNELS = 1
@@ -167,42 +167,13 @@ def _shown(value: Any, limit: int = 40) -> str:
     return plain(repr(value), limit)
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {int: "a whole number", bool: "true or false", str: "a string", list: "a list"}
-    if isinstance(expected, tuple):
-        return "a number"
-    return names.get(expected, expected.__name__)
-
-
-def _check_fields(
-    data: Any, types: dict[str, type | tuple[type, ...]], where: str, required: set[str]
-) -> list[str]:
-    if not isinstance(data, dict):
-        return [f"{where}: expected an object with keys {', '.join(types)}"]
-    problems = []
-    unknown = sorted(set(data) - set(types), key=str)
-    if unknown:
-        problems.append(f"{where}: unknown key(s) {', '.join(_shown(key, 30) for key in unknown[:5])}")
-    for key in sorted(required - set(data)):
-        problems.append(f"{where}: missing key '{key}'")
-    for key, expected in types.items():
-        if key not in data:
-            continue
-        value = data[key]
-        # bool is a subclass of int in Python; JSON true is never a filter count.
-        wrong_bool = isinstance(value, bool) and expected is not bool
-        if wrong_bool or not isinstance(value, expected):
-            problems.append(f"{where}: '{key}' must be {_type_name(expected)}, got {plain(json.dumps(value), 40)}")
-    return problems
-
-
 def _parse(data: Any) -> NetworkSpec:
-    problems = _check_fields(data, _TOP_TYPES, "network", required={"blocks"})
+    problems = field_problems(data, _TOP_TYPES, "network", required={"blocks"})
     if problems:
         raise SpecError(problems)
     blocks = []
     for i, raw in enumerate(data["blocks"], start=1):
-        block_problems = _check_fields(raw, _BLOCK_TYPES, f"block {i}", required={"filters"})
+        block_problems = field_problems(raw, _BLOCK_TYPES, f"block {i}", required={"filters"})
         problems += block_problems
         if not block_problems:
             blocks.append(ConvBlock(**raw))
@@ -419,16 +390,6 @@ PRESETS: dict[str, NetworkSpec] = {
     ),
 }
 
-PRESET_NOTES: dict[str, str] = {
-    "book": "Deep Learning with Python, 1st ed.: the last conv layer is (None, 3, 3, 64).",
-    "book2": "2nd ed.: 128 filters in the last conv, straight to the classifier.",
-    "no_pooling": "The book without max pooling: big maps, small receptive fields, many parameters.",
-    "tiny": "Two small blocks: quick to train, still well above 95%.",
-    "global_avg": "Averages each of the 64 maps to one number: where a feature is gets lost.",
-    "one_by_one": "A fourth block shrinks the map to 1×1: every unit sees the whole digit.",
-}
-
-
 def preset_name(spec: NetworkSpec) -> str | None:
     """The name of the preset equal to `spec`, if any."""
     return next((name for name, preset in PRESETS.items() if preset == spec), None)
@@ -437,18 +398,3 @@ def preset_name(spec: NetworkSpec) -> str | None:
 # --- the "how many numbers does the classifier need?" family (issue 11) --------------------
 
 LAST_FILTERS = (1, 2, 4, 8, 16, 32, 64)  # last conv layer widths: 9 to 576 numbers
-
-
-def numbers_family() -> dict[str, NetworkSpec]:
-    """The book network with its last conv at 1…64 filters, then three reference points.
-
-    Names: 'last1' … 'last64' ('last64' is the book network itself), 'global_avg' (64 numbers,
-    no positions), 'one_by_one' (a 1×1 last map) and 'no_pooling' (22×22×64 = 30,976 numbers).
-    Shipped trained with the `fast` preset on full MNIST, seed 0 (`model_cache/README.md`);
-    `dashboard.numbers` charts them, `dashboard.runs.builtin_grids()["numbers"]` trains them.
-    """
-    family = {
-        f"last{n}": replace(BOOK, blocks=(*BOOK.blocks[:-1], replace(BOOK.blocks[-1], filters=n)))
-        for n in LAST_FILTERS
-    }
-    return family | {name: PRESETS[name] for name in ("global_avg", "one_by_one", "no_pooling")}

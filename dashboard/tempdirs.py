@@ -1,4 +1,5 @@
-"""Temp directories of the model cache: named after their writer, so a stale one can be told from a live one.
+"""Durable writes of the model cache: fsynced files, and temp directories named after their writer,
+so a stale one can be told from a live one.
 
 A write goes to `<root>/.tmp-<pid>.<host>.<rand>-<what>/` and is renamed into place when
 complete. A process killed during a save leaves its temp directory behind. One is *stale*, and
@@ -90,3 +91,37 @@ def remove_stale(root: Path) -> list[str]:
             if not path.exists():
                 removed.append(path.name)
     return removed
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (a rename into it) to disk; best effort."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it."""
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def dir_bytes(path: Path) -> int:
+    """Bytes of the files under `path` (files that vanish meanwhile count 0)."""
+    total = 0
+    for item in path.rglob("*"):
+        try:
+            if item.is_file():
+                total += item.stat().st_size
+        except OSError:
+            pass
+    return total

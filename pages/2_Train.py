@@ -13,7 +13,7 @@ from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
 from dashboard.ui import train as ui
 
-st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=":material/model_training:", layout="wide")
+st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title(":material/model_training: Train")
 

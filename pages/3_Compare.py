@@ -8,7 +8,7 @@ from dashboard.ui import compare as ui
 from dashboard.ui import nav
 from dashboard.ui import runs as ui_runs
 
-st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=":material/compare_arrows:", layout="wide")
+st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title(":material/compare_arrows: Compare runs")
 st.caption(

@@ -1,4 +1,10 @@
-"""Test-wide settings: offline data, a throw-away model cache, quiet TensorFlow."""
+"""Test-wide settings: offline data, a throw-away model cache, quiet TensorFlow; browser tests are `slow`.
+
+Two tiers: `python -m pytest` runs everything (what CI runs); `python -m pytest -m "not slow"`
+is the quick tier (under a minute): no training, no server, browser or cluster, no test over
+~2 s. Every `e2e` test (a real `streamlit run` and Chromium) and every test using a fixture
+marked `tests.marks.trains` is marked `slow` here.
+"""
 
 from __future__ import annotations
 
@@ -23,3 +29,19 @@ def _close_training_jobs():
 
     if jobs._default is not None:
         jobs._default.close()
+
+
+def _uses_a_training_fixture(item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(getattr(defs[-1].func, "trains_a_network", False)
+               for name in item.fixturenames if (defs := info.name2fixturedefs.get(name)))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests and tests using a fixture marked `tests.marks.trains` belong to the slow tier."""
+    for item in items:
+        if item.get_closest_marker("slow") is None and (
+                item.get_closest_marker("e2e") is not None or _uses_a_training_fixture(item)):
+            item.add_marker(pytest.mark.slow)

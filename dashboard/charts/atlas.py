@@ -13,11 +13,12 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard import maps
+from dashboard.charts import tiles
 from dashboard.spec import INPUT_SIZE, LayerGeometry
 
 HIGHLIGHT = "#E03131"
 RING_COLORS = ("#E03131", "#F59F00", "#1098AD")  # strongest, second, third position
+RING_NAMES = ("red", "amber", "teal")  # the same colours in words, for the text beside the chart
 OVERLAY_COLORSCALE = [
     [0.0, "rgba(255, 145, 0, 0)"],
     [0.3, "rgba(255, 145, 0, 0.35)"],
@@ -38,17 +39,17 @@ def mosaics(crops: np.ndarray) -> np.ndarray:
     """Crops (c, k, rf, rf) → one mosaic per channel (c, H, W), k crops in a square-ish grid, NaN gaps."""
     c, k, rf, _ = crops.shape
     side = int(np.ceil(np.sqrt(k)))
-    return np.stack([maps.tile(crops[i].transpose(1, 2, 0), side, sep=1, normalize=None) for i in range(c)])
+    return np.stack([tiles.tile(crops[i], side, gap=1) for i in range(c)])
 
 
 def channel_columns(channels: int) -> int:
     """Channels per row of the atlas: 8 for 32 or 64 channels."""
-    return maps.default_columns(channels)
+    return tiles.default_columns(channels)
 
 
 def _selectable(h: int, w: int, channels: int, columns: int, x_offset: float, axes: tuple[str, str], size: float):
     """Invisible square markers, one per channel at its tile's centre, carrying the channel number."""
-    origins = np.array([maps.tile_origin(c, h, w, columns, GAP) for c in range(channels)], dtype=float)
+    origins = np.array([tiles.tile_origin(c, h, w, columns, GAP) for c in range(channels)], dtype=float)
     return go.Scatter(
         x=origins[:, 1] + (w - 1) / 2 + x_offset,
         y=origins[:, 0] + (h - 1) / 2,
@@ -74,12 +75,12 @@ def atlas_chart(
     """
     c = crops.shape[0]
     columns = channel_columns(c)
-    tiles = mosaics(crops)  # (c, H, W)
-    th, tw = tiles.shape[1:]
-    left = maps.tile(tiles.transpose(1, 2, 0), columns, sep=GAP, normalize=None)
-    right = maps.tile(_stretch(patterns).transpose(1, 2, 0), columns, sep=GAP, normalize=None)
-    left_ids = maps.tile_channels(th, tw, c, columns, GAP)
-    right_ids = maps.tile_channels(INPUT_SIZE, INPUT_SIZE, c, columns, GAP)
+    mosaic = mosaics(crops)  # (c, H, W)
+    th, tw = mosaic.shape[1:]
+    left = tiles.tile(mosaic, columns, gap=GAP)
+    right = tiles.tile(_stretch(patterns), columns, gap=GAP)
+    left_ids = tiles.tile_index(th, tw, c, columns, GAP)
+    right_ids = tiles.tile_index(INPUT_SIZE, INPUT_SIZE, c, columns, GAP)
     # Both images keep square pixels inside their share of the width: the taller one sets the height.
     drawn = max(0.53 * width * left.shape[0] / left.shape[1], 0.44 * width * right.shape[0] / right.shape[1])
     height = int(np.clip(70 + drawn, 220, 1100))
@@ -97,12 +98,12 @@ def atlas_chart(
     shapes = []
     if selected is not None and 0 <= selected < c:
         for (h, w), (xa, ya) in (((th, tw), ("x", "y")), ((INPUT_SIZE, INPUT_SIZE), ("x2", "y2"))):
-            top, lft = maps.tile_origin(selected, h, w, columns, GAP)
+            top, lft = tiles.tile_origin(selected, h, w, columns, GAP)
             shapes.append(dict(type="rect", xref=xa, yref=ya, x0=lft - 1.5, x1=lft + w + 0.5, y0=top - 1.5,
                                y1=top + h + 0.5, line=dict(color=HIGHLIGHT, width=3)))
     image_axis = dict(visible=False, constrain="domain")
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=height,
         **_BARE,
         showlegend=False,
@@ -147,7 +148,7 @@ def channel_on_digit_chart(
         for i, (tp, lft, btm, rgt) in enumerate(windows)
     ]
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=400,
         **_BARE,
         shapes=shapes,

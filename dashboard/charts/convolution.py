@@ -66,7 +66,7 @@ def convolution_chart(
     oh, ow = output.shape
     image = dict(visible=False, constrain="domain")
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=470,
         template="none",
         margin=dict(l=10, r=10, t=60, b=90),
@@ -81,8 +81,8 @@ def convolution_chart(
         ],
         updatemenus=[dict(
             type="buttons", direction="left", x=0.0, y=-0.05, xanchor="left", yanchor="top", showactive=False,
-            buttons=[dict(label="▶ Play", method="animate", args=[None, play]),
-                     dict(label="❚❚ Pause", method="animate",
+            buttons=[dict(label="Play", method="animate", args=[None, play]),
+                     dict(label="Pause", method="animate",
                           args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])],
         )],
         sliders=[dict(

@@ -14,6 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.charts.tiles import tile
 from dashboard.outside import plotly_text
 
 # Ten distinguishable colours, one per digit (Plotly's D3 palette order).
@@ -87,7 +88,7 @@ def projection_chart(
         axes = [f"{method} 1", f"{method} 2"]
     n_wrong = int((predicted != labels).sum())
     layout = dict(
-        title=dict(text=f"{len(labels):,} test images, {method} of the last map ({n_wrong} misclassified, outlined)"),
+        title=dict(x=0, xanchor="left", text=f"{len(labels):,} test images, {method} of the last map ({n_wrong} misclassified, outlined)"),
         height=520,
         margin=_MARGIN,
         legend=dict(title=dict(text="digit"), itemsizing="constant"),
@@ -99,19 +100,6 @@ def projection_chart(
     return go.Figure(data=traces, layout=layout)
 
 
-def tile_images(images: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
-    """Images (n, h, w) tiled row by row into one array, NaN in the gaps (drawn transparent)."""
-    images = np.asarray(images, dtype=float)
-    n, h, w = images.shape
-    cols = max(1, min(cols, n))
-    rows = -(-n // cols)
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), np.nan)
-    for k in range(n):
-        r, c = divmod(k, cols)
-        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = images[k]
-    return out
-
-
 def thumbnails_chart(images: np.ndarray, captions: Sequence[str], cols: int = 8, title: str = "") -> go.Figure:
     """A row (or grid) of 28×28 digits as ONE heatmap, each captioned above."""
     images = np.asarray(images, dtype=float)
@@ -119,7 +107,7 @@ def thumbnails_chart(images: np.ndarray, captions: Sequence[str], cols: int = 8,
         images = images / 255.0
     n = len(images)
     cols = max(1, min(cols, n))
-    tiled = tile_images(images, cols)
+    tiled = tile(images, cols, gap=2)
     size, gap = images.shape[1], 2
     annotations = [
         dict(
@@ -134,7 +122,7 @@ def thumbnails_chart(images: np.ndarray, captions: Sequence[str], cols: int = 8,
     ]
     rows = -(-n // cols)
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=int(70 + rows * 110),
         margin=dict(l=10, r=10, t=60 if title else 30, b=10),
         xaxis=_IMAGE_AXES,
@@ -164,7 +152,7 @@ def position_chart(accuracy: np.ndarray, baseline: float, title: str, note: str 
         hovertemplate="position (row %{y}, col %{x})<br>accuracy %{z:.2%} (%{customdata[0]:+.2f} points)<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title + (f"<br><sup>{note}</sup>" if note else "")),
+        title=dict(x=0, xanchor="left", text=title + (f"<br><sup>{note}</sup>" if note else "")),
         height=int(np.clip(140 + 70 * h, 300, 560)),
         margin=dict(l=10, r=10, t=70, b=10),
         xaxis=dict(title=dict(text="column"), dtick=1 if w <= 8 else None, constrain="domain"),
@@ -190,7 +178,7 @@ def channel_chart(accuracy: np.ndarray, order: np.ndarray, baseline: float, top:
         hovertemplate="channel %{customdata[0]}<br>accuracy without it %{customdata[1]:.2%}<br>lost %{y:.2f} points<extra></extra>",
     )
     layout = dict(
-        title=dict(text=f"Accuracy lost when one channel is zeroed (all {len(accuracy)} channels: {_pct(baseline)})"),
+        title=dict(x=0, xanchor="left", text=f"Accuracy lost when one channel is zeroed (all {len(accuracy)} channels: {_pct(baseline)})"),
         height=340,
         margin=_MARGIN,
         showlegend=False,
@@ -239,9 +227,32 @@ def depth_size_chart(
         xaxis=dict(title=dict(text="last map side (pixels)"), tickvals=ticks),
         xaxis2=dict(title=dict(text="last map side (pixels)"), tickvals=ticks),
         yaxis=dict(tickformat=".1%"),
-        yaxis2=dict(type="log"),
+        yaxis2=dict(type="log", tickvals=(ticks_y := log_ticks(params)), ticktext=[si_number(v) for v in ticks_y]),
     )
     return fig
+
+
+def si_number(value: float) -> str:
+    """'500', '2k', '100k', '1.5M': a parameter count as a tick label."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def log_ticks(values: Sequence[float]) -> list[float]:
+    """Tick values for a log axis over `values`: 1, 2 and 5 times powers of ten, only 1s when that is enough."""
+    positive = [float(v) for v in values if v > 0]
+    if not positive:
+        return []
+    low, high = min(positive), max(positive)
+    decades = range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
+    for steps in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 5, 7)):
+        ticks = [m * 10.0**d for d in decades for m in steps if low / 1.3 <= m * 10.0**d <= high * 1.3]
+        if len(ticks) >= 3:
+            return ticks
+    # A narrow range: the values themselves, to two significant figures.
+    return sorted({float(f"{v:.2g}") for v in positive} | set(ticks))
 
 
 def gradcam_chart(image: np.ndarray, heatmap: np.ndarray, coarse: np.ndarray, title: str) -> go.Figure:
@@ -287,7 +298,7 @@ def gradcam_chart(image: np.ndarray, heatmap: np.ndarray, coarse: np.ndarray, ti
         2,
     )
     fig.update_layout(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=380,
         margin=dict(l=10, r=10, t=70, b=10),
         xaxis=_IMAGE_AXES,

@@ -1,7 +1,7 @@
 """Figures of one digit going through a network: probabilities, feature maps, kernels, receptive field.
 
 Each function takes numbers or arrays and returns a plotly figure. A layer's channels arrive
-already tiled into one 2-D image (`dashboard.maps.tile`), drawn as ONE heatmap: one trace per
+already tiled into one 2-D image (`dashboard.charts.tiles`), drawn as ONE heatmap: one trace per
 layer keeps figures small and fast, where one subplot per channel would be slow.
 """
 
@@ -13,7 +13,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard import maps
-from dashboard.maps import Reading, tile_origin
+from dashboard.charts import tiles
+from dashboard.charts.tiles import tile_origin
+from dashboard.maps import Reading
 from dashboard.spec import LayerGeometry
 
 PALETTE = ("#4C6EF5", "#F76707", "#2B8A3E", "#AE3EC9", "#E03131", "#1098AD", "#F59F00", "#5C7CFA")
@@ -58,7 +60,7 @@ def probabilities_chart(probs: Sequence[float], true_label: int | None = None, t
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=260,
         **_BARE,
         showlegend=False,
@@ -79,7 +81,7 @@ def layer_chart(
 ) -> go.Figure:
     """All channels of one layer as a single heatmap; hover names the channel.
 
-    `tiled` comes from `maps.tile`, `channels` from `maps.tile_channels` (same shape). With
+    `tiled` comes from `tiles.tile_maps`, `channels` from `tiles.tile_index` (same shape). With
     `mark=(row, col)`, `map_size=(h, w)` and `columns`, that position is ringed in every tile.
     `width` is about the pixels the chart will get; the height follows the image's aspect.
     """
@@ -115,7 +117,7 @@ def layer_chart(
             )
         )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=_image_height(*tiled.shape, width=width),
         **_BARE,
         showlegend=False,
@@ -141,7 +143,7 @@ def kernels_chart(tiled: np.ndarray, channels: np.ndarray, title: str = "First c
         hovertemplate="filter %{customdata}<br>weight %{z:.3f}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title), height=_image_height(*tiled.shape, low=180, high=420), **_BARE, **_IMAGE_AXES
+        title=dict(x=0, xanchor="left", text=title), height=_image_height(*tiled.shape, low=180, high=420), **_BARE, **_IMAGE_AXES
     )
     return go.Figure(data=[heatmap], layout=layout)
 
@@ -176,7 +178,7 @@ def digit_chart(
                 fillcolor="rgba(224, 49, 49, 0.15)",
             )
         )
-    layout = dict(title=dict(text=title), height=height, **_BARE, shapes=shapes, **_IMAGE_AXES)
+    layout = dict(title=dict(x=0, xanchor="left", text=title), height=height, **_BARE, shapes=shapes, **_IMAGE_AXES)
     if "<br>" in title:
         layout["margin"] = dict(_MARGIN, t=64)  # room for a two-line title
     return go.Figure(data=[heatmap], layout=layout)
@@ -191,7 +193,7 @@ def strongest_chart(pairs: Sequence[tuple[int, float]], title: str) -> go.Figure
         hovertemplate="%{x}: %{y:.3f}<extra></extra>",
     )
     layout = dict(
-        title=dict(text=title),
+        title=dict(x=0, xanchor="left", text=title),
         height=240,
         **_BARE,
         showlegend=False,
@@ -234,11 +236,11 @@ def reading_figures(
     }
     for layer in reading.layers:
         h, w, c = layer.maps.shape
-        columns = min(c, maps.default_columns(c) * spread)
+        columns = min(c, tiles.default_columns(c) * spread)
         marked = layer.name == last_conv.name and (last_conv.size or 1) > 1
         figures[f"layer:{layer.name}"] = layer_chart(
-            maps.tile(layer.maps, columns),
-            maps.tile_channels(h, w, c, columns),
+            tiles.tile_maps(layer.maps, columns),
+            tiles.tile_index(h, w, c, columns),
             layer.label,
             map_size=(h, w),
             columns=columns,
@@ -246,11 +248,11 @@ def reading_figures(
             width=width,
         )
     kh, kw, _, filters = kernels.shape
-    columns = min(filters, maps.default_columns(filters) * spread)
+    columns = min(filters, tiles.default_columns(filters) * spread)
     first = reading.layers[0].name if reading.layers else "first conv"
     figures["kernels"] = kernels_chart(
-        maps.tile_kernels(kernels, columns),
-        maps.tile_channels(kh, kw, filters, columns),
+        tiles.tile_kernels(kernels, columns),
+        tiles.tile_index(kh, kw, filters, columns),
         title=f"{first}: {filters} kernels of {kh}×{kw}",
     )
     return figures

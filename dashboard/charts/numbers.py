@@ -56,7 +56,7 @@ def numbers_chart(points: Sequence[NumbersPoint], title: str = "Test accuracy ag
     return go.Figure(
         data=traces,
         layout=dict(
-            title=dict(text=title),
+            title=dict(x=0, xanchor="left", text=title),
             height=430,
             template="none",
             margin=dict(l=60, r=20, t=50, b=60),

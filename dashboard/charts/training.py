@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.charts.tiles import tile
 from dashboard.outside import plotly_text
 
 HEIGHT = 360
@@ -119,21 +120,6 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
     return fig
 
 
-def tile_images(images: np.ndarray, cols: int, gap: int = GAP, row_gap: int | None = None) -> np.ndarray:
-    """(n, 28, 28) images → one (rows·(28+row_gap)−row_gap, cols·(28+gap)−gap) float array; gaps are NaN."""
-    images = np.asarray(images, dtype=float)
-    row_gap = gap if row_gap is None else row_gap
-    n = len(images)
-    cols = max(1, min(cols, n)) if n else 1
-    rows = max(1, -(-n // cols))
-    h, w = images.shape[1:3] if n else (TILE, TILE)
-    canvas = np.full((rows * (h + row_gap) - row_gap, cols * (w + gap) - gap), np.nan)
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        canvas[r * (h + row_gap): r * (h + row_gap) + h, c * (w + gap): c * (w + gap) + w] = image
-    return canvas
-
-
 LABEL_BAND = 13  # pixels of background under each mistake for its label (never on the strokes)
 
 
@@ -141,10 +127,12 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)' in a band under it."""
     images = np.asarray(images)
     n = len(images)
-    canvas = tile_images(images, cols, row_gap=LABEL_BAND)  # (H, W) float, NaN between tiles and under them
-    canvas = np.vstack([canvas, np.full((LABEL_BAND, canvas.shape[1]), np.nan)])  # the last row's labels
+    # Each digit gets a band of background under it for its label, then the shared tiler.
+    cells = np.full((n, TILE + LABEL_BAND, TILE), np.nan, dtype=np.float32)  # (n, 41, 28)
+    cells[:, :TILE] = images
+    canvas = tile(cells, cols, gap=GAP)  # (H, W) float, NaN between tiles and under each digit
     cols = max(1, min(cols, n)) if n else 1
-    step, row_step = TILE + GAP, TILE + LABEL_BAND
+    step, row_step = TILE + GAP, TILE + LABEL_BAND + GAP
     fig = go.Figure(
         go.Heatmap(z=canvas, colorscale="gray_r", showscale=False, hoverinfo="skip", zmin=0, zmax=255)
     )

@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard.blas import one_blas_thread
 from dashboard.ui import cached
 from dashboard.ui.runs import run_model
+
+one_blas_thread()  # numpy work here on one BLAS thread: see dashboard.blas
 
 MAX_ATLASES = 16  # ≤ ~2 MB each
 MAX_IMAGES = 5_000  # test images searched for top windows (the first half of the full test set: plenty for a top 9)

@@ -68,7 +68,7 @@ def _test_image(key_prefix: str, data: MnistData, current: Digit | None) -> Digi
             f"Test image (0–{count - 1:,})", min_value=0, max_value=count - 1, step=1, key=index_key
         )
     )
-    right.button("🎲 Random", key=f"{key_prefix}_random", on_click=_random_index, args=(index_key, count))
+    right.button("Random", icon=":material/casino:", key=f"{key_prefix}_random", on_click=_random_index, args=(index_key, count))
     set_url(input="test", digit=index)
     label = int(data.y_test[index])
     return Digit(digits.from_mnist(data.x_test[index]), "test", f"test image #{index} (label {label})", label, index)
@@ -108,7 +108,7 @@ def _drawing(key_prefix: str, current: Digit | None) -> Digit | None:
     try:
         image = digits.from_canvas(pixels)
     except digits.DigitError as err:
-        st.info(str(err), icon="✏️")
+        st.info(str(err), icon=":material/edit:")
         return None
     return Digit(image, "draw", "your drawing")
 
@@ -122,7 +122,7 @@ def _upload(key_prefix: str, current: Digit | None) -> Digit | None:
     if file is None:
         if current is not None and current.source == "upload":
             return current  # the file from another page; the uploader starts empty here
-        st.info("Upload a picture of one handwritten digit: dark on light or light on dark.", icon="📤")
+        st.info("Upload a picture of one handwritten digit: dark on light or light on dark.", icon=":material/upload:")
         return None
     try:
         image = digits.from_upload(file.getvalue(), name=repr(plain(file.name, 40)))

@@ -14,10 +14,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard.blas import one_blas_thread
 from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import model_cache, run_model
+
+one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.blas
 
 N_IMAGES = 2000  # test images projected and ablated
 FEATURE_BYTES = 64 << 20  # at most this much per run for the cached final maps
@@ -72,16 +75,16 @@ def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
 @st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16, ttl=IDLE_TTL)
 def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
-    from dashboard import analysis
+    from dashboard import analysis, projection
 
     feats = features(run_key, N_IMAGES, data_fingerprint)
     flat = analysis.flatten_features(feats.maps)
     keep = slice(None)
     if method == "tsne":
         keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
-        coords, explained = analysis.tsne_2d(flat[keep]), None
+        coords, explained = projection.tsne_2d(flat[keep]), None
     else:
-        pca = analysis.pca_2d(flat)
+        pca = projection.pca_2d(flat)
         coords, explained = pca.coords, pca.explained[:10]
     return {
         "coords": coords,
@@ -125,7 +128,7 @@ def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int |
 @st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)
 def summary_csv(spec_json: str) -> str:
     """The network's Keras summary rows as CSV text."""
-    from dashboard.analysis import summary_csv as to_csv
+    from dashboard.downloads import summary_csv as to_csv
 
     return to_csv(cached.layer_rows(spec_json))
 
@@ -140,13 +143,13 @@ def _model_bytes(run_key: str) -> bytes:
 
 def download_buttons(record: RunRecord, key: str) -> None:
     """Three buttons: the run's .keras model, its summary as CSV, its history as CSV."""
-    from dashboard.analysis import history_csv
+    from dashboard.downloads import history_csv
 
     short = record.key[:8]
     left, middle, right = st.columns(3)
     path = model_cache().model_path(record.key)
     if path is None or not path.is_file():
-        left.warning("This run's model file is missing from the cache.", icon="⚠️")
+        left.warning("This run's model file is missing from the cache.", icon=":material/warning:")
     else:
         left.download_button(
             f"Model (.keras, {path.stat().st_size / 2**20:.1f} MB)",
@@ -155,10 +158,10 @@ def download_buttons(record: RunRecord, key: str) -> None:
             mime="application/zip",
             key=f"{key}_model",
             on_click="ignore",
-            icon="🧠",
+            icon=":material/download:",
         )
     if record.is_imported:
-        from dashboard.analysis import summary_csv as to_csv
+        from dashboard.downloads import summary_csv as to_csv
         from dashboard.imported import layer_rows
 
         summary = to_csv(layer_rows(record))
@@ -171,7 +174,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
         mime="text/csv",
         key=f"{key}_summary",
         on_click="ignore",
-        icon="📋",
+        icon=":material/table:",
     )
     right.download_button(
         "History (.csv)",
@@ -180,5 +183,5 @@ def download_buttons(record: RunRecord, key: str) -> None:
         mime="text/csv",
         key=f"{key}_history",
         on_click="ignore",
-        icon="📈",
+        icon=":material/show_chart:",
     )

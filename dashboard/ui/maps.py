@@ -15,9 +15,15 @@ import numpy as np
 import streamlit as st
 
 from dashboard import maps
+from dashboard.cache import CacheError
+from dashboard.imported import has_maps
+from dashboard.labels import network_line, run_title
+from dashboard.outside import escape_markdown
+from dashboard.run import RunRecord
 from dashboard.charts import maps as charts
 from dashboard.charts.atlas import position_markers
-from dashboard.spec import LayerGeometry, NetworkSpec, geometry
+from dashboard.spec import PRESETS, LayerGeometry, NetworkSpec, geometry
+from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
@@ -53,10 +59,10 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
 
     The geometry of its conv/pool layers comes from `spec`, or is given as `spatial` (imported runs).
     """
-    from dashboard.model import MAP_KINDS, activation_model
+    from dashboard.model import MAP_KINDS, activation_model, is_map_layer
 
     act = activation_model(model)  # reads the shared model's layers, never changes them
-    layers = [layer for layer in model.layers if type(layer).__name__ in MAP_KINDS]
+    layers = [layer for layer in model.layers if is_map_layer(layer)]
     if spatial is None:
         spatial = [g for g in geometry(spec) if g.size is not None and g.kind in MAP_KINDS]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
@@ -68,7 +74,7 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
         spec=spec,
         act_model=act,
         names=tuple(layer.name for layer in layers),
-        kinds=tuple(type(layer).__name__ for layer in layers),
+        kinds=tuple(g.kind for g in spatial),  # the recorded geometry names each layer's kind
         geometry=tuple(spatial),
         kernels=kernels,
     )
@@ -124,7 +130,7 @@ def show_reading(
     predicted, confidence = reading.predicted, reading.confidence
     verdict = ""
     if true_label is not None:
-        verdict = " ✅" if predicted == true_label else f" ❌ (true {true_label})"
+        verdict = " · right" if predicted == true_label else f" · wrong: it is a {true_label}"
     st.metric("Predicted digit", f"{predicted}", delta=f"{confidence:.1%} sure{verdict}", delta_color="off", delta_arrow="off")
     probabilities = st.container()  # filled once the figures are built, below the position sliders
 
@@ -152,9 +158,56 @@ def show_reading(
     bars.plotly_chart(figures["strongest"], key=f"{key}_strongest")
 
     st.markdown("##### Activation maps")
-    st.caption("Each tile is one channel, scaled to its own maximum (bright = strong). Hover for the channel number.")
+    st.caption("Each tile is one channel, scaled to its own maximum: yellow is where it is strongest, dark purple "
+               "where it is zero. Hover for the channel number.")
     for layer in reading.layers:
         st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}")
 
     st.markdown("##### First conv layer's kernels")
     st.plotly_chart(figures["kernels"], key=f"{key}_kernels")
+
+
+def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
+    """A run to compare with: the no-pooling network if cached, else any other run."""
+    others = [r for r in records if r.key != first.key]
+    pool = [r for r in others if r.spec == PRESETS["no_pooling"]] or others
+    return pool[0].key if pool else None
+
+
+def prepare(record: RunRecord) -> RunMaps | None:
+    """The run's cached activation model, or None after an error message."""
+    try:
+        if record.is_imported:
+            if not has_maps(record):
+                st.info(("A branching model: feature maps follow one chain of layers, so they are not shown"
+                         if not record.imported.chain else
+                         "No conv layers (like the book's chapter-2 dense network): no feature maps to look at")
+                        + "; its summary and test accuracy are on Compare.", icon=":material/info:")
+                return None
+            return imported_maps(record.key, record.imported.scaling)
+        return run_maps(record.key, record.spec.to_json())
+    except (CacheError, OSError, ValueError) as err:
+        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
+    return None
+
+
+@st.fragment
+def digit_and_maps(chosen: list[RunRecord]) -> None:
+    """The digit and every chosen run's maps of it: a stroke or a slider reruns only this part."""
+    from dashboard.ui.digit_input import digit_input
+
+    digit = digit_input("fm")
+    if digit is None or not chosen:
+        return
+    columns = st.columns(len(chosen)) if len(chosen) > 1 else [st.container()]
+    for i, (record, column) in enumerate(zip(chosen, columns)):
+        with column:
+            st.subheader(network_line(record))
+            st.caption(escape_markdown(run_title(record), limit=200))
+            run = prepare(record)  # a cached resource: built on the first view only
+            if run is None:
+                continue
+            reading = run.read(digit.image)
+            show_reading(
+                run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
+            )

@@ -21,9 +21,10 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
         st.info(
             "Too few runs of the family in the cache: the book network with its last conv layer at "
             "1, 2, 4, 8, 16, 32 or 64 filters, and the global_avg, one_by_one and no_pooling presets, "
-            "trained alike (`python -m dashboard warm --grid …`, or the Train page).",
-            icon="ℹ️",
+            "trained alike. The Train page trains the whole family at once.",
+            icon=":material/info:",
         )
+        st.page_link("pages/2_Train.py", label="Train the family on the Train page", icon=":material/model_training:")
         if not points:
             return
     chart_col, text_col = st.columns([3, 2])

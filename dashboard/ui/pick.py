@@ -77,6 +77,6 @@ def channel_link(run_key: str, event: Any, channels: int) -> None:
     st.session_state["atlas_run"], st.session_state["atlas_channel"] = run_key, channel
     st.session_state.pop("atlas_layer", None)  # its last conv layer: the one these channels belong to
     st.page_link(
-        "pages/8_Channels.py", label=f"What channel {channel} looks for", icon="🔦",
+        "pages/8_Channels.py", label=f"What channel {channel} looks for", icon=":material/flashlight_on:",
         query_params={"run": run_key, "channel": str(channel)},
     )

@@ -24,22 +24,22 @@ def md(text: Any, limit: int = MESSAGE_CHARS) -> str:
     return escape_markdown(text, limit=limit)
 
 
-def warning(text: Any, icon: str = "⚠️") -> None:
+def warning(text: Any, icon: str = ":material/warning:") -> None:
     """`st.warning` of plain text."""
     st.warning(md(text), icon=icon)
 
 
-def error(text: Any, icon: str = "🚫") -> None:
+def error(text: Any, icon: str = ":material/block:") -> None:
     """`st.error` of plain text."""
     st.error(md(text), icon=icon)
 
 
-def info(text: Any, icon: str = "ℹ️") -> None:
+def info(text: Any, icon: str = ":material/info:") -> None:
     """`st.info` of plain text."""
     st.info(md(text), icon=icon)
 
 
-def success(text: Any, icon: str = "✅") -> None:
+def success(text: Any, icon: str = ":material/check_circle:") -> None:
     """`st.success` of plain text."""
     st.success(md(text), icon=icon)
 

@@ -17,7 +17,6 @@ from dashboard.spec import (
     MAX_DROPOUT,
     MIN_BLOCKS,
     PADDINGS,
-    PRESET_NOTES,
     PRESETS,
     STRIDES,
     ConvBlock,
@@ -28,6 +27,14 @@ from dashboard.spec import (
 )
 
 CUSTOM = "(custom)"
+PRESET_NOTES: dict[str, str] = {  # one line under the preset picker
+    "book": "Deep Learning with Python, 1st ed.: the last conv layer is (None, 3, 3, 64).",
+    "book2": "2nd ed.: 128 filters in the last conv, straight to the classifier.",
+    "no_pooling": "The book without max pooling: big maps, small receptive fields, many parameters.",
+    "tiny": "Two small blocks: quick to train, still well above 95%.",
+    "global_avg": "Averages each of the 64 maps to one number: where a feature is gets lost.",
+    "one_by_one": "A fourth block shrinks the map to 1×1: every unit sees the whole digit.",
+}
 FILTER_CHOICES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 DENSE_CHOICES = (0, 8, 16, 32, 64, 128, 256, 512)
 NEW_BLOCK = ConvBlock(64, pool=False)
@@ -115,10 +122,12 @@ def spec_editor(prefix: str, initial: NetworkSpec) -> tuple[NetworkSpec, list[st
             left.selectbox("Kernel", KERNEL_SIZES, key=keys["kernel_size"], format_func=lambda k: f"{k}×{k}", **edit)
             right.selectbox("Stride", STRIDES, key=keys["strides"], **edit)
             left.selectbox("Padding", PADDINGS, key=keys["padding"], **edit)
-            right.checkbox("2×2 pool", key=keys["pool"], **edit)
-            left.checkbox("Batch norm", key=keys["batch_norm"], help="BatchNormalization after the conv", **edit)
-            right.radio("Pooling", POOL_TYPES, key=keys["pool_type"], horizontal=True,
-                        format_func={"max": "max", "avg": "average"}.__getitem__, disabled=not ss[keys["pool"]], **edit)
+            right.checkbox("Batch norm", key=keys["batch_norm"], help="BatchNormalization after the conv", **edit)
+            # Full width: in half the sidebar these labels were cut off.
+            st.checkbox("2×2 pooling after the conv", key=keys["pool"], **edit)
+            st.radio("Pooling keeps", POOL_TYPES, key=keys["pool_type"], horizontal=True,
+                     format_func={"max": "the maximum", "avg": "the average"}.__getitem__,
+                     disabled=not ss[keys["pool"]], **edit)
 
     st.radio(
         "Head",

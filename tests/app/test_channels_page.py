@@ -7,7 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from tests.app.apptools import figures, open_page, plotly_array
 
-from dashboard import atlas, maps
+from dashboard import atlas
+from dashboard.charts import tiles
 from dashboard.cache import ModelCache
 from dashboard.charts.atlas import GAP, mosaics
 from dashboard.data import load_mnist
@@ -50,7 +51,7 @@ def test_atlas_of_the_last_layer_is_the_top_windows_of_the_test_images(page, mod
     # The left image is the tiled top-9 windows of an independent search over the same images.
     geo = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
     found = atlas.top_windows(atlas.layer_output_model(model, "conv2d_2"), load_mnist("auto").x_test, geo)
-    expected = maps.tile(mosaics(found.crops).transpose(1, 2, 0), 8, sep=GAP, normalize=None)
+    expected = tiles.tile(mosaics(found.crops), 8, gap=GAP)
     np.testing.assert_allclose(plotly_array(fig["data"][0]["z"]).astype(float), expected, atol=1e-6)
     assert plotly_array(fig["data"][1]["z"]).shape == (8 * 28 + 7 * GAP,) * 2  # 64 patterns, 8 a row
     # One selectable marker per channel on each side; channel 5 is framed.
@@ -74,6 +75,10 @@ def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
     if strongest:
         r, c, v = strongest[0]
         assert f"fires most at position ({r}, {c})" in text and f"with {v:.2f}" in text
+        # The boxes are named by the colours they are drawn in, strongest first.
+        assert "(red box)" in text and [s["line"]["color"] for s in fig["layout"]["shapes"]][:1] == ["#E03131"]
+        for name, (r2, c2, v2) in zip(("amber", "teal"), strongest[1:]):
+            assert f"{name}: ({r2}, {c2}), {v2:.2f}" in text
 
     # The animation: one frame per output position (3×3), ending with the channel's map.
     anim = figure(at, "conv2d_2, filter 5")
@@ -85,7 +90,7 @@ def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
     assert not at.exception
     figure(at, "Channel 12 of conv2d_2")
     shapes = figure(at, "what each channel looks for")["layout"]["shapes"]
-    top, left = maps.tile_origin(12, 28, 28, 8, GAP)
+    top, left = tiles.tile_origin(12, 28, 28, 8, GAP)
     assert shapes[1]["x0"] == left - 1.5 and shapes[1]["y0"] == top - 1.5
     assert at.query_params["channel"] in ("12", ["12"])
 

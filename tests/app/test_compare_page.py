@@ -16,6 +16,7 @@ from dashboard.evaluation import predict_labels
 from dashboard.runs import get_or_train
 from dashboard.spec import ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings
+from tests.marks import trains
 
 PAGE = "pages/3_Compare.py"
 SPECS = {
@@ -26,6 +27,7 @@ QUICK = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=3)
 
 
 @pytest.fixture(scope="module")
+@trains
 def two_runs():
     """Two 1-epoch tiny runs in the test cache (MODEL_CACHE_DIR), trained once for the module."""
     data, cache = load_mnist("embedded"), ModelCache()

@@ -17,12 +17,14 @@ from dashboard.data import load_mnist
 from dashboard.runs import get_or_train
 from dashboard.spec import PRESETS, geometry
 from dashboard.training import TrainSettings
+from tests.marks import trains
 
 PAGE = "pages/4_Feature_maps.py"
 TINY = PRESETS["tiny"]  # conv8-pool · conv16-pool: the last conv map is 11×11×16
 
 
 @pytest.fixture(scope="module")
+@trains
 def tiny_runs() -> list[str]:
     """Keys of two quick runs of the tiny network (1 epoch on 600 embedded images), in the test cache."""
     data = load_mnist("embedded")
@@ -76,6 +78,10 @@ def test_picking_a_test_image_shows_its_prediction_and_every_layer(tiny_runs, ti
     data = load_mnist("embedded")
     expected = keras_predict(tiny_model, data.x_test[3] / 255.0)
     assert predictions(at) == [str(expected)]
+    # The verdict is in words (no emoji), and agrees with the label.
+    delta = next(m.proto.delta for m in at.metric if m.label == "Predicted digit")
+    label = int(data.y_test[3])
+    assert delta.endswith(" · right") if expected == label else delta.endswith(f" · wrong: it is a {label}")
     assert at.query_params["digit"] == "3" and at.query_params["input"] == "test"
     shown = titles(at)
     assert f"What the network sees: test image #3 (label {data.y_test[3]})" in shown

@@ -15,12 +15,14 @@ from dashboard.digits import from_mnist
 from dashboard.runs import get_or_train
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TrainSettings
+from tests.marks import trains
 
 PAGE = "pages/5_Inside_the_3x3.py"
 QUICK = TrainSettings(epochs=1, batch_size=64, train_size=1000)
 
 
 @pytest.fixture(scope="module")
+@trains
 def runs():
     """Two quick runs with the same settings in the test cache (MODEL_CACHE_DIR): book and tiny."""
     data, cache = load_mnist("auto"), ModelCache()
@@ -74,6 +76,15 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     gradcam = figure(at, "Grad-CAM for digit 7")
     np.testing.assert_allclose(plotly_array(gradcam["data"][2]["z"]), cam.coarse, atol=1e-5)
     np.testing.assert_allclose(plotly_array(gradcam["data"][1]["z"]), cam.heatmap, atol=1e-5)
+    # The words name the colours the chart uses and the position its numbers make hottest.
+    words = " ".join(m.value for m in at.markdown)
+    if cam.coarse.max() > 0:
+        hottest = np.unravel_index(np.argmax(cam.coarse), cam.coarse.shape)
+        assert f"hottest position is {tuple(int(v) for v in hottest)}" in words
+    else:
+        assert "no position adds evidence for 7: the heat is zero everywhere" in words
+    assert "**Dark red** marks where the evidence *for* 7" in words and "Bright regions" not in words
+    assert gradcam["data"][1]["colorscale"][-1][1] == "rgba(122, 4, 3, 0.8)"
 
     depth = figure(at, "Test accuracy")  # both runs share their settings: two points
     assert sorted(plotly_array(depth["data"][0]["x"]).tolist()) == [3, 5]
@@ -121,7 +132,11 @@ def test_hostile_links_fall_back_with_a_warning(runs, query):
 
 def test_comparison_can_include_runs_trained_otherwise(runs):
     other = TrainSettings(epochs=1, batch_size=128, train_size=500)
-    get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
+    alone, _ = get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
+    single = run_page({"run": alone.key})  # the only run trained this way: the app offers the Train page
+    assert any("Only one run to show" in info.value for info in single.info)
+    assert not any("python -m" in info.value for info in single.info)
+    assert [link.proto.page for link in single.get("page_link") if "family" in link.proto.label]
     at = run_page({"run": runs["book"].key})
     before = len(plotly_array(figure(at, "Test accuracy")["data"][0]["x"]))
     at.toggle(key="inside_same").set_value(False)

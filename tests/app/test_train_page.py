@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.app.apptools import open_page, wait_for_jobs
 from tests.app.markup import unescaped
 from streamlit.testing.v1 import AppTest
@@ -64,6 +66,7 @@ def test_a_bad_training_preset_in_the_link_warns_and_falls_back():
     assert at.slider(key="train_epochs").value == TRAIN_PRESETS["book"].epochs
 
 
+@pytest.mark.slow  # trains
 def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     at = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=120)
     at.radio(key="train_data").set_value("embedded").run()
@@ -99,6 +102,7 @@ def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     assert again.metric[0].value == f"{record.test_accuracy:.2%}"
 
 
+@pytest.mark.slow  # trains
 def test_a_damaged_cached_run_is_reported_not_raised():
     cache = ModelCache()
     data = load_mnist("embedded")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dashboard import cache as cache_module
+from dashboard import tempdirs
 from dashboard.cache import CacheError, ModelCache, make_key
 from dashboard.labels import data_name, run_title
 from dashboard.run import RunRecord
@@ -20,6 +21,7 @@ from dashboard.data import load_mnist, to_model_input
 from dashboard.runs import make_record
 from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
+from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=300)
@@ -31,6 +33,7 @@ def data():
 
 
 @pytest.fixture(scope="module")
+@trains
 def trained(data):
     """(record-less) result of one tiny training, shared by the tests that store it."""
     return train(MICRO, QUICK, data)
@@ -295,7 +298,7 @@ def test_root_comes_from_model_cache_dir(tmp_path, monkeypatch):
 
 def test_least_recently_used_entries_are_evicted_past_the_limit(tmp_path, trained, data):
     probe = ModelCache(tmp_path / "probe", shipped_root=None)
-    one_entry_mb = cache_module._dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
+    one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
     cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 2.5)
     a = store(cache, trained, data, seed=1)
     b = store(cache, trained, data, seed=2)
@@ -327,7 +330,7 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
     cache.get(record.key)  # sets it aside
     stale = cache.root / ".tmp-crashed-1234"
     stale.mkdir()
-    old = time.time() - 2 * cache_module.STALE_TMP_SECONDS
+    old = time.time() - 2 * tempdirs.STALE_SECONDS
     os.utime(stale, (old, old))
     fresh = cache.root / ".tmp-in-progress"
     fresh.mkdir()

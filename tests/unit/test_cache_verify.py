@@ -181,6 +181,7 @@ def simulated_read_only(monkeypatch):
         yield
 
 
+@pytest.mark.slow  # ~2 s
 def test_verify_on_a_read_only_cache_says_it_could_not_set_aside(cache, monkeypatch, capsys):
     key = zero_blocks(cache)
     with simulated_read_only(monkeypatch):
@@ -284,6 +285,7 @@ def test_temp_dirs_never_count_in_sizes_or_listings(cache, capsys, monkeypatch):
     assert record.key in out
 
 
+@pytest.mark.slow  # a second process, ~7 s
 def test_a_killed_save_leaves_a_temp_dir_that_the_next_process_cleans(cache, tmp_path):
     script = (
         "import os, sys, time\n"

@@ -25,6 +25,7 @@ def run_json(capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow  # trains
 def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     first = run_json(capsys, *TINY_ARGS)
     assert set(first) == {"key", "cache_hit", "stored", "history", "test_accuracy", "train_seconds", "params",
@@ -40,6 +41,7 @@ def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     assert other_seed["key"] != first["key"] and other_seed["cache_hit"] is False
 
 
+@pytest.mark.slow  # trains
 def test_train_accepts_a_spec_and_the_fast_preset(capsys):
     spec = json.dumps({"blocks": [{"filters": 2}], "dense_units": 0})
     out = run_json(capsys, "--spec", spec, "--train-preset", "fast", "--data", "embedded", "--train-size", "300")
@@ -67,6 +69,7 @@ def test_train_with_an_invalid_spec_exits_2(capsys):
     assert "invalid network" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # trains
 def test_warm_trains_a_grid_once_and_skips_it_the_second_time(tmp_path, capsys):
     grid = tmp_path / "grid.json"
     small = {"train_size": 300, "epochs": 1}
@@ -119,6 +122,7 @@ def test_unknown_grid_name_is_refused():
         parse_grid({"runs": "x"})
 
 
+@pytest.mark.slow  # trains
 def test_cache_list_verify_and_prune(capsys, own_cache):
     key = run_json(capsys, *TINY_ARGS)["key"]
     assert main(["cache", "list"]) == 0
@@ -136,6 +140,7 @@ def test_cache_list_verify_and_prune(capsys, own_cache):
     assert not list((own_cache / ".damaged").iterdir())
 
 
+@pytest.mark.slow  # trains
 def test_train_into_an_unwritable_cache_exits_2_naming_the_directory(tmp_path, capsys, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dashboard import compare
-from dashboard.charts.training import accuracy_scatter, mistakes_figure, confusion_figure, LABEL_BAND, TILE
+from dashboard.charts.training import GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, mistakes_figure
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TRAIN_PRESETS
 from tests.unit.test_run import trained
@@ -71,7 +71,7 @@ def test_mistake_labels_sit_in_a_band_under_each_digit_not_on_it():
         row = int(note.y)  # the label's top edge, in canvas rows (y axis reversed: it extends downwards)
         band = canvas[row: row + LABEL_BAND - 1, int(note.x)]
         assert note.yanchor == "top" and np.isnan(band).all()
-    assert canvas.shape[0] == 3 * (TILE + LABEL_BAND)
+    assert canvas.shape[0] == 3 * (TILE + LABEL_BAND + GAP) - GAP
 
 
 def test_the_confusion_title_is_clear_of_the_predicted_axis():

@@ -157,6 +157,7 @@ def test_model_input_scales_and_adds_a_channel(embedded):
     assert to_model_input(embedded.x_test[0]).shape == (1, 28, 28, 1)
 
 
+@pytest.mark.slow  # waits for a deadline
 def test_a_hanging_download_is_abandoned_at_the_deadline(monkeypatch, tmp_path):
     import threading
     import time

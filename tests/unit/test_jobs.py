@@ -62,6 +62,20 @@ def wait_until(predicate, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
+def _http_sockets(node) -> list[tuple]:
+    return [sock.getsockname() for sock in node.http_server._sockets.values()]
+
+
+def test_the_in_process_cluster_serves_http_on_loopback_only_and_never_takes_8787(client):
+    # Dask starts an HTTP server even with no dashboard; on 8787 unless told: a second app
+    # process on the machine would warn "Port 8787 is already in use"
+    nodes = [client.cluster.scheduler, *client.cluster.workers.values()]
+    addresses = [address for node in nodes for address in _http_sockets(node)]
+    assert len(addresses) >= 2
+    assert all(host == "127.0.0.1" and port != 8787 for host, port, *_ in addresses), addresses
+    assert client.submit(sum, [1, 2]).result(timeout=30) == 3
+
+
 def test_submit_trains_stores_and_then_comes_from_the_cache(manager, cache, data):
     status = manager.submit(TINY, QUICK, data, session="s1")
     assert status.active and status.key == cache.key(TINY, QUICK, data.fingerprint)

@@ -15,6 +15,7 @@ import pytest
 
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData, load_mnist
+from dashboard.job_cluster import HTTP_ADDRESS
 from dashboard.jobs import DONE, FAILED, JobManager
 from dashboard.spec import PRESETS
 from dashboard.training import TrainSettings
@@ -32,7 +33,7 @@ def start_cluster(workers: int):
 
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+                               dashboard_address=HTTP_ADDRESS, silence_logs=logging.ERROR)
     return cluster, Client(cluster, set_as_default=False)
 
 

@@ -1,4 +1,4 @@
-"""Tiling of feature maps and kernels, strongest channels, readings, and the figures drawn from them."""
+"""Strongest channels, readings, and the figures drawn from them (tiling: test_tiles.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dashboard import maps
+from dashboard.charts import tiles
 from dashboard.charts import maps as charts
 from dashboard.spec import PRESETS, geometry
 
@@ -16,81 +17,6 @@ def ramp(h: int, w: int, c: int) -> np.ndarray:
     """Maps whose every value is distinct and positive: channel k holds k*1000 + position + 1."""
     base = np.arange(h * w, dtype=np.float32).reshape(h, w, 1) + 1
     return base + 1000 * np.arange(c, dtype=np.float32)
-
-
-@pytest.mark.parametrize(
-    "h,w,c,columns,expected",
-    [
-        (26, 26, 32, 8, (4 * 26 + 3, 8 * 26 + 7)),  # book conv2d: 4 rows of 8
-        (13, 13, 32, 16, (2 * 13 + 1, 16 * 13 + 15)),
-        (3, 3, 64, 8, (8 * 3 + 7, 8 * 3 + 7)),  # book conv2d_2
-        (22, 22, 64, 8, (8 * 22 + 7, 8 * 22 + 7)),  # no_pooling's last map
-        (5, 5, 3, 2, (2 * 5 + 1, 2 * 5 + 1)),  # a ragged grid: the 4th cell stays empty
-        (1, 1, 64, 16, (4 + 3, 16 + 15)),  # a 1×1 map
-        (7, 4, 1, 8, (7, 4)),  # one channel, no separators at all
-    ],
-    ids=["book_conv1", "wide_pool", "book_last", "no_pooling_last", "ragged", "one_by_one", "single"],
-)
-def test_tiled_shape(h, w, c, columns, expected):
-    tiled = maps.tile(ramp(h, w, c), columns)
-    assert tiled.shape == expected == maps.tiled_shape(h, w, c, columns)
-    assert tiled.dtype == np.float32
-
-
-def test_each_channel_sits_at_its_origin_and_gaps_are_nan():
-    h, w, c, columns = 4, 3, 5, 2
-    data = ramp(h, w, c)
-    tiled = maps.tile(data, columns, normalize=None)
-    for k in range(c):
-        r, q = maps.tile_origin(k, h, w, columns)
-        np.testing.assert_array_equal(tiled[r : r + h, q : q + w], data[:, :, k])
-    assert np.isnan(tiled[h, :]).all()  # the separator row
-    assert np.isnan(tiled[:, w]).all()  # the separator column
-    r, q = maps.tile_origin(5, h, w, columns)  # the empty sixth cell
-    assert np.isnan(tiled[r : r + h, q : q + w]).all()
-    assert np.isfinite(tiled).sum() == h * w * c
-
-
-def test_channel_normalisation_scales_each_map_to_one_and_keeps_zeros():
-    data = ramp(3, 3, 4)
-    data[:, :, 2] = 0.0  # a dead channel
-    tiled = maps.tile(data, 4, normalize="channel")
-    for k in range(4):
-        r, q = maps.tile_origin(k, 3, 3, 4)
-        tile_k = tiled[r : r + 3, q : q + 3]
-        assert tile_k.max() == pytest.approx(0.0 if k == 2 else 1.0)
-        assert np.isfinite(tile_k).all()
-    layer = maps.tile(data, 4, normalize="layer")
-    assert np.nanmax(layer) == pytest.approx(1.0)
-    assert np.nanmax(layer[:3, :3]) < 0.01  # channel 0 is tiny next to channel 3
-
-
-def test_tile_channels_names_every_pixel():
-    index = maps.tile_channels(3, 3, 10, 4)
-    assert index.shape == maps.tiled_shape(3, 3, 10, 4)
-    assert sorted(set(index.ravel())) == [-1, *range(10)]
-    assert (index == 7).sum() == 9
-    r, q = maps.tile_origin(7, 3, 3, 4)
-    assert (index[r : r + 3, q : q + 3] == 7).all()
-
-
-def test_kernels_keep_their_sign_and_scale():
-    weights = np.random.default_rng(0).normal(size=(3, 3, 1, 32)).astype(np.float32)
-    tiled = maps.tile_kernels(weights, 8)
-    assert tiled.shape == (4 * 3 + 3, 8 * 3 + 7)
-    r, q = maps.tile_origin(9, 3, 3, 8)
-    np.testing.assert_array_equal(tiled[r : r + 3, q : q + 3], weights[:, :, 0, 9])
-
-
-@pytest.mark.parametrize("bad", [np.zeros((3, 3)), np.zeros((1, 3, 3, 2))], ids=["2d", "4d"])
-def test_tile_refuses_wrong_shapes(bad):
-    with pytest.raises(ValueError):
-        maps.tile(bad)
-
-
-@pytest.mark.parametrize("c,expected", [(1, 1), (3, 3), (8, 4), (32, 8), (64, 8), (128, 16)])
-def test_default_columns(c, expected):
-    assert maps.default_columns(c) == expected
 
 
 def test_strongest_channels_at_a_position():
@@ -140,7 +66,7 @@ def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
 
 def test_layer_chart_is_one_heatmap_titled_with_name_and_shape():
     data = ramp(26, 26, 32)
-    tiled, index = maps.tile(data, 8), maps.tile_channels(26, 26, 32, 8)
+    tiled, index = tiles.tile_maps(data, 8), tiles.tile_index(26, 26, 32, 8)
     fig = charts.layer_chart(tiled, index, "conv2d (Conv2D) · (None, 26, 26, 32)")
     assert [trace.type for trace in fig.data] == ["heatmap"]
     assert fig.layout.title.text == "conv2d (Conv2D) · (None, 26, 26, 32)"
@@ -149,12 +75,12 @@ def test_layer_chart_is_one_heatmap_titled_with_name_and_shape():
 
 
 def test_layer_chart_marks_the_position_in_every_tile():
-    index = maps.tile_channels(3, 3, 64, 8)
-    fig = charts.layer_chart(maps.tile(ramp(3, 3, 64), 8), index, "last", map_size=(3, 3), columns=8, mark=(2, 1))
+    index = tiles.tile_index(3, 3, 64, 8)
+    fig = charts.layer_chart(tiles.tile_maps(ramp(3, 3, 64), 8), index, "last", map_size=(3, 3), columns=8, mark=(2, 1))
     marks = fig.data[1]
     assert len(marks.x) == 64
     for k in (0, 9, 63):  # each mark lies on its own channel's pixel (2, 1)
-        r, q = maps.tile_origin(k, 3, 3, 8)
+        r, q = tiles.tile_origin(k, 3, 3, 8)
         assert (marks.y[k], marks.x[k]) == (r + 2, q + 1)
         assert index[marks.y[k], marks.x[k]] == k
 
@@ -180,8 +106,8 @@ def test_probabilities_chart_highlights_the_prediction():
 
 def test_kernels_chart_is_symmetric_around_zero():
     weights = np.random.default_rng(2).normal(size=(3, 3, 1, 8)).astype(np.float32)
-    tiled = maps.tile_kernels(weights, 4)
-    fig = charts.kernels_chart(tiled, maps.tile_channels(3, 3, 8, 4))
+    tiled = tiles.tile_kernels(weights, 4)
+    fig = charts.kernels_chart(tiled, tiles.tile_index(3, 3, 8, 4))
     assert fig.data[0].zmin == -fig.data[0].zmax == pytest.approx(-np.abs(weights).max())
 
 
@@ -211,5 +137,5 @@ def test_reading_figures_gives_every_panel_of_the_page(wide, per_row):
     assert figures["layer:conv2d_2"].layout.title.text == "conv2d_2 (Conv2D) · (None, 3, 3, 64)"
     assert len(figures["layer:conv2d_2"].data) == 2  # the position is ringed on the last conv map only
     assert all(len(figures[f"layer:{n}"].data) == 1 for n in ("conv2d", "max_pooling2d_1"))
-    assert np.asarray(figures["layer:conv2d_1"].data[0].z).shape == maps.tiled_shape(11, 11, 64, per_row)
+    assert np.asarray(figures["layer:conv2d_1"].data[0].z).shape == tiles.tiled_shape(11, 11, 64, per_row)
     assert figures["kernels"].layout.title.text == "conv2d: 32 kernels of 3×3"

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from keras import layers
 
 from dashboard.geometry import GeometryError, analyse, layer_from_config
-from dashboard.model import activation_model, build_model, forward_all, keras_rows, map_layer_names
+from dashboard.model import activation_model, build_model, forward_all, keras_rows
 from dashboard.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
 from dashboard.summaries import preset_summaries, summarize
 from tests.unit.test_geometry import formula_value
@@ -66,6 +66,7 @@ def test_names_do_not_depend_on_what_the_process_built_before():
     assert names[:5] == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2"]
 
 
+@pytest.mark.slow  # a fresh process, ~8 s
 def test_names_equal_a_fresh_keras_sessions_names():
     """In a new interpreter, plain Keras names each preset's layers exactly as we do."""
     specs = {name: spec.to_dict() for name, spec in PRESETS.items()}
@@ -121,6 +122,7 @@ def valid_specs(draw):
     return spec
 
 
+@pytest.mark.slow  # 40 Keras models, ~6 s
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(valid_specs())
 def test_random_valid_specs_match_an_independent_keras_model(spec):
@@ -139,7 +141,7 @@ def test_activation_model_returns_every_map_and_the_probabilities():
     model = build_model(BOOK)
     maps, probs = forward_all(activation_model(model), np.zeros((2, 28, 28, 1), np.float32))
     assert [m.shape for m in maps] == [(2, 26, 26, 32), (2, 13, 13, 32), (2, 11, 11, 64), (2, 5, 5, 64), (2, 3, 3, 64)]
-    assert map_layer_names(model) == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2"]
+    assert [layer.name for layer in model.layers][:5] == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2"]
     assert probs.shape == (2, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -196,6 +198,7 @@ def layer_chains(draw):
     return shape, chain
 
 
+@pytest.mark.slow  # 60 Keras chains, ~3 s
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(layer_chains())
 def test_pure_routine_matches_keras_layers_for_random_chains(shape_and_chain):

@@ -34,6 +34,7 @@ def test_too_long_and_invalid():
     assert loads_json(b'{"x": [1, 2]}') == {"x": [1, 2]}
 
 
+@pytest.mark.slow  # hypothesis, ~4 s
 @given(st.recursive(st.none() | st.integers() | st.text(), lambda kids: st.lists(kids) | st.dictionaries(st.text(), kids), max_leaves=20))
 def test_depth_scan_agrees_with_real_depth(value):
     def depth(v):

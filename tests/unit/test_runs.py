@@ -16,6 +16,8 @@ from dashboard.runs import get_or_train
 from dashboard.spec import ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings, train
 
+pytestmark = pytest.mark.slow  # every test here trains through get_or_train
+
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=300)
 
@@ -171,18 +173,6 @@ def test_misclassified_lists_the_most_confident_mistakes_first():
 
 
 # --- charts of runs ---------------------------------------------------------------------------------
-
-
-def test_tile_images_puts_each_image_in_its_cell_with_nan_gaps():
-    from dashboard.charts.training import GAP, tile_images
-
-    images = np.stack([np.full((28, 28), i, np.uint8) for i in range(7)])
-    canvas = tile_images(images, cols=3)
-    step = 28 + GAP
-    assert canvas.shape == (3 * step - GAP, 3 * step - GAP)
-    assert canvas[step + 5, 2 * step + 5] == 5  # image 5: row 1, column 2
-    assert np.isnan(canvas[28, 0]) and np.isnan(canvas[0, 28])  # the gaps
-    assert np.isnan(canvas[2 * step, 2 * step])  # the empty last cells
 
 
 def test_mistakes_are_one_heatmap_labelled_predicted_and_true():

@@ -17,7 +17,8 @@ from dashboard.data import load_mnist
 from dashboard.evaluation import predict_labels
 from dashboard.grids import builtin_grids, load_grid
 from dashboard.numbers import classifier_numbers as classifier_inputs
-from dashboard.spec import BOOK, PRESETS, final_map, numbers_family
+from dashboard.grids import numbers_family
+from dashboard.spec import BOOK, PRESETS, final_map
 from dashboard.training import TRAIN_PRESETS
 
 TOLERANCE = 0.01
@@ -91,6 +92,7 @@ def test_no_run_of_an_older_fast_preset_is_left_and_the_total_is_small(cache):
     assert total < MAX_TOTAL_MB * 2**20
 
 
+@pytest.mark.slow  # evaluates every shipped run, ~1 s each
 @pytest.mark.parametrize("key", shipped_keys())
 def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, key):
     record = cache.get(key)

@@ -23,6 +23,7 @@ from dashboard.training import (
     train,
     train_preset_name,
 )
+from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)  # ~1.4k params: trains in ~1 s
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=400)
@@ -34,6 +35,7 @@ def data():
 
 
 @pytest.fixture(scope="module")
+@trains
 def quick_run(data):
     """One 1-epoch training on 400 images with every callback recording."""
     batches: list[BatchProgress] = []
@@ -226,6 +228,7 @@ def test_progress_callbacks_move_within_the_epoch(quick_run):
     assert epochs[0].history["val_accuracy"] == quick_run[0].history["val_accuracy"]
 
 
+@pytest.mark.slow  # trains
 def test_same_inputs_give_the_same_model_and_another_seed_does_not(data, quick_run):
     again = train(MICRO, QUICK, data)
     first = quick_run[0]
@@ -235,6 +238,7 @@ def test_same_inputs_give_the_same_model_and_another_seed_does_not(data, quick_r
     assert not np.array_equal(other.model.get_weights()[0], first.model.get_weights()[0])
 
 
+@pytest.mark.slow  # trains
 def test_same_result_on_another_thread(data, quick_run):
     """Streamlit trains on its script threads: the seed must be set there, not only at import."""
     import threading
@@ -246,6 +250,7 @@ def test_same_result_on_another_thread(data, quick_run):
     assert out["r"].history == quick_run[0].history
 
 
+@pytest.mark.slow  # trains
 def test_an_exception_from_a_callback_stops_the_training(data):
     class Stop(BaseException):  # Streamlit's StopException is a BaseException too
         pass
@@ -262,6 +267,7 @@ def test_an_exception_from_a_callback_stops_the_training(data):
     assert len(seen) == 2
 
 
+@pytest.mark.slow  # trains
 def test_label_smoothing_trains_on_the_smoothed_cross_entropy(data):
     """The reported validation loss is Keras's smoothed cross-entropy, recomputed here by hand."""
     settings = TrainSettings(epochs=1, batch_size=32, train_size=400, label_smoothing=0.2)
@@ -278,6 +284,7 @@ def test_label_smoothing_trains_on_the_smoothed_cross_entropy(data):
     assert result.test_accuracy == pytest.approx(np.mean(test_pred == data.y_test), abs=1e-6)
 
 
+@pytest.mark.slow  # trains
 def test_train_size_larger_than_the_data_uses_everything(data):
     small = load_mnist("embedded")
     tiny = type(small)(small.x_train[:150], small.y_train[:150], small.x_test[:50], small.y_test[:50], "embedded", "")

@@ -1,0 +1,105 @@
+"""The Channels page below its pickers, as one fragment: a click or a slider reruns only this part.
+
+The atlas of every channel (its frame follows the chosen channel), the channel slider, the
+digit input, where the chosen channel fires on the digit, and the convolution animation all
+change together; the run and layer pickers above them rerun the whole page.
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import streamlit as st
+
+from dashboard.charts import atlas as charts
+from dashboard.decode import article
+from dashboard.spec import LayerGeometry
+from dashboard.ui import atlas as ui_atlas
+from dashboard.ui import pick
+from dashboard.ui.state import set_url
+
+
+def atlas_text(layer_name: str, geo: LayerGeometry, atlas) -> str:  # atlas: dashboard.atlas.Atlas
+    """What the atlas shows, with its measured pattern gains."""
+    channels, rf = atlas.channels, geo.receptive_field
+    gain = atlas.pattern_means - atlas.grey_means
+    return (
+        f"**{channels} channels of `{layer_name}`**, each seeing {article(rf)} {rf}×{rf} "
+        f"window of the digit. Left: for every channel, the {atlas.windows.crops.shape[1]} test images "
+        f"(of {atlas.n_images:,} searched, one window each) where it responds most, cropped to the window "
+        "its strongest position sees. Right: the 28×28 input grown by gradient ascent to raise the "
+        "channel's mean activation, contrast stretched (grey = no change). On its own pattern the median "
+        f"channel averages {float(np.median(atlas.pattern_means)):.2f}, against "
+        f"{float(np.median(atlas.grey_means)):.2f} on plain grey; "
+        f"{int((gain > 0).sum())} of {channels} channels are raised by their pattern."
+    )
+
+
+def on_digit_text(channel: int, channel_map: np.ndarray, strongest: list, geo: LayerGeometry, best_window: float) -> str:
+    """Where channel `channel` fires on the digit, against its strongest test window; colours as drawn."""
+    if not strongest:
+        return (f"Channel {channel} stays at zero everywhere on this digit: the pattern it looks for "
+                "(its top windows above) is not there. Try another digit or channel.")
+    row, col, value = strongest[0]
+    top, left, bottom, right = geo.window(row, col)
+    share = value / best_window if best_window > 0 else 0.0
+    active = int((channel_map > 0).sum())
+    others = [f"{charts.RING_NAMES[i]}: ({r}, {c}), {v:.2f}" for i, (r, c, v) in enumerate(strongest[1:], start=1)]
+    return (
+        f"Channel {channel}'s map on this digit is {channel_map.shape[0]}×{channel_map.shape[1]}; "
+        f"it is on at {active} of {channel_map.size} positions. It fires most at position "
+        f"({row}, {col}), whose window is rows {top}–{bottom}, columns {left}–{right} ({charts.RING_NAMES[0]} box), "
+        f"with {value:.2f}: {share:.0%} of its strongest test window ({best_window:.2f}). "
+        + (f"The next strongest positions ({'; '.join(others)}) have the other boxes. " if others else "")
+        + "The colour scale runs up to that strongest test window, so a faint map means the pattern is "
+        "weak here.\n\nCompare the windows under the boxes with the channel's top windows above."
+    )
+
+
+@st.fragment
+def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> None:  # atlas: dashboard.atlas.Atlas
+    """The atlas, the channel slider, the digit, the chosen channel on it, and its convolution."""
+    channels = atlas.channels
+    st.markdown(atlas_text(layer_name, geo, atlas))
+    pick.clickable_chart(
+        charts.atlas_chart(atlas.windows.crops, atlas.patterns, f"{layer_name}: what each channel looks for",
+                           selected=int(st.session_state["atlas_channel"])),
+        key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels,
+    )
+
+    st.header("Where one channel fires on your digit")
+    channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel")
+    set_url(channel=channel)
+    from dashboard.ui.digit_input import digit_input
+
+    digit = digit_input("atlas")
+    if digit is None:
+        return
+    digit_name = html.escape(digit.description)  # may hold an uploaded file's name: plotly titles read HTML
+    from dashboard import atlas as atlas_math  # TensorFlow is loaded by now
+
+    channel_map = ui_atlas.layer_maps(run_key, layer_name, digit.image)[:, :, channel]  # (h, w)
+    strongest = atlas_math.strongest_positions(channel_map, k=3)
+    best_window = float(atlas.windows.scores[channel, 0])
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        st.plotly_chart(
+            charts.channel_on_digit_chart(
+                digit.image, atlas_math.channel_overlay(channel_map, geo), charts.window_boxes(geo, strongest),
+                f"Channel {channel} of {layer_name} on {digit_name}", peak=best_window,
+            ),
+            key="atlas_on_digit",
+        )
+    with text_col:
+        st.markdown(on_digit_text(channel, channel_map, strongest, geo, best_window))
+
+    st.header("Watch a convolution happen")
+    st.caption(
+        f"Filter {channel} of `{layer_name}` sliding over its input for this digit: at each place it multiplies "
+        "its weights with the window under it, adds them up with its bias, keeps the result if positive "
+        "(ReLU) and writes it to its map. Press Play or drag the slider."
+    )
+    st.plotly_chart(
+        ui_atlas.convolution_figure(run_key, layer_name, channel, digit.image, digit_name), key="atlas_convolution"
+    )

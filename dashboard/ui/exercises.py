@@ -1,0 +1,152 @@
+"""Streamlit side of the workshop: the session's step and progress, the answer box, feedback, the list.
+
+The logic (checking, progress, what counts as solved) is `dashboard.exercises`; this module keeps
+it in `st.session_state`, draws it, and moves between exercises in widget callbacks that only
+change the step. Feedback is plain text (it may quote the learner's answer).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import exercises as ex
+from dashboard.labels import run_title
+from dashboard.ui import state, text
+from dashboard.ui.runs import cached_runs, model_cache
+
+PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
+STEP = "ex_step"  # index of the exercise shown
+FEEDBACK = "ex_feedback"  # the `ex.Feedback` of the last check or reveal
+UPLOADED = "ex_uploaded"  # file id of the last progress file applied
+
+ICONS = {"solved": ":material/check_circle:", "revealed": ":material/visibility:",
+         "open": ":material/radio_button_unchecked:"}
+STATUS_WORDS = {"solved": "solved", "revealed": "answer shown", "open": "open"}
+
+
+def sequence() -> list[ex.Exercise]:
+    """The exercises, reading runs from this server's model cache; the session starts at the URL's step."""
+    seq = ex.exercises(lookup=lambda key: model_cache().get(key))
+    if not isinstance(st.session_state.get(PROGRESS), dict):
+        st.session_state[PROGRESS] = ex.new_progress()
+    if STEP not in st.session_state:
+        st.session_state[STEP] = state.url_int("step", 1, len(seq), 1) - 1  # 1-based in the URL
+    return seq
+
+
+def go_to(step: int, count: int) -> None:
+    """Widget callback: only moves the step; the rerun draws it."""
+    st.session_state[STEP] = max(0, min(count - 1, step))
+    st.session_state[PROGRESS] = ex.with_step(st.session_state[PROGRESS], st.session_state[STEP])
+
+
+def progress_upload(seq: list[ex.Exercise]) -> None:
+    """The sidebar's uploader: a progress file replaces the session's progress (and its step), once."""
+    with st.sidebar:
+        st.header("Progress")
+        uploaded = st.file_uploader("Continue from a progress file", type=["json"], key="ex_upload")
+    if uploaded is None or st.session_state.get(UPLOADED) == uploaded.file_id:
+        return
+    st.session_state[UPLOADED] = uploaded.file_id
+    loaded, warnings = ex.progress_from_json(uploaded.getvalue(), seq)
+    with st.sidebar:
+        for warning in warnings:
+            text.warning(warning)
+    st.session_state[PROGRESS] = loaded
+    st.session_state[STEP] = loaded["step"]
+    st.session_state.pop(FEEDBACK, None)
+
+
+def current(seq: list[ex.Exercise]) -> ex.Exercise:
+    """The exercise at the session's step, with its number and prompt drawn; the step goes to the URL."""
+    step = st.session_state[STEP]
+    item = seq[step]
+    state.set_url(step=step + 1)
+    st.subheader(f"{step + 1}. {item.title}")
+    st.markdown(item.prompt)
+    if item.spec is not None and item.kind != "run":
+        st.caption(f"The network: `{item.spec.describe()}`")
+    return item
+
+
+def _run_answer(key: str) -> str:
+    runs = cached_runs()
+    if not runs:
+        st.info("No trained runs yet: train one on the **Train** page, then come back.", icon=":material/info:")
+        return ""
+    by_key = {r.key: r for r in runs}
+    chosen = st.selectbox("Your run", list(by_key), index=None, key=key,
+                          format_func=lambda k: f"{run_title(by_key[k])} · {by_key[k].params:,} params")
+    return chosen or ""
+
+
+def answer_input(item: ex.Exercise) -> str:
+    """The answer widget for the exercise's kind; its value as text ('' when none)."""
+    key = state.kept(f"ex_answer_{item.id}")  # answers stay while the learner moves around
+    if item.kind in ("shape", "number"):
+        return st.text_input("Your answer", key=key, placeholder=item.placeholder, max_chars=200)
+    if item.kind == "choice":
+        picked = st.radio("Your answer", list(range(len(item.choices))), index=None,
+                          format_func=lambda i: item.choices[i], key=key)
+        return "" if picked is None else str(picked + 1)
+    if item.kind == "network":
+        if st.button("Use my current network (from the Architecture page)", key="ex_use_current"):
+            st.session_state[key] = state.current_spec().to_json()
+        return st.text_area("Your network as JSON", key=key, height=120, max_chars=ex.MAX_ANSWER_CHARS)
+    return _run_answer(key)
+
+
+def check_buttons(item: ex.Exercise, answer: str) -> None:
+    """Check and Show the answer; either updates progress and the feedback shown below."""
+    left, middle, _ = st.columns([1, 1, 3])
+    checked = left.button("Check", key="ex_check", type="primary", icon=":material/task_alt:")
+    revealed = item.reveal is not None and middle.button("Show the answer", key="ex_reveal",
+                                                         icon=":material/visibility:")
+    if checked or revealed:
+        act = ex.attempt if checked else ex.reveal
+        st.session_state[PROGRESS], st.session_state[FEEDBACK] = act(st.session_state[PROGRESS], item, answer)
+
+
+def show_feedback(item: ex.Exercise) -> None:
+    """The last feedback on this exercise, then its evidence from the cache and its hint."""
+    feedback = st.session_state.get(FEEDBACK)
+    if isinstance(feedback, ex.Feedback) and feedback.exercise_id == item.id:
+        if feedback.status == "revealed":
+            text.info(feedback.message, icon=":material/visibility:")
+        elif feedback.status == "right":
+            text.success(feedback.message)
+        else:
+            text.error(feedback.message, icon=":material/cancel:")
+        if item.evidence is not None:
+            for line in item.evidence(cached_runs()):
+                st.caption(line)
+    with st.expander("Hint", icon=":material/lightbulb:"):
+        st.markdown(item.hint)
+
+
+def step_buttons(count: int) -> None:
+    """Previous and Next."""
+    step = st.session_state[STEP]
+    back, forward, _ = st.columns([1, 1, 4])
+    back.button("Previous", key="ex_prev", on_click=go_to, args=(step - 1, count), disabled=step == 0,
+                icon=":material/arrow_back:")
+    forward.button("Next", key="ex_next", on_click=go_to, args=(step + 1, count), disabled=step == count - 1,
+                   icon=":material/arrow_forward:")
+
+
+def progress_sidebar(seq: list[ex.Exercise]) -> None:
+    """How many are solved, one button per exercise (its status as an icon and in its help), the download."""
+    progress = st.session_state[PROGRESS]
+    marks = ex.statuses(progress, seq)
+    with st.sidebar:
+        solved = marks.count("solved")
+        st.progress(solved / len(seq), text=f"{solved} of {len(seq)} solved")
+        for i, (task, mark) in enumerate(zip(seq, marks)):
+            st.button(f"{i + 1}. {task.title}", key=f"ex_goto_{i}", on_click=go_to, args=(i, len(seq)),
+                      icon=ICONS[mark], help=STATUS_WORDS[mark].capitalize(),
+                      type="primary" if i == st.session_state[STEP] else "secondary", width="stretch")
+        st.download_button(
+            "Download my progress", data=ex.progress_to_json(ex.with_step(progress, st.session_state[STEP])),
+            file_name="convnet-exercises.json", mime="application/json", key="ex_download",
+            on_click="ignore", icon=":material/download:",
+        )

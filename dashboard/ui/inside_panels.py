@@ -1,0 +1,168 @@
+"""The sections of "Inside the 3×3", each a fragment: a widget in one section reruns that section only.
+
+Every section reads the run's analyses from the server-wide caches of `dashboard.ui.inside`
+(computed once per run), draws its charts and shows the words of `dashboard.inside_texts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+from dashboard import inside_texts as texts
+from dashboard.charts import inside as charts
+from dashboard.data import MnistData
+from dashboard.evaluation import family_rows, same_training
+from dashboard.run import RunRecord
+from dashboard.spec import LayerGeometry
+from dashboard.ui import inside
+from dashboard.ui.state import kept, set_url, url_int, url_token
+
+PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside.TSNE_IMAGES:,} images, slower the first time)"}
+PREDICTED = -1  # Grad-CAM of the class the network predicts
+MAX_SHOWN = 24  # selected images drawn below the projection
+
+
+@st.fragment
+def projection_section(record: RunRecord, numbers: int, layer_name: str, data: MnistData) -> None:
+    """The test images placed by their last-map numbers (PCA or t-SNE); selected dots drawn below."""
+    method = url_token("proj", allowed=list(PROJECTIONS)) or "pca"
+    method = st.radio(
+        "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True,
+        key=kept("inside_proj", method),
+    )
+    set_url(proj=method)
+    proj = inside.projection(record.key, method, data.fingerprint)
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        event = st.plotly_chart(
+            charts.projection_chart(
+                proj["coords"], proj["labels"], proj["indices"], proj["predicted"],
+                method="PCA" if method == "pca" else "t-SNE", explained=proj["explained"],
+            ),
+            key="inside_projection",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+        )
+    with text_col:
+        st.markdown(texts.projection_text(numbers, layer_name, method, proj["explained"]))
+        points = event.selection.points if event is not None and hasattr(event, "selection") else []
+        chosen = [int(p["customdata"][0]) for p in points if p.get("customdata") is not None][:MAX_SHOWN]
+        if chosen:
+            truth = {int(i): (int(t), int(p)) for i, t, p in zip(proj["indices"], proj["labels"], proj["predicted"])}
+            captions = [f"#{i}: {truth[i][0]}→{truth[i][1]}" if i in truth else f"#{i}" for i in chosen]
+            st.plotly_chart(
+                charts.thumbnails_chart(data.x_test[chosen], captions, cols=6, title="Selected (label→predicted)"),
+                key="inside_selected",
+                config={"displayModeBar": False},
+            )
+
+
+def positions_section(ablation, geo: LayerGeometry, channels: int) -> None:  # ablation: analysis.Ablation
+    """Accuracy with one position zeroed, and with one position alone, beside what they say."""
+    left_col, right_col, text_col = st.columns([2, 2, 2])
+    with left_col:
+        st.plotly_chart(
+            charts.position_chart(
+                ablation.zero_one, ablation.baseline, "Accuracy with one position zeroed",
+                note=f"all positions kept: {ablation.baseline:.1%}",
+            ),
+            key="inside_zero_one",
+        )
+    with right_col:
+        st.plotly_chart(
+            charts.position_chart(ablation.keep_one, ablation.baseline, "Accuracy with only one position kept",
+                                  note=f"chance is {texts.CHANCE:.0%}"),
+            key="inside_keep_one",
+        )
+    with text_col:
+        st.markdown(texts.positions_text(geo, channels, ablation.zero_one, ablation.keep_one,
+                                         ablation.baseline, ablation.n_images))
+
+
+@st.fragment
+def channels_section(record: RunRecord, ablation, conv_name: str, channels: int) -> None:
+    """Accuracy with each channel zeroed; a clicked bar links to what that channel looks for."""
+    from dashboard.ui.pick import channel_link
+
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        st.plotly_chart(
+            charts.channel_chart(ablation.channel_accuracy, ablation.channel_order, ablation.baseline),
+            key="inside_channels",
+            on_select="rerun",
+            selection_mode="points",
+        )
+        if not record.is_imported:  # the Channels page needs the app's network description
+            channel_link(record.key, st.session_state.get("inside_channels"), channels)
+    with text_col:
+        st.markdown(texts.channels_text(conv_name, ablation.channel_accuracy, ablation.channel_order, ablation.baseline))
+
+
+@st.fragment
+def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
+    """Test accuracy and parameters against the last map's side, over the cached runs."""
+    same_only = st.toggle(
+        "Only runs trained with the same settings and data", key=kept("inside_same", True),
+        help="A fair comparison of networks needs the same training.",
+    )
+    rows = family_rows(same_training(records, record) if same_only else records)
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        if len(rows) >= 2:
+            highlight = next((i for i, r in enumerate(rows) if r.key == record.key), None)
+            st.plotly_chart(
+                charts.depth_size_chart(
+                    [r.final_size for r in rows], [r.test_accuracy for r in rows], [r.params for r in rows],
+                    [r.label for r in rows], highlight=highlight,
+                ),
+                key="inside_depth",
+            )
+        else:
+            st.info(
+                "Only one run to show. Train networks of other depths to compare last-map sizes: the Train "
+                "page trains a whole family at once (vary the number of conv blocks), or switch off the "
+                "toggle above to include every cached run.",
+                icon=":material/info:",
+            )
+            st.page_link("pages/2_Train.py", label="Train a family of networks", icon=":material/model_training:")
+    with text_col:
+        st.markdown(texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows]))
+
+
+@st.fragment
+def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> None:
+    """Where the network looks: the digit input, the class to explain, and its Grad-CAM."""
+    from dashboard.ui.digit_input import digit_input
+
+    digit = digit_input("inside")
+    if digit is None:
+        return
+    cam_default = url_int("cam", PREDICTED, 9, PREDICTED)
+    cam_class = st.selectbox(
+        "Explain the score of", [PREDICTED, *range(10)], key=kept("inside_cam", cam_default),
+        format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
+    )
+    set_url(cam=None if cam_class == PREDICTED else cam_class)
+    if last_layer_type != "Dense":
+        st.info("Grad-CAM scores the logits of a final Dense layer; this model ends in "
+                f"{last_layer_type}, so it is not shown.", icon=":material/info:")
+        return
+    cam = inside.grad_cam(
+        record.key, spec_json, np.asarray(digit.image, dtype=np.float32),
+        None if cam_class == PREDICTED else int(cam_class),
+    )
+    predicted = int(np.argmax(cam.probabilities))
+    chart_col, text_col = st.columns([3, 2])
+    with chart_col:
+        st.plotly_chart(
+            charts.gradcam_chart(
+                digit.image, cam.heatmap, cam.coarse,
+                f"Grad-CAM for digit {cam.class_index} · predicted {predicted} ({cam.probabilities[predicted]:.1%})",
+            ),
+            key="inside_gradcam",
+        )
+    with text_col:
+        st.markdown(texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))
