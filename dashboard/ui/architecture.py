@@ -54,11 +54,11 @@ def _column_config(narrow: bool) -> dict:
     """Header tooltips, and in half the page (`narrow`) short headers and widths that fit."""
     width = (lambda pixels: pixels) if narrow else (lambda pixels: None)
     return {
-        "Layer": st.column_config.TextColumn(width=width(118)),
-        "Output shape": st.column_config.TextColumn("Output" if narrow else None, width=width(128)),
-        "Param #": st.column_config.NumberColumn("Params" if narrow else None, format="localized", width=width(76)),
+        "Layer": st.column_config.TextColumn(width=width(112)),
+        "Output shape": st.column_config.TextColumn("Output" if narrow else None, width=width(122)),
+        "Param #": st.column_config.NumberColumn("Params" if narrow else None, format="localized", width=width(72)),
         "Receptive field": st.column_config.NumberColumn(
-            "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(46)),
+            "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(44)),
         "Jump": st.column_config.TextColumn(help=network_text.JUMP_HELP, width=width(44)),
     }
 
@@ -76,13 +76,20 @@ def summary_table(rows: Sequence[dict], highlight: str, key: str, *, jump: bool 
     st.dataframe(styled, hide_index=True, key=key, column_config=_column_config(narrow))
 
 
-def _metrics(spec: NetworkSpec, rows: Sequence[dict]) -> None:
+def _metrics(spec: NetworkSpec, rows: Sequence[dict], narrow: bool) -> None:
+    """Parameters, last conv map, its receptive field: three metrics, or one line in half the page
+    (where metrics' large numbers were cut off: "2,038…")."""
     last_conv = [g for g in geometry(spec) if g.kind == "Conv2D"][-1]
+    values = (f"{sum(r['params'] for r in rows):,}", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}",
+              f"{last_conv.receptive_field}×{last_conv.receptive_field}")
+    if narrow:
+        st.markdown(f"**{values[0]}** parameters · last conv map **{values[1]}** · its receptive field **{values[2]}**",
+                    help=network_text.RECEPTIVE_FIELD_HELP)
+        return
     a, b, c = st.columns(3)
-    a.metric("Parameters", f"{sum(r['params'] for r in rows):,}")
-    b.metric("Last conv map", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}")
-    c.metric("Its receptive field", f"{last_conv.receptive_field}×{last_conv.receptive_field}",
-             help=network_text.RECEPTIVE_FIELD_HELP)
+    a.metric("Parameters", values[0])
+    b.metric("Last conv map", values[1])
+    c.metric("Its receptive field", values[2], help=network_text.RECEPTIVE_FIELD_HELP)
 
 
 def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: int | None = None) -> None:
@@ -96,13 +103,13 @@ def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: 
     st.markdown(f"**{preset_name(spec) or 'custom'}** · `{spec.describe()}`")
     if training_problems(spec):
         st.caption("Too big to train here: " + "; ".join(training_problems(spec)) + ".")
-    _metrics(spec, rows)
+    _metrics(spec, rows, narrow)
     st.info(network_text.map_text(spec))
     summary_table(rows, last_conv, key=f"{key}_table", narrow=narrow)
     unseen = network_text.unseen_text(spec)
     if unseen:
         st.caption(unseen)
-    shape_panel(spec, rows, key=key)
+    shape_panel(spec, rows, key=key, stacked=narrow)
     spatial, params, field = figures(spec.to_json(), params_top)
     st.plotly_chart(spatial, key=f"{key}_spatial", config=CHART_CONFIG)
     st.plotly_chart(params, key=f"{key}_params", config=CHART_CONFIG)
