@@ -60,6 +60,9 @@ def _column_config(narrow: bool) -> dict:
         "Receptive field": st.column_config.NumberColumn(
             "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(44)),
         "Jump": st.column_config.TextColumn(help=network_text.JUMP_HELP, width=width(44)),
+        "Where the params come from": st.column_config.TextColumn(
+            help="For a conv layer: kernel height × width × input channels (weights per filter) × filters + "
+                 "one bias per filter. For a dense layer: inputs × units + one bias per unit."),
     }
 
 
