@@ -30,10 +30,10 @@ import numpy as np
 import tensorflow as tf
 
 from dashboard.data import to_model_input
+from dashboard.model import is_map_layer
 from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
-# Layers whose outputs are spatial feature maps, and the heads' layers, identified by class.
-MAP_LAYERS = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+# The heads' first layers that `_linear_head` understands, identified by class.
 REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}
 CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
 
@@ -43,7 +43,7 @@ CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contribut
 
 def final_map_layer(model: keras.Model) -> str:
     """Name of the last conv/pool layer, whose output the head reads (conv2d_2 for the book)."""
-    names = [layer.name for layer in model.layers if isinstance(layer, MAP_LAYERS)]
+    names = [layer.name for layer in model.layers if is_map_layer(layer)]
     if not names:
         raise ValueError("the model has no conv or pooling layer")
     return names[-1]
