@@ -76,8 +76,16 @@ def summary_frame(rows: Sequence[dict], jump: bool = True, formulas: bool = True
     if jump:
         columns["Jump"] = ["—" if r["jump"] is None else str(r["jump"]) for r in rows]
     if formulas:
-        columns["Where the params come from"] = [r["params_formula"] for r in rows]
+        columns["Where the params come from"] = [short_formula(r["params_formula"]) for r in rows]
     return pd.DataFrame(columns)
+
+
+def short_formula(formula: str) -> str:
+    """A conv layer's arithmetic without its words, to fit a table column:
+    "3×3×64 weights per filter × 64 filters + 64 biases = 36,928" → "3×3×64 × 64 + 64 = 36,928"."""
+    for words in (" weights per filter", " filters", " biases"):
+        formula = formula.replace(words, "")
+    return formula
 
 
 # --- what the app agrees to build and train ------------------------------------------------------

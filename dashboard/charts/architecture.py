@@ -117,7 +117,8 @@ def receptive_field_chart(
         title=title,
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),
-        # Beside the image, one entry a line: never on the axis numbers, whatever the width.
-        legend=dict(font=dict(size=11), orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
+        # Below the image, far enough to clear the axis numbers (plotly does not count them when
+        # it places a legend); plotly widens the bottom margin to fit the legend's rows.
+        legend=dict(font=dict(size=11), orientation="h", x=0, xanchor="left", y=-0.15, yanchor="top"),
     )
     return fig

@@ -85,7 +85,7 @@ def kernel_output_chart(
     # Panel titles as annotations above each panel, as make_subplots writes them.
     annotations = [
         dict(text=title, x=sum(layout[f"xaxis{'' if i == 0 else i + 1}"]["domain"]) / 2, y=1.0, xref="paper",
-             yref="paper", xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=14))
+             yref="paper", xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12))
         for i, title in enumerate(titles[-panels:])
     ]
     layout.update(shapes=shapes, annotations=annotations, height=400, template="none",

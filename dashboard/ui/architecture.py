@@ -54,12 +54,15 @@ def _column_config(narrow: bool) -> dict:
     """Header tooltips, and in half the page (`narrow`) short headers and widths that fit."""
     width = (lambda pixels: pixels) if narrow else (lambda pixels: None)
     return {
-        "Layer": st.column_config.TextColumn(width=width(118)),
-        "Output shape": st.column_config.TextColumn("Output" if narrow else None, width=width(128)),
-        "Param #": st.column_config.NumberColumn("Params" if narrow else None, format="localized", width=width(76)),
+        "Layer": st.column_config.TextColumn(width=width(112)),
+        "Output shape": st.column_config.TextColumn("Output" if narrow else None, width=width(122)),
+        "Param #": st.column_config.NumberColumn("Params" if narrow else None, format="localized", width=width(72)),
         "Receptive field": st.column_config.NumberColumn(
-            "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(46)),
+            "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(44)),
         "Jump": st.column_config.TextColumn(help=network_text.JUMP_HELP, width=width(44)),
+        "Where the params come from": st.column_config.TextColumn(
+            help="For a conv layer: kernel height × width × input channels (weights per filter) × filters + "
+                 "one bias per filter. For a dense layer: inputs × units + one bias per unit."),
     }
 
 
@@ -76,13 +79,20 @@ def summary_table(rows: Sequence[dict], highlight: str, key: str, *, jump: bool 
     st.dataframe(styled, hide_index=True, key=key, column_config=_column_config(narrow))
 
 
-def _metrics(spec: NetworkSpec, rows: Sequence[dict]) -> None:
+def _metrics(spec: NetworkSpec, rows: Sequence[dict], narrow: bool) -> None:
+    """Parameters, last conv map, its receptive field: three metrics, or one line in half the page
+    (where metrics' large numbers were cut off: "2,038…")."""
     last_conv = [g for g in geometry(spec) if g.kind == "Conv2D"][-1]
+    values = (f"{sum(r['params'] for r in rows):,}", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}",
+              f"{last_conv.receptive_field}×{last_conv.receptive_field}")
+    if narrow:
+        st.markdown(f"**{values[0]}** parameters · last conv map **{values[1]}** · its receptive field **{values[2]}**",
+                    help=network_text.RECEPTIVE_FIELD_HELP)
+        return
     a, b, c = st.columns(3)
-    a.metric("Parameters", f"{sum(r['params'] for r in rows):,}")
-    b.metric("Last conv map", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}")
-    c.metric("Its receptive field", f"{last_conv.receptive_field}×{last_conv.receptive_field}",
-             help=network_text.RECEPTIVE_FIELD_HELP)
+    a.metric("Parameters", values[0])
+    b.metric("Last conv map", values[1])
+    c.metric("Its receptive field", values[2], help=network_text.RECEPTIVE_FIELD_HELP)
 
 
 def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: int | None = None) -> None:
@@ -96,13 +106,13 @@ def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: 
     st.markdown(f"**{preset_name(spec) or 'custom'}** · `{spec.describe()}`")
     if training_problems(spec):
         st.caption("Too big to train here: " + "; ".join(training_problems(spec)) + ".")
-    _metrics(spec, rows)
+    _metrics(spec, rows, narrow)
     st.info(network_text.map_text(spec))
     summary_table(rows, last_conv, key=f"{key}_table", narrow=narrow)
     unseen = network_text.unseen_text(spec)
     if unseen:
         st.caption(unseen)
-    shape_panel(spec, rows, key=key)
+    shape_panel(spec, rows, key=key, stacked=narrow)
     spatial, params, field = figures(spec.to_json(), params_top)
     st.plotly_chart(spatial, key=f"{key}_spatial", config=CHART_CONFIG)
     st.plotly_chart(params, key=f"{key}_params", config=CHART_CONFIG)
@@ -147,11 +157,28 @@ def compare_choice(spec: NetworkSpec) -> NetworkSpec | None:
     return other
 
 
+def _cache_stamp() -> tuple[int, ...]:
+    """Modification times of the run cache's directories: a run stored, removed or set aside changes them."""
+    from dashboard.ui.runs import model_cache
+
+    cache = model_cache()
+    return tuple(d.stat().st_mtime_ns if d is not None and d.is_dir() else 0 for d in (cache.root, cache.shipped_root))
+
+
+@st.cache_data(show_spinner=False, max_entries=4, ttl=cached.IDLE_TTL)
+def _imported_runs(stamp: tuple[int, ...]) -> list:
+    """The imported runs of the cache as it was at `stamp` (listing every run reads every record
+    and archive: ~40 ms a view, for a section most visits do not show)."""
+    from dashboard.ui.runs import model_cache
+
+    return [r for r in model_cache().runs() if r.is_imported]
+
+
 def imported_models() -> None:
     """Summaries of the models imported on the Import page, if any."""
     from dashboard.ui import imports, runs
 
-    imported_runs = [r for r in runs.cached_runs() if r.is_imported]
+    imported_runs = _imported_runs(_cache_stamp())
     if not imported_runs:
         return
     st.header("Imported models")

@@ -55,7 +55,7 @@ def _decode_figure(spec_json: str, layer: str, digit: int) -> go.Figure:
     if row["type"] == "Conv2D":
         kernel, input_map = decode.kernel_taps(spec, layer, centre, centre)
         k = kernel.grid
-        titles = (f"kernel {k}×{k} of Conv2D({shape[3]}, ({k}, {k})) at ({centre}, {centre})",
+        titles = (f"kernel {k}×{k} of Conv2D({shape[3]}, ({k}, {k}))<br>at ({centre}, {centre})",
                   f"output {shape[1]}×{shape[2]} of {layer}")
     else:
         kernel = input_map = None
@@ -63,9 +63,10 @@ def _decode_figure(spec_json: str, layer: str, digit: int) -> go.Figure:
     return kernel_output_chart(image, kernel, input_map, output, geo.window(centre, centre), titles, chosen)
 
 
-def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 0, layer: str | None = None) -> None:
+def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 0, layer: str | None = None,
+                stacked: bool = False) -> None:
     """Decode a layer's output shape (`layer`, else a selectbox defaulting to the last conv layer),
-    drawn over test digit number `digit`."""
+    drawn over test digit number `digit`; the text beside the figure, or above it if `stacked`."""
     names = [r["name"] for r in rows]
     if layer is None:
         widget = kept(f"{key}_decode_layer")
@@ -76,7 +77,7 @@ def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 
     shape = list(row["output_shape"])
     geo = next((g for g in geometry(spec) if g.name == layer), None)
     parts = decode.decode_shape(shape, layer, row["type"], geo)
-    text_col, chart_col = st.columns([2, 3])
+    text_col, chart_col = (st.container(), st.container()) if stacked else st.columns([2, 3])
     with text_col:
         lines = [f"**`{decode.shape_text(shape)}`** is the output of `{layer}` ({row['type']}):"]
         lines += [

@@ -120,10 +120,14 @@ def test_comparison_shows_two_networks_side_by_side():
     at = run_page({"compare": "no_pooling"})
     assert at.selectbox(key="arch_compare").value == "no_pooling"
     assert at.dataframe[1].value["Param #"].sum() == 2_038_922
-    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18", "2,038,922", "22×22×64", "7×7"]
+    # Side by side, the three numbers are one line each (metrics' large numbers were cut off).
+    lines = [md.value for md in at.markdown if md.value.endswith("its receptive field **7×7**")
+             or md.value.endswith("its receptive field **18×18**")]
+    assert lines == ["**93,322** parameters · last conv map **3×3×64** · its receptive field **18×18**",
+                     "**2,038,922** parameters · last conv map **22×22×64** · its receptive field **7×7**"]
     at.selectbox(key="arch_compare").set_value("(none)")
     at.run()
-    assert len(at.metric) == 3 and "compare" not in at.query_params
+    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"] and "compare" not in at.query_params
 
 
 def test_comparison_with_a_network_written_as_json():
@@ -156,7 +160,7 @@ def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
     at = run_page({"spec": json.dumps(LARGEST)})
     rows = table(at)
     assert rows["Param #"].sum() == 118_836_490
-    assert rows["Where the params come from"][0] == "7×7×1 weights per filter × 256 filters + 256 biases = 12,800"
+    assert rows["Where the params come from"][0] == "7×7×1 × 256 + 256 = 12,800"  # the words are in the column's help
     assert any("Too big to train here" in c.value for c in at.caption)
 
 
@@ -229,5 +233,5 @@ def test_charts_leave_axis_numbers_and_titles_clear():
             assert json.loads(element.proto.config)["displayModeBar"] is False
     rf = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.key == "main_rf")
     legend = rf["layout"]["legend"]
-    assert legend["orientation"] == "v" and legend["x"] > 1  # beside the image, not over the x-axis
+    assert legend["orientation"] == "h" and legend["y"] <= -0.15  # below the x-axis numbers, not on them
 

@@ -76,5 +76,5 @@ def test_home_texts_agree_with_the_book_numbers():
     assert any("*jump* is how many pixels apart" in c.value for c in at.caption)
     rf = next(element for element in at.get("plotly_chart") if element.key == "home_rf")
     legend = json.loads(rf.proto.spec)["layout"]["legend"]
-    assert legend["orientation"] == "v" and legend["x"] > 1  # beside the digit, not over the x-axis numbers
+    assert legend["orientation"] == "h" and legend["y"] <= -0.15  # below the x-axis numbers, not on them
     assert json.loads(rf.proto.config)["displayModeBar"] is False  # no toolbar over the title

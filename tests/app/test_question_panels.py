@@ -30,7 +30,7 @@ def test_home_decodes_the_last_conv_shape_and_draws_kernel_and_output():
     assert "`Conv2D(64, (3, 3))` sets the **kernel**" in text and "5 − 3 + 1 = 3" in text
     fig = decode_figure(at)
     titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert titles == ["kernel 3×3 of Conv2D(64, (3, 3)) at (1, 1)", "output 3×3 of conv2d_2"]
+    assert titles == ["kernel 3×3 of Conv2D(64, (3, 3))<br>at (1, 1)", "output 3×3 of conv2d_2"]
     # Squares are drawn as outline traces (5 corners and a gap each); the window is a shape.
     squares = {(t["xaxis"], t["fillcolor"] if t.get("fill") == "toself" else "grid"): outline_squares(t)
                for t in fig["data"] if t["type"] == "scatter"}

@@ -104,3 +104,12 @@ def test_keras_agrees_rows_26_and_27_never_reach_the_classifier():
     reach = np.abs(tape.gradient(total, digits).numpy()).sum(axis=(0, 3))  # (28, 28)
     assert np.all(reach[26:, :] == 0) and np.all(reach[:, 26:] == 0)
     assert np.all(reach[:26, :26].sum(axis=1) > 0) and np.all(reach[:26, :26].sum(axis=0) > 0)
+
+
+def test_the_table_formula_keeps_the_numbers_of_the_full_one():
+    from dashboard.summaries import short_formula
+
+    conv = next(r for r in summarize(BOOK) if r.name == "conv2d_2")
+    assert conv.params_formula == "3×3×64 weights per filter × 64 filters + 64 biases = 36,928"
+    assert short_formula(conv.params_formula) == "3×3×64 × 64 + 64 = 36,928"
+    assert eval(short_formula(conv.params_formula).split(" = ")[0].replace("×", "*")) == conv.params
