@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import network_text
 from dashboard.spec import BOOK
 from dashboard.summaries import preset_summaries
-from dashboard.ui import cached, nav
+from dashboard.ui import cached, nav, text
 from dashboard.ui.architecture import CHART_CONFIG, book_field_figure, summary_table
 from dashboard.ui.decode import shape_panel
 
@@ -49,14 +49,14 @@ st.subheader("What `(None, 3, 3, 64)` means")
 shape_panel(BOOK, book["layers"], key="home", layer=LAST_CONV)
 
 st.subheader("Explore")
-for path, label, icon, text in nav.available_pages()[1:]:
-    st.page_link(path, label=f"**{label}** — {text}", icon=icon)
+for path, label, icon, purpose in nav.available_pages()[1:]:
+    st.page_link(path, label=f"**{label}** — {purpose}", icon=icon)
 
 st.divider()
 digits = cached.mnist()
-st.caption(
-    f"Data in use: **{digits.label}**. Set `MNIST_NPZ` to a full MNIST `.npz` to use all 70,000 images. "
-    "MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0."
-)
+in_use = "full MNIST (60,000 train + 10,000 test images)" if digits.is_full else digits.label
+hint = "" if digits.is_full else " Set `MNIST_NPZ` to a full MNIST `.npz` to use all 70,000 images."
+st.caption(f"Data in use: **{in_use}**.{hint} "
+           "MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0.")
 for note in digits.notes:
-    st.caption(f"ⓘ {note}")
+    st.caption(f":material/info: {text.md(note)}")  # may quote a file name: plain text
