@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.ui import imports, nav
 
-st.set_page_config(page_title="Import · ConvNet Explorer", page_icon=":material/upload_file:", layout="wide")
+st.set_page_config(page_title="Import · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("Import your own model")
 st.caption(
