@@ -41,9 +41,10 @@ def book_file(folder: Path) -> tuple[bytes, str]:
     from dashboard.training import TRAIN_PRESETS
 
     cache = ModelCache()
-    book = TRAIN_PRESETS["book"].to_dict()
+    book = TRAIN_PRESETS["book"]
     for record in cache.runs():
-        if record.shipped and record.spec == BOOK.to_dict() and record.settings == book:
+        if record.shipped and record.spec == BOOK and record.settings is not None \
+                and record.settings.to_dict() == book.to_dict():
             return cache.model_path(record.key).read_bytes(), f"shipped book run {record.key}"
     import keras
     from keras import layers
@@ -85,7 +86,7 @@ def main() -> None:
 
     start = time.perf_counter()
     imported = record.imported
-    model = app_model(cache.load_model(record.key), tuple(imported["input_shape"]), imported["scaling"], True)
+    model = app_model(cache.load_model(record.key), tuple(imported.input_shape), imported.scaling, True)
     run = prepare_run(record.key, model, None, map_geometry(record))
     reading = run.read(mnist.x_test[0].astype("float32") / 255.0)
     figures = charts.reading_figures(reading, run.kernels, run.last_conv, (1, 1), int(mnist.y_test[0]))
@@ -98,7 +99,7 @@ def main() -> None:
 
     result = {
         "file": source, "file_mb": round(len(data) / 2**20, 2), "data": mnist.label,
-        "test_accuracy": round(record.test_accuracy, 4), "input_scaling": imported["scaling"],
+        "test_accuracy": round(record.test_accuracy, 4), "input_scaling": imported.scaling,
         "upload_to_ready_s": round(ready, 2), "ready_to_first_maps_s": round(first_maps, 2),
         "upload_to_first_maps_s": round(ready + first_maps, 2), "second_import_s": round(again, 3),
         "figures": len(figures), "rss_baseline_mb": round(baseline), "rss_peak_after_import_mb": round(after_import),

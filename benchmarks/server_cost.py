@@ -44,6 +44,8 @@ PAGES = [
     ("Inside the 3×3", "/Inside_the_3x3"),
     ("Channels", "/Channels"),
     ("Exercises", "/Exercises"),
+    ("Import", "/Import"),
+    ("Channels", "/Channels"),
 ]
 QUIET_SECONDS = 1.0  # the server is settled after this long with under QUIET_CPU of CPU
 QUIET_CPU = 0.02

@@ -54,10 +54,11 @@ def decode_shape(shape: Sequence[int | None], name: str, kind: str, geo: LayerGe
         _, h, w, c = shape
         where = ""
         if geo is not None and geo.jump is not None:
-            where = (
-                f"; each position looks at {article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} window of the "
-                f"28×28 digit, neighbours {plural(geo.jump, 'pixel')} apart"
-            )
+            window = f"{article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} window of the 28×28 digit"
+            if h * w == 1:
+                where = f"; it looks at {window}"
+            else:
+                where = f"; each position looks at {window}, neighbours {plural(geo.jump, 'pixel')} apart"
         parts.append(ShapePart(f"{h}, {w}", "height, width", f"the map has {h}×{w} = {plural(h * w, 'position')}{where}."))
         if kind == "Conv2D":
             meaning = f"{plural(c, 'channel')}, one per filter of `{name}`: at every position, how strongly each of its {c} learned patterns is there."

@@ -42,8 +42,14 @@ PROGRESS_FORMAT = "convnet-explorer-exercises"
 PROGRESS_VERSION = 1
 MAX_PROGRESS_BYTES = 200_000
 PROGRESS_DEPTH = 8  # progress > answers > entry: 3 levels
-BUDGET_PARAMS = 20_000
-BUDGET_TARGET = 0.98
+# Exercise 11 ("small but good"), measured with benchmarks/budget_candidates.py (fast preset: one
+# epoch on full MNIST, last validation accuracy, seeds 0 and 1). The budget is below every preset
+# and every shipped run (the smallest, tiny, has 14,410 parameters), so none solves it unworked.
+# Under 10,000: tiny with Dense(16) (7,834) 98.43 / 98.10%; tiny without its Dense (5,258) 98.10 /
+# 98.13%; three convs 8-16-32 and global average (6,218) 96.80 / 96.73%; two convs 12-24, no Dense
+# (8,746) 98.50 / 98.52%; three convs 8-16-32, the third unpooled, no Dense (8,778) 98.63 / 98.67%.
+BUDGET_PARAMS = 10_000
+BUDGET_TARGET = 0.985
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,24 @@ def progress_to_json(progress: dict[str, Any]) -> str:
     return json.dumps(progress, indent=1, sort_keys=True)
 
 
+def _entry(entry: dict[str, Any], item: Exercise, recheck: bool) -> dict[str, Any]:
+    """One uploaded answer, cleaned; with `recheck`, 'ok' only if the answer still passes its check."""
+    answer = str(entry.get("answer", ""))[:MAX_ANSWER_CHARS]
+    ok = entry.get("ok") is True
+    if ok and recheck:
+        try:
+            ok = bool(item.check(answer)[0])
+        except Exception:  # noqa: BLE001 - a checker that cannot run counts as not passed
+            ok = False
+    tries = entry.get("tries", 0)
+    return {
+        "answer": answer,
+        "ok": ok,
+        "tries": tries if isinstance(tries, int) and not isinstance(tries, bool) and 0 <= tries < 10**6 else 0,
+        "revealed": entry.get("revealed") is True,
+    }
+
+
 def progress_from_json(
     text: str | bytes, seq: Sequence[Exercise], recheck: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
@@ -252,21 +276,8 @@ def progress_from_json(
         if ex_id not in by_id or not isinstance(entry, dict):
             dropped += 1
             continue
-        answer = str(entry.get("answer", ""))[:MAX_ANSWER_CHARS]
-        ok = entry.get("ok") is True
-        if ok and recheck:
-            try:
-                ok = by_id[ex_id].check(answer)[0]
-            except Exception:  # noqa: BLE001 - a checker that cannot run counts as not passed
-                ok = False
-            failed += not ok
-        tries = entry.get("tries", 0)
-        progress["answers"][ex_id] = {
-            "answer": answer,
-            "ok": ok,
-            "tries": tries if isinstance(tries, int) and not isinstance(tries, bool) and 0 <= tries < 10**6 else 0,
-            "revealed": entry.get("revealed") is True,
-        }
+        progress["answers"][ex_id] = _entry(entry, by_id[ex_id], recheck)
+        failed += entry.get("ok") is True and not progress["answers"][ex_id]["ok"]
     if dropped:
         warnings.append(f"Ignored {dropped} answer(s) to exercises this version does not have.")
     if failed:

@@ -104,7 +104,7 @@ def app_model(model: Any, input_shape: tuple[int, ...], scaling: str, chain: boo
         x = layers.Reshape(tuple(input_shape), name="input_shape")(x)
     if chain:
         for layer in model.layers:
-            if type(layer).__name__ != "InputLayer":
+            if not isinstance(layer, layers.InputLayer):
                 copy = type(layer).from_config(layer.get_config())  # classes checked by modelfile
                 x = copy(x)
                 copy.set_weights(layer.get_weights())

@@ -12,14 +12,20 @@ Pure Python: imports neither TensorFlow nor Streamlit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
+from dashboard.data import MnistData
 from dashboard.outside import plain
 from dashboard.run import INPUT_SCALINGS, RunRecord
 from dashboard.spec import preset_name
 from dashboard.training import TRAIN_PRESETS, TrainSettings
 
 FULL_MNIST_MARK = "60,000 train + 10,000 test"  # how `dashboard.data` labels the full set
+FULL_TRAIN, FULL_TEST = 60_000, 10_000
+_COUNTS = re.compile(r"([0-9][0-9,]{0,9}) train \+ ([0-9][0-9,]{0,9}) test")  # in a record's data label
+DATA_SOURCE_NAMES = {"embedded": "embedded subset", "file": "MNIST file", "MNIST_NPZ": "MNIST_NPZ file",
+                     "keras-cache": "Keras's MNIST", "download": "downloaded MNIST"}
 # Inside the 3×3: losing one position of the last map costs less than this → "no position is essential".
 ESSENTIAL_POSITION_DROP = 0.05
 # Inside the 3×3: one position alone reaching this accuracy → "one window holds much of the digit".
@@ -73,11 +79,31 @@ def training_label(run: RunRecord) -> str:
     return what
 
 
+def name_data(source: str, n_train: int | None, n_test: int | None = None) -> str:
+    """How people name a data set: 'full MNIST', 'embedded subset (12,000 images)', 'MNIST file (500 images)'.
+
+    `n_train` is the number of training images (None if unknown); the full set is 60,000 + 10,000.
+    """
+    if n_train == FULL_TRAIN and n_test in (None, FULL_TEST):
+        return "full MNIST"
+    name = DATA_SOURCE_NAMES.get(source) or plain(source, 30)
+    return f"{name} ({n_train:,} images)" if n_train else name
+
+
+def dataset_name(data: MnistData) -> str:
+    """`name_data` of loaded data."""
+    return name_data(data.source, len(data.x_train), len(data.x_test))
+
+
 def data_name(run: RunRecord) -> str:
-    """A short name for the run's data: 'full MNIST', 'embedded subset', or the source."""
+    """`name_data` of the data a run was trained on (counts read from its bounded data label)."""
     if FULL_MNIST_MARK in run.data_label:
         return "full MNIST"
-    return "embedded subset" if run.data_source == "embedded" else plain(run.data_source, 30)
+    counts = _COUNTS.search(run.data_label[:200])
+    if counts is None:
+        return name_data(run.data_source, None)
+    n_train, n_test = (int(part.replace(",", "")) for part in counts.groups())
+    return name_data(run.data_source, n_train, n_test)
 
 
 def run_title(run: RunRecord) -> str:

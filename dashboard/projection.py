@@ -8,6 +8,11 @@ Tropp 2011, as scikit-learn's `PCA(svd_solver="randomized")` does): a few produc
 data matrix instead of a full eigendecomposition, ~20 ms instead of 1–3 s of CPU for a
 2000×1152 map on this machine. Small problems take the exact route.
 
+Why not scikit-learn (measured here, one BLAS thread, 2000×576 and 1,000×576 features): its PCA
+takes 16 ms against 46 ms here, but its t-SNE 6.2 s (Barnes-Hut; 23 s exact) against 3.5 s for
+the exact numpy version below, and it would bring scikit-learn 1.9.1 + scipy 1.17.1 + joblib:
+45 MB of wheels, ~200 MB installed, and 1.1 s of CPU to import in every server process.
+
 Pure numpy: imports neither Keras nor Streamlit.
 """
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from dashboard.geometry import LayerInfo, square
 from dashboard.spec import PRESETS, NetworkSpec, layer_infos, validate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,33 @@ def total_params(spec: NetworkSpec) -> int:
 def summary_dict(rows: Sequence[LayerRow]) -> dict:
     """{"layers": [row dicts…], "total_params": n}: the `summary --json` layout."""
     return {"layers": [row.to_dict() for row in rows], "total_params": sum(row.params for row in rows)}
+
+
+def summary_frame(rows: Sequence[dict], jump: bool = True, formulas: bool = True, types: bool = True) -> pd.DataFrame:
+    """The summary table of the home and Architecture pages: one row per layer (row dicts as
+    `LayerRow.to_dict()` gives them), with the layer types, the jump and the parameter arithmetic
+    if asked ("Layer (type)" as `model.summary()` writes it, else "Layer": the name alone)."""
+    import pandas as pd  # here, so that the command line's summary does not load pandas
+
+    columns = {
+        "Layer (type)" if types else "Layer": [f"{r['name']} ({r['type']})" if types else r["name"] for r in rows],
+        "Output shape": [str(tuple(r["output_shape"])) for r in rows],
+        "Param #": [r["params"] for r in rows],
+        "Receptive field": [r["receptive_field"] for r in rows],
+    }
+    if jump:
+        columns["Jump"] = ["—" if r["jump"] is None else str(r["jump"]) for r in rows]
+    if formulas:
+        columns["Where the params come from"] = [short_formula(r["params_formula"]) for r in rows]
+    return pd.DataFrame(columns)
+
+
+def short_formula(formula: str) -> str:
+    """A conv layer's arithmetic without its words, to fit a table column:
+    "3×3×64 weights per filter × 64 filters + 64 biases = 36,928" → "3×3×64 × 64 + 64 = 36,928"."""
+    for words in (" weights per filter", " filters", " biases"):
+        formula = formula.replace(words, "")
+    return formula
 
 
 # --- what the app agrees to build and train ------------------------------------------------------

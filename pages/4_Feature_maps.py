@@ -8,7 +8,7 @@ from dashboard.ui import maps as ui_maps
 from dashboard.ui import nav, runs
 from dashboard.ui.state import kept, set_url
 
-st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=":material/brush:", layout="wide")
+st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("Feature maps")
 st.caption(

@@ -13,7 +13,7 @@ from dashboard.ui.imports import what_is_shown
 from dashboard.ui.numbers import show_numbers
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 
-st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=":material/biotech:", layout="wide")
+st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("Inside the 3×3")
 st.caption(

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard.ui import exercises as ui_ex
 from dashboard.ui import nav
 
-st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon=":material/school:", layout="wide")
+st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("Exercises")
 st.caption(

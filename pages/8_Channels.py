@@ -11,7 +11,7 @@ from dashboard.ui import cached, nav
 from dashboard.ui.runs import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
-st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=":material/flashlight_on:", layout="wide")
+st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
 st.title("What each channel looks for")
 st.caption(

@@ -51,8 +51,12 @@ def spatial_chart(rows: Sequence[dict], highlight: str | None = None) -> go.Figu
     return fig
 
 
-def params_chart(rows: Sequence[dict], highlight: str | None = None) -> go.Figure:
-    """Bars of parameters per layer with weights, labelled with the count."""
+def params_chart(rows: Sequence[dict], highlight: str | None = None, top: int | None = None) -> go.Figure:
+    """Bars of parameters per layer with weights, labelled with the count.
+
+    `top`: the largest count the y-axis must hold (default: this network's), so that two charts
+    side by side can share one scale.
+    """
     shown = [row for row in rows if row["params"] > 0]
     colors = [HIGHLIGHT if row["name"] == highlight else PALETTE[1] for row in shown]
     fig = go.Figure(
@@ -67,7 +71,7 @@ def params_chart(rows: Sequence[dict], highlight: str | None = None) -> go.Figur
     )
     total = sum(row["params"] for row in rows)
     fig.update_layout(title=f"Parameters per layer (total {total:,})", **_LAYOUT)
-    top = max((row["params"] for row in shown), default=1)
+    top = top or max((row["params"] for row in shown), default=1)
     fig.update_yaxes(title="parameters", range=[0, top * 1.25])
     return fig
 
@@ -76,6 +80,8 @@ def receptive_field_chart(
     layers: Sequence[LayerGeometry],
     image: np.ndarray | None = None,
     highlight: str | None = None,
+    title: str = "What one central unit of each layer sees",
+    height: int = 460,
 ) -> go.Figure:
     """The input (a digit, if given) with the window one central unit of each map layer sees.
 
@@ -108,9 +114,11 @@ def receptive_field_chart(
     fig.update_yaxes(range=[INPUT_SIZE - 0.5, -0.5], scaleanchor="x", constrain="domain", showgrid=False)
     fig.update_xaxes(range=[-0.5, INPUT_SIZE - 0.5], constrain="domain", showgrid=False)
     fig.update_layout(
-        title="What one central unit of each layer sees",
-        height=460,
+        title=title,
+        height=height,
         margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(font=dict(size=11), orientation="h", yanchor="top", y=-0.05, x=0),
+        # Below the image, far enough to clear the axis numbers (plotly does not count them when
+        # it places a legend); plotly widens the bottom margin to fit the legend's rows.
+        legend=dict(font=dict(size=11), orientation="h", x=0, xanchor="left", y=-0.15, yanchor="top"),
     )
     return fig

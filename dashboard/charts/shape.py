@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboard.decode import Squares
 from dashboard.spec import INPUT_SIZE
@@ -18,9 +17,34 @@ WINDOW_COLOR = "#E03131"
 GRID_COLOR = "rgba(255, 255, 255, 0.35)"
 
 
-def _square(cy: float, cx: float, side: float, xref: str, yref: str, **style) -> dict:
+def _outlines(centres, side: float) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of closed square outlines around `centres` (row, col), separated by gaps (NaN)."""
     half = side / 2
-    return dict(type="rect", xref=xref, yref=yref, x0=cx - half, x1=cx + half, y0=cy - half, y1=cy + half, **style)
+    c = np.asarray(centres, dtype=float).reshape(-1, 2)  # (n, 2): row, col
+    corner_x = np.array([-half, half, half, -half, -half, np.nan])
+    corner_y = np.array([-half, -half, half, half, -half, np.nan])
+    return (c[:, 1:2] + corner_x).ravel(), (c[:, 0:1] + corner_y).ravel()  # (n * 6,) each
+
+
+def _squares(centres, side: float, axes: tuple[str, str], line: str, width: float, fill: str | None) -> go.Scatter:
+    """Squares as one trace (one shape each would be validated one by one: 676 for a 26×26 map)."""
+    xs, ys = _outlines(centres, side)
+    return go.Scatter(x=xs, y=ys, xaxis=axes[0], yaxis=axes[1], mode="lines", line=dict(color=line, width=width),
+                      fill="toself" if fill else "none", fillcolor=fill, hoverinfo="skip", showlegend=False)
+
+
+def _panel_axes(panels: int, gap: float = 0.06) -> dict:
+    """Side-by-side image axes (what `make_subplots(1, panels)` sets up): row 0 at the top, square pixels."""
+    width = (1 - gap * (panels - 1)) / panels
+    layout = {}
+    for i in range(panels):
+        suffix = "" if i == 0 else str(i + 1)
+        start = i * (width + gap)
+        layout[f"xaxis{suffix}"] = dict(domain=[start, start + width], range=[-0.5, INPUT_SIZE - 0.5], visible=False,
+                                        constrain="domain", anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = dict(domain=[0, 1], range=[INPUT_SIZE - 0.5, -0.5], visible=False,
+                                        constrain="domain", scaleanchor=f"x{suffix}", anchor=f"x{suffix}")
+    return layout
 
 
 def kernel_output_chart(
@@ -35,39 +59,35 @@ def kernel_output_chart(
     """Left: the k×k kernel (orange) over the grid of its input map (white); right: the output's
     positions (blue), the `chosen` one filled, and the window it sees (red, clipped to the input).
 
-    Without a kernel (a pooling layer) only the right panel is drawn.
+    Without a kernel (a pooling layer) only the right panel is drawn. The figure is written in
+    one piece (no `make_subplots`, no per-shape updates): a 26×26 input grid is 676 shapes.
     """
     base = np.zeros((INPUT_SIZE, INPUT_SIZE)) if image is None else np.asarray(image, dtype=float)
     panels = 2 if kernel is not None else 1
-    fig = make_subplots(rows=1, cols=panels, subplot_titles=titles[-panels:], horizontal_spacing=0.06)
-    shapes: list[dict] = []
-    for col in range(1, panels + 1):
-        fig.add_trace(
-            go.Heatmap(z=base, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                       hovertemplate="row %{y}, col %{x}<extra></extra>"),
-            row=1, col=col,
-        )
     axes = [("x", "y"), ("x2", "y2")][:panels]
+    traces = [
+        go.Heatmap(z=base, colorscale="gray", zmin=0, zmax=1, showscale=False, xaxis=xr, yaxis=yr,
+                   hovertemplate="row %{y}, col %{x}<extra></extra>")
+        for xr, yr in axes
+    ]
     if kernel is not None and input_map is not None:
-        xr, yr = axes[0]
-        shapes += [_square(cy, cx, input_map.side, xr, yr, line=dict(color=GRID_COLOR, width=1)) for cy, cx in input_map.centres]
-        shapes += [
-            _square(cy, cx, kernel.side, xr, yr, line=dict(color=KERNEL_COLOR, width=2), fillcolor="rgba(247, 103, 7, 0.35)")
-            for cy, cx in kernel.centres
-        ]
+        traces.append(_squares(input_map.centres, input_map.side, axes[0], GRID_COLOR, 1, None))
+        traces.append(_squares(kernel.centres, kernel.side, axes[0], KERNEL_COLOR, 2, "rgba(247, 103, 7, 0.35)"))
+    others = [c for i, c in enumerate(output.centres) if i != chosen]
+    picked = [c for i, c in enumerate(output.centres) if i == chosen]
+    traces.append(_squares(others, output.side, axes[-1], OUTPUT_COLOR, 2, "rgba(76, 110, 245, 0.15)"))
+    traces.append(_squares(picked, output.side, axes[-1], OUTPUT_COLOR, 2, "rgba(76, 110, 245, 0.55)"))
     xr, yr = axes[-1]
-    for i, (cy, cx) in enumerate(output.centres):
-        fill = "rgba(76, 110, 245, 0.55)" if i == chosen else "rgba(76, 110, 245, 0.15)"
-        shapes.append(_square(cy, cx, output.side, xr, yr, line=dict(color=OUTPUT_COLOR, width=2), fillcolor=fill))
     top, left, bottom, right = window
-    shapes.append(dict(type="rect", xref=xr, yref=yr, x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
-                       line=dict(color=WINDOW_COLOR, width=3, dash="dash")))
-    fig.update_layout(
-        shapes=shapes, height=400, template="none", margin=dict(l=10, r=10, t=60, b=10), showlegend=False,
-    )
-    for i in range(1, panels + 1):
-        suffix = "" if i == 1 else str(i)
-        fig.layout[f"xaxis{suffix}"].update(range=[-0.5, INPUT_SIZE - 0.5], visible=False, constrain="domain")
-        fig.layout[f"yaxis{suffix}"].update(range=[INPUT_SIZE - 0.5, -0.5], visible=False, constrain="domain",
-                                            scaleanchor=f"x{suffix}")
-    return fig
+    shapes = [dict(type="rect", xref=xr, yref=yr, x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
+                   line=dict(color=WINDOW_COLOR, width=3, dash="dash"))]
+    layout = _panel_axes(panels)
+    # Panel titles as annotations above each panel, as make_subplots writes them.
+    annotations = [
+        dict(text=title, x=sum(layout[f"xaxis{'' if i == 0 else i + 1}"]["domain"]) / 2, y=1.0, xref="paper",
+             yref="paper", xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12))
+        for i, title in enumerate(titles[-panels:])
+    ]
+    layout.update(shapes=shapes, annotations=annotations, height=400, template="none",
+                  margin=dict(l=10, r=10, t=60, b=10), showlegend=False)
+    return go.Figure(data=traces, layout=layout)

@@ -64,21 +64,34 @@ def compare_curves(curves: Mapping[str, Sequence[float]], metric: str = "validat
     return fig
 
 
+DATA_STYLES = (("#1f77b4", "circle"), ("#ff7f0e", "diamond"), ("#2ca02c", "square"), ("#9467bd", "triangle-up"))
+
+
 def accuracy_scatter(
     x: Sequence[float], accuracy: Sequence[float], labels: Sequence[str], x_title: str,
-    log_x: bool = False, title: str = "",
+    log_x: bool = False, title: str = "", groups: Sequence[str] | None = None,
 ) -> go.Figure:
-    """Test accuracy (y) against a property of each run (x), one marker per run labelled with plain text."""
-    fig = go.Figure(
-        go.Scatter(
-            x=list(x), y=list(accuracy), mode="markers", text=[plotly_text(label, 120) for label in labels], marker={"size": 11},
+    """Test accuracy (y) against a property of each run (x), one marker per run labelled with plain text.
+
+    `groups` (e.g. each run's data name) gives each group its own colour and symbol and a legend
+    entry, so runs on different data never look alike; groups keep their first-seen order.
+    """
+    groups = list(groups) if groups is not None else [""] * len(labels)
+    fig = go.Figure()
+    for index, group in enumerate(dict.fromkeys(groups)):
+        members = [i for i, g in enumerate(groups) if g == group]
+        colour, symbol = DATA_STYLES[index % len(DATA_STYLES)]
+        fig.add_trace(go.Scatter(
+            x=[x[i] for i in members], y=[accuracy[i] for i in members], mode="markers",
+            name=plotly_text(group, 60), showlegend=bool(group),
+            text=[plotly_text(labels[i], 120) for i in members], marker={"size": 11, "color": colour, "symbol": symbol},
             hovertemplate="%{text}<br>" + x_title + ": %{x:,}<br>test accuracy: %{y:.4f}<extra></extra>",
-        )
-    )
+        ))
     fig.update_layout(
         height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=title or f"Test accuracy vs {x_title}",
         xaxis={"title": x_title, "type": "log" if log_x else "linear"},
         yaxis={"title": "test accuracy", "tickformat": ".1%"},
+        legend={"orientation": "h", "y": -0.25, "title": {"text": "trained on "}},
     )
     return fig
 
@@ -96,33 +109,42 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
             hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>", showscale=False,
         )
     )
+    # The title sits at the top of the figure and the "predicted" axis (on top, as in the
+    # usual layout) below it: a tall top margin keeps them apart.
     fig.update_layout(
-        height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Confusion matrix (diagonal = correct)",
-        xaxis={"title": "predicted", "side": "top", "dtick": 1},
+        height=460, margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        title={"text": "Confusion matrix (diagonal = correct)", "y": 0.98, "yanchor": "top"},
+        xaxis={"title": {"text": "predicted", "standoff": 6}, "side": "top", "dtick": 1},
         yaxis={"title": "true", "autorange": "reversed", "dtick": 1},
     )
     return fig
 
 
+LABEL_BAND = 13  # pixels of background under each mistake for its label (never on the strokes)
+
+
 def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10) -> go.Figure:
-    """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)'."""
+    """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)' in a band under it."""
     images = np.asarray(images)
     n = len(images)
-    canvas = tile(images, cols, gap=GAP)  # (H, W) float, NaN between tiles
+    # Each digit gets a band of background under it for its label, then the shared tiler.
+    cells = np.full((n, TILE + LABEL_BAND, TILE), np.nan, dtype=np.float32)  # (n, 41, 28)
+    cells[:, :TILE] = images
+    canvas = tile(cells, cols, gap=GAP)  # (H, W) float, NaN between tiles and under each digit
     cols = max(1, min(cols, n)) if n else 1
-    step = TILE + GAP
+    step, row_step = TILE + GAP, TILE + LABEL_BAND + GAP
     fig = go.Figure(
         go.Heatmap(z=canvas, colorscale="gray_r", showscale=False, hoverinfo="skip", zmin=0, zmax=255)
     )
     for i in range(n):
         r, c = divmod(i, cols)
         fig.add_annotation(
-            x=c * step + 1, y=r * step + 1, xanchor="left", yanchor="top", showarrow=False,
-            text=f"<b>{int(predicted[i])}</b> ({int(true[i])})", font={"size": 11, "color": "#d6336c"},
+            x=c * step + TILE / 2 - 0.5, y=r * row_step + TILE, xanchor="center", yanchor="top", showarrow=False,
+            text=f"<b>{int(predicted[i])}</b> ({int(true[i])})", font={"size": 11, "color": "#c92a2a"},
         )
     rows = max(1, -(-n // cols))
     fig.update_layout(
-        height=max(140, 70 * rows + 40), margin={"l": 5, "r": 5, "t": 30, "b": 5},
+        height=max(150, 80 * rows + 50), margin={"l": 5, "r": 5, "t": 30, "b": 5},
         title=f"{n} misclassified test images: predicted (true)" if n else "No misclassified images",
         xaxis={"visible": False, "constrain": "domain"},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},

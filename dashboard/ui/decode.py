@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import decode
 from dashboard.charts.shape import kernel_output_chart
 from dashboard.spec import NetworkSpec, geometry
+from dashboard.ui import cached
 from dashboard.ui.state import kept
 
 
@@ -22,9 +23,9 @@ def _kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> s
     block = spec.blocks[[g.name for g in layers if g.kind == "Conv2D"].index(name)]
     k, h = block.kernel_size, shape[1]
     if block.padding == "valid" and block.strides == 1:
-        fit = f"the kernel fits {before.size} − {k} + 1 = {h} times across the {before.size}×{before.size} map"
+        fit = f"the kernel fits {before.size} − {k} + 1 = {decode.plural(h, 'time')} across the {before.size}×{before.size} map"
     else:
-        fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {h} places across the {before.size}×{before.size} map"
+        fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {decode.plural(h, 'place')} across the {before.size}×{before.size} map"
     source = "the 28×28 digit" if before.name == "input" else f"the {before.size}×{before.size}×{before.channels} map of `{before.name}`"
     return (
         f"**Two different {k}×{k}s?** `Conv2D({block.filters}, ({k}, {k}))` sets the **kernel** (left, orange): "
@@ -33,27 +34,50 @@ def _kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> s
         f"{decode.plural(before.jump, 'pixel')} of the digit. The **output** is {h}×{h} (right, blue) because {fit}: "
         "one output position per place."
         + (f" Both being {k}×{k} here is a coincidence of this network." if k == h else "")
-        + f" Each output position sees {decode.article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
+        + (" Each output position" if h * shape[2] > 1 else " The single output position")
+        + f" sees {decode.article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
         "window of the digit (red, dashed)."
     )
 
 
-def shape_panel(
-    spec: NetworkSpec, rows: Sequence[dict], key: str, image: np.ndarray | None = None, layer: str | None = None
-) -> None:
-    """Decode a layer's output shape (`layer`, else a selectbox defaulting to the last conv layer)."""
+@st.cache_resource(show_spinner=False, max_entries=128, ttl=cached.IDLE_TTL)
+def _decode_figure(spec_json: str, layer: str, digit: int) -> go.Figure:
+    """The kernel and output of `layer` over test digit `digit`, built once per server and shared
+    (plotly figures are slow to build; `st.plotly_chart` only reads them)."""
+    spec = NetworkSpec.from_json(spec_json)
+    row = next(r for r in cached.layer_rows(spec_json) if r["name"] == layer)
+    shape = row["output_shape"]
+    geo = next(g for g in geometry(spec) if g.name == layer)
+    image = cached.mnist().x_test[digit] / 255.0
+    output = decode.output_cells(spec, layer)
+    centre = output.grid // 2
+    chosen = centre * output.grid + centre  # the centre position
+    if row["type"] == "Conv2D":
+        kernel, input_map = decode.kernel_taps(spec, layer, centre, centre)
+        k = kernel.grid
+        titles = (f"kernel {k}×{k} of Conv2D({shape[3]}, ({k}, {k}))<br>at ({centre}, {centre})",
+                  f"output {shape[1]}×{shape[2]} of {layer}")
+    else:
+        kernel = input_map = None
+        titles = ("", f"output {shape[1]}×{shape[2]} of {layer}")
+    return kernel_output_chart(image, kernel, input_map, output, geo.window(centre, centre), titles, chosen)
+
+
+def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 0, layer: str | None = None,
+                stacked: bool = False) -> None:
+    """Decode a layer's output shape (`layer`, else a selectbox defaulting to the last conv layer),
+    drawn over test digit number `digit`; the text beside the figure, or above it if `stacked`."""
     names = [r["name"] for r in rows]
-    convs = [g.name for g in geometry(spec) if g.kind == "Conv2D"]
     if layer is None:
         widget = kept(f"{key}_decode_layer")
         if st.session_state.get(widget) not in names:
-            st.session_state[widget] = convs[-1]
+            st.session_state[widget] = [r["name"] for r in rows if r["type"] == "Conv2D"][-1]
         layer = st.selectbox("Decode the output shape of", names, key=widget)
     row = rows[names.index(layer)]
     shape = list(row["output_shape"])
     geo = next((g for g in geometry(spec) if g.name == layer), None)
     parts = decode.decode_shape(shape, layer, row["type"], geo)
-    text_col, chart_col = st.columns([2, 3])
+    text_col, chart_col = (st.container(), st.container()) if stacked else st.columns([2, 3])
     with text_col:
         lines = [f"**`{decode.shape_text(shape)}`** is the output of `{layer}` ({row['type']}):"]
         lines += [
@@ -68,16 +92,5 @@ def shape_panel(
     if len(shape) != 4:
         chart_col.caption("This layer's output has no positions left: nothing to place on the digit.")
         return
-    output = decode.output_cells(spec, layer)
-    chosen = (output.grid // 2) * output.grid + output.grid // 2  # the centre position
-    centre = output.grid // 2
-    if row["type"] == "Conv2D":
-        kernel, input_map = decode.kernel_taps(spec, layer, centre, centre)
-        k = kernel.grid
-        titles = (f"kernel {k}×{k} of Conv2D({shape[3]}, ({k}, {k})) at ({centre}, {centre})",
-                  f"output {shape[1]}×{shape[2]} of {layer}")
-    else:
-        kernel = input_map = None
-        titles = ("", f"output {shape[1]}×{shape[2]} of {layer}")
-    figure = kernel_output_chart(image, kernel, input_map, output, geo.window(centre, centre), titles, chosen)
-    chart_col.plotly_chart(figure, key=f"{key}_decode_chart")
+    chart_col.plotly_chart(_decode_figure(spec.to_json(), layer, digit), key=f"{key}_decode_chart",
+                           config={"displayModeBar": False})

@@ -25,6 +25,7 @@ CURRENT_KEY = "digit_current"  # the last Digit any page showed
 DRAWING_KEY = "digit_drawing"  # the canvas's last drawing (Fabric.js JSON), to redraw it elsewhere
 MODES = {"test": "Test image", "draw": "Draw", "upload": "Upload"}
 CANVAS_SIDE = 280  # 10 canvas pixels per MNIST pixel
+TOOLBAR_ROOM = 48  # px above the canvas for its hover toolbar (streamlit-drawable-canvas: top -2.65rem)
 DEFAULT_STROKE = 22  # ≈ MNIST's 2–3 px strokes once a 200 px tall digit is shrunk to 20 px
 
 
@@ -84,6 +85,9 @@ def _drawing(key_prefix: str, current: Digit | None) -> Digit | None:
     if canvas_key not in st.session_state:
         # A fresh canvas on this page: start from the drawing made last, here or on another page.
         st.session_state[init_key] = st.session_state.get(DRAWING_KEY)
+    # The canvas's toolbar (undo, redo, clear) appears 2.65rem above its top on hover: leave it room
+    # rather than let it cover the stroke-width slider.
+    st.space(TOOLBAR_ROOM)
     result = st_canvas(
         stroke_width=stroke,
         stroke_color="#FFFFFF",

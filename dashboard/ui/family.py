@@ -84,14 +84,14 @@ def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) 
     text = right.text_input("Values (comma-separated, at most 8)",
                             key=kept(f"family_values_{vary}", DEFAULT_VALUES[vary]))
     mine, builtin = st.columns(2)
-    if mine.button("Train this family", icon="🧪", key="family_train"):
+    if mine.button("Train this family", icon=":material/science:", key="family_train"):
         try:
             _submit(family(spec, settings, vary, parse_values(text)), vary, data)
         except FamilyError as err:
-            st.error(f"This family cannot be trained: {escape_markdown(err)}", icon="🚫")
-    if builtin.button("Train the built-in family", icon="🔢", key="family_builtin"):
+            st.error(f"This family cannot be trained: {escape_markdown(err)}", icon=":material/block:")
+    if builtin.button("Train the built-in family", icon=":material/format_list_numbered:", key="family_builtin"):
         _submit(builtin_family(), "last_filters", data)
     refused = st.session_state.pop("family_refused", None)
     if refused:
-        st.warning(refused, icon="🚦")
+        st.warning(escape_markdown(refused), icon=":material/block:")
     family_chart()

@@ -12,10 +12,17 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.run import RunRecord
-from dashboard.imported import SCALINGS, has_maps, layer_rows
-from dashboard.modelfile import MAX_FILE_BYTES
+from dashboard.imported import SCALINGS, has_maps, import_model, layer_rows, rescale
+from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError
 from dashboard.outside import code_span, escape_markdown
+from dashboard.run import RunRecord
+from dashboard.spec import NetworkSpec
+from dashboard.ui import cached, state
+from dashboard.ui import maps as ui_maps
+from dashboard.ui import runs as ui_runs
+
+LAST = "import_last"  # session: key of the last imported run
+PICKERS = ("fm_run", "inside_run", "compare_run")  # run pickers that open on the imported run
 
 UPLOAD_MB = MAX_FILE_BYTES // 2**20
 
@@ -30,7 +37,7 @@ def model_uploader(key: str) -> Any:
 
 def show_refusal(message: str) -> None:
     """A refused file: the reason, which may quote the file's own names, as plain text."""
-    st.error("This model file cannot be opened: " + escape_markdown(message, limit=400), icon="🚫")
+    st.error("This model file cannot be opened: " + escape_markdown(message, limit=400), icon=":material/block:")
 
 
 def summary_table(record: RunRecord) -> pd.DataFrame:
@@ -53,13 +60,13 @@ def what_is_shown(record: RunRecord) -> str:
     if not has_maps(record):
         return ("No conv layers (like the book's chapter-2 dense network): summary, accuracy and "
                 "Compare only; there are no feature maps to look at.")
-    return "Open it on **Feature maps**, **Inside the 3×3** and **Compare**: it is in every run picker."
+    return "Open it on Feature maps, Inside the 3×3 and Compare: it is in every run picker."
 
 
 def show_imported(record: RunRecord, hit: bool) -> None:
     """Metrics, input scaling and summary of one imported run."""
-    state = "was already imported" if hit else "is ready"
-    st.success(f"{code_span(record.source_file)} {state}: run `{record.key[:12]}`.", icon="✅")
+    status = "was already imported" if hit else "is ready"
+    st.success(f"{code_span(record.source_file)} {status}: run `{record.key[:12]}`.", icon=":material/check_circle:")
     a, b, c = st.columns(3)
     a.metric("Test accuracy", f"{record.test_accuracy:.2%}")
     b.metric("Parameters", f"{record.params:,}")
@@ -67,9 +74,15 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     c.metric("Last conv/pool map", f"{side}×{side}×{channels}" if side else "—")
     st.caption(f"Measured by the app on the {escape_markdown(record.data_label)} test set. "
                f"Input: {SCALINGS[record.imported.scaling].label}.")
-    st.info(what_is_shown(record), icon="🧭")
+    st.info(what_is_shown(record), icon=":material/explore:")
+    if record.imported.chain:
+        links = st.container(horizontal=True)
+        if has_maps(record):
+            links.page_link("pages/4_Feature_maps.py", label="Feature maps", icon=":material/grid_view:")
+            links.page_link("pages/5_Inside_the_3x3.py", label="Inside the 3×3", icon=":material/biotech:")
+        links.page_link("pages/3_Compare.py", label="Compare", icon=":material/bar_chart:")
     st.dataframe(summary_table(record), hide_index=True, column_config={
-        "Param #": st.column_config.NumberColumn(format="%d")})
+        "Param #": st.column_config.NumberColumn(format="localized")})
     st.caption(f"Total params: {record.params:,}")
 
 
@@ -81,3 +94,75 @@ def scaling_table(record: RunRecord) -> pd.DataFrame:
          "chosen": name == record.imported.scaling}
         for name in SCALINGS if name in scores
     ])
+
+
+def import_upload(upload: Any) -> RunRecord | None:
+    """Import the uploaded file (checks, safe load, measurement) and show it; None if none or refused."""
+    if upload is None:
+        return None
+    try:
+        with st.spinner("Checking the file, loading it safely and measuring it on the test set…"):
+            record, hit = import_model(upload.getvalue(), upload.name, cached.mnist(), ui_runs.model_cache())
+    except ModelFileError as err:
+        show_refusal(str(err))
+        return None
+    st.session_state[LAST] = record.key
+    for picker in PICKERS:
+        st.session_state[picker] = record.key  # the next page opens on this run
+    show_imported(record, hit)
+    return record
+
+
+def offer_architecture(record: RunRecord) -> None:
+    """When the app's own description builds the same network: a button that opens it on Architecture."""
+    if record.imported is None or not record.imported.fits:
+        return
+    fits = NetworkSpec.from_dict(record.imported.fits)
+    st.info(f"This model is one the app can describe and build itself: `{fits.describe()}`. Open it on "
+            "Architecture to change it, then retrain it on Train.", icon=":material/account_tree:")
+    if st.button("Open on Architecture", key="import_open_arch", icon=":material/account_tree:"):
+        for name in [k for k in st.session_state if str(k).startswith("arch_")]:
+            del st.session_state[name]  # the editor reloads its widgets from the new network
+        st.session_state["arch_imported"] = record.key  # and the page summarises this upload too
+        state.set_spec(fits)
+        st.switch_page("pages/1_Architecture.py")
+
+
+def scaling_choice(record: RunRecord) -> RunRecord:
+    """The input conventions measured, and a picker; another choice re-measures the run (returned)."""
+    st.subheader("Input scaling")
+    st.markdown(
+        "The book divides pixels by 255; other notebooks feed raw 0–255 pixels or standardise them. "
+        "The import measured the first 1,000 test digits under each convention and kept the most "
+        "accurate one (the lower loss decides between near ties). Change it if you know better."
+    )
+    st.dataframe(scaling_table(record), hide_index=True, column_config={
+        "accuracy": st.column_config.NumberColumn(format="percent"),
+        "loss": st.column_config.NumberColumn(format="%.3f")})
+    names = list(SCALINGS)
+    chosen = st.selectbox("Feed the model", names, index=names.index(record.imported.scaling),
+                          format_func=lambda name: SCALINGS[name].label, key=f"scaling_{record.key[:12]}")
+    if chosen == record.imported.scaling:
+        return record
+    with st.spinner("Measuring the test set with the new input scaling…"):
+        record = rescale(record, chosen, cached.mnist(), ui_runs.model_cache())
+    for cache_fn in (ui_runs.run_model, ui_runs.test_predictions, ui_maps.run_maps, ui_maps.imported_maps):
+        cache_fn.clear()  # the wrapped model and its predictions depend on the scaling
+    st.success(f"Now fed {SCALINGS[chosen].label}: test accuracy {record.test_accuracy:.2%}.",
+               icon=":material/check_circle:")
+    return record
+
+
+def imported_runs_table() -> None:
+    """Every imported run on this server: file name (plain text), accuracy, size, input, key."""
+    runs = [r for r in ui_runs.cached_runs() if r.is_imported]
+    if not runs:
+        return
+    st.subheader(f"Imported runs on this server ({len(runs)})")
+    st.dataframe(
+        [{"file": r.source_file, "test accuracy": r.test_accuracy, "params": r.params,
+          "input": r.imported.scaling, "key": r.key[:12]} for r in runs],
+        hide_index=True,
+        column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                       "params": st.column_config.NumberColumn(format="localized")},
+    )

@@ -21,7 +21,9 @@ from dashboard.ui.runs import model_cache
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
 IDLE_SECONDS = 5.0  # how often a session without jobs looks for new ones (submitted on Train)
-STATE_ICONS = {"queued": "⏳", "running": "🏃", DONE: "✅", FAILED: "❌", CANCELLED: "🚫"}
+# Streamlit's bundled Material icons (emoji render as empty boxes without a colour-emoji font).
+STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/directions_run:",
+               DONE: ":material/check_circle:", FAILED: ":material/error:", CANCELLED: ":material/cancel:"}
 SHOWN_JOBS = 8  # the panel lists this session's newest jobs
 
 
@@ -43,7 +45,7 @@ def show_notice() -> None:
     """The fallback warning (the configured cluster is unreachable or was lost), if any."""
     notice = manager().notice
     if notice:
-        st.warning(md_text(notice), icon="⚠️")
+        st.warning(md_text(notice), icon=":material/warning:")
 
 
 def _known_done_key() -> str:
@@ -68,11 +70,13 @@ def _job_line(status: JobStatus) -> None:
     else:
         st.caption(md_text(status.describe()))
     if status.active:
-        st.button("Cancel", key=f"cancel_job_{status.id}", icon="🛑", on_click=manager().cancel, args=(status.id,))
+        st.button("Cancel", key=f"cancel_job_{status.id}", icon=":material/stop_circle:",
+                  on_click=manager().cancel, args=(status.id,))
     elif status.state == DONE and status.stored:
-        st.page_link("pages/3_Compare.py", label="Results on Compare", icon="📊", query_params={"run": status.key})
+        st.page_link("pages/3_Compare.py", label="Results on Compare", icon=":material/compare_arrows:",
+                     query_params={"run": status.key})
     elif status.state == DONE:
-        st.page_link("pages/2_Train.py", label="Results and download on Train", icon="🏋️")
+        st.page_link("pages/2_Train.py", label="Results and download on Train", icon=":material/model_training:")
 
 
 @st.fragment(run_every=PANEL_SECONDS)
@@ -114,12 +118,12 @@ def live_job(key: str) -> None:
         st.rerun()  # the page shows the finished (or failed) job
     where = f" on {status.trained_on}" if status.trained_on else ""
     st.info(f"Job {md_text(status.describe())}{md_text(where)}. It goes on if you leave this page; "
-            "the jobs panel in the sidebar follows it everywhere.", icon="🏃" if status.state == "running" else "⏳")
+            "the jobs panel in the sidebar follows it everywhere.", icon=STATE_ICONS[status.state])
     st.progress(status.fraction, text=f"{status.fraction:.0%}")
     if status.batches:
         st.markdown(f"Running loss **{status.loss:.4f}** · running accuracy **{status.accuracy:.2%}**")
     st.plotly_chart(charts.learning_curves(status.history, status.epochs or 1), key=f"live_curve_{key}")
-    st.button("Cancel this job", key=f"cancel_live_{key}", icon="🛑", on_click=manager().cancel, args=(status.id,))
+    st.button("Cancel this job", key=f"cancel_live_{key}", icon=":material/stop_circle:", on_click=manager().cancel, args=(status.id,))
 
 
 def job_states(keys: list[str]) -> dict[str, JobStatus | None]:

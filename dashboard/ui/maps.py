@@ -23,7 +23,7 @@ from dashboard.run import RunRecord
 from dashboard.charts import maps as charts
 from dashboard.charts.atlas import position_markers
 from dashboard.spec import PRESETS, LayerGeometry, NetworkSpec, geometry
-from dashboard.ui import imports, text
+from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
@@ -59,11 +59,10 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
 
     The geometry of its conv/pool layers comes from `spec`, or is given as `spatial` (imported runs).
     """
-    from dashboard.analysis import MAP_LAYERS
-    from dashboard.model import MAP_KINDS, activation_model
+    from dashboard.model import MAP_KINDS, activation_model, is_map_layer
 
     act = activation_model(model)  # reads the shared model's layers, never changes them
-    layers = [layer for layer in model.layers if isinstance(layer, MAP_LAYERS)]
+    layers = [layer for layer in model.layers if is_map_layer(layer)]
     if spatial is None:
         spatial = [g for g in geometry(spec) if g.size is not None and g.kind in MAP_KINDS]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
@@ -180,7 +179,10 @@ def prepare(record: RunRecord) -> RunMaps | None:
     try:
         if record.is_imported:
             if not has_maps(record):
-                st.info(imports.what_is_shown(record), icon=":material/info:")
+                st.info(("A branching model: feature maps follow one chain of layers, so they are not shown"
+                         if not record.imported.chain else
+                         "No conv layers (like the book's chapter-2 dense network): no feature maps to look at")
+                        + "; its summary and test accuracy are on Compare.", icon=":material/info:")
                 return None
             return imported_maps(record.key, record.imported.scaling)
         return run_maps(record.key, record.spec.to_json())

@@ -1,7 +1,10 @@
 """The app's navigation: one list of pages for the sidebar and the home page.
 
 Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
-(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead. Being
+(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead.
+(`st.navigation` was tried and measured, and not kept: with a `pages/` directory, Streamlit
+1.67 runs a page file without the entrypoint on a fresh server's first visits and in AppTest
+after `switch_page`; see `tests/e2e/test_navigation.py`.) Being
 the first thing every page runs, it also remembers the values of kept widgets
 (`state.remember_widgets`) before Streamlit drops those of the page just left.
 """
@@ -16,17 +19,27 @@ from dashboard.ui import state
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (path relative to the entrypoint, label, icon, what the page is for)
+# (path relative to the entrypoint, label, Material icon, what the page is for)
 PAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("streamlit_app.py", "Home", "🏠", "The question, and the short answer."),
-    ("pages/1_Architecture.py", "Architecture", "🧱", "Change the network and watch every layer's shape, parameters and receptive field."),
-    ("pages/2_Train.py", "Train", "🏋️", "Train any network on MNIST with live curves; nothing is trained twice."),
-    ("pages/3_Compare.py", "Compare", "📊", "Validation accuracy of different networks side by side."),
-    ("pages/4_Feature_maps.py", "Feature maps", "🖌️", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
-    ("pages/5_Inside_the_3x3.py", "Inside the 3×3", "🔬", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
-    ("pages/8_Channels.py", "What channels look for", "🔦", "Every channel's favourite windows and pattern, and where it fires on your digit."),
-    ("pages/6_Exercises.py", "Exercises", "🎓", "Workshop tasks the app checks for you."),
-    ("pages/7_Import.py", "Import", "📥", "Bring the Keras model from your notebook and explore it on every page."),
+    ("streamlit_app.py", "Home", ":material/home:", "The question, and the short answer."),
+    ("pages/1_Architecture.py", "Architecture", ":material/account_tree:", "Change the network and watch every layer's shape, parameters and receptive field."),
+    ("pages/2_Train.py", "Train", ":material/model_training:", "Train any network on MNIST with live curves; nothing is trained twice."),
+    ("pages/3_Compare.py", "Compare", ":material/bar_chart:", "Validation accuracy of different networks side by side."),
+    ("pages/4_Feature_maps.py", "Feature maps", ":material/draw:", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
+    ("pages/5_Inside_the_3x3.py", "Inside the 3×3", ":material/grid_view:", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
+    ("pages/8_Channels.py", "What channels look for", ":material/visibility:", "Every channel's favourite windows and pattern, and where it fires on your digit."),
+    ("pages/6_Exercises.py", "Exercises", ":material/school:", "Workshop tasks the app checks for you."),
+    ("pages/7_Import.py", "Import", ":material/upload_file:", "Bring the Keras model from your notebook and explore it on every page."),
+)
+# The browser tab's icon for `st.set_page_config(page_icon=FAVICON)`: a 3×3 grid as SVG, which
+# Streamlit sends as a data URL. A Material icon as `page_icon` makes every browser fetch it
+# from fonts.gstatic.com (the hostile-link e2e tests see that request); an emoji needs a
+# colour-emoji font.
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 30 30">'
+    + "".join(f'<rect x="{1 + 10 * c}" y="{1 + 10 * r}" width="8" height="8" rx="1.5" fill="#4C6EF5"/>'
+              for r in range(3) for c in range(3))
+    + "</svg>"
 )
 
 

@@ -3,16 +3,26 @@
 Loaded models are `st.cache_resource` objects shared by every session: callers must never
 mutate them (no `compile`, `fit`, `set_weights`); build a new model for anything that changes
 weights. Damaged cache entries found while reading are shown as warnings, never raised.
+
+The listing of cached runs is itself cached per server (`run_listing`): reading every
+`record.json` and checking every archive on each rerun of each page cost most of a rerun. It is
+keyed on a cheap signature of the cache directories (one `os.scandir` per root and two `stat`s
+per entry), so a run stored, replaced, deleted or set aside by any session, job or process shows
+on the next rerun.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from dashboard.cache import CacheError, ModelCache
+from dashboard.entry import MODEL_FILE, RECORD_FILE
 from dashboard.labels import run_title
 from dashboard.run import RunRecord, shipped_book
 from dashboard.ui import text
@@ -49,14 +59,68 @@ def run_model(key: str) -> Any:
 def show_cache_problems() -> None:
     """Show a warning for each damaged cache entry found since the last call."""
     for message in model_cache().take_problems():
-        text.warning(f"A cached run was damaged: {message}.")
+        text.warning(f"A cached run was damaged: {message}.", icon=":material/warning:")
+
+
+def _entry_stamp(path: str) -> str:
+    """Record size and time, model size: what changes when an entry is written, replaced or damaged.
+
+    Not the model's mtime: reading a run touches it (LRU), which must not invalidate the listing.
+    """
+    try:
+        record = os.stat(os.path.join(path, RECORD_FILE))
+        model = os.stat(os.path.join(path, MODEL_FILE))
+    except OSError:
+        return "incomplete"
+    return f"{record.st_mtime_ns}:{record.st_size}:{model.st_size}"
+
+
+def cache_signature(cache: ModelCache) -> str:
+    """A digest of the cache's entries (names and stamps) under both roots: cheap, no file read."""
+    parts: list[str] = []
+    for root in (cache.shipped_root, cache.root):
+        if root is None:
+            continue
+        try:
+            with os.scandir(root) as entries:
+                for entry in entries:
+                    if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                        parts.append(f"{entry.name}={_entry_stamp(entry.path)}")
+        except OSError:
+            parts.append(f"{root}: absent")
+        parts.append("|")
+    return hashlib.blake2b("\n".join(sorted(parts)).encode(), digest_size=16).hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4, ttl=IDLE_TTL)
+def run_listing(root: str, signature: str) -> tuple[tuple[RunRecord, ...], tuple[str, ...]]:
+    """(every sound run, messages about damaged entries) of the cache at `root` as it is at `signature`.
+
+    Shared by every session (records are frozen: never mutated); a new signature reads again.
+    """
+    runs, problems = model_cache().scan()
+    return tuple(runs), tuple(problems)
 
 
 def cached_runs() -> list[RunRecord]:
     """Every sound cached run (shipped first, then newest); damaged entries become warnings."""
-    runs = model_cache().runs()
-    show_cache_problems()
-    return runs
+    cache = model_cache()
+    runs, problems = run_listing(str(Path(cache.root).resolve()), cache_signature(cache))
+    for message in dict.fromkeys([*problems, *cache.take_problems()]):
+        text.warning(f"A cached run was damaged: {message}.", icon=":material/warning:")
+    return list(runs)
+
+
+def cached_run(key: str) -> RunRecord | None:
+    """The cached run `key` from the listing (no file read), or None."""
+    return next((run for run in cached_runs() if run.key == key), None)
+
+
+def newest_own_run(runs: list[RunRecord], own_keys: set[str] | None = None) -> RunRecord | None:
+    """The learner's newest run: of `own_keys` (this session's jobs) if any is cached, else the newest trained here."""
+    written = [run for run in runs if not run.shipped]  # newest first (the listing's order)
+    mine = [run for run in written if own_keys and run.key in own_keys]
+    return (mine or written or [None])[0]
 
 
 def shipped_book_key(runs: list[RunRecord] | None = None) -> str | None:
@@ -88,7 +152,8 @@ def run_picker(
     """
     runs = cached_runs() if runs is None else runs
     if not runs:
-        st.info("No trained runs yet: train one on the **Train** page.", icon="ℹ️")
+        st.info("No trained runs yet: train one on the Train page.", icon=":material/info:")
+        st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
         return None
     by_key = {record.key: record for record in runs}
     kept(key)  # the run picked before a visit to another page

@@ -122,10 +122,12 @@ def spec_editor(prefix: str, initial: NetworkSpec) -> tuple[NetworkSpec, list[st
             left.selectbox("Kernel", KERNEL_SIZES, key=keys["kernel_size"], format_func=lambda k: f"{k}×{k}", **edit)
             right.selectbox("Stride", STRIDES, key=keys["strides"], **edit)
             left.selectbox("Padding", PADDINGS, key=keys["padding"], **edit)
-            right.checkbox("2×2 pool", key=keys["pool"], **edit)
-            left.checkbox("Batch norm", key=keys["batch_norm"], help="BatchNormalization after the conv", **edit)
-            right.radio("Pooling", POOL_TYPES, key=keys["pool_type"], horizontal=True,
-                        format_func={"max": "max", "avg": "average"}.__getitem__, disabled=not ss[keys["pool"]], **edit)
+            # Full width: in half the sidebar these labels were cut off ("2×2 max …", "Batch…").
+            st.checkbox("Batch normalization after the conv", key=keys["batch_norm"], **edit)
+            st.checkbox("2×2 pooling after the conv", key=keys["pool"], **edit)
+            st.radio("Pooling keeps", POOL_TYPES, key=keys["pool_type"], horizontal=True,
+                     format_func={"max": "the maximum", "avg": "the average"}.__getitem__,
+                     disabled=not ss[keys["pool"]], **edit)
 
     st.radio(
         "Head",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.app.apptools import open_page
 from streamlit.testing.v1 import AppTest
@@ -119,10 +121,14 @@ def test_comparison_shows_two_networks_side_by_side():
     at = run_page({"compare": "no_pooling"})
     assert at.selectbox(key="arch_compare").value == "no_pooling"
     assert at.dataframe[1].value["Param #"].sum() == 2_038_922
-    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18", "2,038,922", "22×22×64", "7×7"]
+    # Side by side, the three numbers are one line each (metrics' large numbers were cut off).
+    lines = [md.value for md in at.markdown if md.value.endswith("its receptive field **7×7**")
+             or md.value.endswith("its receptive field **18×18**")]
+    assert lines == ["**93,322** parameters · last conv map **3×3×64** · its receptive field **18×18**",
+                     "**2,038,922** parameters · last conv map **22×22×64** · its receptive field **7×7**"]
     at.selectbox(key="arch_compare").set_value("(none)")
     at.run()
-    assert len(at.metric) == 3 and "compare" not in at.query_params
+    assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"] and "compare" not in at.query_params
 
 
 @pytest.mark.slow  # ~2.5 s
@@ -157,5 +163,78 @@ def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
     at = run_page({"spec": json.dumps(LARGEST)})
     rows = table(at)
     assert rows["Param #"].sum() == 118_836_490
-    assert rows["Where the params come from"][0] == "7×7×1 weights per filter × 256 filters + 256 biases = 12,800"
+    assert rows["Where the params come from"][0] == "7×7×1 × 256 + 256 = 12,800"  # the words are in the column's help
     assert any("Too big to train here" in c.value for c in at.caption)
+
+
+# --- issue 13: texts that agree with the numbers, charts that read cleanly ---------------------
+
+
+def info_text(at: AppTest) -> str:
+    return next(info.value for info in at.info if "classifier reads" in info.value)
+
+
+def test_two_blocks_the_text_names_the_pooled_map_the_classifier_reads():
+    at = run_page()
+    at.slider(key="arch_n_blocks").set_value(2).run()
+    assert not at.exception
+    rows = table(at)
+    pooled = rows[rows["Layer (type)"] == "max_pooling2d_1 (MaxPooling2D)"].iloc[0]
+    assert pooled["Output shape"] == "(None, 5, 5, 64)"
+    flatten = rows[rows["Layer (type)"] == "flatten (Flatten)"].iloc[0]
+    assert flatten["Output shape"] == "(None, 1600)"
+    assert [m.value for m in at.metric] == [f"{rows['Param #'].sum():,}", "11×11×64", "8×8"]
+    text = info_text(at)
+    assert "Each of the 11×11 positions of `conv2d_1`" in text and "2 pixels apart" in text
+    assert "the 5×5×64 output of `max_pooling2d_1`" in text
+    assert "64 channels × 25 positions = **1,600 numbers**" in text
+
+
+def test_four_blocks_one_position_no_neighbours():
+    at = run_page()
+    at.slider(key="arch_n_blocks").set_value(4).run()
+    assert not at.exception
+    rows = table(at)
+    assert rows["Output shape"].tolist()[5] == "(None, 1, 1, 64)"
+    assert [m.value for m in at.metric][1:] == ["1×1×64", "26×26"]
+    text = info_text(at)
+    assert "The single position of `conv2d_3` sees a 26×26 window" in text
+    assert "apart" not in text and "1 positions" not in text
+    assert "64 channels × 1 position = **64 numbers**" in text
+    at.selectbox(key="main_decode_layer").set_value("conv2d_3").run()
+    decoded = " ".join(md.value for md in at.markdown)
+    assert "1×1 = 1 position; it looks at a 26×26 window" in decoded and "neighbours" not in decoded
+    assert "The single output position sees a 26×26 window" in decoded
+
+
+def test_jump_and_the_26_of_dense_layers_are_explained():
+    at = run_page()
+    rows = table(at)
+    dense = rows[rows["Layer (type)"] == "dense (Dense)"].iloc[0]
+    assert dense["Receptive field"] == 26 and dense["Jump"] == "—"
+    note = next(c.value for c in at.caption if c.value.startswith("Why 26, not 28,"))
+    assert "`max_pooling2d_1` turns the 11×11 map of `conv2d_1` into 5×5" in note and "rows 26–27" in note
+    config = json.loads(at.dataframe[0].proto.columns)
+    helps = {name: column.get("help", "") for name, column in config.items()}
+    assert helps["Jump"].startswith("Jump: how many pixels") and helps["Receptive field"].startswith("Receptive field:")
+
+
+def test_side_by_side_parameter_charts_share_one_scale_and_tables_keep_their_columns():
+    at = run_page({"compare": "no_pooling"})
+    params = [json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.key.endswith("_params")]
+    assert len(params) == 2
+    tops = [chart["layout"]["yaxis"]["range"][1] for chart in params]
+    assert tops[0] == tops[1] == 1_982_528 * 1.25  # no_pooling's dense layer, on both charts
+    for frame in at.dataframe[:2]:
+        assert frame.value.columns.tolist() == ["Layer", "Output shape", "Param #", "Receptive field", "Jump"]
+
+
+def test_charts_leave_axis_numbers_and_titles_clear():
+    at = run_page()
+    for element in at.get("plotly_chart"):
+        if element.key in ("main_spatial", "main_params", "main_rf"):
+            assert json.loads(element.proto.config)["displayModeBar"] is False
+    rf = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.key == "main_rf")
+    legend = rf["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["y"] <= -0.15  # below the x-axis numbers, not on them
+

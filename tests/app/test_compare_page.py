@@ -118,3 +118,41 @@ def test_a_damaged_run_is_reported_and_left_out(two_runs, tmp_path, monkeypatch)
         assert two_runs["pooled"].key not in set(at.dataframe[0].value["key"])
     finally:
         ui_runs.model_cache.clear()
+
+
+def test_runs_are_marked_by_their_data_and_the_newest_run_is_chosen(two_runs):
+    from dashboard.labels import data_name
+
+    runs = ModelCache().runs()
+    at = open_page(PAGE)
+    assert not at.exception
+    table = at.dataframe[0].value
+    for record in runs:
+        assert table[table["key"] == record.key].iloc[0]["data"] == data_name(record)
+    assert set(table["data"]) >= {"full MNIST", "embedded subset (12,000 images)"}
+    # The learner's newest run (the newest one trained here) is up close and among the compared.
+    newest = next(r for r in runs if not r.shipped)
+    assert at.selectbox(key="compare_run").value == newest.key
+    assert newest.key in at.multiselect(key="compare_runs").value
+    # Full MNIST and embedded-subset runs side by side: one series (colour, symbol, legend) per data set.
+    shipped = next(r for r in runs if r.shipped)
+    at.multiselect(key="compare_runs").set_value([shipped.key, two_runs["pooled"].key]).run()
+    scatter = next(f for f in figures_of(at) if f["layout"]["title"]["text"] == "Test accuracy vs parameters")
+    assert [t["name"] for t in scatter["data"]] == ["full MNIST", "embedded subset (12,000 images)"]
+    assert [list(array(t["y"])) for t in scatter["data"]] == [[pytest.approx(shipped.test_accuracy)],
+                                                              [pytest.approx(two_runs["pooled"].test_accuracy)]]
+    assert any("without being a worse network" in c.value for c in at.caption)
+
+
+def test_the_mistakes_caption_matches_the_labels(two_runs):
+    record = two_runs["pooled"]
+    at = open_page(PAGE, {"run": record.key})
+    data = load_mnist("embedded")
+    predicted, _ = predict_labels(ModelCache().load_model(record.key), data.x_test)
+    wrong = int(np.sum(predicted != data.y_test))
+    caption = next(c.value for c in at.caption if "misclassified" in c.value)
+    assert caption.startswith(f"{wrong:,} of {len(data.y_test):,} test images are misclassified")
+    assert "Large digit" not in caption and "Under each image: the predicted digit in bold" in caption
+    accuracy = next(unescaped(c.value) for c in at.caption if c.value.startswith("On its"))
+    assert f"accuracy {float(np.mean(predicted == data.y_test)):.2%}" in accuracy
+    assert f"recorded {record.test_accuracy:.2%}" in accuracy and "embedded subset (12,000 images)" in accuracy

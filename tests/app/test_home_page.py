@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,39 @@ def test_home_page_does_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_the_menu_lists_every_page_with_its_url_and_a_material_icon():
+    """Every file of pages/ is in the menu; Streamlit serves it at its name without the number."""
+    from streamlit.source_util import page_icon_and_name
+
+    from dashboard.ui.nav import PAGES
+
+    files = [path for path, *_ in PAGES[1:]]
+    assert sorted(files) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+    urls = [page_icon_and_name(ROOT / path)[1] for path in files]
+    assert urls == ["Architecture", "Train", "Compare", "Feature_maps", "Inside_the_3x3", "Channels", "Exercises", "Import"]
+    assert all(icon.startswith(":material/") and icon.endswith(":") for _, _, icon, _ in PAGES)
+
+
+def test_home_texts_agree_with_the_book_numbers():
+    """The short answer's numbers, the 26 of the dense layers and the word "jump" are explained."""
+    from dashboard import network_text
+    from dashboard.spec import BOOK, geometry
+
+    at = open_page(None)
+    conv = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
+    answer = next(md.value for md in at.markdown if md.value.startswith("**The short answer.**"))
+    assert f"Each of its {conv.size * conv.size} cells" in answer
+    assert f"**{conv.receptive_field}×{conv.receptive_field} window**" in answer
+    assert f"**{conv.channels} channels**" in answer
+    assert f"{conv.channels} × {conv.size * conv.size} = **{network_text.head_inputs(BOOK)} numbers**" in answer
+    table = at.dataframe[0].value
+    assert table[table["Layer (type)"] == "dense (Dense)"].iloc[0]["Receptive field"] == 26
+    note = next(c.value for c in at.caption if "Why 26, not 28," in c.value)
+    assert "rows 26–27 of the digit" in note
+    assert any("*jump* is how many pixels apart" in c.value for c in at.caption)
+    rf = next(element for element in at.get("plotly_chart") if element.key == "home_rf")
+    legend = json.loads(rf.proto.spec)["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["y"] <= -0.15  # below the x-axis numbers, not on them
+    assert json.loads(rf.proto.config)["displayModeBar"] is False  # no toolbar over the title

@@ -30,16 +30,24 @@ def test_home_decodes_the_last_conv_shape_and_draws_kernel_and_output():
     assert "`Conv2D(64, (3, 3))` sets the **kernel**" in text and "5 − 3 + 1 = 3" in text
     fig = decode_figure(at)
     titles = [a["text"] for a in fig["layout"]["annotations"]]
-    assert titles == ["kernel 3×3 of Conv2D(64, (3, 3)) at (1, 1)", "output 3×3 of conv2d_2"]
-    shapes = fig["layout"]["shapes"]
-    left = [s for s in shapes if s["xref"] == "x"]
-    right = [s for s in shapes if s["xref"] == "x2"]
-    assert len(left) == 25 + 9 and len(right) == 9 + 1  # 5×5 input map + 3×3 kernel; 3×3 output + window
-    kernel = left[25:]
-    assert {s["x1"] - s["x0"] for s in kernel} == {4.0}  # to scale: one tap per 4 input pixels
-    assert (min(s["x0"] for s in kernel), max(s["x1"] for s in kernel)) == (6.5, 18.5)
-    window = right[-1]
-    assert (window["x0"], window["x1"]) == (3.5, 21.5)  # columns 4–21: 18 pixels at (1, 1)
+    assert titles == ["kernel 3×3 of Conv2D(64, (3, 3))<br>at (1, 1)", "output 3×3 of conv2d_2"]
+    # Squares are drawn as outline traces (5 corners and a gap each); the window is a shape.
+    squares = {(t["xaxis"], t["fillcolor"] if t.get("fill") == "toself" else "grid"): outline_squares(t)
+               for t in fig["data"] if t["type"] == "scatter"}
+    left = {kind: found for (axis, kind), found in squares.items() if axis == "x"}
+    right = [found for (axis, _), found in squares.items() if axis == "x2"]
+    assert len(left["grid"]) == 25 and sum(len(found) for found in right) == 9  # 5×5 input map; 3×3 output
+    (kernel,) = [found for kind, found in left.items() if kind != "grid"]
+    assert len(kernel) == 9 and {x1 - x0 for x0, x1 in kernel} == {4.0}  # to scale: one tap per 4 input pixels
+    assert (min(x0 for x0, _ in kernel), max(x1 for _, x1 in kernel)) == (6.5, 18.5)
+    (window,) = fig["layout"]["shapes"]
+    assert window["xref"] == "x2" and (window["x0"], window["x1"]) == (3.5, 21.5)  # columns 4–21: 18 pixels at (1, 1)
+
+
+def outline_squares(trace: dict) -> list[tuple[float, float]]:
+    """(left, right) of every square of an outline trace: x runs corner ×5, gap, corner ×5, gap…"""
+    xs = plotly_array(trace["x"]).astype(float).reshape(-1, 6)
+    return [(float(np.nanmin(row)), float(np.nanmax(row))) for row in xs]
 
 
 def test_architecture_decodes_the_selected_layer():

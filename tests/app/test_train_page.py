@@ -113,11 +113,13 @@ def test_a_damaged_cached_run_is_reported_not_raised():
         test_train_one_epoch_then_the_same_run_comes_from_the_cache()
     (entry / "record.json").write_text("{truncated")
     at = open_page(PAGE, {"spec": json.dumps(SPEC)}, timeout=120)
+    # The page lists the cached runs (to offer those of this network): the damage shows at once.
+    assert not at.exception
+    assert any("damaged" in unescaped(w.value) and "record.json" in unescaped(w.value) for w in at.warning)
     at.radio(key="train_data").set_value("embedded").run()
     set_quick_settings(at, seed=11)
     at.button(key="train_button").click().run()
     assert not at.exception
-    assert any("damaged" in unescaped(w.value) and "record.json" in unescaped(w.value) for w in at.warning)
     wait_for_jobs()
     at.run()
     assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
@@ -134,3 +136,46 @@ def test_a_network_over_the_caps_says_so_and_offers_no_training():
     from dashboard.jobs import default_manager
 
     assert not [j for j in default_manager().jobs() if j.active and "256" in j.label]  # no job either
+
+
+def test_offline_train_offers_one_data_choice_named_for_people():
+    at = open_page(PAGE)
+    assert not at.exception
+    data = load_mnist("embedded")
+    radio = at.radio(key="train_data")
+    assert radio.options == [f"embedded subset ({len(data.x_train):,} images)"] == ["embedded subset (12,000 images)"]
+    assert any("data: **embedded subset \\(12\\,000 images\\)**" in m.value for m in at.markdown)
+    assert not any("the app's data" in r.value for r in at.radio)
+
+
+def test_train_offers_the_cached_runs_of_the_current_network_with_their_data():
+    from dashboard.run import shipped_book
+
+    book = shipped_book(ModelCache().runs())  # the book network, book preset, trained on full MNIST
+    at = open_page(PAGE, {"preset": "book", "train": "book"})
+    assert not at.exception
+    assert not any("not in the cache yet" in i.value for i in at.info)
+    assert any(f"it was trained on full MNIST (test accuracy {book.test_accuracy:.2%})" in unescaped(i.value)
+               for i in at.info), [i.value for i in at.info]
+    lines = [unescaped(m.value) for m in at.markdown]
+    assert any(f"book · book preset · test {book.test_accuracy:.2%} · full MNIST · shipped · {book.key[:6]}" in line
+               for line in lines), lines
+    links = [p.proto for p in at.get("page_link") if p.proto.label == "On Compare"]
+    assert f"run={book.key}" in [link.query_string for link in links]
+    assert any("which this server does not have" in c.value for c in at.caption)  # offline: no full MNIST
+
+
+def test_a_cached_run_of_the_network_on_this_servers_data_can_be_shown_here():
+    data = load_mnist("embedded")
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=11)
+    key = ModelCache().key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint)
+    if ModelCache().get(key) is None:  # run alone: train it through the page first
+        test_train_one_epoch_then_the_same_run_comes_from_the_cache()
+    at = open_page(PAGE, {"spec": json.dumps(SPEC)})  # book preset: not that run's settings
+    assert not at.exception and not at.success
+    at.button(key=f"train_show_{key}").click().run()
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == 1 and at.number_input(key="train_seed").value == 11
+    assert at.slider(key="train_size").value == 500 and at.checkbox(key="train_all").value is False
+    assert any(s.value.startswith("Trained before: loaded from the cache") for s in at.success)
+    assert at.metric[0].value == f"{ModelCache().get(key).test_accuracy:.2%}"

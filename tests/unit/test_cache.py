@@ -345,8 +345,9 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
     [
         pytest.param("file", "file (60,000 train + 10,000 test images)", "full MNIST", id="full-from-a-path"),
         pytest.param("MNIST_NPZ", "MNIST_NPZ file (60,000 train + 10,000 test images)", "full MNIST", id="full-from-env"),
-        pytest.param("embedded", "embedded subset (12,000 train + 2,000 test images)", "embedded subset", id="embedded"),
-        pytest.param("file", "file (500 train + 100 test images)", "file", id="other-file"),
+        pytest.param("embedded", "embedded subset (12,000 train + 2,000 test images)", "embedded subset (12,000 images)",
+                     id="embedded"),
+        pytest.param("file", "file (500 train + 100 test images)", "MNIST file (500 images)", id="other-file"),
     ],
 )
 def test_runs_name_their_data_for_people(source, label, name, trained, data, cache):

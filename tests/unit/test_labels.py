@@ -15,8 +15,8 @@ from tests.unit.test_run import imported, trained
 def test_a_preset_run_is_named_by_its_presets():
     run = trained("0123456789", BOOK, TRAIN_PRESETS["fast"], shipped=True, test_accuracy=0.9915)
     assert labels.network_label(run) == "book" and labels.training_label(run) == "fast preset"
-    assert labels.run_title(run) == "book · fast preset · test 99.15% · embedded subset · shipped · 012345"
-    assert labels.short_label(run) == "book · fast preset · embedded subset · 012345"
+    assert labels.run_title(run) == "book · fast preset · test 99.15% · embedded subset (12,000 images) · shipped · 012345"
+    assert labels.short_label(run) == "book · fast preset · embedded subset (12,000 images) · 012345"
     assert labels.final_map_text(run) == "3×3×64"
 
 
@@ -46,11 +46,23 @@ def test_an_imported_run_is_named_by_its_file_as_plain_text():
 @pytest.mark.parametrize(
     "source, label, name",
     [("file", "file (60,000 train + 10,000 test images)", "full MNIST"),
-     ("embedded", "embedded subset (12,000 train + 2,000 test images)", "embedded subset"),
-     ("file", "file (500 train + 100 test images)", "file")],
+     ("embedded", "embedded subset (12,000 train + 2,000 test images)", "embedded subset (12,000 images)"),
+     ("file", "file (500 train + 100 test images)", "MNIST file (500 images)"),
+     ("embedded", "embedded", "embedded subset"),  # an imported run's label carries no counts
+     ("MNIST_NPZ", "MNIST_NPZ file (60,000 train + 10,000 test images)", "full MNIST"),
+     ("[x](https://e.org)", "[x](https://e.org) (9 train + 1 test images)", "[x](https://e.org) (9 images)")],
 )
 def test_data_names(source, label, name):
     assert labels.data_name(trained(data_source=source, data_label=label)) == name
+
+
+def test_loaded_data_is_named_the_same_way_as_a_run_trained_on_it():
+    from dashboard.data import load_mnist
+
+    data = load_mnist("embedded")
+    run = trained(data_source=data.source, data_label=data.label)
+    assert labels.dataset_name(data) == labels.data_name(run) == f"embedded subset ({len(data.x_train):,} images)"
+    assert labels.name_data("keras-cache", 60_000, 10_000) == "full MNIST"
 
 
 def test_position_judgement_turns_at_its_threshold():

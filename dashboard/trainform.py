@@ -1,0 +1,179 @@
+"""The Train page as data: what its settings widgets offer, which data it offers, and what it shows.
+
+The page reads its widgets into a plain mapping (widget key → value) and calls these functions;
+everything that decides something lives here, where unit tests reach it:
+
+- the values each widget offers, a preset (or a cached run's settings) as widget values, and
+  widget values as `TrainSettings`;
+- the data choices that really differ (offline, "the app's data" *is* the embedded subset, so
+  only one is offered) and their names;
+- what the page shows for one network, settings and data (`train_view`): the cached run, its
+  job, why it cannot be trained, and the cached runs of the same network under other data or
+  settings (so the page never says "not in the cache" while a run of that network exists).
+
+Pure Python: no Streamlit, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.data import MnistData
+from dashboard.job_status import JobStatus
+from dashboard.labels import dataset_name
+from dashboard.run import RunRecord, make_key
+from dashboard.spec import NetworkSpec
+from dashboard.summaries import training_problems
+from dashboard.training import MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESETS, TrainSettings
+
+BATCH_SIZES = (16, 32, 64, 128, 256, 512)
+LEARNING_RATES = (1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 1e-2)
+SMOOTHINGS = (0.0, 0.05, 0.1, 0.2)
+SIZE_STEP = 500  # the training-set size slider's step
+FIELDS = {  # widget key → TrainSettings field
+    "train_epochs": "epochs",
+    "train_batch": "batch_size",
+    "train_optimizer": "optimizer",
+    "train_lr": "learning_rate",
+    "train_schedule": "schedule",
+    "train_smoothing": "label_smoothing",
+    "train_seed": "seed",
+}
+DATA_KEYS = ("auto", "embedded")  # `dashboard.data.load_mnist` sources the page may offer
+MAX_RELATED = 6  # cached runs of the same network listed on the page
+
+
+# --- settings ↔ widgets ----------------------------------------------------------------------
+
+
+def size_max(n_train: int) -> int:
+    """The size slider's top: the training images rounded down to a step (at least one step)."""
+    return max(SIZE_STEP, n_train - n_train % SIZE_STEP)
+
+
+def clamp_size(value: Any, n_train: int) -> int:
+    """A size slider value kept inside the slider's range for data of `n_train` images."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = size_max(n_train)
+    return min(max(size, SIZE_STEP), size_max(n_train))
+
+
+def fits_form(settings: TrainSettings) -> bool:
+    """True if the form's widgets can show `settings` exactly (a CLI run may use other values)."""
+    return (settings.batch_size in BATCH_SIZES and settings.learning_rate in LEARNING_RATES
+            and settings.label_smoothing in SMOOTHINGS and settings.warmup == 0
+            and MIN_EPOCHS <= settings.epochs <= MAX_EPOCHS and settings.optimizer in OPTIMIZERS
+            and settings.schedule in SCHEDULES
+            and (settings.train_size is None or settings.train_size % SIZE_STEP == 0))
+
+
+def widget_values(settings: TrainSettings) -> dict[str, Any]:
+    """The widget values that show `settings` (the size slider only when a size is set)."""
+    values: dict[str, Any] = {widget: getattr(settings, name) for widget, name in FIELDS.items()}
+    values["train_all"] = settings.train_size is None
+    if settings.train_size is not None:
+        values["train_size"] = settings.train_size
+    return values
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    """The widget values of training preset `name` (all training images)."""
+    return widget_values(TRAIN_PRESETS[name])
+
+
+def settings_from_values(values: Mapping[str, Any], n_train: int) -> TrainSettings:
+    """The settings the widgets show; raises `SettingsError` for values no widget offers."""
+    size = None if values["train_all"] else int(values["train_size"])
+    if size is not None and size >= n_train:
+        size = None  # "all but nothing" is all
+    return TrainSettings(
+        epochs=int(values["train_epochs"]),
+        batch_size=int(values["train_batch"]),
+        optimizer=str(values["train_optimizer"]),
+        learning_rate=float(values["train_lr"]),
+        train_size=size,
+        seed=int(values["train_seed"]),
+        schedule=str(values["train_schedule"]),
+        label_smoothing=float(values["train_smoothing"]),
+    )
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def data_choices(app_data: MnistData, embedded: MnistData) -> dict[str, str]:
+    """{data key: its name} for the data that really differ: the app's data and the embedded subset,
+    or only the embedded subset when the app's data is that very subset (offline)."""
+    if app_data.fingerprint == embedded.fingerprint:
+        return {"embedded": dataset_name(embedded)}
+    return {"auto": dataset_name(app_data), "embedded": dataset_name(embedded)}
+
+
+# --- what the page shows -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainView:
+    """Everything the Train page shows about one network, settings and data."""
+
+    key: str  # the run's cache key
+    record: RunRecord | None  # the cached run of exactly these, if any
+    job: JobStatus | None  # the newest job of this key in this server, if any
+    too_big: list[str] = field(default_factory=list)  # why the app will not train it (empty: it will)
+    related: list[RunRecord] = field(default_factory=list)  # cached runs of the same network, otherwise trained
+    settings: TrainSettings | None = None  # the settings asked for
+
+    @property
+    def alike(self) -> RunRecord | None:
+        """A related run with these very settings (so on other data), if any."""
+        return next((run for run in self.related if run.settings == self.settings), None)
+
+    @property
+    def state(self) -> str:
+        """'cached', 'too big', 'training' (queued or running), 'unstored', 'failed', 'cancelled' or 'new'."""
+        if self.record is not None:
+            return "cached"
+        if self.too_big:
+            return "too big"
+        if self.job is not None and self.job.active:
+            return "training"
+        if self.job is not None and self.job.state == "done" and self.job.record is not None:
+            return "unstored"
+        if self.job is not None and self.job.state in ("failed", "cancelled"):
+            return self.job.state
+        return "new"
+
+
+def related_runs(runs: Iterable[RunRecord], spec: NetworkSpec, key: str,
+                 available: Iterable[str] = ()) -> list[RunRecord]:
+    """Cached runs of `spec` other than `key`: those on data available here first, then newest first."""
+    here = set(available)
+    same = [run for run in runs if run.spec == spec and run.key != key]
+    # Newest first within each group ("created" is ISO 8601 UTC, so it sorts as text).
+    on_here = sorted((r for r in same if r.data_fingerprint in here), key=lambda r: r.created, reverse=True)
+    elsewhere = sorted((r for r in same if r.data_fingerprint not in here), key=lambda r: r.created, reverse=True)
+    return (on_here + elsewhere)[:MAX_RELATED]
+
+
+def train_view(spec: NetworkSpec, settings: TrainSettings, data: MnistData, runs: Iterable[RunRecord],
+               job_for_key: Any, available: Iterable[str] = ()) -> TrainView:
+    """What to show for `spec` trained with `settings` on `data`, from the cached `runs` and the jobs.
+
+    `job_for_key(key)` is the job manager's lookup; `available` the fingerprints of the data this
+    server can train on (their related runs can be shown on this very page).
+    """
+    runs = list(runs)
+    key = make_key(spec, settings, data.fingerprint)
+    record = next((run for run in runs if run.key == key), None)
+    return TrainView(
+        key=key,
+        record=record,
+        job=job_for_key(key),
+        too_big=training_problems(spec) if record is None else [],
+        related=related_runs(runs, spec, key, available),
+        settings=settings,
+    )

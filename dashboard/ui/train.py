@@ -1,0 +1,230 @@
+"""Streamlit side of the Train page: the settings form, the data choice, and what a run's state shows.
+
+Decisions (which data differ, widget values ↔ settings, what to show) are `dashboard.trainform`;
+this module draws them. Training itself is a job (`dashboard.ui.jobs`): the Train button's
+callback submits it before the page reruns, so leaving the page at once loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import trainform as form
+from dashboard.charts import training as charts
+from dashboard.data import MnistData
+from dashboard.jobs import JobLimitError
+from dashboard.labels import data_name, dataset_name, run_title
+from dashboard.outside import escape_markdown
+from dashboard.run import RunRecord
+from dashboard.spec import NetworkSpec
+from dashboard.summaries import training_problems
+from dashboard.training import (
+    HISTORY_KEYS, MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESET_NOTES, TRAIN_PRESETS,
+    SettingsError, TrainSettings, train_preset_name,
+)
+from dashboard.ui import cached, state, text
+from dashboard.ui import jobs as ui_jobs
+from dashboard.ui import runs as ui_runs
+
+COMPARE = "pages/3_Compare.py"
+SHOWN_KEY = "train_shown"  # session: the network and data the page last showed (for the callback)
+REFUSED_KEY = "train_refused"  # session: why the last Train press queued nothing
+
+
+def _values() -> dict:
+    """The form's widget values from session state."""
+    return {key: st.session_state[key] for key in (*form.FIELDS, "train_all", "train_size")}
+
+
+def _load(values: dict) -> None:
+    """Put widget values into the form (a callback: runs before the widgets are drawn)."""
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def _on_preset() -> None:
+    _load(form.preset_values(st.session_state["train_preset"]))
+
+
+def _show_run(settings_json: str, data_key: str) -> None:
+    """'Show it here' callback: the form takes a cached run's settings and data."""
+    settings = TrainSettings.from_dict(json.loads(settings_json))
+    _load(form.widget_values(settings))
+    st.session_state["train_data"] = data_key
+    st.session_state["train_preset"] = train_preset_name(settings) or st.session_state.get("train_preset", "book")
+
+
+def _submit() -> None:
+    """Train's callback: queue the job of the network and data the page showed and the form's settings."""
+    shown = st.session_state.get(SHOWN_KEY)
+    if shown is None:
+        return
+    spec, data = NetworkSpec.from_json(shown["spec"]), cached.mnist(shown["data"])
+    try:
+        settings = form.settings_from_values(_values(), len(data.x_train))
+    except SettingsError:
+        return  # the page says why
+    if training_problems(spec):
+        return  # the page says it is too big
+    try:  # a cached run comes back done at once; a queued or running one is attached to
+        ui_jobs.manager().submit(spec, settings, data, session=ui_jobs.session_id())
+    except JobLimitError as err:
+        st.session_state[REFUSED_KEY] = str(err)
+
+
+def data_radio() -> tuple[str, MnistData, dict[str, str]]:
+    """The sidebar's data choice among the data that really differ: (key, data, {key: name})."""
+    choices = form.data_choices(cached.mnist("auto"), cached.mnist("embedded"))
+    state.kept("train_data")
+    if st.session_state.get("train_data") not in choices:
+        st.session_state["train_data"] = next(iter(choices))
+    only = len(choices) == 1
+    choice = st.radio(
+        "Data", list(choices), format_func=choices.get, key="train_data",
+        help=("Full MNIST is not on this server, so the app's data is the embedded subset (real MNIST, "
+              "1,200 training images per digit). Set MNIST_NPZ to a full MNIST .npz to train on all 60,000."
+              if only else "The embedded subset (real MNIST, 1,200 training images per digit) trains in "
+              "seconds; full MNIST takes longer and reaches higher accuracy."),
+    )
+    return choice, cached.mnist(choice), choices
+
+
+def settings_form(n_train: int) -> TrainSettings | None:
+    """The preset box and the settings form in the sidebar; the settings shown (None after an error)."""
+    for key in ("train_preset", *form.FIELDS, "train_all", "train_size"):
+        state.kept(key)  # settings chosen before a visit to another page come back
+    if "train_epochs" not in st.session_state:  # first visit: the book preset, or the link's (?train=fast)
+        st.session_state["train_preset"] = state.url_token("train", allowed=list(TRAIN_PRESETS)) or "book"
+        _load(form.preset_values(st.session_state["train_preset"]))
+    st.session_state["train_size"] = form.clamp_size(st.session_state.get("train_size"), n_train)
+    st.selectbox("Start from preset", list(TRAIN_PRESETS), key="train_preset", on_change=_on_preset,
+                 help="\n\n".join(f"**{name}**: {note}" for name, note in TRAIN_PRESET_NOTES.items()))
+    with st.form("train_form", border=False):  # changing a setting does not rerun the page
+        st.slider("Epochs", MIN_EPOCHS, MAX_EPOCHS, key="train_epochs")
+        st.select_slider("Batch size", form.BATCH_SIZES, key="train_batch")
+        st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True)
+        st.select_slider("Learning rate", form.LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}")
+        st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule")
+        st.select_slider("Label smoothing", form.SMOOTHINGS, key="train_smoothing", format_func=lambda v: f"{v:g}",
+                         help="Train towards 0.91 for the right digit and 0.01 for each other one (at 0.1), not 1 and 0.")
+        st.checkbox(f"All {n_train:,} training images", key="train_all")
+        st.slider("Training images (when not all)", form.SIZE_STEP, form.size_max(n_train), step=form.SIZE_STEP,
+                  key="train_size")
+        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
+        st.form_submit_button("Train", type="primary", icon=":material/model_training:", key="train_button",
+                              on_click=_submit)
+    try:
+        return form.settings_from_values(_values(), n_train)
+    except SettingsError as err:  # only reachable through tampered session state
+        text.error(f"These settings cannot be used: {err}", icon=":material/error:")
+        return None
+
+
+def remember_shown(spec: NetworkSpec, data_key: str) -> None:
+    """What the Train callback submits: the network and data this run of the page showed."""
+    st.session_state[SHOWN_KEY] = {"spec": spec.to_json(), "data": data_key}
+
+
+def show_results(record: RunRecord, note: str) -> None:
+    """Metrics, learning curves and the per-epoch table of a finished run."""
+    st.success(note, icon=":material/check_circle:")
+    a, b, c, d, e = st.columns(5)
+    a.metric("Test accuracy", f"{record.test_accuracy:.2%}")
+    b.metric("Validation accuracy", f"{record.val_accuracy:.2%}")
+    c.metric("Parameters", f"{record.params:,}")
+    side, channels = record.final_map or (0, 0)
+    d.metric("Last conv map", f"{side}×{side}×{channels}")
+    e.metric("Training time", f"{record.train_seconds:.1f} s")
+    st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
+    table = pd.DataFrame({k: record.history[k] for k in HISTORY_KEYS if k in record.history})  # fixed column order
+    table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
+    st.dataframe(table.style.format("{:.4f}"), key="result_table")
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
+    st.caption(text.md(f"Run {record.key} · trained on {data_name(record)} · created {record.created or '?'}"
+                       + (f" · {versions}" if versions else ""), 400))
+    st.page_link(COMPARE, label="Its mistakes and confusion matrix on Compare", icon=":material/compare_arrows:",
+                 query_params={"run": record.key})
+
+
+def related_runs(related: list[RunRecord], choices: dict[str, str], data_keys: dict[str, str]) -> None:
+    """The cached runs of this network under other settings or data: a link each, and 'show it here'.
+
+    `data_keys` maps a data fingerprint to the data key that trains on it here (if any).
+    """
+    st.markdown(f"**Cached runs of this network** ({len(related)}), each with the data it was trained on:")
+    for run in related:
+        line, show, link = st.columns([6, 2, 2], vertical_alignment="center")
+        line.markdown(text.md(f"{run_title(run)} · {run.epochs_done} epoch{'s' if run.epochs_done != 1 else ''}"))
+        here = data_keys.get(run.data_fingerprint)
+        if here is not None and here in choices and form.fits_form(run.settings):
+            show.button("Show it here", key=f"train_show_{run.key}", icon=":material/visibility:",
+                        on_click=_show_run, args=(run.settings.to_json(), here))
+        else:
+            show.caption(f"trained on {text.md(data_name(run))}, which this server does not have")
+        link.page_link(COMPARE, label="On Compare", icon=":material/compare_arrows:", query_params={"run": run.key})
+
+
+def refused_notice() -> None:
+    """Why the last Train press queued nothing (a job limit), once."""
+    if REFUSED_KEY in st.session_state:
+        st.warning(text.md(st.session_state.pop(REFUSED_KEY)), icon=":material/block:")
+
+
+def describe(settings: TrainSettings, data: MnistData) -> None:
+    """The line naming the settings and the data in use."""
+    name = train_preset_name(settings)
+    st.markdown(f"Settings: **{name + ' preset' if name else 'custom'}** · {settings.describe()} · data: "
+                f"**{escape_markdown(dataset_name(data))}**. The last 10% of the training images are held out "
+                "for validation.")
+
+
+def _trained_here(view: form.TrainView) -> bool:
+    """True if this session's job trained and stored the run just now (not an older cached run)."""
+    job = view.job
+    mine = {status.id for status in ui_jobs.manager().jobs(ui_jobs.session_id())}
+    return job is not None and job.state == "done" and job.stored and job.id in mine
+
+
+def show_view(view: form.TrainView, data: MnistData) -> None:
+    """The run's state: its results, the live job, why it cannot be trained, or how to train it."""
+    record, job = view.record, view.job
+    if view.state == "cached":
+        if _trained_here(view):
+            note = (f"Trained by a job on {escape_markdown(record.trained_on or 'this server')} in "
+                    f"{record.train_seconds:.1f} s (queued {record.queued_seconds:.1f} s) and stored in the cache.")
+        else:
+            note = (f"Trained before: loaded from the cache (trained on {escape_markdown(data_name(record))}, "
+                    f"{escape_markdown((record.created or '?')[:10])}).")
+        show_results(record, note)
+    elif view.state == "too big":
+        st.error("This network is too big to train here: " + "; ".join(view.too_big) + ".", icon=":material/block:")
+    elif view.state == "training":
+        ui_jobs.live_job(view.key)
+    elif view.state == "unstored":
+        st.warning(f"This run was trained but not stored: {escape_markdown(job.message)}.", icon=":material/warning:")
+        show_results(job.record, "Trained; the results below are kept for this session only.")
+        model_file = ui_jobs.manager().model_file(job.id)
+        if model_file is not None:
+            st.download_button("Download the trained model (.keras)", model_file, file_name=f"{view.key}.keras",
+                               mime="application/zip", icon=":material/download:", key="download_unstored")
+    else:
+        if view.state in ("failed", "cancelled"):
+            box = st.error if view.state == "failed" else st.info
+            box(f"The last job of this run {view.state}: {escape_markdown(job.message)}", icon=":material/cancel:")
+        where = escape_markdown(dataset_name(data))
+        if view.related:
+            alike = view.alike
+            also = (f" With these very settings it was trained on {escape_markdown(data_name(alike))} "
+                    f"(test accuracy {alike.test_accuracy:.2%})." if alike is not None else "")
+            st.info(f"This network has not been trained with these settings on {where} yet; it has been "
+                    f"trained otherwise (listed below).{also} Press **Train** in the sidebar to train it on "
+                    f"{where}: the training runs as a job on the server, so you can keep using the app.",
+                    icon=":material/info:")
+        else:
+            st.info(f"This run is not in the cache yet (no run of this network on any data). Press **Train** in "
+                    f"the sidebar to train it on {where}: the training runs as a job on the server, so you can "
+                    "keep using the app (the jobs panel in the sidebar follows it) and come back for the results.",
+                    icon=":material/info:")

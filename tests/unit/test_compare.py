@@ -1,0 +1,80 @@
+"""The Compare page's data: the runs table, the default selection, runs grouped by their data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dashboard import compare
+from dashboard.charts.training import GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, mistakes_figure
+from dashboard.spec import BOOK, PRESETS
+from dashboard.training import TRAIN_PRESETS
+from tests.unit.test_run import trained
+
+FULL = {"data_source": "file", "data_label": "file (60,000 train + 10,000 test images)", "data_fingerprint": "full"}
+
+
+def runs():
+    return [
+        trained("shipped1", BOOK, TRAIN_PRESETS["book"], shipped=True, test_accuracy=0.9897, **FULL),
+        trained("mine2", BOOK, TRAIN_PRESETS["fast"], test_accuracy=0.9755, created="2026-12-02T10:00:00+00:00"),
+        trained("other1", PRESETS["tiny"], TRAIN_PRESETS["fast"], created="2026-12-01T10:00:00+00:00", **FULL),
+    ]
+
+
+def test_the_table_names_the_data_and_puts_accuracy_and_time_before_the_identifiers():
+    table = compare.runs_table(runs())
+    assert list(table.columns) == list(compare.TABLE_COLUMNS)
+    assert list(table.columns).index("train time (s)") < list(table.columns).index("key")
+    assert table["data"].tolist() == ["full MNIST", "embedded subset (12,000 images)", "full MNIST"]
+    assert table["test accuracy"].tolist() == [0.9897, 0.9755, 0.95]
+    assert compare.runs_table([]).columns.tolist() == list(compare.TABLE_COLUMNS)
+
+
+def test_the_default_selection_starts_with_the_learners_newest_runs():
+    listing = runs()  # the listing's order: shipped first, then newest
+    assert compare.default_selection(listing, own_keys={"other1"}) == ["other1", "mine2", "shipped1"]
+    assert compare.default_selection(listing) == ["mine2", "other1", "shipped1"]
+    assert compare.default_selection(listing, limit=1) == ["mine2"]
+
+
+def test_runs_are_grouped_by_their_data_full_mnist_first():
+    groups = compare.by_data(runs())
+    assert [g.name for g in groups] == ["full MNIST", "embedded subset (12,000 images)"]
+    assert [r.key for r in groups[0].runs] == ["shipped1", "other1"]
+
+
+def test_the_up_close_note_says_what_it_was_measured_on():
+    run = runs()[1]
+    assert compare.evaluation_note(0.97, 2000, True, run, "x") == (
+        "On its 2,000 test images (embedded subset (12,000 images)): accuracy 97.00% (recorded 97.55%).")
+    note = compare.evaluation_note(0.99, 10000, False, run, "full MNIST")
+    assert "Evaluated on this server's data, full MNIST" in note and "trained and tested on embedded subset" in note
+
+
+def test_scatter_marks_each_data_source_with_its_own_colour_symbol_and_legend():
+    fig = accuracy_scatter([1, 2, 3], [0.99, 0.9755, 0.98], ["a", "b", "c"], "parameters",
+                           groups=["full MNIST", "embedded subset (12,000 images)", "full MNIST"])
+    assert [t.name for t in fig.data] == ["full MNIST", "embedded subset (12,000 images)"]
+    assert list(fig.data[0].y) == [0.99, 0.98] and list(fig.data[1].y) == [0.9755]
+    assert fig.data[0].marker.symbol != fig.data[1].marker.symbol and fig.data[0].marker.color != fig.data[1].marker.color
+    assert all(t.showlegend for t in fig.data)
+
+
+def test_mistake_labels_sit_in_a_band_under_each_digit_not_on_it():
+    images = np.full((12, 28, 28), 255, np.uint8)  # all ink: any label on a digit would be on a stroke
+    fig = mistakes_figure(images, true=[1] * 12, predicted=[7] * 12, cols=5)
+    canvas = np.asarray(fig.data[0].z, float)
+    for note in fig.layout.annotations:
+        row = int(note.y)  # the label's top edge, in canvas rows (y axis reversed: it extends downwards)
+        band = canvas[row: row + LABEL_BAND - 1, int(note.x)]
+        assert note.yanchor == "top" and np.isnan(band).all()
+    assert canvas.shape[0] == 3 * (TILE + LABEL_BAND + GAP) - GAP
+
+
+def test_the_confusion_title_is_clear_of_the_predicted_axis():
+    layout = json.loads(confusion_figure(np.eye(10, dtype=int)).to_json())["layout"]
+    assert layout["xaxis"]["side"] == "top" and layout["margin"]["t"] >= 80
+    assert layout["title"]["yanchor"] == "top" and layout["title"]["y"] > 0.95
