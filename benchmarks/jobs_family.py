@@ -30,16 +30,13 @@ def run_mode(mode: str, members: int) -> dict:
     from dashboard.cache import ModelCache
     from dashboard.data import load_mnist
     from dashboard.families import builtin_family
-    from dashboard.job_cluster import HTTP_ADDRESS
+    from dashboard.job_cluster import process_cluster_client
     from dashboard.jobs import JobManager
 
     data = load_mnist("auto")
     client = None
     if mode == "cluster2":
-        from distributed import Client, LocalCluster
-
-        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=HTTP_ADDRESS),
-                        set_as_default=False)
+        client = process_cluster_client(2)
     cache = ModelCache(root=tempfile.mkdtemp(prefix="convnet-bench-family-"), shipped_root=None)
     manager = JobManager(cache, client=client, max_per_session=100, max_queued=100)
     start = time.perf_counter()

@@ -72,15 +72,12 @@ def run_mode(mode: str) -> dict:
         return {"mode": mode, "first_batch_s": first[0], "total_s": total, "train_seconds": result.train_seconds,
                 "test_accuracy": result.test_accuracy, "server_peak_mb": peaks.server, "workers_peak_mb": peaks.children}
 
-    from dashboard.job_cluster import HTTP_ADDRESS
+    from dashboard.job_cluster import process_cluster_client
     from dashboard.jobs import JobManager
 
     client = None
     if mode == "cluster":
-        from distributed import Client, LocalCluster
-
-        client = Client(LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=HTTP_ADDRESS),
-                        set_as_default=False)
+        client = process_cluster_client(1)
     manager = JobManager(ModelCache(root=tempfile.mkdtemp(prefix="convnet-bench-jobs-"), shipped_root=None),
                          client=client)
     manager.wait(manager.submit(PRESETS["tiny"], warm, data).id)

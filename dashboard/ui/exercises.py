@@ -70,9 +70,10 @@ def current(seq: list[ex.Exercise]) -> ex.Exercise:
 
 
 def _run_answer(key: str) -> str:
+    st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
     runs = cached_runs()
     if not runs:
-        st.info("No trained runs yet: train one on the **Train** page, then come back.", icon=":material/info:")
+        st.info("No trained runs yet: train one on the Train page, then come back.", icon=":material/info:")
         return ""
     by_key = {r.key: r for r in runs}
     chosen = st.selectbox("Your run", list(by_key), index=None, key=key,
@@ -90,6 +91,7 @@ def answer_input(item: ex.Exercise) -> str:
                           format_func=lambda i: item.choices[i], key=key)
         return "" if picked is None else str(picked + 1)
     if item.kind == "network":
+        st.page_link("pages/1_Architecture.py", label="Build it on Architecture", icon=":material/account_tree:")
         if st.button("Use my current network (from the Architecture page)", key="ex_use_current"):
             st.session_state[key] = state.current_spec().to_json()
         return st.text_area("Your network as JSON", key=key, height=120, max_chars=ex.MAX_ANSWER_CHARS)
@@ -98,10 +100,10 @@ def answer_input(item: ex.Exercise) -> str:
 
 def check_buttons(item: ex.Exercise, answer: str) -> None:
     """Check and Show the answer; either updates progress and the feedback shown below."""
-    left, middle, _ = st.columns([1, 1, 3])
-    checked = left.button("Check", key="ex_check", type="primary", icon=":material/task_alt:")
-    revealed = item.reveal is not None and middle.button("Show the answer", key="ex_reveal",
-                                                         icon=":material/visibility:")
+    row = st.container(horizontal=True)
+    checked = row.button("Check", key="ex_check", type="primary", icon=":material/task_alt:")
+    revealed = item.reveal is not None and row.button("Show the answer", key="ex_reveal",
+                                                      icon=":material/visibility:")
     if checked or revealed:
         act = ex.attempt if checked else ex.reveal
         st.session_state[PROGRESS], st.session_state[FEEDBACK] = act(st.session_state[PROGRESS], item, answer)
@@ -127,10 +129,10 @@ def show_feedback(item: ex.Exercise) -> None:
 def step_buttons(count: int) -> None:
     """Previous and Next."""
     step = st.session_state[STEP]
-    back, forward, _ = st.columns([1, 1, 4])
-    back.button("Previous", key="ex_prev", on_click=go_to, args=(step - 1, count), disabled=step == 0,
+    row = st.container(horizontal=True)
+    row.button("Previous", key="ex_prev", on_click=go_to, args=(step - 1, count), disabled=step == 0,
                 icon=":material/arrow_back:")
-    forward.button("Next", key="ex_next", on_click=go_to, args=(step + 1, count), disabled=step == count - 1,
+    row.button("Next", key="ex_next", on_click=go_to, args=(step + 1, count), disabled=step == count - 1,
                    icon=":material/arrow_forward:")
 
 

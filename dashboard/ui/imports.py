@@ -60,7 +60,7 @@ def what_is_shown(record: RunRecord) -> str:
     if not has_maps(record):
         return ("No conv layers (like the book's chapter-2 dense network): summary, accuracy and "
                 "Compare only; there are no feature maps to look at.")
-    return "Open it on **Feature maps**, **Inside the 3×3** and **Compare**: it is in every run picker."
+    return "Open it on Feature maps, Inside the 3×3 and Compare: it is in every run picker."
 
 
 def show_imported(record: RunRecord, hit: bool) -> None:
@@ -75,8 +75,14 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     st.caption(f"Measured by the app on the {escape_markdown(record.data_label)} test set. "
                f"Input: {SCALINGS[record.imported.scaling].label}.")
     st.info(what_is_shown(record), icon=":material/explore:")
+    if record.imported.chain:
+        links = st.container(horizontal=True)
+        if has_maps(record):
+            links.page_link("pages/4_Feature_maps.py", label="Feature maps", icon=":material/grid_view:")
+            links.page_link("pages/5_Inside_the_3x3.py", label="Inside the 3×3", icon=":material/biotech:")
+        links.page_link("pages/3_Compare.py", label="Compare", icon=":material/bar_chart:")
     st.dataframe(summary_table(record), hide_index=True, column_config={
-        "Param #": st.column_config.NumberColumn(format="%d")})
+        "Param #": st.column_config.NumberColumn(format="localized")})
     st.caption(f"Total params: {record.params:,}")
 
 
@@ -113,7 +119,7 @@ def offer_architecture(record: RunRecord) -> None:
         return
     fits = NetworkSpec.from_dict(record.imported.fits)
     st.info(f"This model is one the app can describe and build itself: `{fits.describe()}`. Open it on "
-            "**Architecture** to change it, then retrain it on **Train**.", icon=":material/account_tree:")
+            "Architecture to change it, then retrain it on Train.", icon=":material/account_tree:")
     if st.button("Open on Architecture", key="import_open_arch", icon=":material/account_tree:"):
         for name in [k for k in st.session_state if str(k).startswith("arch_")]:
             del st.session_state[name]  # the editor reloads its widgets from the new network
@@ -131,7 +137,7 @@ def scaling_choice(record: RunRecord) -> RunRecord:
         "accurate one (the lower loss decides between near ties). Change it if you know better."
     )
     st.dataframe(scaling_table(record), hide_index=True, column_config={
-        "accuracy": st.column_config.NumberColumn(format="%.4f"),
+        "accuracy": st.column_config.NumberColumn(format="percent"),
         "loss": st.column_config.NumberColumn(format="%.3f")})
     names = list(SCALINGS)
     chosen = st.selectbox("Feed the model", names, index=names.index(record.imported.scaling),
@@ -157,5 +163,6 @@ def imported_runs_table() -> None:
         [{"file": r.source_file, "test accuracy": r.test_accuracy, "params": r.params,
           "input": r.imported.scaling, "key": r.key[:12]} for r in runs],
         hide_index=True,
-        column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f")},
+        column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                       "params": st.column_config.NumberColumn(format="localized")},
     )

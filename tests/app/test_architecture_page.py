@@ -72,7 +72,8 @@ def test_charts_carry_the_numbers_of_the_table():
     assert min(last["x"]) == 3.5 and max(last["x"]) == 21.5
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", [n if n == "book" else pytest.param(n, marks=pytest.mark.slow)  # ~1 s each
+                                  for n in sorted(PRESETS)])
 def test_every_preset_loads(name):
     at = run_page()
     at.selectbox(key="arch_preset").set_value(name)
@@ -130,6 +131,7 @@ def test_comparison_shows_two_networks_side_by_side():
     assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"] and "compare" not in at.query_params
 
 
+@pytest.mark.slow  # ~2.5 s
 def test_comparison_with_a_network_written_as_json():
     at = run_page()
     at.selectbox(key="arch_compare").set_value("custom (JSON)")
@@ -154,6 +156,7 @@ def test_comparison_with_a_network_written_as_json():
 LARGEST = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
 
 
+@pytest.mark.slow  # ~1.5 s
 def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
     import json
 

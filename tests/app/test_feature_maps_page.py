@@ -223,6 +223,7 @@ def test_the_random_button_picks_an_image_in_range(tiny_runs):
     assert at.query_params["digit"] == str(index)
 
 
+@pytest.mark.slow  # loads the shipped book run, ~1 s
 def test_the_default_run_is_the_shipped_book_network():
     from dashboard.ui.runs import shipped_book_key
 

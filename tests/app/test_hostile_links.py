@@ -81,8 +81,8 @@ def test_a_spec_whose_head_is_a_link_is_quoted_as_text(page):
     assert any(f"not {LINK!r}" in w for w in shown(at.warning))
 
 
-@pytest.mark.parametrize("page", [COMPARE, FEATURE_MAPS, pytest.param(INSIDE, marks=pytest.mark.slow),
-                                  pytest.param(CHANNELS, marks=pytest.mark.slow)])  # ~3 s each: slow tier
+@pytest.mark.parametrize("page", [FEATURE_MAPS, *(pytest.param(p, marks=pytest.mark.slow)  # 1-3 s each
+                                                  for p in (COMPARE, INSIDE, CHANNELS))])
 def test_a_markup_run_is_quoted_as_text(page):
     at = open_page(page, {"run": LINK}, timeout=180)
     assert_clean(at)

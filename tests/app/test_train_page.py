@@ -163,3 +163,19 @@ def test_train_offers_the_cached_runs_of_the_current_network_with_their_data():
     links = [p.proto for p in at.get("page_link") if p.proto.label == "On Compare"]
     assert f"run={book.key}" in [link.query_string for link in links]
     assert any("which this server does not have" in c.value for c in at.caption)  # offline: no full MNIST
+
+
+def test_a_cached_run_of_the_network_on_this_servers_data_can_be_shown_here():
+    data = load_mnist("embedded")
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=11)
+    key = ModelCache().key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint)
+    if ModelCache().get(key) is None:  # run alone: train it through the page first
+        test_train_one_epoch_then_the_same_run_comes_from_the_cache()
+    at = open_page(PAGE, {"spec": json.dumps(SPEC)})  # book preset: not that run's settings
+    assert not at.exception and not at.success
+    at.button(key=f"train_show_{key}").click().run()
+    assert not at.exception
+    assert at.slider(key="train_epochs").value == 1 and at.number_input(key="train_seed").value == 11
+    assert at.slider(key="train_size").value == 500 and at.checkbox(key="train_all").value is False
+    assert any(s.value.startswith("Trained before: loaded from the cache") for s in at.success)
+    assert at.metric[0].value == f"{ModelCache().get(key).test_accuracy:.2%}"

@@ -243,6 +243,7 @@ def test_png_bombs_get_the_size_message_whatever_pillow_thinks(width, height):
         digits.from_upload(png_declaring(width, height), "bomb.png")
 
 
+@pytest.mark.slow  # a 20,000² PNG, ~1.3 s
 def test_a_real_20000_square_png_bomb_is_refused_with_the_size_message():
     buffer = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(buffer, format="PNG", optimize=False)  # ~50 KB, 400 megapixels

@@ -5,7 +5,6 @@ Small networks on the embedded subset, one epoch. The cluster is started and sto
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
@@ -15,7 +14,7 @@ import pytest
 
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData, load_mnist
-from dashboard.job_cluster import HTTP_ADDRESS
+from dashboard.job_cluster import process_cluster_client
 from dashboard.jobs import DONE, FAILED, JobManager
 from dashboard.spec import PRESETS
 from dashboard.training import TrainSettings
@@ -29,12 +28,8 @@ def settings(size: int, epochs: int = 1) -> TrainSettings:
 
 
 def start_cluster(workers: int):
-    from distributed import Client, LocalCluster
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=HTTP_ADDRESS, silence_logs=logging.ERROR)
-    return cluster, Client(cluster, set_as_default=False)
+    client = process_cluster_client(workers)
+    return client.cluster, client
 
 
 @pytest.fixture(scope="module")

@@ -96,3 +96,11 @@ def test_a_network_too_big_is_said_so_unless_cached():
     huge = NetworkSpec(blocks=(ConvBlock(256, kernel_size=7, padding="same", pool=False),) * 6, dense_units=512)
     view = form.train_view(huge, TRAIN_PRESETS["book"], data, [], lambda k: None)
     assert view.state == "too big" and "118,836,490 parameters" in view.too_big[0]
+
+
+def test_job_states_are_shown_with_material_icons_not_emoji():
+    from dashboard.job_status import ACTIVE, CANCELLED, DONE, FAILED
+    from dashboard.ui.jobs import STATE_ICONS
+
+    assert set(STATE_ICONS) == {*ACTIVE, DONE, FAILED, CANCELLED}
+    assert all(icon.startswith(":material/") and icon.endswith(":") for icon in STATE_ICONS.values())
