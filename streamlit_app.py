@@ -26,11 +26,11 @@ st.markdown(
 
 book = preset_summaries()["book"]
 LAST_CONV = "conv2d_2"
-left, right = st.columns([3, 2])
+st.markdown("**The network of *Deep Learning with Python*, listing 5.1** (as `model.summary()` shows it)")
+summary_table(book["layers"], LAST_CONV, key="home_summary", formulas=False)
+st.caption(f"Total params: {book['total_params']:,}. {network_text.unseen_text(BOOK)}")
+left, right = st.columns([3, 2])  # the table above, full width: in a column it was cut off at 1280×720
 with left:
-    st.markdown("**The network of *Deep Learning with Python*, listing 5.1** (as `model.summary()` shows it)")
-    summary_table(book["layers"], LAST_CONV, key="home_summary", formulas=False)
-    st.caption(f"Total params: {book['total_params']:,}. {network_text.unseen_text(BOOK)}")
     st.markdown(
         "**The short answer.** The 3×3 is not a tiny picture of the digit. Each of its 9 cells looks "
         "at an **18×18 window** of the 28×28 input — most of the digit — through three layers of "

@@ -45,7 +45,6 @@ PAGES = [
     ("Channels", "/Channels"),
     ("Exercises", "/Exercises"),
     ("Import", "/Import"),
-    ("Channels", "/Channels"),
 ]
 QUIET_SECONDS = 1.0  # the server is settled after this long with under QUIET_CPU of CPU
 QUIET_CPU = 0.02

@@ -132,10 +132,12 @@ def test_default_columns(c, expected):
 
 def test_the_three_charts_of_many_images_use_the_one_tiler():
     from dashboard.charts.inside import thumbnails_chart
-    from dashboard.charts.training import GAP, mistakes_figure
+    from dashboard.charts.training import GAP, LABEL_BAND, mistakes_figure
 
     images = np.random.default_rng(1).integers(0, 256, (12, 28, 28)).astype(np.uint8)
     mistakes = mistakes_figure(images, [1] * 12, [7] * 12, cols=5)
-    np.testing.assert_array_equal(np.asarray(mistakes.data[0].z, dtype=float), reference_tile(images, 5, GAP))
+    cells = np.full((12, 28 + LABEL_BAND, 28), np.nan)  # each digit with a band for its label under it
+    cells[:, :28] = images
+    np.testing.assert_array_equal(np.asarray(mistakes.data[0].z, dtype=float), reference_tile(cells, 5, GAP))
     thumbs = thumbnails_chart(images, [str(i) for i in range(12)], cols=6)
     np.testing.assert_allclose(np.asarray(thumbs.data[0].z, dtype=float), reference_tile(images / 255.0, 6, 2), atol=1e-6)
