@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from dashboard import job_cluster
 from dashboard import jobs as jobs_mod
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData, load_mnist
@@ -189,7 +190,7 @@ def test_a_worker_with_other_data_refuses_the_job(client, cache, data):
 
 def test_an_unreachable_scheduler_falls_back_to_in_process_with_a_notice(monkeypatch, cache, data):
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setattr(jobs_mod, "CONNECT_SECONDS", 1.0)
+    monkeypatch.setattr(job_cluster, "CONNECT_SECONDS", 1.0)
     manager = JobManager(cache)
     try:
         start = time.monotonic()
