@@ -152,14 +152,20 @@ def wait_rendered(page, timeout: float = 240.0) -> str:
 
 def open_links(browser, base: str, links: list[str]) -> tuple[list, list[str]]:
     """Open every link in its own context (its own session) at once; wait for all to finish."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     contexts, pages = [], []
     for link in links:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.goto(base + link, wait_until="commit")
         contexts.append(context)
+        try:  # a server busy with many sessions may not answer a new one within the default 30 s
+            page.goto(base + link, wait_until="commit", timeout=120_000)
+        except PlaywrightTimeout:
+            pages.append(None)  # reported as "no answer"; the other sessions still count
+            continue
         pages.append(page)
-    return contexts, [wait_rendered(page) for page in pages]
+    return contexts, ["no answer" if page is None else wait_rendered(page) for page in pages]
 
 
 def main() -> None:

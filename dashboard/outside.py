@@ -25,6 +25,8 @@ SHOWN_CHARS = 60  # how much of an outside string a message quotes
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ASCII_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+WORD_JOINER = "\u2060"  # zero width, invisible: breaks a pattern without changing what one reads
+_AUTOLINK_START = re.compile(r"(?i)(?:https?|www)(?=\\[:.])|\\@")  # "https\:", "www\.", "\@" once escaped
 
 
 class OutsideInputError(ValueError):
@@ -93,10 +95,13 @@ def code_span(text: Any, limit: int = SHOWN_CHARS) -> str:
 def escape_markdown(text: Any, limit: int = SHOWN_CHARS) -> str:
     """Markdown that renders as `text` in the normal font: every ASCII punctuation mark is escaped.
 
-    Escaping `:` `.` `/` and `@` also stops autolinks (`https://…`, `www.…`, e-mail addresses),
-    emoji shortcodes and Streamlit's `:color[…]` directives; `$` stops LaTeX.
+    Escapes stop emoji shortcodes, Streamlit's `:color[…]` directives and (`$`) LaTeX. They do
+    not stop autolinks: Streamlit's markdown (remark-gfm) also looks for `https://…`, `www.…` and
+    e-mail addresses in the text *after* reading the escapes, so an invisible word joiner goes
+    after `http`/`https`/`www` and after `@`, where those patterns need the next character.
     """
-    return _ASCII_PUNCTUATION.sub(r"\\\1", plain(text, limit))
+    escaped = _ASCII_PUNCTUATION.sub(r"\\\1", plain(text, limit))
+    return _AUTOLINK_START.sub(lambda match: match.group(0) + WORD_JOINER, escaped)
 
 
 def plotly_text(text: Any, limit: int = SHOWN_CHARS) -> str:

@@ -24,6 +24,11 @@ _HTML_TAG = re.compile(r"<\s*(a|img|iframe|script|image|svg)\b", re.IGNORECASE)
 # escaped character (`https\:`, `www\.`) stops them, as it stops remark-gfm.
 _BARE_URL = re.compile(r"(?:https?|ftp)://|\bwww\.|mailto:", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", re.DOTALL)
+# remark-gfm (Streamlit 1.67's markdown) also links URLs and e-mail addresses it finds in the
+# text *after* escapes are read (its own patterns, below): `https\:\/\/x` is the text
+# "https://x" and becomes a link. markdown-it's text tokens hold that text.
+_TEXT_URL = re.compile(r"(https?://|www(?=\.))[-.\w]+", re.IGNORECASE)
+_TEXT_EMAIL = re.compile(r"[-.\w+]+@[-\w]+(?:\.[-\w]+)+")
 
 
 def markup_in_markdown(source: str) -> list[str]:
@@ -37,6 +42,9 @@ def markup_in_markdown(source: str) -> list[str]:
             found.append(f"image from {token.attrGet('src')!r}")
         elif token.type in ("html_inline", "html_block") and _HTML_TAG.search(token.content):
             found.append(f"HTML {token.content[:60]!r}")
+        elif token.type == "text":
+            found += [f"text link {m.group(0)!r}" for m in (*_TEXT_URL.finditer(token.content),
+                                                          *_TEXT_EMAIL.finditer(token.content))]
     outside_code = _CODE_SPAN.sub("", source)
     for match in _BARE_URL.finditer(outside_code):
         found.append(f"bare URL {outside_code[match.start():match.start() + 40]!r}")
@@ -79,5 +87,6 @@ def rendered_markup(at: AppTest) -> list[str]:
 
 
 def unescaped(source: str) -> str:
-    """The text a reader sees of markdown made by `escape_markdown` (backslash escapes removed)."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source)
+    """The text a reader sees of markdown made by `escape_markdown` (backslash escapes and the
+    invisible word joiners that stop autolinks removed)."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", source).replace("\u2060", "")

@@ -71,3 +71,15 @@ def test_escape_markdown_escapes_every_markup_character():
     for char in "[]():/$<>.":
         assert f"\\{char}" in out
     assert "\\\\" not in escape_markdown("plain words")
+
+
+def test_escaped_urls_and_addresses_are_not_linked_by_streamlits_markdown():
+    """remark-gfm links `https://…`, `www.…` and e-mail addresses in the text after reading the
+    escapes; the escaped text must give it nothing to link, and still read the same."""
+    from tests.app.markup import markup_in_markdown
+
+    hostile = "[Login](https://example.org/x) ![x](http://example.org/a.png) www.example.org a@example.org"
+    assert markup_in_markdown(hostile)  # the helper sees the links of the raw text
+    escaped = escape_markdown(hostile, limit=500)
+    assert markup_in_markdown(escaped) == []
+    assert escaped.replace("\u2060", "").replace("\\", "") == hostile
