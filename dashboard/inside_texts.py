@@ -145,7 +145,7 @@ def gradcam_text(layer_name: str, class_index: int, coarse: np.ndarray) -> str:
         "the channel's importance; adding up the channels' maps weighted by importance gives one "
         "heat value per position (right). Each position is then spread over the centre of the "
         "window it sees (left).\n\n"
-        f"**Dark red** marks where the evidence *for* {class_index} is strongest, then orange and yellow; "
+        f"**Dark red** marks where the evidence *for* {class_index} is strongest, then orange, yellow and green; "
         "blue marks little, and where there is none the digit shows through uncoloured." + where
         + " Pick another digit in the box to see where the evidence for, say, a 7 would be."
     )

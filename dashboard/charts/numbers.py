@@ -43,8 +43,8 @@ def numbers_chart(points: Sequence[NumbersPoint], title: str = "Test accuracy ag
         if refs:
             traces.append(
                 go.Scatter(
-                    x=[p.numbers for p in refs], y=[p.test_accuracy for p in refs], mode="markers+text",
-                    name=label, text=[label for _ in refs], textposition="bottom center",
+                    # Named in the legend only: written beside the points, the labels overlapped each other.
+                    x=[p.numbers for p in refs], y=[p.test_accuracy for p in refs], mode="markers", name=label,
                     marker=dict(size=13, color=REFERENCE_COLORS[role], symbol=REFERENCE_SYMBOLS[role]),
                     customdata=_hover(refs), hovertemplate=HOVER,
                 )
@@ -60,7 +60,9 @@ def numbers_chart(points: Sequence[NumbersPoint], title: str = "Test accuracy ag
             height=430,
             template="none",
             margin=dict(l=60, r=20, t=50, b=60),
-            legend=dict(orientation="h", y=-0.18, x=0),
+            # Inside the plot, bottom right: empty there (accuracy is low only for few numbers, on the left),
+            # and clear of the axis title and tick labels below.
+            legend=dict(x=0.99, xanchor="right", y=0.03, yanchor="bottom", bgcolor="rgba(255, 255, 255, 0.8)"),
             xaxis=dict(
                 type="log", title=dict(text="numbers the classifier reads (log scale)"),
                 tickvals=ticks, ticktext=[f"{n:,}" for n in ticks],
