@@ -47,7 +47,7 @@ def projection_text(numbers: int, layer_name: str, method: str, explained: np.nd
         + "\n\nIf the colours form separate clumps, the dense layers after the conv base have an easy job: "
         "they only need to draw boundaries between clumps. Outlined dots are the network's mistakes; "
         "they usually sit between two clumps.\n\n"
-        "**Select dots** (click, or drag a box or lasso) to see their images below."
+        "**Drag a box** around some dots (or pick the lasso in the chart's toolbar) to see their images below."
     )
 
 

@@ -203,6 +203,7 @@ class JobManager:
             run_job, job.status.id, job.status.key, job.spec.to_dict(), job.settings.to_dict(), data_ref,
             job.data.fingerprint, job.data.source, job.status.submitted,
             key=f"convnet-train-{job.status.id}", pure=False,
+            fifo_timeout="0 ms",  # every job its own generation: trained in the order asked (the queue place shown)
         )
 
     @property

@@ -68,7 +68,7 @@ def int_from_params(
         return default, None
     text = text.strip()
     if not re.fullmatch(r"-?\d{1,9}", text) or not low <= int(text) <= high:
-        return default, f"Ignored {name}={_quoted(text, 20)} in the link (expected {low}–{high})."
+        return default, f"Ignored {name}={_quoted(text, 40)} in the link (expected {low}–{high})."
     return int(text), None
 
 
@@ -80,5 +80,5 @@ def token_from_params(
     if text is None:
         return None, None
     if not _TOKEN.match(text) or (allowed is not None and text not in allowed):
-        return None, f"Ignored {name}={_quoted(text, 20)} in the link."
+        return None, f"Ignored {name}={_quoted(text, 40)} in the link."
     return text, None

@@ -36,7 +36,8 @@ if load_run_model(record) is None:
 data = cached.mnist()
 if data.fingerprint != record.data_fingerprint:
     st.info(
-        f"This run was trained on {text.md(record.data_label)}; the test images here come from {data.label}.",
+        f"This run was trained on {text.md(labels.data_name(record))}; the test images here are those of "
+        f"the {labels.dataset_name(data)}.",
         icon=":material/info:",
     )
 side, channels = record.final_map

@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.charts.tiles import tile
+from dashboard.charts.tiles import tile, with_band
 from dashboard.outside import plotly_text
 
 # Ten distinguishable colours, one per digit (Plotly's D3 palette order).
@@ -101,30 +101,24 @@ def projection_chart(
 
 
 def thumbnails_chart(images: np.ndarray, captions: Sequence[str], cols: int = 8, title: str = "") -> go.Figure:
-    """A row (or grid) of 28×28 digits as ONE heatmap, each captioned above."""
+    """A grid of 28×28 digits as ONE heatmap, each captioned in a band under it (two lines at most)."""
     images = np.asarray(images, dtype=float)
     if images.max(initial=0) > 1.0:
         images = images / 255.0
-    n = len(images)
+    n, size = len(images), images.shape[1]
     cols = max(1, min(cols, n))
-    tiled = tile(images, cols, gap=2)
-    size, gap = images.shape[1], 2
+    band, gap = 22, 2  # image pixels under each digit for its caption; between tiles
+    tiled = tile(with_band(images, band), cols, gap=gap)
     annotations = [
-        dict(
-            x=(k % cols) * (size + gap) + size / 2 - 0.5,
-            y=(k // cols) * (size + gap) - 1.5,
-            text=captions[k],
-            showarrow=False,
-            font=dict(size=11),
-            yanchor="bottom",
-        )
+        dict(x=(k % cols) * (size + gap) + size / 2 - 0.5, y=(k // cols) * (size + band + gap) + size,
+             text=captions[k], showarrow=False, font=dict(size=10), yanchor="top")
         for k in range(n)
     ]
     rows = -(-n // cols)
     layout = dict(
         title=dict(x=0, xanchor="left", text=title),
-        height=int(70 + rows * 110),
-        margin=dict(l=10, r=10, t=60 if title else 30, b=10),
+        height=int((40 if title else 10) + rows * 80 * max(1, 6 / cols)),
+        margin=dict(l=5, r=5, t=40 if title else 5, b=5),
         xaxis=_IMAGE_AXES,
         yaxis=dict(_IMAGE_AXES, autorange="reversed", scaleanchor="x"),
         annotations=annotations,

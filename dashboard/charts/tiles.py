@@ -67,6 +67,14 @@ def tile(images: np.ndarray, columns: int | None = None, gap: int = SEPARATOR) -
     return out[: rows * (h + gap) - gap, : cols * (w + gap) - gap]
 
 
+def with_band(images: np.ndarray, band: int) -> np.ndarray:
+    """Images (n, h, w) → (n, h + band, w) float32 with `band` rows of NaN under each, for a caption."""
+    images = np.asarray(images, dtype=np.float32)
+    cells = np.full((len(images), images.shape[1] + band, images.shape[2]), np.nan, dtype=np.float32)
+    cells[:, : images.shape[1]] = images
+    return cells
+
+
 def tile_maps(
     maps: np.ndarray, columns: int | None = None, gap: int = SEPARATOR, normalize: str | None = "channel"
 ) -> np.ndarray:

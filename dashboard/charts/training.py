@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.charts.tiles import tile
+from dashboard.charts.tiles import tile, with_band
 from dashboard.outside import plotly_text
 
 HEIGHT = 360
@@ -128,9 +128,7 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     images = np.asarray(images)
     n = len(images)
     # Each digit gets a band of background under it for its label, then the shared tiler.
-    cells = np.full((n, TILE + LABEL_BAND, TILE), np.nan, dtype=np.float32)  # (n, 41, 28)
-    cells[:, :TILE] = images
-    canvas = tile(cells, cols, gap=GAP)  # (H, W) float, NaN between tiles and under each digit
+    canvas = tile(with_band(images, LABEL_BAND), cols, gap=GAP)  # (H, W) float, NaN between tiles and under each digit
     cols = max(1, min(cols, n)) if n else 1
     step, row_step = TILE + GAP, TILE + LABEL_BAND + GAP
     fig = go.Figure(

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.imported import SCALINGS, has_maps, import_model, layer_rows, rescale
+from dashboard.labels import data_name
 from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError
 from dashboard.outside import code_span, escape_markdown
 from dashboard.run import RunRecord
@@ -72,7 +73,7 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     b.metric("Parameters", f"{record.params:,}")
     side, channels = record.final_map
     c.metric("Last conv/pool map", f"{side}×{side}×{channels}" if side else "—")
-    st.caption(f"Measured by the app on the {escape_markdown(record.data_label)} test set. "
+    st.caption(f"Measured by the app on the test images of {escape_markdown(data_name(record))}. "
                f"Input: {SCALINGS[record.imported.scaling].label}.")
     st.info(what_is_shown(record), icon=":material/explore:")
     if record.imported.chain:

@@ -18,6 +18,7 @@ from dashboard.evaluation import family_rows, same_training
 from dashboard.run import RunRecord
 from dashboard.spec import LayerGeometry
 from dashboard.ui import inside
+from dashboard.ui.pick import point_values
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
 PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside.TSNE_IMAGES:,} images, slower the first time)"}
@@ -49,10 +50,10 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
     with text_col:
         st.markdown(texts.projection_text(numbers, layer_name, method, proj["explained"]))
         points = event.selection.points if event is not None and hasattr(event, "selection") else []
-        chosen = [int(p["customdata"][0]) for p in points if p.get("customdata") is not None][:MAX_SHOWN]
+        chosen = [values[0] for values in map(point_values, points) if values][:MAX_SHOWN]
         if chosen:
             truth = {int(i): (int(t), int(p)) for i, t, p in zip(proj["indices"], proj["labels"], proj["predicted"])}
-            captions = [f"#{i}: {truth[i][0]}→{truth[i][1]}" if i in truth else f"#{i}" for i in chosen]
+            captions = [f"#{i}<br>{truth[i][0]}→{truth[i][1]}" if i in truth else f"#{i}" for i in chosen]
             st.plotly_chart(
                 charts.thumbnails_chart(data.x_test[chosen], captions, cols=6, title="Selected (label→predicted)"),
                 key="inside_selected",

@@ -15,6 +15,21 @@ from typing import Any
 import streamlit as st
 
 
+def point_values(point: Any) -> list[int] | None:
+    """One selected point's customdata as whole numbers, or None.
+
+    A row of 2-D customdata comes back from the browser as a typed array, which JSON writes as
+    {"0": row, "1": col}; a list or a single number comes back as itself.
+    """
+    data = point.get("customdata") if isinstance(point, dict) else None
+    try:
+        if isinstance(data, dict):
+            data = [data[index] for index in sorted(data, key=int)]
+        return [int(v) for v in (data if isinstance(data, list) else [data])] if data is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def picked_values(event: Any) -> list[int] | None:
     """The first selected point's customdata as whole numbers, or None if no point carries one."""
     try:
@@ -22,14 +37,8 @@ def picked_values(event: Any) -> list[int] | None:
     except (KeyError, TypeError):
         return None
     for point in points or []:
-        data = point.get("customdata") if isinstance(point, dict) else None
-        if data is None:
-            continue
-        values = data if isinstance(data, list) else [data]
-        try:
-            return [int(v) for v in values]
-        except (TypeError, ValueError):
-            return None
+        if isinstance(point, dict) and point.get("customdata") is not None:
+            return point_values(point)
     return None
 
 

@@ -127,7 +127,7 @@ def test_imported_run_on_inside_and_compare(book_bytes, tmp_path):
     at.run(timeout=120)
     assert not at.exception
     table = at.dataframe[0].value
-    assert key in list(table["key"]) and any("imported dense.keras" in run for run in table["run"])
+    assert key in list(table["key"]) and any("imported dense.keras" in name for name in table["network"])
     # The chapter-2 network has no maps: Feature maps says so instead of failing.
     at.switch_page("pages/4_Feature_maps.py")
     at.session_state["fm_run"] = next(r.key for r in ModelCache().runs() if r.source_file == "dense.keras")

@@ -51,3 +51,26 @@ def test_clicking_a_position_on_the_digit_picks_it(server, page):
     wait_for_app(page)
     assert (slider_value(page, "fm0_row"), slider_value(page, "fm0_col")) == ("0", "2")
     assert exception_texts(page) == []
+
+
+def test_dragging_a_box_on_the_projection_shows_those_digits(server, page):
+    page.goto(f"{server}/Inside_the_3x3?run={BOOK_RUN}")
+    wait_for_app(page)
+    plot = page.locator(".st-key-inside_projection .js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    x, y = plot.evaluate(  # the first dot of the digit-0 trace, in the chart's pixels
+        """gd => { const t = gd._fullData[0], L = gd._fullLayout;
+            return [L.xaxis._offset + L.xaxis.d2p(t.x[0]), L.yaxis._offset + L.yaxis.d2p(t.y[0])]; }"""
+    )
+    page.mouse.move(box["x"] + x - 12, box["y"] + y - 12)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x + 12, box["y"] + y + 12, steps=5)
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    thumbnails = page.locator(".st-key-inside_selected .js-plotly-plot")
+    assert thumbnails.count() == 1  # the selected digits, each captioned with its test index
+    captions = thumbnails.first.evaluate("gd => gd.layout.annotations.map(a => a.text)")
+    assert captions and all(text.startswith("#") for text in captions)
+    assert exception_texts(page) == []

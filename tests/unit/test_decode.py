@@ -78,6 +78,9 @@ def test_picked_values_from_selection_events():
     assert picked_values({"selection": {"points": []}}) is None
     assert picked_values(None) is None and picked_values({"selection": {"points": [{"customdata": ["a"]}]}}) is None
     assert json.dumps(picked_values({"selection": {"points": [{"customdata": [1.0, 2.0]}]}})) == "[1, 2]"
+    # A row of 2-D customdata arrives as a typed array, which JSON writes as an object.
+    assert picked_values({"selection": {"points": [{"customdata": {"1": 2, "0": 0}}]}}) == [0, 2]
+    assert picked_values({"selection": {"points": [{"customdata": {"a": 2}}]}}) is None
 
 
 def test_bar_channel_from_a_click_on_the_channel_chart():

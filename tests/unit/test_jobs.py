@@ -121,6 +121,15 @@ def test_progress_goes_from_queued_with_a_place_to_running_batches_to_done(manag
     assert manager.wait(second.id, 120).state == DONE
 
 
+def test_jobs_train_in_the_order_they_were_asked_for(manager, data):
+    # The queue place shown to a learner is a promise: Dask would otherwise order equal-priority
+    # tasks submitted within its 100 ms FIFO window by their keys (random here).
+    asked = [manager.submit(TINY, settings(size), data, session="o") for size in (640, 660, 680)]
+    finished = [manager.wait(status.id, 120) for status in asked]
+    assert all(status.state == DONE for status in finished)
+    assert [s.id for s in sorted(finished, key=lambda s: s.finished)] == [s.id for s in asked]
+
+
 def test_cancel_a_running_and_a_queued_job_stores_nothing(manager, cache, data):
     running = manager.submit(TINY, settings(9000, epochs=3), data, session="c")
     queued = manager.submit(TINY, settings(900), data, session="c")

@@ -140,4 +140,9 @@ def test_the_three_charts_of_many_images_use_the_one_tiler():
     cells[:, :28] = images
     np.testing.assert_array_equal(np.asarray(mistakes.data[0].z, dtype=float), reference_tile(cells, 5, GAP))
     thumbs = thumbnails_chart(images, [str(i) for i in range(12)], cols=6)
-    np.testing.assert_allclose(np.asarray(thumbs.data[0].z, dtype=float), reference_tile(images / 255.0, 6, 2), atol=1e-6)
+    banded = np.full((12, 28 + 22, 28), np.nan)  # the thumbnails' captions sit in a band too
+    banded[:, :28] = images / 255.0
+    np.testing.assert_allclose(np.asarray(thumbs.data[0].z, dtype=float), reference_tile(banded, 6, 2), atol=1e-6)
+    # Each caption sits in its digit's band: below the digit, above the next row.
+    for k, note in enumerate(thumbs.layout.annotations):
+        assert note.y == (k // 6) * 52 + 28 and note.text == str(k)
