@@ -225,7 +225,10 @@ def train(
         callbacks=[progress, *(callbacks or [])],
     )
     train_seconds = time.perf_counter() - start
-    test_loss, test_accuracy = model.evaluate(_batches(data.x_test, data.y_test, EVAL_BATCH, one_hot=one_hot), verbose=0)
+    # By name, not position: Keras appends any log it cannot place (seen once in a busy server
+    # process), and an unpacked list would then fail a finished training.
+    logs = model.evaluate(_batches(data.x_test, data.y_test, EVAL_BATCH, one_hot=one_hot), verbose=0, return_dict=True)
+    test_loss, test_accuracy = logs["loss"], logs["accuracy"]
     return TrainResult(
         model=model,
         history=progress.history,
