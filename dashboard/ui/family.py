@@ -46,12 +46,14 @@ def _submit(members: list[Member], vary: str, data: MnistData) -> None:
                                               f"{refused[0][1]}")
 
 
-@st.fragment(run_every=ui_jobs.PANEL_SECONDS)
-def family_chart() -> None:
+def _training(chosen: dict) -> bool:
+    """True while a job of some member of the family is queued or running."""
+    jobs = ui_jobs.manager()
+    return any((status := jobs.job_for_key(key)) is not None and status.active for _, key in chosen["members"])
+
+
+def _show_family(chosen: dict) -> None:
     """Test accuracy against the varied value, one point per finished run."""
-    chosen = st.session_state.get(STATE_KEY)
-    if not chosen:
-        return
     cache, jobs = model_cache(), ui_jobs.manager()
     points, failed = [], []
     for value, key in chosen["members"]:
@@ -67,6 +69,25 @@ def family_chart() -> None:
     st.caption(f"{done} of {len(points)} runs finished" + (f"; not trained: {', '.join(failed)}" if failed else ""))
     st.plotly_chart(charts.family_chart(points, VARIES[vary], log_x=vary in ("last_filters", "dense_units",
                                                                            "train_size")), key="family_chart")
+
+
+@st.fragment(run_every=ui_jobs.PANEL_SECONDS)
+def _live_family() -> None:
+    chosen = st.session_state[STATE_KEY]
+    _show_family(chosen)
+    if not _training(chosen):
+        st.rerun()  # every member has finished: the page draws the chart once more, and stops polling
+
+
+def family_chart() -> None:
+    """The family's chart: refreshed every second while members train, drawn once when all have finished."""
+    chosen = st.session_state.get(STATE_KEY)
+    if not chosen:
+        return
+    if _training(chosen):
+        _live_family()
+    else:
+        _show_family(chosen)
 
 
 def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:

@@ -20,7 +20,6 @@ from dashboard.outside import escape_markdown as md_text
 from dashboard.ui.runs import model_cache
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
-IDLE_SECONDS = 5.0  # how often a session without jobs looks for new ones (submitted on Train)
 # Streamlit's bundled Material icons (emoji render as empty boxes without a colour-emoji font).
 STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/directions_run:",
                DONE: ":material/check_circle:", FAILED: ":material/error:", CANCELLED: ":material/cancel:"}
@@ -52,13 +51,17 @@ def _known_done_key() -> str:
     return "jobs_seen_done"
 
 
-def _rerun_if_new_results(statuses: list[JobStatus]) -> None:
-    """Rerun the whole page once when a job of this session finished since the last look."""
+def _mark_seen(statuses: list[JobStatus]) -> set[str]:
+    """Remember this session's finished jobs; returns those not seen finished before."""
     finished = {status.id for status in statuses if not status.active}
     seen = st.session_state.setdefault(_known_done_key(), set())
-    new = finished - seen
     st.session_state[_known_done_key()] = finished | seen
-    if new and st.session_state.get("jobs_panel_drawn"):
+    return finished - seen
+
+
+def _rerun_if_new_results(statuses: list[JobStatus]) -> None:
+    """Rerun the whole page once when a job of this session finished since the last look."""
+    if _mark_seen(statuses) and st.session_state.get("jobs_panel_drawn"):
         st.rerun()
 
 
@@ -79,11 +82,7 @@ def _job_line(status: JobStatus) -> None:
         st.page_link("pages/2_Train.py", label="Results and download on Train", icon=":material/model_training:")
 
 
-@st.fragment(run_every=PANEL_SECONDS)
-def _panel() -> None:
-    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
-    _rerun_if_new_results(statuses)
-    st.session_state["jobs_panel_drawn"] = True
+def _draw_panel(statuses: list[JobStatus]) -> None:
     others = sum(1 for s in manager().jobs() if s.active) - sum(1 for s in statuses if s.active)
     with st.expander(f"Training jobs ({sum(s.active for s in statuses)} active)", expanded=True):
         for status in statuses:
@@ -92,20 +91,30 @@ def _panel() -> None:
             st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
 
 
-@st.fragment(run_every=IDLE_SECONDS)
-def _idle_panel() -> None:
-    """Nothing to show yet; every few seconds, look whether this session now has a job."""
-    if manager().jobs(session_id()):
-        st.rerun()  # the live panel takes over
+@st.fragment(run_every=PANEL_SECONDS)
+def _live_panel() -> None:
+    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
+    _rerun_if_new_results(statuses)  # the last one finished: the page reruns and draws the panel still
+    st.session_state["jobs_panel_drawn"] = True
+    _draw_panel(statuses)
 
 
 def jobs_panel() -> None:
-    """The sidebar's jobs panel: this session's jobs, live (nothing while it has none)."""
-    if not manager().jobs(session_id()):
-        _idle_panel()
+    """The sidebar's jobs panel: this session's jobs, refreshed every second while one is active.
+
+    A session's jobs are submitted in its own widget callbacks (Train, a family), and the full
+    rerun that follows draws the panel; a session with no active job polls nothing.
+    """
+    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
+    if not statuses:
         return
     show_notice()
-    _panel()
+    if any(status.active for status in statuses):
+        _live_panel()
+    else:
+        _mark_seen(statuses)
+        st.session_state["jobs_panel_drawn"] = True
+        _draw_panel(statuses)
 
 
 @st.fragment(run_every=PANEL_SECONDS)
