@@ -19,7 +19,7 @@ MAX_VALUE_LENGTH = 2000  # longer than any valid spec's JSON; a longer value is 
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{1,80}$")
 
 
-def _quoted(text: str, limit: int) -> str:
+def _quoted(text: str, limit: int = 40) -> str:
     """A value from the link, quoted in a warning: shortened, flattened, in quotes (plain text)."""
     return repr(plain(text, limit))
 
@@ -49,7 +49,7 @@ def spec_from_params(
     if preset is not None:
         if preset in PRESETS:
             return PRESETS[preset], None
-        return default, f"Unknown preset {_quoted(preset, 40)} in the link; showing the default."
+        return default, f"Unknown preset {_quoted(preset)} in the link; showing the default."
     return default, None
 
 
@@ -68,7 +68,7 @@ def int_from_params(
         return default, None
     text = text.strip()
     if not re.fullmatch(r"-?\d{1,9}", text) or not low <= int(text) <= high:
-        return default, f"Ignored {name}={_quoted(text, 40)} in the link (expected {low}–{high})."
+        return default, f"Ignored {name}={_quoted(text)} in the link (expected {low}–{high})."
     return int(text), None
 
 
@@ -80,5 +80,5 @@ def token_from_params(
     if text is None:
         return None, None
     if not _TOKEN.match(text) or (allowed is not None and text not in allowed):
-        return None, f"Ignored {name}={_quoted(text, 40)} in the link."
+        return None, f"Ignored {name}={_quoted(text)} in the link."
     return text, None

@@ -22,10 +22,12 @@ def point_values(point: Any) -> list[int] | None:
     {"0": row, "1": col}; a list or a single number comes back as itself.
     """
     data = point.get("customdata") if isinstance(point, dict) else None
+    if data is None:
+        return None
     try:
         if isinstance(data, dict):
             data = [data[index] for index in sorted(data, key=int)]
-        return [int(v) for v in (data if isinstance(data, list) else [data])] if data is not None else None
+        return [int(v) for v in (data if isinstance(data, list) else [data])]
     except (TypeError, ValueError):
         return None
 
