@@ -46,7 +46,7 @@ def shoot(browser, url: str, path: str, width: int, height: int, out: Path) -> l
     page = context.new_page()
     page.goto(url + path)
     settle(page)
-    name = re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "Home"
+    name = (re.sub(r"[^A-Za-z0-9]+", "_", path).strip("_") or "Home")[:80]  # a long query string stays a valid file name
     scroller = '[data-testid="stMain"]'
     total = page.evaluate(f"() => (document.querySelector('{scroller}') || document.scrollingElement).scrollHeight")
     files = []
