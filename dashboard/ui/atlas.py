@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard.blas import one_blas_thread
 from dashboard.ui import cached
 from dashboard.ui.runs import run_model
+from dashboard.ui.memory import released_when_idle
 
 one_blas_thread()  # numpy work here on one BLAS thread: see dashboard.blas
 
@@ -23,6 +24,7 @@ MAX_ATLASES = 16  # ≤ ~2 MB each
 MAX_IMAGES = 5_000  # test images searched for top windows (the first half of the full test set: plenty for a top 9)
 
 
+@released_when_idle
 @st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES, ttl=cached.IDLE_TTL)
 def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprint: str):  # -> atlas.Atlas
     """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use."""
@@ -36,6 +38,7 @@ def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprin
     return atlas.build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES])
 
 
+@released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
 def layer_body(run_key: str, layer_name: str) -> Any:
     """Input → layer output model of run `run_key`, traced once (shared: never mutate it)."""
@@ -52,6 +55,7 @@ def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
     return np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
 
 
+@released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
 def layer_input_body(run_key: str, layer_name: str) -> Any:
     """Input → the input of conv layer `layer_name` (the previous layer's output); None for the first layer."""

@@ -19,12 +19,13 @@ from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.runs import model_cache, run_model
+from dashboard.ui.memory import released_when_idle
 
 one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.blas
 
 N_IMAGES = 2000  # test images projected and ablated
-FEATURE_BYTES = 64 << 20  # at most this much per run for the cached final maps
-MIN_IMAGES = 300  # …but never fewer images than this (22×22×64 maps: ~36 MB)
+FEATURE_BYTES = 32 << 20  # at most this much per run for the cached final maps (issue 10: ≤ 100 MB a link)
+MIN_IMAGES = 256  # …but never fewer images than this (22×22×64 maps: ~32 MB)
 TSNE_IMAGES = 1000  # exact t-SNE is O(n²) per step: fewer points
 METHODS = ("pca", "tsne")
 
@@ -45,6 +46,7 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+@released_when_idle
 @st.cache_resource(
     show_spinner="Computing the last feature map of the test images…", max_entries=3, ttl=IDLE_TTL
 )
@@ -72,6 +74,7 @@ def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
     )
 
 
+@released_when_idle
 @st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16, ttl=IDLE_TTL)
 def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
@@ -95,6 +98,7 @@ def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     }
 
 
+@released_when_idle
 @st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16, ttl=IDLE_TTL)
 def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
     """Position and channel ablations of run `run_key` on the sampled test images."""

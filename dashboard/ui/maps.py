@@ -28,6 +28,7 @@ from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model
 from dashboard.ui.state import kept, set_url, url_int
+from dashboard.ui.memory import released_when_idle
 
 STRONGEST = 8  # channels listed at the chosen position
 
@@ -80,12 +81,14 @@ def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[La
     )
 
 
+@released_when_idle
 @st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def run_maps(key: str, spec_json: str) -> RunMaps:
     """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
     return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
 
 
+@released_when_idle
 @st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8, ttl=IDLE_TTL)
 def imported_maps(key: str, scaling: str) -> RunMaps:
     """The activation model of imported run `key` fed under `scaling`, built once per server."""

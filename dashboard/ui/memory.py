@@ -1,22 +1,116 @@
-"""Give memory the server has freed back to the operating system, so it shrinks when sessions leave.
+"""The server's memory: per-run caches released once nobody uses them, and freed memory handed back.
 
-glibc keeps memory that Python, NumPy and TensorFlow free in per-thread arenas (Streamlit runs
-every script run in a thread of its own) instead of returning it, so the server's resident size
-stays at its peak long after the sessions that caused it have gone. `malloc_trim(0)` hands the
-free pages back. One daemon thread per server (started through `st.cache_resource`) calls it
-every `TRIM_SECONDS`; where there is no glibc (macOS, Windows, musl) nothing happens.
+Two things kept a server at its peak long after a room of learners had left:
+- the per-run caches (loaded models, their activation models, the Inside page's final maps):
+  Streamlit's `ttl` counts from when an entry was made and is only reaped on the next access,
+  so a run opened once stayed loaded for an hour, whoever still used it;
+- glibc keeps memory that Python, NumPy and TensorFlow free in per-thread arenas (Streamlit runs
+  every script run in a thread of its own) instead of returning it.
+
+`released_when_idle` wraps a cached function and notes, per argument tuple, when and by which
+sessions it was last used. One daemon thread per server (`start_trimmer`) wakes every
+`TRIM_SECONDS`, clears each entry whose sessions have all disconnected for `ORPHAN_SECONDS`, or
+that nobody has used for `IDLE_SECONDS` (a tab left open overnight), then collects garbage and
+calls `malloc_trim(0)`. A learner who comes back pays one reload (a model: well under a second).
+Where there is no glibc (macOS, Windows, musl) entries are still released; nothing is trimmed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
+import gc
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
-TRIM_SECONDS = 20.0  # a trim takes a few milliseconds
+TRIM_SECONDS = 10.0  # a sweep and a trim take a few milliseconds
+ORPHAN_SECONDS = 30.0  # released this long after the last session that used it has gone
+IDLE_SECONDS = 15 * 60.0  # released after this long unused, even with its sessions still open
+
+
+@dataclass
+class _Use:
+    """When an entry of a cached function was last asked for, and by which sessions."""
+
+    clear: Callable[[], None]
+    last: float
+    sessions: set[str] = field(default_factory=set)
+
+
+_uses: dict[tuple, _Use] = {}
+_lock = threading.Lock()
+
+
+def _session_id() -> str | None:
+    """The calling script run's session, or None outside one (a job thread, the CLI, a test)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def _session_alive(session_id: str) -> bool:
+    """Whether `session_id` is still connected to this server (False without a server)."""
+    from streamlit import runtime
+
+    return runtime.exists() and runtime.get_instance().is_active_session(session_id)
+
+
+def released_when_idle(cached: Callable) -> Callable:
+    """Wrap an `st.cache_*` function so its entries are released when no session uses them.
+
+    Arguments must be hashable (run keys, names, numbers); `.clear` still clears everything.
+    """
+
+    @functools.wraps(cached)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        key = (cached.__qualname__, args, tuple(sorted(kwargs.items())))
+        session = _session_id()
+        with _lock:
+            use = _uses.get(key)
+            if use is None:
+                use = _uses[key] = _Use(clear=functools.partial(cached.clear, *args, **kwargs), last=0.0)
+            use.last = time.monotonic()
+            if session is not None:
+                use.sessions.add(session)
+        return cached(*args, **kwargs)
+
+    call.clear = cached.clear  # type: ignore[attr-defined]
+    return call
+
+
+def _releasable(use: _Use, now: float, alive: Callable[[str], bool]) -> bool:
+    idle = now - use.last
+    if idle >= IDLE_SECONDS:
+        return True
+    use.sessions = {s for s in use.sessions if alive(s)}
+    return not use.sessions and idle >= ORPHAN_SECONDS
+
+
+def release_idle(now: float | None = None, alive: Callable[[str], bool] = _session_alive) -> int:
+    """Clear every entry nobody uses any more (see the module docstring); how many were cleared."""
+    now = time.monotonic() if now is None else now
+    with _lock:
+        done = [(key, use) for key, use in _uses.items() if _releasable(use, now, alive)]
+        for key, _ in done:
+            del _uses[key]
+    for _, use in done:
+        use.clear()  # outside the lock: Streamlit takes its own
+    if done:
+        gc.collect()
+    return len(done)
+
+
+def tracked() -> int:
+    """How many cache entries are being watched (for tests and the benchmark)."""
+    with _lock:
+        return len(_uses)
 
 
 def _malloc_trim():
@@ -28,18 +122,20 @@ def _malloc_trim():
         return None
 
 
-def _trim_forever(trim) -> None:
+def _sweep_forever(trim) -> None:
     while True:
         time.sleep(TRIM_SECONDS)
-        trim(0)
+        try:
+            release_idle()
+        except Exception:  # noqa: BLE001 - a failed sweep must not end the thread; the next one retries
+            pass
+        if trim is not None:
+            trim(0)
 
 
 @st.cache_resource(show_spinner=False, max_entries=1)
-def start_trimmer() -> threading.Thread | None:
-    """Start (once per server) the thread that returns freed memory to the system; None without glibc."""
-    trim = _malloc_trim()
-    if trim is None:
-        return None
-    thread = threading.Thread(target=_trim_forever, args=(trim,), name="malloc-trim", daemon=True)
+def start_trimmer() -> threading.Thread:
+    """Start (once per server) the thread that releases unused runs and returns freed memory."""
+    thread = threading.Thread(target=_sweep_forever, args=(_malloc_trim(),), name="memory-sweep", daemon=True)
     thread.start()
     return thread

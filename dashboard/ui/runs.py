@@ -28,6 +28,7 @@ from dashboard.run import RunRecord, shipped_book
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.state import kept, set_url, url_token
+from dashboard.ui.memory import released_when_idle
 
 MAX_LOADED_MODELS = 8  # the no-pooling network is ~8 MB in memory; a handful is plenty
 
@@ -38,6 +39,7 @@ def model_cache() -> ModelCache:
     return ModelCache()
 
 
+@released_when_idle
 @st.cache_resource(
     show_spinner="Loading the trained model…", max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL
 )
@@ -172,6 +174,7 @@ def run_picker(
     return by_key[chosen]
 
 
+@released_when_idle
 @st.cache_data(show_spinner="Classifying the test images…", max_entries=16, ttl=IDLE_TTL)
 def test_predictions(key: str, data_source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """(predicted digits (n,), probabilities (n, 10)) of run `key` on the test set of `data_source`."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import platform
 import threading
+import time
 
 import pytest
+import streamlit as st
 
 from dashboard.ui import memory
 
@@ -26,11 +28,75 @@ def test_one_trimmer_thread_per_server(monkeypatch):
     memory.start_trimmer.clear()
 
 
-def test_no_glibc_means_no_thread(monkeypatch):
+def test_no_glibc_still_sweeps_but_never_trims(monkeypatch):
     memory.start_trimmer.clear()
     monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
-    assert memory.start_trimmer() is None
+    thread = memory.start_trimmer()
+    assert isinstance(thread, threading.Thread) and thread.is_alive()
     memory.start_trimmer.clear()
+
+
+@pytest.fixture
+def watched(monkeypatch):
+    """A cached function wrapped by `released_when_idle`, counting its real calls; sessions faked."""
+    monkeypatch.setattr(memory, "_uses", {})
+    session = {"id": "s1"}
+    monkeypatch.setattr(memory, "_session_id", lambda: session["id"])
+    calls = []
+
+    @memory.released_when_idle
+    @st.cache_resource(show_spinner=False, max_entries=4)
+    def load(key: str) -> list:
+        calls.append(key)
+        return [key]
+
+    load.clear()
+    yield load, calls, session
+    load.clear()
+
+
+def test_an_entry_is_kept_while_its_session_is_connected(watched):
+    load, calls, _ = watched
+    first = load("a")
+    later = time.monotonic() + memory.ORPHAN_SECONDS + 1
+    assert memory.release_idle(now=later, alive=lambda s: s == "s1") == 0
+    assert load("a") is first and calls == ["a"]
+
+
+def test_an_entry_is_released_once_its_sessions_have_gone(watched):
+    load, calls, session = watched
+    first = load("a")
+    session["id"] = "s2"
+    load("a")  # a second session uses it too
+    soon = time.monotonic() + memory.ORPHAN_SECONDS - 5
+    assert memory.release_idle(now=soon + 10, alive=lambda s: s == "s2") == 0  # s2 is still here
+    assert memory.release_idle(now=soon, alive=lambda s: False) == 0  # not idle long enough yet
+    assert memory.release_idle(now=soon + 10, alive=lambda s: False) == 1
+    assert memory.tracked() == 0
+    again = load("a")
+    assert again == first and again is not first and calls == ["a", "a"]
+
+
+def test_an_entry_nobody_has_used_for_long_is_released_even_with_its_tab_open(watched):
+    load, calls, _ = watched
+    load("a")
+    load("b")
+    assert memory.release_idle(now=time.monotonic() + memory.IDLE_SECONDS + 1, alive=lambda s: True) == 2
+    load("a")
+    assert calls == ["a", "b", "a"]
+
+
+def test_only_the_idle_entry_goes(watched):
+    load, calls, session = watched
+    load("old")
+    session["id"] = None  # a call from outside any session (a job thread)
+    load("new")
+    start = time.monotonic()
+    with memory._lock:  # "old" was last used a minute ago
+        memory._uses[(load.__wrapped__.__qualname__, ("old",), ())].last = start - 60
+    assert memory.release_idle(now=start + 1, alive=lambda s: False) == 1
+    load("old"), load("new")
+    assert calls == ["old", "new", "old"]
 
 
 def test_every_server_wide_cache_is_bounded():
