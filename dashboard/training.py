@@ -175,6 +175,23 @@ def _batches(
     return dataset.prefetch(2)
 
 
+def _split(data: MnistData, settings: TrainSettings) -> tuple[Any, Any, int, int]:
+    """(fit batches, validation batches, n_fit, n_val): the last 10% held out, as Keras does.
+
+    uint8 images go in; batches are scaled to float32 [0, 1] on the fly (as `to_model_input`
+    does), so no float copy of the whole set is ever held: ~250 MB less on full MNIST.
+    """
+    n_all = len(data.x_train) if settings.train_size is None else min(settings.train_size, len(data.x_train))
+    n_fit, n_val = split_sizes(n_all)
+    if n_val < 1:
+        raise SettingsError([f"{n_all} training images leave no validation images"])
+    one_hot = bool(settings.label_smoothing)
+    fit_data = _batches(data.x_train[:n_fit], data.y_train[:n_fit], settings.batch_size,
+                        shuffle_seed=settings.seed, one_hot=one_hot)
+    val_data = _batches(data.x_train[n_fit:n_all], data.y_train[n_fit:n_all], EVAL_BATCH, one_hot=one_hot)
+    return fit_data, val_data, n_fit, n_val
+
+
 def train(
     spec: NetworkSpec,
     settings: TrainSettings,
@@ -190,23 +207,11 @@ def train(
     """
     import keras
 
-    validate(spec)
-    n_all = len(data.x_train) if settings.train_size is None else min(settings.train_size, len(data.x_train))
-    n_fit, n_val = split_sizes(n_all)
-    if n_val < 1:
-        raise SettingsError([f"{n_all} training images leave no validation images"])
-
-    keras.utils.set_random_seed(settings.seed)  # this thread's Keras seed, numpy, Python, TF
     from dashboard.model import build_model
 
-    # uint8 images go in; batches are scaled to float32 [0, 1] on the fly (as `to_model_input`
-    # does), so no float copy of the whole set is ever held: ~250 MB less on full MNIST.
-    x_fit, y_fit = data.x_train[:n_fit], data.y_train[:n_fit]
-    x_val, y_val = data.x_train[n_fit:n_all], data.y_train[n_fit:n_all]
-    one_hot = bool(settings.label_smoothing)
-    fit_data = _batches(x_fit, y_fit, settings.batch_size, shuffle_seed=settings.seed, one_hot=one_hot)
-    val_data = _batches(x_val, y_val, EVAL_BATCH, one_hot=one_hot)
-
+    validate(spec)
+    keras.utils.set_random_seed(settings.seed)  # this thread's Keras seed, numpy, Python, TF (before the pipeline)
+    fit_data, val_data, n_fit, n_val = _split(data, settings)
     batches = steps_per_epoch(n_fit, settings.batch_size)
     model = build_model(spec)
     model.compile(
@@ -227,13 +232,13 @@ def train(
     train_seconds = time.perf_counter() - start
     # By name, not position: Keras appends any log it cannot place (seen once in a busy server
     # process), and an unpacked list would then fail a finished training.
-    logs = model.evaluate(_batches(data.x_test, data.y_test, EVAL_BATCH, one_hot=one_hot), verbose=0, return_dict=True)
-    test_loss, test_accuracy = logs["loss"], logs["accuracy"]
+    test_data = _batches(data.x_test, data.y_test, EVAL_BATCH, one_hot=bool(settings.label_smoothing))
+    logs = model.evaluate(test_data, verbose=0, return_dict=True)
     return TrainResult(
         model=model,
         history=progress.history,
-        test_accuracy=float(test_accuracy),
-        test_loss=float(test_loss),
+        test_accuracy=float(logs["accuracy"]),
+        test_loss=float(logs["loss"]),
         train_seconds=train_seconds,
         train_images=n_fit,
         val_images=n_val,
