@@ -35,7 +35,8 @@ from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
 # The heads' first layers that `_linear_head` understands, identified by class.
 REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}
-CHUNK_BYTES = 64 << 20  # working memory for one chunk of per-position contributions
+CHUNK_BYTES = 8 << 20  # one chunk of per-position contributions, or of masked maps (a few live at once)
+BATCH_BYTES = 16 << 20  # one batch's activations through the conv layers (final_map_features)
 
 
 # --- layers and features -------------------------------------------------------------------
@@ -78,20 +79,23 @@ def sample_indices(n_available: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 def final_map_features(
-    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int = 128
+    model: keras.Model, images: np.ndarray, layer_name: str | None = None, batch_size: int | None = None
 ) -> np.ndarray:
     """The final map of uint8 images (n, 28, 28): float32 (n, h, w, c), e.g. (n, 3, 3, 64).
 
-    Batches of 128 keep the early layers' activations small: at 500 a run's first Inside view
-    raised a server's memory by 183 MB at its peak, at 128 by 84 MB.
+    Batches are sized so that one batch's activations, every layer's together, take about
+    `BATCH_BYTES` (128 images for the book, 45 without pooling): at 500 images a run's first
+    Inside view raised a server's memory by 183 MB at its peak. The result is written in place.
     """
     layer_name = layer_name or final_map_layer(model)
     body = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
-    parts = [
-        np.asarray(body(to_model_input(images[i : i + batch_size]), training=False))
-        for i in range(0, len(images), batch_size)
-    ]
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    if batch_size is None:
+        per_image = 4 * sum(int(np.prod(layer.output.shape[1:])) for layer in body.layers)
+        batch_size = int(np.clip(BATCH_BYTES // max(per_image, 1), 8, 128))
+    out = np.empty((len(images), *body.output.shape[1:]), dtype=np.float32)
+    for i in range(0, len(images), batch_size):
+        out[i : i + batch_size] = np.asarray(body(to_model_input(images[i : i + batch_size]), training=False))
+    return out
 
 
 def flatten_features(maps: np.ndarray) -> np.ndarray:
@@ -217,7 +221,8 @@ def _ablate_linear(
 def masked_accuracy(head: Sequence[keras.layers.Layer], maps: np.ndarray, labels: np.ndarray, mask: np.ndarray) -> float:
     """Accuracy of `head` on `maps * mask` (mask broadcastable to (n, h, w, c)); the direct way."""
     correct = 0
-    for sl in _chunks(len(maps), 1000):
+    per_image = 4 * int(np.prod(maps.shape[1:]))
+    for sl in _chunks(len(maps), max(1, min(1000, CHUNK_BYTES // per_image))):
         correct += int((run_head(head, maps[sl] * mask).argmax(axis=1) == labels[sl]).sum())
     return correct / len(maps)
 

@@ -26,7 +26,7 @@ TSNE_COMPONENTS = 50  # t-SNE measures distances on this many principal componen
 EXACT_RANK = 64  # up to this rank (min(n, d)), the exact eigendecomposition is as fast
 OVERSAMPLE = 10  # extra random directions of the randomized method
 SHARES = 10  # variance shares the page may quote: the randomized method finds at least this many
-FLOAT64_VALUES = 8_000_000  # feature matrices up to this size are handled in float64
+FLOAT64_VALUES = 2_000_000  # feature matrices up to this size (16 MB as float64) are handled in float64
 POWER_ITERATIONS = 6  # subspace iterations: the top components to ~1e-6 for real maps
 
 
@@ -52,14 +52,14 @@ def principal_components(features: np.ndarray, k: int, seed: int = 0) -> tuple[n
     variance (which the trace gives exactly).
     """
     size = int(np.prod(np.shape(features)))
-    # float64 unless that would take more than 64 MB (the 22×22×64 maps of a network without pooling)
+    # float64 unless that would take more than 16 MB (the 22×22×64 maps of a network without pooling)
     x = np.array(features, dtype=np.float64 if size <= FLOAT64_VALUES else np.float32)
     x = x.reshape(len(features), -1)  # a copy: centred in place
     n, d = x.shape
     if n < 2:
         raise ValueError("PCA needs at least two images")
     x -= x.mean(axis=0)
-    total = float(np.square(x, dtype=np.float64).sum())
+    total = _sum_of_squares(x)
     if min(n, d) <= EXACT_RANK:
         coords, variance = _exact(x, k)
     else:
@@ -72,6 +72,12 @@ def principal_components(features: np.ndarray, k: int, seed: int = 0) -> tuple[n
     if coords.shape[1] < k:  # fewer features than axes: the missing ones are empty
         coords = np.pad(coords, ((0, 0), (0, k - coords.shape[1])))
     return coords, explained
+
+
+def _sum_of_squares(x: np.ndarray) -> float:
+    """Σ x², accumulated in float64 a few rows at a time (a float64 copy of a wide x is 2× its size)."""
+    rows = max(1, (4 << 20) // (8 * max(x.shape[1], 1)))
+    return sum(float(np.square(x[i : i + rows], dtype=np.float64).sum()) for i in range(0, len(x), rows))
 
 
 def _exact(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +94,8 @@ def _exact(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _randomized(x: np.ndarray, rank: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates (n, rank) and variances of the top `rank` components by subspace iteration."""
-    basis = x @ np.random.default_rng(seed).normal(size=(x.shape[1], rank))  # (n, rank): a random range
+    # In x's own dtype throughout: a float64 factor would make numpy copy a float32 x to float64.
+    basis = x @ np.random.default_rng(seed).normal(size=(x.shape[1], rank)).astype(x.dtype)  # (n, rank): a random range
     for _ in range(POWER_ITERATIONS):  # sharpen towards the top singular vectors, re-orthonormalised
         basis, _ = np.linalg.qr(basis)
         basis, _ = np.linalg.qr(x.T @ basis)  # (d, rank)

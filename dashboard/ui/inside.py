@@ -84,7 +84,8 @@ def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
     flat = analysis.flatten_features(feats.maps)
     keep = slice(None)
     if method == "tsne":
-        keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
+        if len(flat) > TSNE_IMAGES:  # else all of them, in order: no copy of a wide map
+            keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
         coords, explained = projection.tsne_2d(flat[keep]), None
     else:
         pca = projection.pca_2d(flat)

@@ -143,3 +143,28 @@ def test_comparison_can_include_runs_trained_otherwise(runs):
     at.run()
     assert not at.exception
     assert len(plotly_array(figure(at, "Test accuracy")["data"][0]["x"])) >= before + 1
+
+
+@pytest.mark.slow
+def test_a_run_left_by_every_session_is_released_and_comes_back_on_the_next_view():
+    """Issue 10: memory returns when sessions close. The page's per-run caches (model, final maps,
+    projection, ablations) are watched; once their sessions have gone they are cleared, and the
+    next view loads them again without a trace of it on the page."""
+    import time
+
+    from dashboard.ui import memory
+    from dashboard.ui.inside import features
+    from dashboard.ui.runs import run_model
+
+    at = run_page({})
+    watched = {name for name, *_ in memory._uses}
+    assert {run_model.__wrapped__.__qualname__, features.__wrapped__.__qualname__} <= watched
+    key = next(args for name, args, _ in memory._uses if name == run_model.__wrapped__.__qualname__)
+    loaded = run_model(*key)
+    later = time.monotonic() + memory.ORPHAN_SECONDS + 1
+    assert memory.release_idle(now=later, alive=lambda session: False) >= 2
+    assert memory.tracked() == 0
+    assert run_model(*key) is not loaded  # really gone from Streamlit's cache: loaded anew
+    at.run()
+    assert not at.exception
+    assert figure(at, "3×3") and memory.tracked() >= 2
