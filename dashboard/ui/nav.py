@@ -52,13 +52,16 @@ def sidebar_nav() -> None:
     """Links to every page at the top of the sidebar, then this session's training jobs, live.
 
     First remembers the values of kept widgets; also starts, once per server, the thread that
-    hands freed memory back to the system.
+    releases what departed sessions held (`dashboard.ui.memory`), notes this session for it,
+    and freezes the imported modules out of the garbage collector's way.
     """
     from dashboard.ui.jobs import jobs_panel
-    from dashboard.ui.memory import start_trimmer
+    from dashboard.ui.memory import freeze_imports, note_session, start_trimmer
 
     state.remember_widgets()
     start_trimmer()
+    note_session()
+    freeze_imports()
     with st.sidebar:
         for path, label, icon, _ in available_pages():
             st.page_link(path, label=label, icon=icon)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import threading
 import time
@@ -121,3 +122,46 @@ def test_every_server_wide_cache_is_bounded():
             few = isinstance(entries, ast.Constant) and entries.value <= 3
             assert "ttl" in keywords or few, f"{where} has no ttl"
     assert seen >= 10
+
+
+def test_a_session_is_closed_once_it_has_been_gone_longer_than_the_session_ttl(monkeypatch):
+    monkeypatch.setattr(memory, "_left", {})
+    monkeypatch.setattr(memory, "_session_ttl", lambda: 60.0)
+    here = {"s1", "s2"}
+    closed: list[str] = []
+    for session in ("s1", "s2"):
+        monkeypatch.setattr(memory, "_session_id", lambda session=session: session)
+        memory.note_session()
+    sweep = functools.partial(memory.close_left_sessions, alive=lambda s: s in here, close=closed.append)
+    start = time.monotonic()
+    assert sweep(now=start) == 0
+    here.discard("s1")  # s1's browser leaves
+    assert sweep(now=start + 10) == 0  # first seen gone now
+    here.add("s1")  # ...and reconnects: the clock starts again when it leaves next
+    assert sweep(now=start + 20) == 0
+    here.discard("s1")
+    assert sweep(now=start + 30) == 0 and sweep(now=start + 89) == 0 and closed == []
+    assert sweep(now=start + 90) == 1 and closed == ["s1"]
+    assert sweep(now=start + 1000) == 0 and closed == ["s1"]  # s2 is still connected; s1 is forgotten
+
+
+def test_outside_a_session_nothing_is_noted(monkeypatch):
+    monkeypatch.setattr(memory, "_left", {})
+    monkeypatch.setattr(memory, "_session_id", lambda: None)
+    memory.note_session()
+    assert memory._left == {}
+
+
+def test_freezing_the_heap_happens_once_per_tensorflow_state(monkeypatch):
+    import gc
+    import sys
+
+    memory._freeze_heap.clear()
+    freezes = []
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    memory.freeze_imports(), memory.freeze_imports()
+    monkeypatch.setitem(sys.modules, "tensorflow", object())
+    memory.freeze_imports(), memory.freeze_imports()
+    assert len(freezes) == 2
+    memory._freeze_heap.clear()
