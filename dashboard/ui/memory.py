@@ -12,6 +12,7 @@ sessions it was last used. One daemon thread per server (`start_trimmer`) wakes 
 `TRIM_SECONDS`, clears each entry whose sessions have all disconnected for `ORPHAN_SECONDS`, or
 that nobody has used for `IDLE_SECONDS` (a tab left open overnight), then collects garbage and
 calls `malloc_trim(0)`. A learner who comes back pays one reload (a model: well under a second).
+Where there is no glibc (macOS, Windows, musl) entries are still released; nothing is trimmed.
 
 Streamlit keeps a session whose browser has left (its state, widgets and media) for
 `server.disconnectedSessionTTL` seconds so that a dropped connection can resume it, but only
@@ -19,7 +20,6 @@ drops it on the next disconnect after that: once a room has left, nothing comes 
 last ones. The same sweep closes every session it has seen (`note_session`) that has been
 disconnected longer than that TTL (`Runtime.clear_user_info_for_session`, Streamlit's
 thread-safe way to close a stored session).
-Where there is no glibc (macOS, Windows, musl) entries are still released; nothing is trimmed.
 
 After every script run Streamlit calls `gc.collect(2)` (`runner.postScriptGC`), and once Keras
 is imported `keras.backend.clear_session()`, which collects again. A full collection walks every
@@ -179,22 +179,24 @@ def _tune_malloc() -> bool:
     By default glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB),
     so NumPy's and TensorFlow's arrays land in per-thread arenas (up to 8 a core) and stay there.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
     return mallopt(M_ARENA_MAX, max(2, os.cpu_count() or 1)) == 1 and ok
 
 
-def _malloc_trim():
-    """glibc's `malloc_trim`, or None where it does not exist."""
+def _libc_function(name: str):
+    """glibc's function `name`, or None where it does not exist."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
+
+
+def _malloc_trim():
+    """glibc's `malloc_trim`, or None where it does not exist."""
+    return _libc_function("malloc_trim")
 
 
 def _sweep_forever(trim) -> None:
