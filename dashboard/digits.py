@@ -12,6 +12,8 @@ Pure numpy and Pillow: imports neither TensorFlow nor Streamlit.
 
 from __future__ import annotations
 
+import hashlib
+
 import io
 import warnings
 
@@ -211,3 +213,10 @@ def _blank_message(what: str) -> str:
     if what == "canvas":
         return "The canvas is empty: draw a digit with the mouse (or a finger) first."
     return f"The {what} looks blank: no digit stands out from the background."
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A short name for an image's pixels (and shape and type): the cache key of what is made of it."""
+    image = np.ascontiguousarray(image)
+    named = f"{image.shape}{image.dtype}".encode() + image.tobytes()
+    return hashlib.blake2b(named, digest_size=12).hexdigest()

@@ -134,14 +134,16 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     fig = go.Figure(
         go.Heatmap(z=canvas, colorscale="gray_r", showscale=False, hoverinfo="skip", zmin=0, zmax=255)
     )
-    for i in range(n):
-        r, c = divmod(i, cols)
-        fig.add_annotation(
-            x=c * step + TILE / 2 - 0.5, y=r * row_step + TILE, xanchor="center", yanchor="top", showarrow=False,
-            text=f"<b>{int(predicted[i])}</b> ({int(true[i])})", font={"size": 11, "color": "#c92a2a"},
-        )
+    # One list, set once: `add_annotation` in a loop copies every earlier label each time (~6 ms a label).
+    labels = [
+        {"x": (i % cols) * step + TILE / 2 - 0.5, "y": (i // cols) * row_step + TILE, "xanchor": "center",
+         "yanchor": "top", "showarrow": False, "text": f"<b>{int(predicted[i])}</b> ({int(true[i])})",
+         "font": {"size": 11, "color": "#c92a2a"}}
+        for i in range(n)
+    ]
     rows = max(1, -(-n // cols))
     fig.update_layout(
+        annotations=labels,
         height=max(150, 80 * rows + 50), margin={"l": 5, "r": 5, "t": 30, "b": 5},
         title=f"{n} misclassified test images: predicted (true)" if n else "No misclassified images",
         xaxis={"visible": False, "constrain": "domain"},

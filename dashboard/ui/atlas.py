@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard.blas import one_blas_thread
 from dashboard.ui import cached
 from dashboard.ui.runs import run_model
+from dashboard.digits import image_digest
 from dashboard.ui.memory import released_when_idle
 
 one_blas_thread()  # numpy work here on one BLAS thread: see dashboard.blas
@@ -49,10 +50,18 @@ def layer_body(run_key: str, layer_name: str) -> Any:
     return body
 
 
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
+def _layer_maps(run_key: str, layer_name: str, digit: str, *, _image: np.ndarray) -> np.ndarray:
+    batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
+    maps = np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
+    maps.flags.writeable = False  # shared by every session
+    return maps
+
+
 def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
-    """The layer's maps (h, w, c) for one (28, 28) float image in [0, 1]."""
-    batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
-    return np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
+    """The layer's maps (h, w, c), read-only, for one (28, 28) float image in [0, 1]."""
+    return _layer_maps(run_key, layer_name, image_digest(image), _image=image)
 
 
 @released_when_idle
@@ -72,14 +81,22 @@ def layer_input_body(run_key: str, layer_name: str) -> Any:
 
 
 def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.ndarray, digit_name: str) -> Any:
-    """The animation of channel `channel` of conv layer `layer_name` computed on one (28, 28) image."""
+    """The animation of channel `channel` of conv layer `layer_name` computed on one (28, 28) image
+    (built once per run, layer, channel and digit, and shared: never mutate it)."""
+    return _convolution_figure(run_key, layer_name, channel, image_digest(image), digit_name, _image=image)
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
+def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str, digit_name: str, *,
+                        _image: np.ndarray) -> Any:
     from dashboard import convolution
     from dashboard.charts.convolution import convolution_chart
 
     layer = run_model(run_key).get_layer(layer_name)
     kernel, bias = (np.asarray(w) for w in layer.get_weights())  # (k, k, c_in, c_out), (c_out,)
     body = layer_input_body(run_key, layer_name)
-    batch = np.asarray(image, dtype=np.float32).reshape(1, 28, 28, 1)
+    batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
     inputs = batch[0] if body is None else np.asarray(body.predict_on_batch(batch))[0]  # (h, w, c_in)
     k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
     _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)

@@ -8,15 +8,19 @@ change together; the run and layer pickers above them rerun the whole page.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from dashboard.charts import atlas as charts
 from dashboard.decode import article
+from dashboard.digits import image_digest
 from dashboard.spec import LayerGeometry
 from dashboard.ui import atlas as ui_atlas
+from dashboard.ui import cached
 from dashboard.ui import pick
+from dashboard.ui.memory import released_when_idle
 from dashboard.ui.state import set_url
 
 
@@ -57,14 +61,36 @@ def on_digit_text(channel: int, channel_map: np.ndarray, strongest: list, geo: L
     )
 
 
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
+def atlas_figure(run_key: str, layer_name: str, data_fingerprint: str, selected: int, *, _atlas) -> Any:
+    """The atlas chart of `_atlas` (run `run_key`, layer `layer_name`) with channel `selected` marked,
+    built once and shared (read-only)."""
+    return charts.atlas_chart(_atlas.windows.crops, _atlas.patterns, f"{layer_name}: what each channel looks for",
+                              selected=selected)
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
+def on_digit_figure(run_key: str, layer_name: str, channel: int, digit: str, digit_name: str, *,
+                    _image: np.ndarray, _map: np.ndarray, _geo: LayerGeometry, _strongest, _peak: float) -> Any:
+    """Channel `channel` of `layer_name` on the digit `_image` (named `digit`), built once and shared."""
+    from dashboard import atlas as atlas_math
+
+    return charts.channel_on_digit_chart(
+        _image, atlas_math.channel_overlay(_map, _geo), charts.window_boxes(_geo, _strongest),
+        f"Channel {channel} of {layer_name} on {digit_name}", peak=_peak,
+    )
+
+
 @st.fragment
 def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> None:  # atlas: dashboard.atlas.Atlas
     """The atlas, the channel slider, the digit, the chosen channel on it, and its convolution."""
     channels = atlas.channels
     st.markdown(atlas_text(layer_name, geo, atlas))
     pick.clickable_chart(
-        charts.atlas_chart(atlas.windows.crops, atlas.patterns, f"{layer_name}: what each channel looks for",
-                           selected=int(st.session_state["atlas_channel"])),
+        atlas_figure(run_key, layer_name, cached.mnist().fingerprint, int(st.session_state["atlas_channel"]),
+                     _atlas=atlas),
         key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels,
     )
 
@@ -85,10 +111,8 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         st.plotly_chart(
-            charts.channel_on_digit_chart(
-                digit.image, atlas_math.channel_overlay(channel_map, geo), charts.window_boxes(geo, strongest),
-                f"Channel {channel} of {layer_name} on {digit_name}", peak=best_window,
-            ),
+            on_digit_figure(run_key, layer_name, channel, image_digest(digit.image), digit_name, _image=digit.image,
+                            _map=channel_map, _geo=geo, _strongest=strongest, _peak=best_window),
             key="atlas_on_digit",
         )
     with text_col:

@@ -8,6 +8,7 @@ mistakes (the table and the listing are not recomputed).
 from __future__ import annotations
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import compare
@@ -18,6 +19,7 @@ from dashboard.run import RunRecord
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
+from dashboard.ui.memory import released_when_idle
 
 
 def own_keys() -> set[str]:
@@ -47,6 +49,28 @@ def runs_table(runs: list[RunRecord]) -> None:
     )
 
 
+def _by_key(record: RunRecord) -> str:
+    return record.key  # a run's key names its network, settings, data and seed: its record follows
+
+
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=cached.IDLE_TTL, hash_funcs={RunRecord: _by_key})
+def side_by_side_figures(selected: tuple[RunRecord, ...], names: tuple[str, ...]) -> tuple[go.Figure, ...]:
+    """(validation curves, accuracy vs parameters, accuracy vs last map side) of `selected` runs,
+    built once per server and shared (read-only): plotly figures cost more to build than to show."""
+    groups = [data_name(r) for r in selected]  # colour and symbol: the data each run was trained on
+    accuracy = [r.test_accuracy for r in selected]
+    mapped = [(r, n, g) for r, n, g in zip(selected, names, groups) if r.final_map is not None]
+    return (
+        charts.compare_curves({n: r.history.get("val_accuracy", []) for r, n in zip(selected, names)}),
+        charts.accuracy_scatter([r.params for r in selected], accuracy, list(names), "parameters",
+                                log_x=True, groups=groups),
+        charts.accuracy_scatter(
+            [r.final_map[0] for r, _, _ in mapped], [r.test_accuracy for r, _, _ in mapped], [n for _, n, _ in mapped],
+            "last conv map side", title="Test accuracy vs the last conv layer's spatial size",
+            groups=[g for _, _, g in mapped]),
+    )
+
+
 @st.fragment
 def side_by_side(runs: list[RunRecord]) -> None:
     """The chosen runs' validation curves and accuracy scatters, marked by the data they were trained on."""
@@ -58,25 +82,29 @@ def side_by_side(runs: list[RunRecord]) -> None:
     else:
         st.session_state["compare_runs"] = compare.default_selection(runs, own_keys())
     chosen = st.multiselect("Runs to compare", list(by_key), format_func=labels.get, key="compare_runs")
-    selected = [by_key[k] for k in chosen]
+    selected = tuple(by_key[k] for k in chosen)
     if not selected:
         st.info("Select one or more runs above to compare them.", icon=":material/info:")
         return
-    st.plotly_chart(charts.compare_curves({labels[r.key]: r.history.get("val_accuracy", []) for r in selected}),
-                    key="compare_curves")
-    names, accuracy = [labels[r.key] for r in selected], [r.test_accuracy for r in selected]
-    groups = [data_name(r) for r in selected]  # colour and symbol: the data each run was trained on
+    curves, by_params, by_side = side_by_side_figures(selected, tuple(labels[r.key] for r in selected))
+    st.plotly_chart(curves, key="compare_curves")
     left, right = st.columns(2)
-    left.plotly_chart(charts.accuracy_scatter([r.params for r in selected], accuracy, names, "parameters",
-                                              log_x=True, groups=groups), key="compare_params")
-    mapped = [(r, n, g) for r, n, g in zip(selected, names, groups) if r.final_map is not None]
-    right.plotly_chart(charts.accuracy_scatter(
-        [r.final_map[0] for r, _, _ in mapped], [r.test_accuracy for r, _, _ in mapped], [n for _, n, _ in mapped],
-        "last conv map side", title="Test accuracy vs the last conv layer's spatial size",
-        groups=[g for _, _, g in mapped]), key="compare_side")
-    if len(set(groups)) > 1:
+    left.plotly_chart(by_params, key="compare_params")
+    right.plotly_chart(by_side, key="compare_side")
+    if len({data_name(r) for r in selected}) > 1:
         st.caption("Runs trained on different data are marked apart: a run on the 12,000-image embedded subset "
                    "scores lower than the same network on full MNIST, without being a worse network.")
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
+def up_close_figures(key: str, fingerprint: str, limit: int, *, _images: np.ndarray, _true: np.ndarray,
+                     _predicted: np.ndarray, _probs: np.ndarray) -> tuple[go.Figure, go.Figure]:
+    """(confusion matrix, the `limit` most confident mistakes) of run `key` on the test set `fingerprint`
+    (whose images, labels and the run's predictions and probabilities follow), built once and shared."""
+    wrong = misclassified(_true, _predicted, _probs, limit=limit)
+    return (charts.confusion_figure(confusion_matrix(_true, _predicted)),
+            charts.mistakes_figure(_images[wrong], _true[wrong], _predicted[wrong], cols=10))
 
 
 @st.fragment
@@ -93,11 +121,11 @@ def up_close(runs: list[RunRecord]) -> None:
     st.caption(text.md(compare.evaluation_note(float(np.mean(predicted == true)), len(true),
                                                data.fingerprint == record.data_fingerprint, record, dataset_name(data))))
     left, right = st.columns([2, 3])
-    left.plotly_chart(charts.confusion_figure(confusion_matrix(true, predicted)), key="compare_confusion")
     limit = right.slider("Mistakes to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
-    wrong = misclassified(true, predicted, probs, limit=limit)
-    right.plotly_chart(charts.mistakes_figure(data.x_test[wrong], true[wrong], predicted[wrong], cols=10),
-                       key="compare_grid")
+    confusion, mistakes = up_close_figures(record.key, data.fingerprint, limit, _images=data.x_test, _true=true,
+                                          _predicted=predicted, _probs=probs)
+    left.plotly_chart(confusion, key="compare_confusion")
+    right.plotly_chart(mistakes, key="compare_grid")
     right.caption(f"{int(np.sum(predicted != true)):,} of {len(true):,} test images are misclassified; the most "
                   "confident mistakes come first. Under each image: the predicted digit in bold, the true one "
                   "in brackets.")

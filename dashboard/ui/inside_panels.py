@@ -9,17 +9,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import inside_texts as texts
 from dashboard.charts import inside as charts
 from dashboard.data import MnistData
+from dashboard.digits import image_digest
 from dashboard.evaluation import family_rows, same_training
 from dashboard.run import RunRecord
 from dashboard.spec import LayerGeometry
 from dashboard.ui import inside
+from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.memory import released_when_idle
 from dashboard.ui.pick import point_values
 from dashboard.ui.state import kept, set_url, url_int, url_token
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
+def projection_figure(run_key: str, method: str, data_fingerprint: str, *, _proj: dict) -> go.Figure:
+    """The projection chart of run `run_key` (its `inside.projection`, given), built once and shared."""
+    return charts.projection_chart(_proj["coords"], _proj["labels"], _proj["indices"], _proj["predicted"],
+                                   method="PCA" if method == "pca" else "t-SNE", explained=_proj["explained"])
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
+def gradcam_figure(run_key: str, digit: str, class_index: int, *, _image: np.ndarray, _cam) -> go.Figure:
+    """The Grad-CAM chart of run `run_key` for the digit `_image` (named `digit`), built once and shared."""
+    predicted = int(np.argmax(_cam.probabilities))
+    return charts.gradcam_chart(
+        _image, _cam.heatmap, _cam.coarse,
+        f"Grad-CAM for digit {_cam.class_index} · predicted {predicted} ({_cam.probabilities[predicted]:.1%})",
+    )
+
 
 PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside.TSNE_IMAGES:,} images, slower the first time)"}
 PREDICTED = -1  # Grad-CAM of the class the network predicts
@@ -39,10 +62,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         event = st.plotly_chart(
-            charts.projection_chart(
-                proj["coords"], proj["labels"], proj["indices"], proj["predicted"],
-                method="PCA" if method == "pca" else "t-SNE", explained=proj["explained"],
-            ),
+            projection_figure(record.key, method, data.fingerprint, _proj=proj),
             key="inside_projection",
             on_select="rerun",
             selection_mode=("points", "box", "lasso"),
@@ -155,15 +175,9 @@ def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> 
         record.key, spec_json, np.asarray(digit.image, dtype=np.float32),
         None if cam_class == PREDICTED else int(cam_class),
     )
-    predicted = int(np.argmax(cam.probabilities))
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
-        st.plotly_chart(
-            charts.gradcam_chart(
-                digit.image, cam.heatmap, cam.coarse,
-                f"Grad-CAM for digit {cam.class_index} · predicted {predicted} ({cam.probabilities[predicted]:.1%})",
-            ),
-            key="inside_gradcam",
-        )
+        st.plotly_chart(gradcam_figure(record.key, image_digest(digit.image), int(cam_class), _image=digit.image, _cam=cam),
+                        key="inside_gradcam")
     with text_col:
         st.markdown(texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))

@@ -3,7 +3,8 @@
 `run_maps(key)` builds the model with every intermediate output once per run and server
 (`st.cache_resource`), traced and warmed up, so a new digit costs one ~2 ms forward pass.
 `show_reading` draws the panels of one run for one digit; the Feature maps page calls it once
-per column.
+per column. The reading and the figures of a run and digit are shared too (`reading_of`,
+`figures_of`): a room that opens the same link builds them once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import maps
+from dashboard.digits import image_digest
 from dashboard.cache import CacheError
 from dashboard.imported import has_maps
 from dashboard.labels import network_line, run_title
@@ -120,14 +122,37 @@ def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int
     return int(row), int(col)
 
 
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
+def reading_of(run_id: str, digit: str, *, _run: RunMaps, _image: np.ndarray) -> maps.Reading:
+    """`_run`'s reading of the digit `_image` (named `digit`), shared: every learner who opens the
+    same run on the same test image gets it without a forward pass."""
+    return _run.read(_image)
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
+def figures_of(run_id: str, digit: str, position: tuple[int, int], true_label: int | None, wide: bool, *,
+               _run: RunMaps, _reading: maps.Reading) -> dict[str, Any]:
+    """Every figure of `_run`'s reading of `digit` at `position`, built once and shared (read-only)."""
+    last = _run.last_conv
+    figures = charts.reading_figures(_reading, _run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
+    if (last.size or 1) > 1:  # click a position on the digit: it moves the sliders
+        figures["window"].add_trace(position_markers(last))
+    return figures
+
+
 def show_reading(
-    run: RunMaps, reading: maps.Reading, key: str, true_label: int | None = None, url: bool = False, wide: bool = True
+    run: RunMaps, run_id: str, image: np.ndarray, key: str, true_label: int | None = None, url: bool = False,
+    wide: bool = True,
 ) -> None:
-    """Every panel of one run for one digit: prediction, receptive field, maps, kernels.
+    """Every panel of one run (named `run_id`) for one digit: prediction, receptive field, maps, kernels.
 
     `wide` (the run has the page to itself) lays tiles out twice as many per row; `url` keeps
     the chosen position in the URL.
     """
+    digit = image_digest(image)
+    reading = reading_of(run_id, digit, _run=run, _image=image)
     shapes = " → ".join(["28×28×1"] + [f"{h}×{w}×{c}" for h, w, c in (layer.maps.shape for layer in reading.layers)])
     st.caption(f"The digit becomes {shapes}, then the classifier reads the last map.")
     predicted, confidence = reading.predicted, reading.confidence
@@ -145,12 +170,11 @@ def show_reading(
         "Click a position on the digit, or use the sliders."
     )
     position = position_picker(run, key, url=url)
-    figures = charts.reading_figures(reading, run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
+    figures = figures_of(run_id, digit, position, true_label, wide, _run=run, _reading=reading)
     probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs")
     picture, bars = st.columns([1, 1])
     side = last.size or 1
-    if side > 1:  # click a position on the digit: it moves the sliders
-        figures["window"].add_trace(position_markers(last))
+    if side > 1:
         with picture:
             clickable_chart(
                 figures["window"], key=f"{key}_window", widget_keys=[f"{key}_row", f"{key}_col"],
@@ -210,7 +234,7 @@ def digit_and_maps(chosen: list[RunRecord]) -> None:
             run = prepare(record)  # a cached resource: built on the first view only
             if run is None:
                 continue
-            reading = run.read(digit.image)
+            run_id = record.key + (f"|{record.imported.scaling}" if record.is_imported else "")
             show_reading(
-                run, reading, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
+                run, run_id, digit.image, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
             )

@@ -84,17 +84,21 @@ def _session_alive(session_id: str) -> bool:
 def released_when_idle(cached: Callable) -> Callable:
     """Wrap an `st.cache_*` function so its entries are released when no session uses them.
 
-    Arguments must be hashable (run keys, names, numbers); `.clear` still clears everything.
+    Positional arguments and keyword arguments must be hashable (run keys, names, numbers), except
+    keyword arguments whose names start with "_": Streamlit leaves those out of the cache key, and
+    so does this (they are not kept either). `.clear` still clears everything.
     """
 
     @functools.wraps(cached)
     def call(*args: Any, **kwargs: Any) -> Any:
-        key = (cached.__qualname__, args, tuple(sorted(kwargs.items())))
+        hashed = {name: value for name, value in kwargs.items() if not name.startswith("_")}
+        key = (cached.__qualname__, args, tuple(sorted(hashed.items())))
         session = _session_id()
         with _lock:
             use = _uses.get(key)
             if use is None:
-                use = _uses[key] = _Use(clear=functools.partial(cached.clear, *args, **kwargs), last=0.0)
+                unhashed = dict.fromkeys(set(kwargs) - set(hashed))  # placeholders: not part of the key
+                use = _uses[key] = _Use(clear=functools.partial(cached.clear, *args, **hashed, **unhashed), last=0.0)
             use.last = time.monotonic()
             if session is not None:
                 use.sessions.add(session)

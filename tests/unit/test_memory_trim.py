@@ -7,6 +7,7 @@ import platform
 import threading
 import time
 
+import numpy as np
 import pytest
 import streamlit as st
 
@@ -98,6 +99,26 @@ def test_only_the_idle_entry_goes(watched):
     assert memory.release_idle(now=start + 1, alive=lambda s: False) == 1
     load("old"), load("new")
     assert calls == ["old", "new", "old"]
+
+
+def test_underscore_arguments_are_left_out_of_the_key_and_released_with_it(monkeypatch):
+    monkeypatch.setattr(memory, "_uses", {})
+    monkeypatch.setattr(memory, "_session_id", lambda: "s1")
+    calls = []
+
+    @memory.released_when_idle
+    @st.cache_resource(show_spinner=False, max_entries=4)
+    def view(key: str, _image=None) -> list:
+        calls.append(key)
+        return [key, int(_image.sum())]
+
+    view.clear()
+    image = np.ones((28, 28))  # unhashable: it must not be part of the key
+    first = view("a", _image=image)
+    assert view("a", _image=np.zeros((28, 28))) is first and memory.tracked() == 1
+    assert memory.release_idle(now=time.monotonic() + memory.ORPHAN_SECONDS + 1, alive=lambda s: False) == 1
+    assert view("a", _image=image) is not first and calls == ["a", "a"]
+    view.clear()
 
 
 def test_every_server_wide_cache_is_bounded():
