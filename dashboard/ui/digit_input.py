@@ -166,7 +166,8 @@ def digit_input(key_prefix: str = "digit", data: MnistData | None = None, previe
 
         with seen:
             st.plotly_chart(
-                digit_chart(digit.image, title=f"What the network sees: {plotly_text(digit.description, 80)}", height=300),
+                digit_chart(digit.image, title=f"What the network sees:<br>{plotly_text(digit.description, 80)}",
+                            height=300),  # two lines: one was cut off at 1280×720
                 key=f"{key_prefix}_seen",
                 config={"displayModeBar": False},
             )

@@ -84,7 +84,7 @@ def test_picking_a_test_image_shows_its_prediction_and_every_layer(tiny_runs, ti
     assert delta.endswith(" · right") if expected == label else delta.endswith(f" · wrong: it is a {label}")
     assert at.query_params["digit"] == "3" and at.query_params["input"] == "test"
     shown = titles(at)
-    assert f"What the network sees: test image #3 (label {data.y_test[3]})" in shown
+    assert f"What the network sees:<br>test image #3 (label {data.y_test[3]})" in shown
     layers = [t for t in shown if "(None," in t]
     assert layers == [
         "conv2d (Conv2D) · (None, 26, 26, 8)",
@@ -188,7 +188,7 @@ def test_a_photo_of_a_digit_is_read_like_a_drawing(tiny_runs, tiny_model):
     assert not at.error
     expected = keras_predict(tiny_model, digits.from_upload(content))
     assert predictions(at) == [str(expected)]
-    assert "What the network sees: upload 'mine.png'" in titles(at)
+    assert "What the network sees:<br>upload 'mine.png'" in titles(at)
 
 
 def test_an_empty_canvas_asks_for_a_drawing(tiny_runs):

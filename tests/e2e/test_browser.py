@@ -65,7 +65,9 @@ def test_drawing_a_one_shows_the_prediction_and_the_layer_panels(server, page, f
     expect(prediction.first.locator('[data-testid="stMetricValue"]')).to_have_text("1", timeout=RUN_TIMEOUT_MS)
     wait_for_app(page)
     # The network's view of the drawing, the probabilities, and one panel per conv/pool layer.
-    expect(page.get_by_text("What the network sees: your drawing").first).to_be_visible()
+    # The title's two lines are two SVG text spans: at 1280×720 one line was cut off at the column's edge.
+    expect(page.get_by_text("What the network sees:", exact=True).first).to_be_visible()
+    expect(page.get_by_text("your drawing", exact=True).first).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Predicted 1 \(")).first).to_be_attached()
     layer_titles = page.get_by_text(re.compile(r"^(conv2d|max_pooling2d)(_\d+)? \((Conv2D|MaxPooling2D)\) · \(None, "))
     expect(layer_titles.first).to_be_attached(timeout=30_000)
