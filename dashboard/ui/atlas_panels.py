@@ -72,14 +72,15 @@ def atlas_figure(run_key: str, layer_name: str, data_fingerprint: str, selected:
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
-def on_digit_figure(run_key: str, layer_name: str, channel: int, digit: str, digit_name: str, *,
-                    _image: np.ndarray, _map: np.ndarray, _geo: LayerGeometry, _strongest, _peak: float) -> Any:
-    """Channel `channel` of `layer_name` on the digit `_image` (named `digit`), built once and shared."""
+def on_digit_figure(run_key: str, layer_name: str, channel: int, digit: str, digit_name: str, peak: float, *,
+                    _image: np.ndarray, _map: np.ndarray, _geo: LayerGeometry, _strongest) -> Any:
+    """Channel `channel` of `layer_name` on the digit `_image` (named `digit`), its colour scale up to `peak`
+    (the atlas's strongest window: part of the key, as it comes from the atlas, not the digit), built once."""
     from dashboard import atlas as atlas_math
 
     return charts.channel_on_digit_chart(
         _image, atlas_math.channel_overlay(_map, _geo), charts.window_boxes(_geo, _strongest),
-        f"Channel {channel} of {layer_name} on {digit_name}", peak=_peak,
+        f"Channel {channel} of {layer_name} on {digit_name}", peak=peak,
     )
 
 
@@ -111,8 +112,8 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         st.plotly_chart(
-            on_digit_figure(run_key, layer_name, channel, image_digest(digit.image), digit_name, _image=digit.image,
-                            _map=channel_map, _geo=geo, _strongest=strongest, _peak=best_window),
+            on_digit_figure(run_key, layer_name, channel, image_digest(digit.image), digit_name, best_window,
+                            _image=digit.image, _map=channel_map, _geo=geo, _strongest=strongest),
             key="atlas_on_digit",
         )
     with text_col:
