@@ -139,14 +139,21 @@ def top_windows(
         best = _merge_top(best, (score.T, index.T.copy(), where.T), k)
     scores, chosen, flat_pos = best
     positions = np.stack(np.divmod(flat_pos, width), axis=-1)  # (c, k, 2)
-    c = scores.shape[0]
+    return windows_of(scores, chosen, positions, images, geo)
+
+
+def windows_of(scores: np.ndarray, chosen: np.ndarray, positions: np.ndarray, images: np.ndarray,
+               geo: LayerGeometry) -> TopWindows:
+    """The top windows at `chosen` images (c, k) and `positions` (c, k, 2), their crops cut from uint8 `images`."""
+    c, k = chosen.shape
+    rf = geo.receptive_field
     origins = np.array([window_origin(geo, r, q) for r, q in positions.reshape(-1, 2)]).reshape(c * k, 2)
-    crops = crop_windows(to_model_input(images[chosen.reshape(-1)])[..., 0], origins, geo.receptive_field)
+    crops = crop_windows(to_model_input(images[chosen.reshape(-1)])[..., 0], origins, rf)
     return TopWindows(
-        scores=scores.astype(np.float32),
-        images=chosen.astype(np.int64),
-        positions=positions.astype(np.int64),
-        crops=crops.reshape(c, k, geo.receptive_field, geo.receptive_field),
+        scores=np.asarray(scores, dtype=np.float32),
+        images=np.asarray(chosen, dtype=np.int64),
+        positions=np.asarray(positions, dtype=np.int64),
+        crops=crops.reshape(c, k, rf, rf),
     )
 
 

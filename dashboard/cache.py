@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard import tempdirs
+from dashboard import stored, tempdirs
 from dashboard.entry import MODEL_FILE, RECORD_FILE, CacheError, load_entry, read_entry
 from dashboard.run import RunRecord, library_versions, make_key, now_iso  # noqa: F401 - re-exported
 from dashboard.spec import NetworkSpec
@@ -242,6 +242,21 @@ class ModelCache:
             os.utime(path / MODEL_FILE)
         except OSError:
             pass
+
+    # --- results kept beside a run (dashboard.stored) -------------------------------------
+
+    def read_result(self, key: str, name: str) -> bytes | None:
+        """The bytes of result `name` stored beside run `key`, or None."""
+        located = self._locate(key)
+        return stored.read(located[0], name) if located is not None else None
+
+    def write_result(self, key: str, name: str, data: bytes, shipped: bool = False) -> bool:
+        """Store result `name` beside run `key`; never into a shipped run unless `shipped` (the tool
+        that makes them). False if the run is absent or the directory cannot be written."""
+        located = self._locate(key)
+        if located is None or (located[1] and not shipped):
+            return False
+        return stored.write(located[0], name, data)
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -40,11 +40,16 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, classes: int = 10)
     return matrix
 
 
-def misclassified(true: np.ndarray, predicted: np.ndarray, probs: np.ndarray, limit: int = 40) -> np.ndarray:
-    """Indices of wrong predictions, most confident mistakes first, at most `limit`."""
+def misclassified(true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, limit: int = 40) -> np.ndarray:
+    """Indices of wrong predictions, most confident mistakes first (`confidence`: the probability
+    of each predicted digit), at most `limit`."""
     wrong = np.flatnonzero(np.asarray(true) != np.asarray(predicted))
-    confidence = probs[wrong, np.asarray(predicted)[wrong]]
-    return wrong[np.argsort(-confidence, kind="stable")][:limit]
+    return wrong[np.argsort(-np.asarray(confidence)[wrong], kind="stable")][:limit]
+
+
+def confidence_of(predicted: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The probability (n,) the network gave each of its predicted digits (n,), from probabilities (n, 10)."""
+    return probs[np.arange(len(predicted)), predicted].astype(np.float32)
 
 
 # --- families of runs --------------------------------------------------------------------------

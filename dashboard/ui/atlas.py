@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard.blas import one_blas_thread
 from dashboard.ui import cached
-from dashboard.ui.runs import run_model
+from dashboard.ui.runs import kept_result, result_file, run_model
 from dashboard.digits import image_digest
 from dashboard.ui.memory import released_when_idle
 
@@ -28,15 +28,20 @@ MAX_IMAGES = 5_000  # test images searched for top windows (the first half of th
 @released_when_idle
 @st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES, ttl=cached.IDLE_TTL)
 def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprint: str):  # -> atlas.Atlas
-    """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use."""
-    from dashboard import atlas
+    """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use (kept beside the run)."""
+    from dashboard import atlas, results
     from dashboard.spec import NetworkSpec, geometry
 
     data = cached.mnist()
     if data.fingerprint != data_fingerprint:
         raise ValueError("the data changed since this page was opened; reload the page")
     geo = next(g for g in geometry(NetworkSpec.from_json(spec_json)) if g.name == layer_name)
-    return atlas.build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES])
+    return kept_result(
+        run_key, result_file(run_key, "atlas", data_fingerprint, layer_name),
+        lambda stored: results.atlas_from(stored, layer_name, geo, data.x_test),
+        lambda: atlas.build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES]),
+        results.atlas_bytes,
+    )
 
 
 @released_when_idle

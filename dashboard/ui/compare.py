@@ -99,10 +99,10 @@ def side_by_side(runs: list[RunRecord]) -> None:
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
 def up_close_figures(key: str, fingerprint: str, limit: int, *, _images: np.ndarray, _true: np.ndarray,
-                     _predicted: np.ndarray, _probs: np.ndarray) -> tuple[go.Figure, go.Figure]:
+                     _predicted: np.ndarray, _confidence: np.ndarray) -> tuple[go.Figure, go.Figure]:
     """(confusion matrix, the `limit` most confident mistakes) of run `key` on the test set `fingerprint`
-    (whose images, labels and the run's predictions and probabilities follow), built once and shared."""
-    wrong = misclassified(_true, _predicted, _probs, limit=limit)
+    (whose images, labels and the run's predictions and their probabilities follow), built once and shared."""
+    wrong = misclassified(_true, _predicted, _confidence, limit=limit)
     return (charts.confusion_figure(confusion_matrix(_true, _predicted)),
             charts.mistakes_figure(_images[wrong], _true[wrong], _predicted[wrong], cols=10))
 
@@ -113,17 +113,18 @@ def up_close(runs: list[RunRecord]) -> None:
     newest = ui_runs.newest_own_run(runs, own_keys())
     record = ui_runs.run_picker("Run", key="compare_run", runs=runs,
                                 default_key=newest.key if newest is not None else None)
-    if record is None or ui_runs.load_run_model(record) is None:
+    predictions = ui_runs.run_predictions(record) if record is not None else None
+    if predictions is None:
         return
+    predicted, confidence = predictions  # stored beside the run: the model is loaded only the first time
     data = cached.mnist("auto")
-    predicted, probs = ui_runs.test_predictions(record.key, "auto")
     true = data.y_test.astype(np.int64)
     st.caption(text.md(compare.evaluation_note(float(np.mean(predicted == true)), len(true),
                                                data.fingerprint == record.data_fingerprint, record, dataset_name(data))))
     left, right = st.columns([2, 3])
     limit = right.slider("Mistakes to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
     confusion, mistakes = up_close_figures(record.key, data.fingerprint, limit, _images=data.x_test, _true=true,
-                                          _predicted=predicted, _probs=probs)
+                                          _predicted=predicted, _confidence=confidence)
     left.plotly_chart(confusion, key="compare_confusion")
     right.plotly_chart(mistakes, key="compare_grid")
     right.caption(f"{int(np.sum(predicted != true)):,} of {len(true):,} test images are misclassified; the most "

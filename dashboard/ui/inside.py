@@ -7,102 +7,66 @@ After the first time, every chart's numbers come back from the cache in millisec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
+from dashboard import final_maps
 from dashboard.blas import one_blas_thread
 from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.runs import model_cache, run_model
+from dashboard.ui.runs import kept_result, model_cache, result_file, run_model
 from dashboard.ui.memory import released_when_idle
 
 one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.blas
 
-N_IMAGES = 2000  # test images projected and ablated
-FEATURE_BYTES = 32 << 20  # at most this much per run for the cached final maps (issue 10: ≤ 100 MB a link)
-MIN_IMAGES = 256  # …but never fewer images than this (22×22×64 maps: ~32 MB)
-TSNE_IMAGES = 1000  # exact t-SNE is O(n²) per step: fewer points
-METHODS = ("pca", "tsne")
-
-
-@dataclass(frozen=True)
-class Features:
-    """The final map of a sample of test images, with labels and the network's predictions."""
-
-    maps: np.ndarray  # (n, h, w, c) float32, read-only
-    labels: np.ndarray  # (n,) true digits
-    indices: np.ndarray  # (n,) indices into the test set
-    predicted: np.ndarray  # (n,) the network's answers
-    layer_name: str
-
-
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False  # shared by every session: never modified
-    return array
+N_IMAGES, TSNE_IMAGES, METHODS = final_maps.N_IMAGES, final_maps.TSNE_IMAGES, final_maps.METHODS
 
 
 @released_when_idle
 @st.cache_resource(
     show_spinner="Computing the last feature map of the test images…", max_entries=3, ttl=IDLE_TTL
 )
-def features(run_key: str, n_images: int, data_fingerprint: str) -> Features:
+def features(run_key: str, n_images: int, data_fingerprint: str) -> final_maps.Features:
     """Final maps of `n_images` test images (a fixed sample; fewer for very wide maps) for run `run_key`."""
-    from dashboard import analysis
-
-    model = run_model(run_key)
     data = cached.mnist()
     if data.fingerprint != data_fingerprint:
         raise ValueError("the data changed since this page was opened; reload the page")
-    layer = analysis.final_map_layer(model)
-    # Wide maps (no pooling: 30,976 numbers an image) get fewer images, to bound the memory.
-    per_image = 4 * int(np.prod(model.get_layer(layer).output.shape[1:]))
-    n_images = min(n_images, max(MIN_IMAGES, FEATURE_BYTES // per_image))
-    indices = analysis.sample_indices(len(data.x_test), n_images)
-    maps = analysis.final_map_features(model, data.x_test[indices], layer)
-    probs = analysis.run_head(analysis.layers_after(model, layer), maps)
-    return Features(
-        maps=_frozen(maps),
-        labels=_frozen(data.y_test[indices].astype(np.int64)),
-        indices=_frozen(indices),
-        predicted=_frozen(probs.argmax(axis=1)),
-        layer_name=layer,
-    )
+    return final_maps.sample_features(run_model(run_key), data.x_test, data.y_test, n_images)
 
 
 @released_when_idle
 @st.cache_data(show_spinner="Projecting to 2-D…", max_entries=16, ttl=IDLE_TTL)
 def projection(run_key: str, method: str, data_fingerprint: str) -> dict:
-    """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne"."""
-    from dashboard import analysis, projection
+    """{"coords" (n, 2), "labels", "indices", "predicted", "explained"} for "pca" or "tsne" (kept beside the run)."""
+    from dashboard import results
 
-    feats = features(run_key, N_IMAGES, data_fingerprint)
-    flat = analysis.flatten_features(feats.maps)
-    keep = slice(None)
-    if method == "tsne":
-        if len(flat) > TSNE_IMAGES:  # else all of them, in order: no copy of a wide map
-            keep = analysis.sample_indices(len(flat), TSNE_IMAGES, seed=1)
-        coords, explained = projection.tsne_2d(flat[keep]), None
-    else:
-        pca = projection.pca_2d(flat)
-        coords, explained = pca.coords, pca.explained[:10]
-    return {
-        "coords": coords,
-        "labels": feats.labels[keep].copy(),
-        "indices": feats.indices[keep].copy(),
-        "predicted": feats.predicted[keep].copy(),
-        "explained": explained,
-    }
+    return kept_result(run_key, result_file(run_key, f"projection_{method}", data_fingerprint),
+                       lambda stored: results.projection_from(stored, cached.mnist().y_test),
+                       partial(_projection, run_key, method, data_fingerprint), results.projection_bytes)
+
+
+def _projection(run_key: str, method: str, data_fingerprint: str) -> dict:
+    return final_maps.project(features(run_key, N_IMAGES, data_fingerprint), method)
 
 
 @released_when_idle
 @st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16, ttl=IDLE_TTL)
 def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
-    """Position and channel ablations of run `run_key` on the sampled test images."""
+    """Position and channel ablations of run `run_key` on the sampled test images (kept beside the run)."""
+    from dashboard import results
+
+    record = model_cache().get(run_key)
+    side, channels = record.final_map if record is not None and record.final_map else (0, 0)
+    return kept_result(run_key, result_file(run_key, "ablation", data_fingerprint),
+                       lambda stored: results.ablation_from(stored, side, channels),
+                       partial(_ablation, run_key, data_fingerprint), results.ablation_bytes)
+
+
+def _ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
     from dashboard import analysis
 
     feats = features(run_key, N_IMAGES, data_fingerprint)

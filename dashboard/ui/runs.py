@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -25,11 +26,13 @@ from dashboard.cache import CacheError, ModelCache
 from dashboard.entry import MODEL_FILE, RECORD_FILE
 from dashboard.labels import run_title
 from dashboard.run import RunRecord, shipped_book
+from dashboard.stored import result_name
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.state import kept, set_url, url_token
 from dashboard.ui.memory import released_when_idle
 
+T = TypeVar("T")
 MAX_LOADED_MODELS = 8  # the no-pooling network is ~8 MB in memory; a handful is plenty
 
 
@@ -131,6 +134,15 @@ def shipped_book_key(runs: list[RunRecord] | None = None) -> str | None:
     return found.key if found is not None else None
 
 
+def run_predictions(record: RunRecord) -> tuple[np.ndarray, np.ndarray] | None:
+    """`test_predictions(record.key)` on this server's test set, or None after an error message if the entry is damaged."""
+    try:
+        return test_predictions(record.key, "auto")
+    except CacheError as err:
+        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
+        return None
+
+
 def load_run_model(record: RunRecord) -> Any | None:
     """`run_model(record.key)`, or None after an error message if the entry turns out damaged."""
     try:
@@ -174,11 +186,40 @@ def run_picker(
     return by_key[chosen]
 
 
+def result_file(key: str, kind: str, data_fingerprint: str, *parts: str) -> str:
+    """The stored result's file name; an imported run's names carry its input scaling, which changes its answers."""
+    record = model_cache().get(key)
+    scaling = (record.imported.scaling,) if record is not None and record.is_imported else ()
+    return result_name(kind, data_fingerprint, *parts, *scaling)
+
+
+def kept_result(key: str, name: str, read: Callable[[bytes], T | None], compute: Callable[[], T],
+                to_bytes: Callable[[T], bytes]) -> T:
+    """Result `name` of run `key`: read back from beside the run when stored and sound (`read` gives None
+    when it does not fit), else computed and stored there for every later server (`dashboard.stored`)."""
+    cache = model_cache()
+    data = cache.read_result(key, name)
+    value = read(data) if data is not None else None
+    if value is None:
+        value = compute()
+        cache.write_result(key, name, to_bytes(value))  # False (shipped, read-only): computed again next time
+    return value
+
+
 @released_when_idle
 @st.cache_data(show_spinner="Classifying the test images…", max_entries=16, ttl=IDLE_TTL)
 def test_predictions(key: str, data_source: str = "auto") -> tuple[np.ndarray, np.ndarray]:
-    """(predicted digits (n,), probabilities (n, 10)) of run `key` on the test set of `data_source`."""
-    from dashboard.evaluation import predict_labels
+    """(predicted digits (n,), the probability of each (n,)) of run `key` on the test set of `data_source`."""
+    from dashboard import results
+    from dashboard.evaluation import confidence_of, predict_labels
     from dashboard.ui.cached import mnist
 
-    return predict_labels(run_model(key), mnist(data_source).x_test)
+    data = mnist(data_source)
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        predicted, probs = predict_labels(run_model(key), data.x_test)
+        return predicted, confidence_of(predicted, probs)
+
+    return kept_result(key, result_file(key, "predictions", data.fingerprint),
+                       lambda stored: results.predictions_from(stored, data.y_test), compute,
+                       lambda value: results.predictions_bytes(*value, data.y_test))

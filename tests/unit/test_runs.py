@@ -166,10 +166,9 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
 def test_misclassified_lists_the_most_confident_mistakes_first():
     true = np.array([0, 1, 2, 3])
     pred = np.array([0, 2, 0, 3])
-    probs = np.zeros((4, 10), np.float32)
-    probs[1, 2], probs[2, 0] = 0.6, 0.9
-    assert misclassified(true, pred, probs).tolist() == [2, 1]
-    assert misclassified(true, pred, probs, limit=1).tolist() == [2]
+    confidence = np.array([0.99, 0.6, 0.9, 0.8], np.float32)  # of each predicted digit
+    assert misclassified(true, pred, confidence).tolist() == [2, 1]
+    assert misclassified(true, pred, confidence, limit=1).tolist() == [2]
 
 
 # --- charts of runs ---------------------------------------------------------------------------------

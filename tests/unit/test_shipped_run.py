@@ -107,3 +107,42 @@ def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, ke
     p = record.test_accuracy
     margin = max(TOLERANCE, 4 * (p * (1 - p) / len(embedded.y_test)) ** 0.5)
     assert accuracy == pytest.approx(p, abs=margin)
+
+
+# --- the results stored beside them (dashboard.stored, tools/make_shipped_results.py) ---------------
+
+MNIST_TEST_FIRST = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # y_test[:10] of the real MNIST test set
+
+
+def stored_result(key: str, kind: str, fingerprint: str, *parts: str) -> bytes:
+    from dashboard.stored import result_name
+
+    data = ModelCache().read_result(key, result_name(kind, fingerprint, *parts))
+    assert data is not None, f"{key} has no stored {kind} {parts}"
+    return data
+
+
+@pytest.mark.parametrize("key", shipped_keys())
+def test_shipped_results_agree_with_the_record_and_with_each_other(cache, key):
+    """Predictions (10,000 images, model.predict) and Inside's sample (final maps → head) are two
+    computations; both must give the recorded accuracy and the same answers."""
+    from dashboard import results
+    from dashboard.spec import geometry
+
+    record = cache.get(key)
+    fp = record.data_fingerprint
+    arrays = results.unpack(stored_result(key, "predictions", fp), results.PREDICTIONS)
+    labels = arrays["labels"].astype(np.int64)
+    assert len(labels) == 10_000 and labels[:10].tolist() == MNIST_TEST_FIRST
+    predicted, confidence = results.predictions_from(stored_result(key, "predictions", fp), labels)
+    assert float(np.mean(predicted == labels)) == pytest.approx(record.test_accuracy, abs=2e-4)
+    assert confidence.min() >= 0.1 - 1e-6 and confidence.max() <= 1 + 1e-6  # the top of 10 probabilities
+    proj = results.projection_from(stored_result(key, "projection_pca", fp), labels)
+    assert proj is not None and len(proj["indices"]) >= 256
+    assert float(np.mean(proj["predicted"] == predicted[proj["indices"]])) > 0.995
+    side, channels = record.final_map
+    ablation = results.ablation_from(stored_result(key, "ablation", fp), side, channels)
+    assert ablation is not None and ablation.n_images == len(proj["indices"])
+    assert ablation.baseline == pytest.approx(float(np.mean(proj["predicted"] == proj["labels"])), abs=1e-6)
+    last = [g for g in geometry(record.spec) if g.kind == "Conv2D"][-1]
+    assert results.unpack(stored_result(key, "atlas", fp, last.name), results.ATLAS)["patterns"].shape[0] == last.channels

@@ -1,0 +1,103 @@
+"""Results kept beside a run: the first view of Compare, Inside and Channels stores them, and a
+server that has never computed them (caches cleared) shows the same charts without computing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import streamlit as st
+from tests.app.apptools import figures, open_page, plotly_array
+
+from dashboard import results
+from dashboard.cache import ModelCache
+from dashboard.data import load_mnist
+from dashboard.evaluation import predict_labels
+from dashboard.runs import get_or_train
+from dashboard.spec import ConvBlock, NetworkSpec
+from dashboard.stored import RESULTS_DIR, result_name
+from dashboard.training import TrainSettings
+from tests.marks import trains
+
+SPEC = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6)), dense_units=0)  # last map 5×5×6
+QUICK = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=5)
+PAGES = {"compare": "pages/3_Compare.py", "inside": "pages/5_Inside_the_3x3.py", "channels": "pages/8_Channels.py"}
+
+
+@pytest.fixture(scope="module")
+@trains
+def run():
+    """One tiny run in the test cache (MODEL_CACHE_DIR)."""
+    return get_or_train(SPEC, QUICK, load_mnist("auto"), ModelCache())[0]
+
+
+def charts_of(page: str, key: str) -> list[dict]:
+    at = open_page(PAGES[page], {"run": key}, timeout=240)
+    assert not at.exception, at.exception
+    return figures(at)
+
+
+def fresh_server() -> None:
+    """Forget every in-memory cache, as a new server process would."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def refuse(*names: str):
+    def fail(*_args, **_kwargs):
+        raise AssertionError(f"computed although stored: {names}")
+    return fail
+
+
+def test_compare_stores_its_predictions_and_a_new_server_reads_them(run, monkeypatch):
+    data = load_mnist("auto")
+    before = charts_of("compare", run.key)
+    stored = ModelCache().read_result(run.key, result_name("predictions", data.fingerprint))
+    predicted, confidence = results.predictions_from(stored, data.y_test)
+    live, probs = predict_labels(ModelCache().load_model(run.key), data.x_test)
+    np.testing.assert_array_equal(predicted, live)
+    np.testing.assert_allclose(confidence, probs.max(axis=1), rtol=1e-6)
+
+    fresh_server()
+    monkeypatch.setattr("dashboard.evaluation.predict_labels", refuse("predictions"))
+    assert json.dumps(charts_of("compare", run.key)) == json.dumps(before)
+
+
+def test_inside_stores_its_projection_and_ablation_and_a_new_server_reads_them(run, monkeypatch):
+    fp = load_mnist("auto").fingerprint
+    before = charts_of("inside", run.key)
+    folder = ModelCache().entry_dir(run.key) / RESULTS_DIR
+    assert {result_name("projection_pca", fp), result_name("ablation", fp)} <= {p.name for p in folder.iterdir()}
+
+    fresh_server()
+    monkeypatch.setattr("dashboard.final_maps.sample_features", refuse("final maps"))
+    monkeypatch.setattr("dashboard.analysis.ablate", refuse("ablation"))
+    after = charts_of("inside", run.key)
+    titles = [f["layout"].get("title", {}).get("text", "") for f in after]
+    assert len(after) == len(before) and any("PCA" in t for t in titles)
+    assert json.dumps(after[:4]) == json.dumps(before[:4])  # projection, positions, channels
+
+
+def test_channels_stores_the_atlas_and_a_new_server_reads_it(run, monkeypatch):
+    fp = load_mnist("auto").fingerprint
+    before = charts_of("channels", run.key)
+    assert ModelCache().read_result(run.key, result_name("atlas", fp, "conv2d_1")) is not None
+
+    fresh_server()
+    monkeypatch.setattr("dashboard.atlas.build_atlas", refuse("atlas"))
+    after = charts_of("channels", run.key)
+    crops, patterns = (plotly_array(after[0]["data"][i]["z"]).astype(float) for i in (0, 1))
+    np.testing.assert_array_equal(crops, plotly_array(before[0]["data"][0]["z"]))  # cut again from the images
+    np.testing.assert_allclose(patterns, plotly_array(before[0]["data"][1]["z"]), atol=2e-3)  # float16 on disk
+
+
+def test_a_damaged_result_is_computed_again_and_rewritten(run):
+    data = load_mnist("auto")
+    name = result_name("predictions", data.fingerprint)
+    charts_of("compare", run.key)
+    path = ModelCache().entry_dir(run.key) / RESULTS_DIR / name
+    path.write_bytes(b"PK\x03\x04 damaged")
+    fresh_server()
+    charts_of("compare", run.key)
+    assert results.predictions_from(path.read_bytes(), data.y_test) is not None
