@@ -12,7 +12,7 @@ was computed on. A result file is outside input like any file: it is read only u
 `MAX_FILE_BYTES`, its members' unpacked sizes are checked before anything is unpacked, it is
 loaded with `allow_pickle=False`, and its names, dtypes and shapes are checked against what the
 reader expects. Anything off reads as absent, and the result is computed again (and rewritten).
-Writes are atomic (a temp file, fsynced, renamed). Shipped runs carry theirs for full MNIST
+Writes are atomic (a temp file, fsynced, renamed); a killed write's temp file is removed by a later write. Shipped runs carry theirs for full MNIST
 (`tools/make_shipped_results.py`); the app never writes into a shipped run.
 
 Pure numpy and files; what each kind holds is `dashboard.results`.
@@ -24,6 +24,7 @@ import contextlib
 import io
 import os
 import re
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -35,6 +36,7 @@ RESULTS_DIR = "results"
 MAX_FILE_BYTES = 4 << 20  # the largest result (an atlas of 256 channels) is well under 1 MB
 MAX_UNPACKED_BYTES = 32 << 20
 MAX_ARRAYS = 16
+STALE_SECONDS = 3600.0  # a temp file this old was left by a killed write
 _PART = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}\.npz$")
 
@@ -106,4 +108,15 @@ def write(entry: Path, name: str, data: bytes) -> bool:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         return False
+    _remove_stale_temps(folder)
     return True
+
+
+def _remove_stale_temps(folder: Path, now: float | None = None) -> None:
+    """Delete temp files of writes killed midway (older than `STALE_SECONDS`: a write takes milliseconds)."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        for path in folder.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if now - path.stat().st_mtime > STALE_SECONDS:
+                    path.unlink()

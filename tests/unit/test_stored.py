@@ -76,6 +76,21 @@ def test_write_then_read_atomically_and_refuse_bad_names_and_places(tmp_path):
     assert not stored.write(blocked, name, b"abc")
 
 
+def test_a_killed_writes_temp_file_is_removed_by_a_later_write_but_a_live_one_is_not(tmp_path):
+    import os
+    import time
+
+    folder = tmp_path / stored.RESULTS_DIR
+    folder.mkdir()
+    old, live = folder / ".tmp-1-dead", folder / ".tmp-2-live"
+    old.write_bytes(b"half")
+    live.write_bytes(b"half")
+    an_hour_ago = time.time() - stored.STALE_SECONDS - 60
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    assert stored.write(tmp_path, stored.result_name("ablation", FP), b"abc")
+    assert not old.exists() and live.exists()
+
+
 def test_the_cache_never_writes_into_a_shipped_run_unless_asked(tmp_path):
     shipped_root, root = tmp_path / "shipped", tmp_path / "root"
     (shipped_root / "aaaa").mkdir(parents=True)
