@@ -1,7 +1,8 @@
 """Cached channel atlas of a run's conv layer, and where one channel fires on a digit.
 
 The atlas (top windows and patterns: ~1 MB of arrays for the book network's last layer) is
-`st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept; the small sub-model
+`st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept, and kept beside the run
+(`dashboard.stored`) so that it is built once per run, layer and test set; the small sub-model
 that gives a layer's maps for one digit is a shared resource (`st.cache_resource`), built and
 traced once, never mutated.
 """

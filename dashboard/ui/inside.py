@@ -2,7 +2,8 @@
 
 The final map of the test images is a shared resource (`st.cache_resource`, read-only arrays,
 a few entries); projections, ablations and Grad-CAM maps are small values (`st.cache_data`).
-After the first time, every chart's numbers come back from the cache in milliseconds.
+Projections and ablations are also kept beside the run (`dashboard.stored`): the final maps are
+computed only for a run and test set that has none stored yet, once, by whichever server is first.
 """
 
 from __future__ import annotations

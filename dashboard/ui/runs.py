@@ -9,14 +9,17 @@ The listing of cached runs is itself cached per server (`run_listing`): reading 
 keyed on a cheap signature of the cache directories (one `os.scandir` per root and two `stat`s
 per entry), so a run stored, replaced, deleted or set aside by any session, job or process shows
 on the next rerun.
+
+`kept_result` reads a result kept beside a run (`dashboard.stored`), or computes and stores it:
+the test predictions here, Inside's projections and ablations, Channels' atlases.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
