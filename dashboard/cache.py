@@ -9,6 +9,8 @@ Layout (the only module that writes `model_cache/`):
     <root>/.damaged/<key>-<time>/              entries found damaged, set aside for a look
     <root>/.tmp-<pid>.<host>.<rand>-<key>/     writes in progress (or left by a killed process)
     <root>/.locks/                             cross-process lock files (see dashboard.runs)
+    <entry>/results/, <root>/.results/<key>/   results kept beside a run (dashboard.stored); the
+                                               second for shipped runs, which are never written
 
 What a run is, and its key, is `dashboard.run`; how an entry is judged sound is
 `dashboard.entry` (the same steps for listing, loading and `verify`). Writes are atomic:
@@ -44,6 +46,7 @@ DEFAULT_ROOT = REPO_ROOT / "model_cache"
 SHIPPED_ROOT = DEFAULT_ROOT / "shipped"
 DAMAGED_DIR = ".damaged"
 LOCKS_DIR = ".locks"
+SHIPPED_RESULTS_DIR = ".results"
 TMP_PREFIX = tempdirs.PREFIX
 DEFAULT_MAX_MB = 500.0
 
@@ -245,18 +248,34 @@ class ModelCache:
 
     # --- results kept beside a run (dashboard.stored) -------------------------------------
 
+    def _shipped_results(self, key: str) -> Path:
+        """Where results of shipped run `key` computed here are kept (a shipped run is never written)."""
+        return self.root / SHIPPED_RESULTS_DIR / key
+
     def read_result(self, key: str, name: str) -> bytes | None:
-        """The bytes of result `name` stored beside run `key`, or None."""
+        """The bytes of result `name` stored beside run `key` (for a shipped run, or computed here), or None."""
         located = self._locate(key)
-        return stored.read(located[0], name) if located is not None else None
+        if located is None:
+            return None
+        data = stored.read(located[0], name)
+        if data is None and located[1]:
+            data = stored.read(self._shipped_results(key), name)
+        return data
 
     def write_result(self, key: str, name: str, data: bytes, shipped: bool = False) -> bool:
-        """Store result `name` beside run `key`; never into a shipped run unless `shipped` (the tool
-        that makes them). False if the run is absent or the directory cannot be written."""
+        """Store result `name` beside run `key`; a shipped run's go under the root's `.results/` unless
+        `shipped` (the tool that makes them). False if the run is absent or nothing can be written."""
         located = self._locate(key)
-        if located is None or (located[1] and not shipped):
+        if located is None:
             return False
-        return stored.write(located[0], name, data)
+        folder, is_shipped = located
+        if is_shipped and not shipped:
+            folder = self._shipped_results(key)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                return False
+        return stored.write(folder, name, data)
 
     # --- writing ---------------------------------------------------------------------------
 

@@ -101,3 +101,18 @@ def test_a_damaged_result_is_computed_again_and_rewritten(run):
     fresh_server()
     charts_of("compare", run.key)
     assert results.predictions_from(path.read_bytes(), data.y_test) is not None
+
+
+@pytest.mark.slow
+def test_a_shipped_runs_results_on_other_data_are_kept_under_the_root(monkeypatch):
+    """The tests' data is the embedded subset, not the full MNIST the shipped results are for."""
+    data, cache = load_mnist("auto"), ModelCache()
+    key = next(r.key for r in cache.runs() if r.shipped)
+    name = result_name("predictions", data.fingerprint)
+    before = charts_of("compare", key)
+    assert (cache.root / ".results" / key / RESULTS_DIR / name).is_file()
+    assert not (cache.entry_dir(key) / RESULTS_DIR / name).exists()  # never written into the shipped run
+
+    fresh_server()
+    monkeypatch.setattr("dashboard.evaluation.predict_labels", refuse("predictions"))
+    assert json.dumps(charts_of("compare", key)) == json.dumps(before)

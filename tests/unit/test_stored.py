@@ -91,17 +91,21 @@ def test_a_killed_writes_temp_file_is_removed_by_a_later_write_but_a_live_one_is
     assert not old.exists() and live.exists()
 
 
-def test_the_cache_never_writes_into_a_shipped_run_unless_asked(tmp_path):
+def test_results_of_a_shipped_run_computed_here_go_under_the_root_never_into_the_run(tmp_path):
     shipped_root, root = tmp_path / "shipped", tmp_path / "root"
     (shipped_root / "aaaa").mkdir(parents=True)
     (root / "bbbb").mkdir(parents=True)
     cache = ModelCache(root, shipped_root=shipped_root)
     name = stored.result_name("predictions", FP)
-    assert not cache.write_result("aaaa", name, b"x")
-    assert cache.write_result("aaaa", name, b"x", shipped=True) and cache.read_result("aaaa", name) == b"x"
+    assert cache.write_result("aaaa", name, b"here") and cache.read_result("aaaa", name) == b"here"
+    assert not (shipped_root / "aaaa" / stored.RESULTS_DIR).exists()
+    assert (root / ".results" / "aaaa" / stored.RESULTS_DIR / name).read_bytes() == b"here"
+    assert cache.write_result("aaaa", name, b"made", shipped=True)  # the tool that makes shipped results
+    assert cache.read_result("aaaa", name) == b"made"  # the shipped run's own results come first
     assert cache.write_result("bbbb", name, b"y") and cache.read_result("bbbb", name) == b"y"
     assert cache.read_result("cccc", name) is None and not cache.write_result("cccc", name, b"z")
     assert cache.read_result("../root/bbbb", name) is None
+    assert [r.key for r in cache.runs()] == []  # .results/ is never taken for an entry (none is sound here)
 
 
 # --- the kinds ---------------------------------------------------------------------------------
