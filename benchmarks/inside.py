@@ -9,7 +9,7 @@ server's memory (RSS) is read before and after: what a deployment needs.
 The run: `--run KEY`, else the shipped book run, else a book run already in the cache for the
 data in use, else the book network trained with the "fast" preset into a temporary cache.
 
-    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/inside.py [--rss] [--no-tsne]
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/inside.py [--rss] [--no-tsne] [--stored]
 """
 
 from __future__ import annotations
@@ -190,12 +190,24 @@ def bench_rss(key: str) -> dict:
     return {"rss_idle_mb": idle, "rss_home_mb": home, "rss_inside_mb": inside_mb, "browser_first_show_s": shown}
 
 
+def ignore_stored_results() -> None:
+    """Measure the computations: results kept beside runs are neither read nor written."""
+    from dashboard.cache import ModelCache
+
+    ModelCache.read_result = lambda self, key, name: None  # type: ignore[method-assign]
+    ModelCache.write_result = lambda self, key, name, data, shipped=False: False  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="run key to measure (default: the book run, see above)")
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE projection")
     parser.add_argument("--rss", action="store_true", help="also measure a real server's memory in Chromium")
+    parser.add_argument("--stored", action="store_true",
+                        help="read results kept beside the run (dashboard.stored) instead of computing them")
     args = parser.parse_args()
+    if not args.stored:
+        ignore_stored_results()
 
     key = args.run or find_or_train_book()
     from dashboard.data import load_mnist
