@@ -48,19 +48,21 @@ def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprin
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
 def layer_body(run_key: str, layer_name: str) -> Any:
-    """Input → layer output model of run `run_key`, traced once (shared: never mutate it)."""
+    """Input → layer output model of run `run_key` (shared: never mutate it).
+
+    Called eagerly, not traced: its outputs are cached per digit (`_layer_maps`), so it runs once
+    per new digit (~15 ms), where tracing `predict_on_batch` cost ~70 ms for each run and layer.
+    """
     from dashboard import atlas
 
-    body = atlas.layer_output_model(run_model(run_key), layer_name)
-    body.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))
-    return body
+    return atlas.layer_output_model(run_model(run_key), layer_name)
 
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
 def _layer_maps(run_key: str, layer_name: str, digit: str, *, _image: np.ndarray) -> np.ndarray:
     batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
-    maps = np.asarray(layer_body(run_key, layer_name).predict_on_batch(batch))[0]
+    maps = np.asarray(layer_body(run_key, layer_name)(batch, training=False))[0]
     maps.flags.writeable = False  # shared by every session
     return maps
 
@@ -81,9 +83,7 @@ def layer_input_body(run_key: str, layer_name: str) -> Any:
     index = names.index(layer_name)
     if index == 0:
         return None
-    body = keras.Model(model.inputs[0], model.layers[index - 1].output)
-    body.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))
-    return body
+    return keras.Model(model.inputs[0], model.layers[index - 1].output)  # called eagerly, as `layer_body`
 
 
 def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.ndarray, digit_name: str) -> Any:
@@ -103,7 +103,7 @@ def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str,
     kernel, bias = (np.asarray(w) for w in layer.get_weights())  # (k, k, c_in, c_out), (c_out,)
     body = layer_input_body(run_key, layer_name)
     batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
-    inputs = batch[0] if body is None else np.asarray(body.predict_on_batch(batch))[0]  # (h, w, c_in)
+    inputs = batch[0] if body is None else np.asarray(body(batch, training=False))[0]  # (h, w, c_in)
     k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
     _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)
     pad = convolution.pad_before(inputs.shape[0], k, stride, padding)
