@@ -3,17 +3,19 @@
 A page's first look at a run used to cost seconds of server CPU, on every server and after
 every restart: 10,000 test predictions for Compare; 2,000 final maps, a PCA and ablations for
 Inside; a search of 5,000 test images and a gradient ascent for Channels. Each such result is
-now stored once, as an `.npz` of plain arrays, in the run's directory:
+now stored once, as an `.npz` of plain arrays, in the run's directory (`dashboard.cache` says
+where a shipped run's go):
 
     <entry>/results/<kind>[-<part>…].<data fingerprint>.v<VERSION>.npz
 
 The data's fingerprint is in the name, so a result is only ever read back for the test set it
 was computed on. A result file is outside input like any file: it is read only up to
-`MAX_FILE_BYTES`, its members' unpacked sizes are checked before anything is unpacked, it is
-loaded with `allow_pickle=False`, and its names, dtypes and shapes are checked against what the
-reader expects. Anything off reads as absent, and the result is computed again (and rewritten).
-Writes are atomic (a temp file, fsynced, renamed); a killed write's temp file is removed by a later write. Shipped runs carry theirs for full MNIST
-(`tools/make_shipped_results.py`); the app never writes into a shipped run.
+`MAX_FILE_BYTES`; its members' count, unpacked sizes and `.npy` headers are checked before
+numpy allocates anything (a header may declare any shape); it is loaded with
+`allow_pickle=False`; its names, dtypes and ranks are checked against what the reader expects.
+Anything off reads as absent, and the result is computed again (and rewritten). Writes are
+atomic (a temp file, fsynced, renamed); a killed write's temp file is removed by a later write.
+Shipped runs carry theirs for full MNIST (`tools/make_shipped_results.py`).
 
 Pure numpy and files; what each kind holds is `dashboard.results`.
 """
@@ -65,18 +67,30 @@ def unpack(data: bytes, schema: Schema) -> dict[str, np.ndarray] | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-            if len(infos) > MAX_ARRAYS or sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES:
+            if (len(infos) > MAX_ARRAYS or sum(i.file_size for i in infos) > MAX_UNPACKED_BYTES
+                    or not all(_header_fits(archive, info) for info in infos)):
                 return None
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             if set(npz.files) != set(schema):
                 return None
             arrays = {name: npz[name] for name in schema}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError):
+    except (OSError, ValueError, EOFError, KeyError, MemoryError, zipfile.BadZipFile, zipfile.LargeZipFile,
+            NotImplementedError):
         return None
     for name, (kinds, ndim) in schema.items():
         if arrays[name].dtype.kind not in kinds or arrays[name].ndim != ndim:
             return None
     return arrays
+
+
+def _header_fits(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a member's `.npy` header declares a plain array no larger than the member itself:
+    numpy allocates what the header says before it reads the data."""
+    with archive.open(info) as member:
+        major, _ = np.lib.format.read_magic(member)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+    return not dtype.hasobject and int(np.prod(shape, dtype=np.int64)) * dtype.itemsize <= info.file_size
 
 
 def read(entry: Path, name: str) -> bytes | None:

@@ -51,6 +51,15 @@ def test_a_member_that_unpacks_too_big_is_refused_before_unpacking():
     assert stored.unpack(buffer.getvalue(), {"a": ("f", 1)}) is None
 
 
+def test_a_header_that_declares_more_than_its_data_is_refused_before_allocating():
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**10,)})
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a.npy", header.getvalue() + b"\0" * 64)  # 40 GB declared, 64 bytes there
+    assert stored.unpack(buffer.getvalue(), {"a": ("f", 1)}) is None
+
+
 def test_too_many_members_are_refused():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
