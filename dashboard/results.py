@@ -5,13 +5,14 @@ arrays do not fit the test set in use, so the caller computes the value again):
 
 - `predictions`: Compare's test predictions (digit and confidence per image), with the labels
   they were scored against;
-- `projection-pca`, `projection-tsne`: Inside's 2-D map of the sampled test images;
+- `projection_pca`, `projection_tsne`: Inside's 2-D map of the sampled test images;
 - `ablation`: Inside's accuracies with positions and channels of the last map zeroed;
 - `atlas-<layer>`: Channels' top windows of one conv layer (image indices and map positions;
   the crops are cut again from the test images) and its gradient-ascent patterns (float16:
   they are drawn contrast-stretched, so 3 significant digits are plenty).
 
-Pure numpy; the atlas's types come from `dashboard.atlas` (TensorFlow) only when one is read.
+Pure numpy; `Ablation` and `Atlas` come from `dashboard.analysis` and `dashboard.atlas` (TensorFlow) only
+when one is read.
 """
 
 from __future__ import annotations
