@@ -1,7 +1,7 @@
 """What each result kept beside a run holds, as plain arrays (`dashboard.stored` files them).
 
-Each kind has a `*_arrays` (value → arrays) and a `*_from` (arrays → value, or None when the
-arrays do not fit the test set in use, so the caller computes the value again):
+Each kind has a `*_bytes` (value → the packed arrays) and a `*_from` (packed arrays → value, or
+None when they do not fit the run or the test set in use, so the caller computes it again):
 
 - `predictions`: Compare's test predictions (digit and confidence per image), with the labels
   they were scored against;
