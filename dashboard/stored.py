@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dashboard import tempdirs
+
 VERSION = 1
 RESULTS_DIR = "results"
 MAX_FILE_BYTES = 4 << 20  # the largest result (an atlas of 256 channels) is well under 1 MB
 MAX_UNPACKED_BYTES = 32 << 20
 MAX_ARRAYS = 16
-STALE_SECONDS = 3600.0  # a temp file this old was left by a killed write
 _PART = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}\.npz$")
 
@@ -113,10 +114,7 @@ def write(entry: Path, name: str, data: bytes) -> bool:
     tmp = folder / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         folder.mkdir(exist_ok=True)
-        with open(tmp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        tempdirs.write_file(tmp, data)
         os.replace(tmp, folder / name)
     except OSError:
         with contextlib.suppress(OSError):
@@ -127,10 +125,10 @@ def write(entry: Path, name: str, data: bytes) -> bool:
 
 
 def _remove_stale_temps(folder: Path, now: float | None = None) -> None:
-    """Delete temp files of writes killed midway (older than `STALE_SECONDS`: a write takes milliseconds)."""
+    """Delete temp files of writes killed midway (older than the cache's `STALE_SECONDS`: a write takes milliseconds)."""
     now = time.time() if now is None else now
     with contextlib.suppress(OSError):
         for path in folder.glob(".tmp-*"):
             with contextlib.suppress(OSError):
-                if now - path.stat().st_mtime > STALE_SECONDS:
+                if now - path.stat().st_mtime > tempdirs.STALE_SECONDS:
                     path.unlink()

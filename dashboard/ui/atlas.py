@@ -3,8 +3,8 @@
 The atlas (top windows and patterns: ~1 MB of arrays for the book network's last layer) is
 `st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept, and kept beside the run
 (`dashboard.stored`) so that it is built once per run, layer and test set; the small sub-model
-that gives a layer's maps for one digit is a shared resource (`st.cache_resource`), built and
-traced once, never mutated.
+that gives a layer's maps for one digit is a shared resource (`st.cache_resource`), built once,
+called eagerly (its maps are cached per digit), never mutated.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
 
     record = model_cache().get(run_key)
     side, channels = record.final_map if record is not None and record.final_map else (0, 0)
-    return kept_result(run_key, result_file(run_key, "ablation", data_fingerprint),
+    return kept_result(run_key, result_file(run_key, "ablation", data_fingerprint, record=record),
                        lambda stored: results.ablation_from(stored, side, channels),
                        partial(_ablation, run_key, data_fingerprint), results.ablation_bytes)
 

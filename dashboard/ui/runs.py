@@ -189,9 +189,11 @@ def run_picker(
     return by_key[chosen]
 
 
-def result_file(key: str, kind: str, data_fingerprint: str, *parts: str) -> str:
-    """The stored result's file name; an imported run's names carry its input scaling, which changes its answers."""
-    record = model_cache().get(key)
+def result_file(key: str, kind: str, data_fingerprint: str, *parts: str, record: RunRecord | None = None) -> str:
+    """The stored result's file name; an imported run's names carry its input scaling, which changes its answers.
+
+    `record` is run `key`'s, when the caller has it already (else it is read)."""
+    record = record if record is not None else model_cache().get(key)
     scaling = (record.imported.scaling,) if record is not None and record.is_imported else ()
     return result_name(kind, data_fingerprint, *parts, *scaling)
 

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from dashboard import results, stored
+from dashboard import results, stored, tempdirs
 from dashboard.cache import ModelCache
 from dashboard.spec import BOOK, geometry
 
@@ -94,7 +94,7 @@ def test_a_killed_writes_temp_file_is_removed_by_a_later_write_but_a_live_one_is
     old, live = folder / ".tmp-1-dead", folder / ".tmp-2-live"
     old.write_bytes(b"half")
     live.write_bytes(b"half")
-    an_hour_ago = time.time() - stored.STALE_SECONDS - 60
+    an_hour_ago = time.time() - tempdirs.STALE_SECONDS - 60
     os.utime(old, (an_hour_ago, an_hour_ago))
     assert stored.write(tmp_path, stored.result_name("ablation", FP), b"abc")
     assert not old.exists() and live.exists()
