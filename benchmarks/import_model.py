@@ -87,7 +87,7 @@ def main() -> None:
     start = time.perf_counter()
     imported = record.imported
     model = app_model(cache.load_model(record.key), tuple(imported.input_shape), imported.scaling, True)
-    run = prepare_run(record.key, model, None, map_geometry(record))
+    run = prepare_run(record.key, model, map_geometry(record))
     reading = run.read(mnist.x_test[0].astype("float32") / 255.0)
     figures = charts.reading_figures(reading, run.kernels, run.last_conv, (1, 1), int(mnist.y_test[0]))
     first_maps = time.perf_counter() - start

@@ -12,9 +12,8 @@ position (or channel) to its pre-activation is computed once, and "zero position
 `z_all - contrib[p]`, "keep only p" becomes `bias + contrib[p]`: one small matrix product for
 all ablations together, exact, and fast even for the 22×22 maps of a network without pooling.
 
-Grad-CAM follows keras-io's examples/vision/grad_cam.py: the gradient of the class score
-(the logit, before the softmax) with respect to the last conv layer's output, averaged over
-positions, weights its channels.
+Grad-CAM by TensorFlow, for any model with a last Dense layer (imported ones too); its method and
+its last step are `dashboard.gradcam`'s.
 
 Imports Keras and TensorFlow, never Streamlit.
 """
@@ -22,7 +21,6 @@ Imports Keras and TensorFlow, never Streamlit.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -30,8 +28,10 @@ import numpy as np
 import tensorflow as tf
 
 from dashboard.data import to_model_input
+from dashboard.ablation import Ablation
+from dashboard.gradcam import GradCam, as_input, finish
 from dashboard.model import is_map_layer
-from dashboard.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
+from dashboard.spec import LayerGeometry, NetworkSpec
 
 # The heads' first layers that `_linear_head` understands, identified by class.
 REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}
@@ -104,28 +104,6 @@ def flatten_features(maps: np.ndarray) -> np.ndarray:
 
 
 # --- ablations -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ablation:
-    """Test accuracy of the head on the final map with parts of it zeroed.
-
-    `zero_one[i, j]`: accuracy with position (i, j) zeroed in every channel; `keep_one[i, j]`:
-    with every other position zeroed. `channel_accuracy[k]`: with channel k zeroed everywhere;
-    `channel_order` lists channels from most to least harmful to lose.
-    """
-
-    baseline: float
-    zero_one: np.ndarray  # (h, w)
-    keep_one: np.ndarray  # (h, w)
-    channel_accuracy: np.ndarray  # (c,)
-    channel_order: np.ndarray  # (c,) channel indices, lowest accuracy first
-    n_images: int
-
-    @property
-    def chance(self) -> float:
-        """Accuracy of guessing: 10 classes."""
-        return 0.1
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -271,17 +249,6 @@ def ablate(model: keras.Model, maps: np.ndarray, labels: np.ndarray, layer_name:
 # --- Grad-CAM ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GradCam:
-    """Where the network looks for `class_index`: the coarse map and its 28×28 placement."""
-
-    heatmap: np.ndarray  # (28, 28) float32 in [0, 1]
-    coarse: np.ndarray  # (h, w) of the conv layer, in [0, 1]
-    class_index: int
-    probabilities: np.ndarray  # (10,)
-    layer_name: str
-
-
 def grad_cam(
     model: keras.Model,
     spec: NetworkSpec | Sequence[LayerGeometry],
@@ -289,15 +256,16 @@ def grad_cam(
     class_index: int | None = None,
     layer_name: str | None = None,
 ) -> GradCam:
-    """Grad-CAM of one image (28, 28) (uint8 0–255 or float 0–1) on the last conv layer.
+    """Grad-CAM of one image (28, 28) (uint8 0–255 or float 0–1) on the last conv layer, by TensorFlow.
 
     `spec` (or, for an imported model, its layers' geometry) places the map on the input. The
-    model must end in a Dense layer (its logits are scored).
+    model must end in a Dense layer (its logits are scored). A run trained here has a numpy
+    Grad-CAM too (`dashboard.gradcam.of_network`); the tests hold the two to the same numbers.
     """
     layer_name = layer_name or last_conv_layer(model)
     if not isinstance(model.layers[-1], keras.layers.Dense):
         raise ValueError("Grad-CAM needs a model that ends in a Dense layer")
-    x = _as_input(image)  # (1, 28, 28, 1) float32
+    x = as_input(image)  # (1, 28, 28, 1) float32
     # Split at the conv layer: the body gives its output, the head is replayed under the tape.
     # (A grad model with two outputs loses the link between them in models loaded from .keras.)
     body = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
@@ -314,43 +282,4 @@ def grad_cam(
             class_index = int(tf.argmax(logits[0]))
         class_score = logits[:, class_index]
     grads = tape.gradient(class_score, conv_output)  # (1, h, w, c)
-    pooled = tf.reduce_mean(grads, axis=(0, 1, 2))  # (c,): how much each channel matters
-    coarse = tf.squeeze(conv_output[0] @ pooled[..., tf.newaxis], axis=-1).numpy()  # (h, w)
-    coarse = np.maximum(coarse, 0.0)
-    top = coarse.max()
-    coarse = coarse / top if top > 0 else np.zeros_like(coarse)
-    probs = tf.nn.softmax(logits[0]).numpy()
-    return GradCam(
-        heatmap=place_on_input(coarse, spec, layer_name),
-        coarse=coarse.astype(np.float32),
-        class_index=int(class_index),
-        probabilities=probs.astype(np.float32),
-        layer_name=layer_name,
-    )
-
-
-def _as_input(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.shape not in ((28, 28), (28, 28, 1), (1, 28, 28, 1)):
-        raise ValueError(f"expected a 28×28 image, got shape {image.shape}")
-    image = image.reshape(28, 28)
-    if image.dtype == np.uint8 or image.max() > 1.0:
-        return to_model_input(np.clip(image, 0, 255).astype(np.uint8))
-    return image.astype(np.float32)[None, ..., None]
-
-
-def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometry], layer_name: str) -> np.ndarray:
-    """Spread an (h, w) map over the 28×28 input: unit (i, j) sits at the centre of its window.
-
-    Bilinear between window centres (which the layer's geometry gives), constant beyond them.
-    """
-    layers = geometry(spec) if isinstance(spec, NetworkSpec) else spec
-    geo = next(g for g in layers if g.name == layer_name)
-    size = coarse.shape[0]
-    pixels = np.arange(INPUT_SIZE, dtype=np.float64)
-    # Fractional unit index of each input pixel along one axis (the geometry is square).
-    t = np.clip((pixels - geo.start) / (geo.jump or 1), 0, size - 1)
-    units = np.arange(size, dtype=np.float64)
-    rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)
-    full = np.stack([np.interp(t, units, rows[i]) for i in range(INPUT_SIZE)])  # (28, 28)
-    return np.clip(full, 0.0, 1.0).astype(np.float32)
+    return finish(conv_output[0].numpy(), grads[0].numpy(), logits[0].numpy(), class_index, spec, layer_name)

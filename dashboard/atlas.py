@@ -10,21 +10,24 @@ For every channel of one conv layer of a trained network:
   channel, since the images of a batch do not interact);
 - `channel_overlay` / `strongest_positions`: where it fires on one digit.
 
-Everything returns numpy arrays and draws nothing. Imports Keras and TensorFlow, never Streamlit.
+Everything returns numpy arrays and draws nothing. Never imports Streamlit; imports Keras and
+TensorFlow only inside the functions that build an atlas, so a page that reads a stored atlas
+(`dashboard.results.atlas_from`) or draws one channel on a digit does not load them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from dashboard.data import to_model_input
 from dashboard.spec import INPUT_SIZE, LayerGeometry
+
+if TYPE_CHECKING:
+    import keras
 
 TOP_K = 9  # windows per channel (a 3×3 mosaic)
 CHUNK = 500  # images per forward pass while searching
@@ -38,11 +41,15 @@ GREY = 0.5
 
 def conv_layer_names(model: keras.Model) -> list[str]:
     """Names of the model's Conv2D layers, in order."""
+    import keras
+
     return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
 def layer_output_model(model: keras.Model, layer_name: str) -> keras.Model:
     """A model from the input to layer `layer_name`'s output (after its ReLU); shares weights."""
+    import keras
+
     if layer_name not in conv_layer_names(model):
         raise ValueError(f"{layer_name!r} is not a Conv2D layer of this model")
     return keras.Model(model.inputs[0], model.get_layer(layer_name).output)
@@ -54,6 +61,9 @@ def _pre_activation_fn(model: keras.Model, layer_name: str):
     Maximising the ReLU's output from a grey image stalls where the unit is off (zero
     gradient); its input, the filter's response, always has a gradient.
     """
+    import keras
+    import tensorflow as tf
+
     layer = model.get_layer(layer_name)
     index = [item.name for item in model.layers].index(layer_name)
     before = model.layers[:index]
@@ -169,6 +179,8 @@ def preferred_patterns(
     loss), with the gradient normalised per image and the image kept in [0, 1]. A little noise
     (±0.01) breaks the symmetry of a flat grey start, as the book's start image does.
     """
+    import tensorflow as tf
+
     response = _pre_activation_fn(model, layer_name)
     channels = int(model.get_layer(layer_name).filters)
     rng = np.random.default_rng(seed)

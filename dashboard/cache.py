@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import stored, tempdirs
-from dashboard.entry import MODEL_FILE, RECORD_FILE, CacheError, load_entry, read_entry
+from dashboard.entry import MODEL_FILE, RECORD_FILE, CacheError, load_entry, load_weights_entry, read_entry
 from dashboard.run import RunRecord, library_versions, make_key, now_iso  # noqa: F401 - re-exported
 from dashboard.spec import NetworkSpec
 
@@ -229,13 +229,22 @@ class ModelCache:
 
     def load_model(self, key: str) -> Any:
         """The run's Keras model, checked against its record; raise `CacheError` if absent or damaged."""
+        return self._load(key, load_entry)
+
+    def load_weights(self, key: str) -> dict:
+        """The weights of run `key` (trained here or shipped) as read-only arrays, read without Keras
+        and checked against its record; raise `CacheError` if absent or damaged."""
+        return self._load(key, load_weights_entry)
+
+    def _load(self, key: str, loader: Callable[[Path, RunRecord], Any]) -> Any:
+        """`loader(entry path, record)` of a sound entry; a `CacheError` from it sets a written entry aside."""
         found = self._locate(key)
         record, problem = self.check(key)
         if record is None or found is None:
             raise CacheError(problem or f"run {str(key)[:20]!r} is not in the cache")
         path, shipped = found
         try:
-            return load_entry(path, record)
+            return loader(path, record)
         except CacheError as err:
             raise CacheError(self._damaged(path, str(err), shipped, record)[0]) from None
 

@@ -17,15 +17,15 @@ import numpy as np
 MAX_POSITION_FRAMES = 196  # up to a 14×14 map, one frame per position; beyond, one per row
 
 
-def _padded(inputs: np.ndarray, kernel: int, stride: int, padding: str) -> tuple[np.ndarray, int, int]:
-    """The input (h, w, c) padded as TensorFlow pads it, and the output's height and width."""
-    h, w, _ = inputs.shape
+def padded(inputs: np.ndarray, kernel: int, stride: int, padding: str) -> tuple[np.ndarray, int, int]:
+    """Inputs (..., h, w, c) padded as TensorFlow pads them, and the output's height and width."""
+    h, w, _ = inputs.shape[-3:]
     if padding == "valid":
         return inputs, (h - kernel) // stride + 1, (w - kernel) // stride + 1
     out_h, out_w = -(-h // stride), -(-w // stride)
     pad_h = max((out_h - 1) * stride + kernel - h, 0)
     pad_w = max((out_w - 1) * stride + kernel - w, 0)
-    widths = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
+    widths = ((0, 0),) * (inputs.ndim - 3) + ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
     return np.pad(inputs, widths), out_h, out_w
 
 
@@ -36,8 +36,8 @@ def convolve_channel(
     inputs = np.asarray(inputs, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     k = weights.shape[0]
-    padded, out_h, out_w = _padded(inputs, k, stride, padding)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(0, 1))  # (H', W', c_in, k, k)
+    padded_inputs, out_h, out_w = padded(inputs, k, stride, padding)
+    windows = np.lib.stride_tricks.sliding_window_view(padded_inputs, (k, k), axis=(0, 1))  # (H', W', c_in, k, k)
     windows = windows[::stride, ::stride][:out_h, :out_w]
     z = np.einsum("hwcij,ijc->hw", windows, weights) + float(bias)
     return z.astype(np.float32), np.maximum(z, 0.0).astype(np.float32)

@@ -14,6 +14,10 @@ Steps, each raising `CacheError` with a message that names the run and the reaso
 4. the model is what the record says: parameter count; for a run trained here also every
    layer's type and output shape against the record's network, and the last conv map.
 
+A run trained here can also be read without Keras (`load_weights_entry`): after steps 1 and 2,
+its weights as numpy arrays, each array's shape checked against the record's network before it
+is read (`dashboard.weights`); `dashboard.forward` computes the network from them.
+
 Imports TensorFlow only inside `load_entry`.
 """
 
@@ -103,3 +107,16 @@ def load_entry(path: Path, record: RunRecord) -> Any:
     if problem is not None:
         raise CacheError(f"run {path.name}: {MODEL_FILE} does not match its record: {problem}")
     return model
+
+
+def load_weights_entry(path: Path, record: RunRecord) -> dict:
+    """Step 3 for a run trained here, without Keras: its weights as arrays, checked against the
+    record's network (`dashboard.weights`); raise `CacheError`. An imported run has no spec to check them by."""
+    from dashboard.weights import read_weights
+
+    if record.spec is None:  # not damage: the caller asked the wrong way
+        raise ValueError(f"run {path.name}: an imported model is read by Keras, not as arrays")
+    try:
+        return read_weights(path / MODEL_FILE, record.spec)
+    except ArchiveError as err:
+        raise CacheError(f"run {path.name}: {MODEL_FILE}'s weights cannot be used: {err}") from None

@@ -2,14 +2,13 @@
 
 A layer's activations for one digit are (h, w, c): c small maps (`dashboard.charts.tiles`
 lays them out to draw). Everything here returns arrays and draws nothing. Pure numpy:
-`read_digit` calls the Keras model it is given but imports neither Keras nor Streamlit.
+`read_digit` calls the forward pass it is given and imports neither Keras nor Streamlit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -75,7 +74,7 @@ class Reading:
 def reading_from_outputs(
     image: np.ndarray, names: Sequence[str], kinds: Sequence[str], maps: Sequence[np.ndarray], probs: np.ndarray
 ) -> Reading:
-    """Package `forward_all`'s output for a batch of one: maps [(1, h, w, c)…], probs (1, 10)."""
+    """Package a forward pass's output for a batch of one: maps [(1, h, w, c)…], probs (1, 10)."""
     if not (len(names) == len(kinds) == len(maps)):
         raise ValueError(f"{len(names)} names, {len(kinds)} kinds and {len(maps)} maps do not match")
     layers = tuple(
@@ -84,15 +83,17 @@ def reading_from_outputs(
     return Reading(np.asarray(image, dtype=np.float32), np.asarray(probs[0], dtype=np.float32), layers)
 
 
-def read_digit(act_model: Any, names: Sequence[str], kinds: Sequence[str], image: np.ndarray) -> Reading:
-    """One forward pass of a (28, 28) image through `activation_model(...)` → its `Reading`.
+Forward = Callable[[np.ndarray], tuple[list[np.ndarray], np.ndarray]]  # (n, 28, 28, 1) → ([maps (n, h, w, c)…], probs (n, 10))
 
-    `forward_all` runs the compiled graph: ~2 ms for the book network once traced.
+
+def read_digit(forward: Forward, names: Sequence[str], kinds: Sequence[str], image: np.ndarray) -> Reading:
+    """One forward pass of a (28, 28) image → its `Reading`.
+
+    `forward` is a run's `dashboard.forward.Network.maps_and_probs` (numpy, ~1 ms for the book
+    network) or, for an imported model, `model.forward_all` on its activation model.
     """
     image = np.asarray(image, dtype=np.float32)
     if image.shape != (28, 28):
         raise ValueError(f"expected a (28, 28) image, got shape {image.shape}")
-    from dashboard.model import forward_all  # Keras loads only when a digit is read
-
-    maps, probs = forward_all(act_model, image[None, :, :, None])  # [(1, h, w, c)…], (1, 10)
+    maps, probs = forward(image[None, :, :, None])  # [(1, h, w, c)…], (1, 10)
     return reading_from_outputs(image, names, kinds, maps, probs)

@@ -11,8 +11,8 @@ None when they do not fit the run or the test set in use, so the caller computes
   the crops are cut again from the test images) and its gradient-ascent patterns (float16:
   they are drawn contrast-stretched, so 3 significant digits are plenty).
 
-Pure numpy; `Ablation` and `Atlas` come from `dashboard.analysis` and `dashboard.atlas` (TensorFlow) only
-when one is read.
+Pure numpy (`Ablation` is `dashboard.ablation`'s, `Atlas` is `dashboard.atlas`'s; neither module loads
+TensorFlow on import): reading a stored result never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from dashboard import atlas
+from dashboard.ablation import Ablation
 from dashboard.stored import Schema, pack, unpack
 
 INT, FLOAT = "iu", "f"
@@ -87,7 +89,7 @@ def projection_from(data: bytes, y_test: np.ndarray) -> dict | None:
             "explained": arrays["explained"] if len(arrays["explained"]) else None}
 
 
-def ablation_bytes(ablation: Any) -> bytes:  # ablation: dashboard.analysis.Ablation
+def ablation_bytes(ablation: Any) -> bytes:  # ablation: dashboard.ablation.Ablation
     """An `Ablation` as a stored result."""
     return pack({"baseline": np.float64(ablation.baseline), "zero_one": ablation.zero_one,
                  "keep_one": ablation.keep_one, "channel_accuracy": ablation.channel_accuracy,
@@ -97,8 +99,6 @@ def ablation_bytes(ablation: Any) -> bytes:  # ablation: dashboard.analysis.Abla
 
 def ablation_from(data: bytes, side: int, channels: int) -> Any | None:
     """The `Ablation` of a (side, side, channels) last map, or None if the arrays do not fit it."""
-    from dashboard.analysis import Ablation
-
     arrays = unpack(data, ABLATION)
     if arrays is None:
         return None
@@ -138,8 +138,6 @@ def atlas_from(data: bytes, layer_name: str, geo: Any, x_test: np.ndarray) -> An
             or images.min() < 0 or images.max() >= n_images
             or positions.min() < 0 or positions.max() >= (geo.size or 0)):
         return None
-    from dashboard import atlas
-
     return atlas.Atlas(
         layer_name=layer_name,
         windows=atlas.windows_of(scores, images, positions.astype(np.int64), x_test[:n_images], geo),

@@ -11,7 +11,7 @@ from dashboard.spec import geometry
 from dashboard.ui import cached, inside, inside_panels, nav, text
 from dashboard.ui.imports import what_is_shown
 from dashboard.ui.numbers import show_numbers
-from dashboard.ui.runs import cached_runs, load_run_model, run_picker
+from dashboard.ui.runs import cached_runs, load_run_model, load_run_network, run_picker
 
 st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
@@ -30,7 +30,7 @@ spec = record.spec  # None for an imported run
 if record.is_imported and not has_maps(record):
     st.info(what_is_shown(record), icon=":material/info:")
     st.stop()
-if load_run_model(record) is None:
+if (load_run_model if record.is_imported else load_run_network)(record) is None:  # a damaged entry: say so, stop
     st.stop()
 
 data = cached.mnist()

@@ -8,7 +8,7 @@ from dashboard.spec import geometry
 from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import atlas_panels as ui_atlas_panels
 from dashboard.ui import cached, nav
-from dashboard.ui.runs import cached_runs, load_run_model, run_picker
+from dashboard.ui.runs import cached_runs, load_run_network, run_picker
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
 st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
@@ -31,7 +31,7 @@ if spec is None:
     st.info("The channel atlas reads networks described by the app; this run is an imported model: pick another run.",
             icon=":material/info:")
     st.stop()
-if load_run_model(record) is None:
+if load_run_network(record) is None:
     st.stop()
 
 convs = [g for g in geometry(spec) if g.kind == "Conv2D"]

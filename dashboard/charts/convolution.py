@@ -1,7 +1,11 @@
 """The convolution animation: the kernel's box sliding over the input, the output map filling in.
 
-Plotly frames with a play button and a slider. Each frame changes only two traces (the box
-outline and the partly written output), so the figure stays small.
+Plotly frames with a play button and a slider. Each frame changes only three traces (the partly
+written output, the box outline and the ring on the output just written), so the figure stays small.
+
+Up to 196 frames: built as plain dicts and handed to plotly unvalidated (`_validate=False`), which
+takes a quarter of the time (120 frames: ~50 ms instead of ~180). The unit tests validate the
+whole figure instead.
 """
 
 from __future__ import annotations
@@ -10,17 +14,23 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import get_colorscale
 
 from dashboard.convolution import Step
 
 BOX_COLOR = "#E03131"
 FRAME_MS = 120
+# Resolved here: unvalidated, names that only plotly's Python side knows ("gray", the template "none")
+# would reach the browser as they are.
+GRAY, VIRIDIS = get_colorscale("gray"), get_colorscale("Viridis")
+NO_TEMPLATE = pio.templates["none"].to_plotly_json()
 
 
-def _box(step: Step, xaxis: str, yaxis: str) -> go.Scatter:
+def _box(step: Step, xaxis: str, yaxis: str) -> dict:
     x0, x1, y0, y1 = step.left - 0.5, step.right + 0.5, step.top - 0.5, step.bottom + 0.5
-    return go.Scatter(x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0], mode="lines", xaxis=xaxis, yaxis=yaxis,
-                      line=dict(color=BOX_COLOR, width=3), hoverinfo="skip", showlegend=False)
+    return dict(type="scatter", x=[x0, x1, x1, x0, x0], y=[y0, y0, y1, y1, y0], mode="lines", xaxis=xaxis,
+                yaxis=yaxis, line=dict(color=BOX_COLOR, width=3), hoverinfo="skip", showlegend=False)
 
 
 def _written(output: np.ndarray, count: int) -> np.ndarray:
@@ -29,15 +39,15 @@ def _written(output: np.ndarray, count: int) -> np.ndarray:
     return flat.reshape(output.shape)
 
 
-def _cell(step: Step, output: np.ndarray, xaxis: str, yaxis: str) -> go.Scatter:
+def _cell(step: Step, output: np.ndarray, xaxis: str, yaxis: str) -> dict:
     """A ring around the output just written (none for whole-row frames)."""
     if step.position is None:
-        return go.Scatter(x=[], y=[], xaxis=xaxis, yaxis=yaxis, mode="markers", showlegend=False)
+        return dict(type="scatter", x=[], y=[], xaxis=xaxis, yaxis=yaxis, mode="markers", showlegend=False)
     r, c = step.position
-    return go.Scatter(x=[c], y=[r], xaxis=xaxis, yaxis=yaxis, mode="markers+text",
-                      marker=dict(symbol="square-open", size=16, color=BOX_COLOR, line=dict(width=3)),
-                      text=[f"{output[r, c]:.2f}"], textposition="top center", textfont=dict(color=BOX_COLOR),
-                      hoverinfo="skip", showlegend=False)
+    return dict(type="scatter", x=[c], y=[r], xaxis=xaxis, yaxis=yaxis, mode="markers+text",
+                marker=dict(symbol="square-open", size=16, color=BOX_COLOR, line=dict(width=3)),
+                text=[f"{output[r, c]:.2f}"], textposition="top center", textfont=dict(color=BOX_COLOR),
+                hoverinfo="skip", showlegend=False)
 
 
 def convolution_chart(
@@ -47,18 +57,19 @@ def convolution_chart(
     top = float(np.nanmax(output)) if output.size and np.nanmax(output) > 0 else 1.0
     first = frames[0]
     data = [
-        go.Heatmap(z=input_map, xaxis="x", yaxis="y", colorscale="gray", showscale=False,
-                   hovertemplate="input (%{y}, %{x}): %{z:.2f}<extra></extra>"),
-        go.Heatmap(z=_written(output, first.written), xaxis="x2", yaxis="y2", colorscale="Viridis", zmin=0, zmax=top,
-                   colorbar=dict(thickness=10, len=0.8), hoverongaps=False,
-                   hovertemplate="output (%{y}, %{x}): %{z:.2f}<extra></extra>"),
+        dict(type="heatmap", z=input_map, xaxis="x", yaxis="y", colorscale=GRAY, showscale=False,
+             hovertemplate="input (%{y}, %{x}): %{z:.2f}<extra></extra>"),
+        dict(type="heatmap", z=_written(output, first.written), xaxis="x2", yaxis="y2", colorscale=VIRIDIS, zmin=0,
+             zmax=top, colorbar=dict(thickness=10, len=0.8), hoverongaps=False,
+             hovertemplate="output (%{y}, %{x}): %{z:.2f}<extra></extra>"),
         _box(first, "x", "y"),
         _cell(first, output, "x2", "y2"),
     ]
     names = [str(i) for i in range(len(frames))]
     animation = [
-        go.Frame(name=name, traces=[1, 2, 3],
-                 data=[go.Heatmap(z=_written(output, step.written)), _box(step, "x", "y"), _cell(step, output, "x2", "y2")])
+        dict(name=name, traces=[1, 2, 3],
+             data=[dict(type="heatmap", z=_written(output, step.written)), _box(step, "x", "y"),
+                   _cell(step, output, "x2", "y2")])
         for name, step in zip(names, frames)
     ]
     play = dict(frame=dict(duration=FRAME_MS, redraw=True), fromcurrent=True, transition=dict(duration=0))
@@ -68,7 +79,7 @@ def convolution_chart(
     layout = dict(
         title=dict(x=0, xanchor="left", text=title),
         height=470,
-        template="none",
+        template=NO_TEMPLATE,
         margin=dict(l=10, r=10, t=60, b=90),
         showlegend=False,
         xaxis=dict(domain=[0.0, 0.47], range=[-1.5, w + 0.5], **image),
@@ -91,4 +102,4 @@ def convolution_chart(
                         args=[[name], dict(frame=dict(duration=0, redraw=True), mode="immediate")]) for name in names],
         )],
     )
-    return go.Figure(data=data, layout=layout, frames=animation)
+    return go.Figure(dict(data=data, layout=layout, frames=animation), _validate=False)

@@ -2,9 +2,9 @@
 
 The atlas (top windows and patterns: ~1 MB of arrays for the book network's last layer) is
 `st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept, and kept beside the run
-(`dashboard.stored`) so that it is built once per run, layer and test set; the small sub-model
-that gives a layer's maps for one digit is a shared resource (`st.cache_resource`), built once,
-called eagerly (its maps are cached per digit), never mutated.
+(`dashboard.stored`) so that it is built once per run, layer and test set. A layer's maps of one
+digit, and its input for the convolution animation, come from the run's numpy forward pass
+(`dashboard.forward`: no Keras model to load), cached per digit and shared, never mutated.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import streamlit as st
 
 from dashboard.blas import one_blas_thread
 from dashboard.ui import cached
-from dashboard.ui.runs import kept_result, result_file, run_model
+from dashboard.spec import chain
+from dashboard.ui.runs import kept_result, result_file, run_model, run_network
 from dashboard.digits import image_digest
 from dashboard.ui.memory import released_when_idle
 
@@ -46,44 +47,17 @@ def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprin
 
 
 @released_when_idle
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
-def layer_body(run_key: str, layer_name: str) -> Any:
-    """Input → layer output model of run `run_key` (shared: never mutate it).
-
-    Called eagerly, not traced: its outputs are cached per digit (`_layer_maps`), so it runs once
-    per new digit (~15 ms), where tracing `predict_on_batch` cost ~70 ms for each run and layer.
-    """
-    from dashboard import atlas
-
-    return atlas.layer_output_model(run_model(run_key), layer_name)
-
-
-@released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
-def _layer_maps(run_key: str, layer_name: str, digit: str, *, _image: np.ndarray) -> np.ndarray:
-    batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
-    maps = np.asarray(layer_body(run_key, layer_name)(batch, training=False))[0]
-    maps.flags.writeable = False  # shared by every session
-    return maps
+def _around(run_key: str, layer_name: str, digit: str, *, _image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(input, output) of the layer for one digit, (h, w, c) each, read-only: numpy (`dashboard.forward`)."""
+    before, after = (x[0] for x in run_network(run_key).around(layer_name, _image))
+    before.flags.writeable = after.flags.writeable = False  # shared by every session
+    return before, after
 
 
 def layer_maps(run_key: str, layer_name: str, image: np.ndarray) -> np.ndarray:
     """The layer's maps (h, w, c), read-only, for one (28, 28) float image in [0, 1]."""
-    return _layer_maps(run_key, layer_name, image_digest(image), _image=image)
-
-
-@released_when_idle
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=cached.IDLE_TTL)
-def layer_input_body(run_key: str, layer_name: str) -> Any:
-    """Input → the input of conv layer `layer_name` (the previous layer's output); None for the first layer."""
-    import keras
-
-    model = run_model(run_key)
-    names = [layer.name for layer in model.layers]
-    index = names.index(layer_name)
-    if index == 0:
-        return None
-    return keras.Model(model.inputs[0], model.layers[index - 1].output)  # called eagerly, as `layer_body`
+    return _around(run_key, layer_name, image_digest(image), _image=image)[1]
 
 
 def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.ndarray, digit_name: str) -> Any:
@@ -99,11 +73,12 @@ def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str,
     from dashboard import convolution
     from dashboard.charts.convolution import convolution_chart
 
-    layer = run_model(run_key).get_layer(layer_name)
-    kernel, bias = (np.asarray(w) for w in layer.get_weights())  # (k, k, c_in, c_out), (c_out,)
-    body = layer_input_body(run_key, layer_name)
-    batch = np.asarray(_image, dtype=np.float32).reshape(1, 28, 28, 1)
-    inputs = batch[0] if body is None else np.asarray(body(batch, training=False))[0]  # (h, w, c_in)
+    network = run_network(run_key)
+    kernel, bias = network.weights[layer_name]  # (k, k, c_in, c_out), (c_out,)
+    layers = chain(network.spec)
+    layer = next(layer for layer in layers if layer.name == layer_name)
+    inputs = _around(run_key, layer_name, digit, _image=_image)[0]  # (h, w, c_in): the digit, or the previous layer's output
+    first = layer is layers[0]
     k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
     _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)
     pad = convolution.pad_before(inputs.shape[0], k, stride, padding)
@@ -111,7 +86,7 @@ def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str,
     shown = convolution.shown_input_channel(kernel[:, :, :, channel])
     c_in = inputs.shape[-1]
     input_title = (
-        f"input: {digit_name} (28×28)" if body is None
+        f"input: {digit_name} (28×28)" if first
         else f"input: channel {shown} of {c_in} (the one this filter weighs most)"
     )
     per = "each position" if frames[0].position is not None else "each row"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from dashboard import atlas as atlas_math
 from dashboard.charts import atlas as charts
 from dashboard.decode import article
 from dashboard.digits import image_digest
@@ -76,8 +77,6 @@ def on_digit_figure(run_key: str, layer_name: str, channel: int, digit: str, dig
                     _image: np.ndarray, _map: np.ndarray, _geo: LayerGeometry, _strongest) -> Any:
     """Channel `channel` of `layer_name` on the digit `_image` (named `digit`), its colour scale up to `peak`
     (the atlas's strongest window: part of the key, as it comes from the atlas, not the digit), built once."""
-    from dashboard import atlas as atlas_math
-
     return charts.channel_on_digit_chart(
         _image, atlas_math.channel_overlay(_map, _geo), charts.window_boxes(_geo, _strongest),
         f"Channel {channel} of {layer_name} on {digit_name}", peak=peak,
@@ -104,7 +103,6 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
     if digit is None:
         return
     digit_name = html.escape(digit.description)  # may hold an uploaded file's name: plotly titles read HTML
-    from dashboard import atlas as atlas_math  # TensorFlow is loaded by now
 
     channel_map = ui_atlas.layer_maps(run_key, layer_name, digit.image)[:, :, channel]  # (h, w)
     strongest = atlas_math.strongest_positions(channel_map, k=3)

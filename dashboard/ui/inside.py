@@ -9,7 +9,6 @@ computed only for a run and test set that has none stored yet, once, by whicheve
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -19,7 +18,7 @@ from dashboard.blas import one_blas_thread
 from dashboard.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.runs import kept_result, model_cache, result_file, run_model
+from dashboard.ui.runs import kept_result, model_cache, result_file, run_model, run_network
 from dashboard.ui.memory import released_when_idle
 
 one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.blas
@@ -56,7 +55,7 @@ def _projection(run_key: str, method: str, data_fingerprint: str) -> dict:
 
 @released_when_idle
 @st.cache_data(show_spinner="Zeroing positions and channels…", max_entries=16, ttl=IDLE_TTL)
-def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
+def ablation(run_key: str, data_fingerprint: str):  # -> dashboard.ablation.Ablation
     """Position and channel ablations of run `run_key` on the sampled test images (kept beside the run)."""
     from dashboard import results
 
@@ -67,7 +66,7 @@ def ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
                        partial(_ablation, run_key, data_fingerprint), results.ablation_bytes)
 
 
-def _ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
+def _ablation(run_key: str, data_fingerprint: str):  # -> dashboard.ablation.Ablation
     from dashboard import analysis
 
     feats = features(run_key, N_IMAGES, data_fingerprint)
@@ -75,24 +74,24 @@ def _ablation(run_key: str, data_fingerprint: str):  # -> analysis.Ablation
 
 
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128, ttl=IDLE_TTL)
-def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> analysis.GradCam
+def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> gradcam.GradCam
     """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one).
 
-    `spec_json` is "" for an imported run: its stored layer geometry places the map.
+    A run trained here is computed with numpy from its weights (`gradcam.of_network`: no Keras
+    model to load); `spec_json` is "" for an imported run: TensorFlow, its stored layer geometry
+    placing the map.
     """
-    from dashboard import analysis
-    from dashboard.spec import NetworkSpec
-
     if spec_json:
-        where: Any = NetworkSpec.from_json(spec_json)
-    else:
-        from dashboard.imported import map_geometry
+        from dashboard import gradcam
 
-        record = model_cache().get(run_key)
-        if record is None or not record.is_imported:
-            raise ValueError(f"run {run_key[:12]} is not an imported model")
-        where = map_geometry(record)
-    return analysis.grad_cam(run_model(run_key), where, image, class_index)
+        return gradcam.of_network(run_network(run_key), image, class_index)
+    from dashboard import analysis
+    from dashboard.imported import map_geometry
+
+    record = model_cache().get(run_key)
+    if record is None or not record.is_imported:
+        raise ValueError(f"run {run_key[:12]} is not an imported model")
+    return analysis.grad_cam(run_model(run_key), map_geometry(record), image, class_index)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)

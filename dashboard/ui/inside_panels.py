@@ -81,7 +81,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
             )
 
 
-def positions_section(ablation, geo: LayerGeometry, channels: int) -> None:  # ablation: analysis.Ablation
+def positions_section(ablation, geo: LayerGeometry, channels: int) -> None:  # ablation: dashboard.ablation.Ablation
     """Accuracy with one position zeroed, and with one position alone, beside what they say."""
     left_col, right_col, text_col = st.columns([2, 2, 2])
     with left_col:

@@ -1,15 +1,16 @@
-"""Feature-map panels of one trained run: the cached activation model and what the page draws.
+"""Feature-map panels of one trained run: the run's forward pass and what the page draws.
 
-`run_maps(key)` builds the model with every intermediate output once per run and server
-(`st.cache_resource`), traced and warmed up, so a new digit costs one ~2 ms forward pass.
-`show_reading` draws the panels of one run for one digit; the Feature maps page calls it once
-per column. The reading and the figures of a run and digit are shared too (`reading_of`,
-`figures_of`): a room that opens the same link builds them once.
+`run_maps(key)` prepares a run once per server (`st.cache_resource`): a run trained here as numpy
+arrays (`dashboard.forward`: no Keras, ~5 ms to read, ~1 ms a digit), an imported model as its
+Keras activation model, traced once. `show_reading` draws the panels of one run for one digit;
+the Feature maps page calls it once per column. The reading and the figures of a run and digit
+are shared too (`reading_of`, `figures_of`): a room that opens the same link builds them once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from dashboard.spec import PRESETS, LayerGeometry, NetworkSpec, geometry
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
-from dashboard.ui.runs import run_model
+from dashboard.ui.runs import run_model, run_network
 from dashboard.ui.state import kept, set_url, url_int
 from dashboard.ui.memory import released_when_idle
 
@@ -41,7 +42,7 @@ class RunMaps:
 
     key: str
     spec: NetworkSpec | None  # None for an imported model
-    act_model: Any  # keras.Model: input → [conv/pool outputs…, probabilities]
+    forward: maps.Forward  # (n, 28, 28, 1) → ([conv/pool maps…], probabilities)
     names: tuple[str, ...]  # conv/pool layer names, in order
     kinds: tuple[str, ...]  # "Conv2D" / "MaxPooling2D" for each name
     geometry: tuple[LayerGeometry, ...]  # the geometry of those same layers
@@ -49,7 +50,7 @@ class RunMaps:
 
     def read(self, image: np.ndarray) -> maps.Reading:
         """One forward pass of a (28, 28) image: probabilities and every layer's maps."""
-        return maps.read_digit(self.act_model, self.names, self.kinds, image)
+        return maps.read_digit(self.forward, self.names, self.kinds, image)
 
     @property
     def last_conv(self) -> LayerGeometry:
@@ -57,37 +58,43 @@ class RunMaps:
         return [g for g in self.geometry if g.kind == "Conv2D"][-1]
 
 
-def prepare_run(key: str, model: Any, spec: NetworkSpec | None, spatial: list[LayerGeometry] | None = None) -> RunMaps:
-    """Build the activation model of a trained `model` and trace its forward pass once.
+def network_maps(key: str, network: Any) -> RunMaps:
+    """A run trained here, from its `dashboard.forward.Network` (numpy: nothing to load or trace)."""
+    from dashboard.forward import MAP_KINDS
 
-    The geometry of its conv/pool layers comes from `spec`, or is given as `spatial` (imported runs).
+    spatial = [g for g in geometry(network.spec) if g.size is not None and g.kind in MAP_KINDS]
+    return RunMaps(key=key, spec=network.spec, forward=network.maps_and_probs, names=tuple(g.name for g in spatial),
+                   kinds=tuple(g.kind for g in spatial), geometry=tuple(spatial), kernels=network.kernels())
+
+
+def prepare_run(key: str, model: Any, spatial: list[LayerGeometry]) -> RunMaps:
+    """An imported run, from its Keras `model`: the activation model, its forward pass traced once.
+
+    `spatial` is the geometry of its conv/pool layers (`dashboard.imported.map_geometry`).
     """
-    from dashboard.model import MAP_KINDS, activation_model, is_map_layer
+    from dashboard.model import activation_model, forward_all, is_map_layer
 
     act = activation_model(model)  # reads the shared model's layers, never changes them
     layers = [layer for layer in model.layers if is_map_layer(layer)]
-    if spatial is None:
-        spatial = [g for g in geometry(spec) if g.size is not None and g.kind in MAP_KINDS]
     if [g.name for g in spatial] != [layer.name for layer in layers]:
         raise ValueError(f"run {key}: its model's layers do not match its recorded network")
-    kernels = np.asarray(layers[0].get_weights()[0])
     act.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))  # trace once, here
     return RunMaps(
         key=key,
-        spec=spec,
-        act_model=act,
+        spec=None,
+        forward=partial(forward_all, act),
         names=tuple(layer.name for layer in layers),
         kinds=tuple(g.kind for g in spatial),  # the recorded geometry names each layer's kind
         geometry=tuple(spatial),
-        kernels=kernels,
+        kernels=np.asarray(layers[0].get_weights()[0]),
     )
 
 
 @released_when_idle
-@st.cache_resource(show_spinner="Preparing the network's feature maps…", max_entries=8, ttl=IDLE_TTL)
-def run_maps(key: str, spec_json: str) -> RunMaps:
-    """The activation model of run `key` (network `spec_json`), built and warmed up once per server."""
-    return prepare_run(key, run_model(key), NetworkSpec.from_json(spec_json))
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
+def run_maps(key: str) -> RunMaps:
+    """Run `key` (trained here or shipped) ready to read digits, once per server: numpy, no Keras."""
+    return network_maps(key, run_network(key))
 
 
 @released_when_idle
@@ -100,7 +107,7 @@ def imported_maps(key: str, scaling: str) -> RunMaps:
     record = model_cache().get(key)
     if record is None or not record.is_imported:
         raise ValueError(f"run {key[:12]} is not an imported model in the cache")
-    return prepare_run(key, run_model(key), None, map_geometry(record))
+    return prepare_run(key, run_model(key), map_geometry(record))
 
 
 def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int]:
@@ -202,7 +209,7 @@ def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
 
 
 def prepare(record: RunRecord) -> RunMaps | None:
-    """The run's cached activation model, or None after an error message."""
+    """The run ready to read digits (cached), or None after an error message."""
     try:
         if record.is_imported:
             if not has_maps(record):
@@ -212,7 +219,7 @@ def prepare(record: RunRecord) -> RunMaps | None:
                         + "; its summary and test accuracy are on Compare.", icon=":material/info:")
                 return None
             return imported_maps(record.key, record.imported.scaling)
-        return run_maps(record.key, record.spec.to_json())
+        return run_maps(record.key)
     except (CacheError, OSError, ValueError) as err:
         text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
     return None

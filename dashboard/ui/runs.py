@@ -1,7 +1,8 @@
 """Streamlit side of the run cache: the shared `ModelCache`, loaded models, and a run picker.
 
-Loaded models are `st.cache_resource` objects shared by every session: callers must never
-mutate them (no `compile`, `fit`, `set_weights`); build a new model for anything that changes
+Loaded models (`run_model`: Keras; `run_network`: a run trained here as numpy arrays, for the
+pages that only read digits) are `st.cache_resource` objects shared by every session: callers must
+never mutate them (no `compile`, `fit`, `set_weights`); build a new model for anything that changes
 weights. Damaged cache entries found while reading are shown as warnings, never raised.
 
 The listing of cached runs is itself cached per server (`run_listing`): reading every
@@ -62,6 +63,19 @@ def run_model(key: str) -> Any:
         imported = record.imported
         return app_model(model, imported.input_shape, imported.scaling, imported.chain)
     return model
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL)
+def run_network(key: str) -> Any:  # -> dashboard.forward.Network
+    """Run `key` (trained here or shipped) as numpy arrays, read once per server without Keras
+    (~5 ms, where loading its Keras model costs 50–110); raises `CacheError` if damaged."""
+    from dashboard.forward import Network
+
+    record = model_cache().get(key)
+    if record is None or record.spec is None:
+        raise CacheError(f"run {key[:12]} is not a run of the app's networks in the cache")
+    return Network(record.spec, model_cache().load_weights(key))
 
 
 def show_cache_problems() -> None:
@@ -148,8 +162,17 @@ def run_predictions(record: RunRecord) -> tuple[np.ndarray, np.ndarray] | None:
 
 def load_run_model(record: RunRecord) -> Any | None:
     """`run_model(record.key)`, or None after an error message if the entry turns out damaged."""
+    return _loaded_or_error(run_model, record)
+
+
+def load_run_network(record: RunRecord) -> Any | None:
+    """`run_network(record.key)` (numpy, no Keras), or None after an error message if the entry turns out damaged."""
+    return _loaded_or_error(run_network, record)
+
+
+def _loaded_or_error(load: Callable[[str], T], record: RunRecord) -> T | None:
     try:
-        return run_model(record.key)
+        return load(record.key)
     except CacheError as err:
         text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
         return None

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard import analysis, downloads, projection
+from dashboard import analysis, downloads, gradcam, projection
 from dashboard.data import load_mnist
 from dashboard.model import activation_model, build_model, forward_all
 from dashboard.spec import BOOK, ConvBlock, NetworkSpec
@@ -205,7 +205,7 @@ def test_place_on_input_puts_each_unit_at_its_window_centre():
     # conv2d_2 of the book: 3×3 units whose windows are centred on pixels 8.5, 12.5, 16.5.
     coarse = np.zeros((3, 3), np.float32)
     coarse[0, 0] = 1.0
-    heat = analysis.place_on_input(coarse, BOOK, "conv2d_2")
+    heat = gradcam.place_on_input(coarse, BOOK, "conv2d_2")
     assert heat.shape == (28, 28)
     assert np.all(heat[:9, :9] == 1.0), "up to the first centre: the first unit's value"
     assert np.all(heat[13:, :] == 0.0) and np.all(heat[:, 13:] == 0.0), "past the second centre: nothing"

@@ -228,6 +228,29 @@ def test_model_that_cannot_be_loaded_raises_cache_error_and_is_set_aside(cache, 
     assert cache.get(record.key) is None
 
 
+def test_load_weights_gives_the_model_s_arrays_and_sets_damaged_weights_aside(cache, trained, data):
+    import zipfile
+
+    from dashboard.forward import Network
+
+    record = store(cache, trained, data)
+    network = Network(record.spec, cache.load_weights(record.key))  # read without Keras
+    x = data.x_test[:20].astype(np.float32) / 255.0
+    np.testing.assert_allclose(network.maps_and_probs(x)[1], trained.model.predict(x[..., None], verbose=0), atol=1e-5)
+    path = cache.root / record.key / "model.keras"
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in ("config.json", "metadata.json")}
+    with zipfile.ZipFile(path, "w") as archive:  # a sound configuration, garbage weights
+        for name, raw in members.items():
+            archive.writestr(name, raw)
+        archive.writestr("model.weights.h5", b"not hdf5")
+    with pytest.raises(CacheError, match="weights cannot be used"):
+        cache.load_weights(record.key)
+    assert cache.get(record.key) is None  # set aside, as a model that cannot be loaded is
+    with pytest.raises(CacheError, match="not in the cache"):
+        cache.load_weights(record.key)
+
+
 def test_load_model_of_an_unknown_key_is_a_cache_error(cache):
     with pytest.raises(CacheError, match="not in the cache"):
         cache.load_model("0123456789abcdef")

@@ -49,3 +49,16 @@ def test_animation_figure_has_a_frame_per_step_and_ends_with_the_full_map():
     np.testing.assert_allclose(np.asarray(fig.frames[-1].data[0].z, dtype=float), out)
     assert np.isnan(np.asarray(fig.frames[0].data[0].z, dtype=float)).sum() == 24
     assert convolution.shown_input_channel(np.stack([np.zeros((3, 3)), np.ones((3, 3))], axis=-1)) == 1
+
+
+@pytest.mark.parametrize("out_side", [5, 14, 20], ids=["by position", "196 positions", "by row"])
+def test_the_unvalidated_animation_is_a_valid_plotly_figure(out_side):
+    """The chart is built without plotly's checks (for speed): every property must still pass them."""
+    import plotly.graph_objects as go
+
+    rng = np.random.default_rng(out_side)
+    frames = convolution.steps(out_side, out_side, 3)
+    fig = convolution_chart(rng.random((out_side + 2, out_side + 2)), rng.random((out_side, out_side)), frames,
+                            "t", "in", "out")
+    checked = go.Figure(fig.to_dict())  # validating: raises on any unknown property or bad value
+    assert checked.to_dict() == fig.to_dict() and len(checked.frames) == len(frames)

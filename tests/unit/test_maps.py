@@ -29,16 +29,16 @@ def test_strongest_channels_at_a_position():
         maps.strongest_channels(data, 3, 0)
 
 
-class FakeActivationModel:
-    """Stands in for `activation_model(model)`: records its input, returns fixed outputs."""
+class FakeForward:
+    """Stands in for a run's forward pass: records its input, returns fixed (maps, probabilities)."""
 
     def __init__(self, outputs):
         self.outputs = outputs
         self.seen = None
 
-    def predict_on_batch(self, x):
+    def __call__(self, x):
         self.seen = x
-        return self.outputs
+        return self.outputs[:-1], self.outputs[-1]
 
 
 def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
@@ -46,7 +46,7 @@ def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
     probs[0, 4] = 0.9
     probs[0, 1] = 0.1
     outputs = [ramp(26, 26, 2)[None], ramp(13, 13, 2)[None], ramp(11, 11, 3)[None], probs]
-    model = FakeActivationModel(outputs)
+    model = FakeForward(outputs)
     image = np.random.default_rng(1).random((28, 28)).astype(np.float32)
     reading = maps.read_digit(model, ["conv2d", "max_pooling2d", "conv2d_1"], ["Conv2D", "MaxPooling2D", "Conv2D"], image)
     assert model.seen.shape == (1, 28, 28, 1) and model.seen.dtype == np.float32

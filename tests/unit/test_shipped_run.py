@@ -15,6 +15,7 @@ import pytest
 from dashboard.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
 from dashboard.data import load_mnist
 from dashboard.evaluation import predict_labels
+from dashboard.forward import Network
 from dashboard.grids import builtin_grids, load_grid
 from dashboard.numbers import classifier_numbers as classifier_inputs
 from dashboard.grids import numbers_family
@@ -107,6 +108,10 @@ def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, ke
     p = record.test_accuracy
     margin = max(TOLERANCE, 4 * (p * (1 - p) / len(embedded.y_test)) ** 0.5)
     assert accuracy == pytest.approx(p, abs=margin)
+    # Feature maps and Channels read it without Keras (dashboard.forward): the same answers.
+    network = Network(record.spec, cache.load_weights(key))
+    _, probabilities = network.maps_and_probs(embedded.x_test.astype(np.float32) / 255.0)
+    assert np.mean(probabilities.argmax(axis=1) == predicted) > 0.999
 
 
 # --- the results stored beside them (dashboard.stored, tools/make_shipped_results.py) ---------------

@@ -148,7 +148,7 @@ def test_a_projection_comes_back_only_onto_the_test_images_it_names():
 
 
 def test_an_ablation_comes_back_only_for_its_map_shape():
-    from dashboard.analysis import Ablation
+    from dashboard.ablation import Ablation
 
     ablation = Ablation(baseline=0.98, zero_one=np.full((3, 3), 0.9, np.float32), keep_one=np.full((3, 3), 0.3),
                         channel_accuracy=np.linspace(0.5, 0.9, 4), channel_order=np.array([0, 1, 2, 3]), n_images=200)
