@@ -80,6 +80,23 @@ def summary_frame(rows: Sequence[dict], jump: bool = True, formulas: bool = True
     return pd.DataFrame(columns)
 
 
+def summary_markdown(rows: Sequence[dict], highlight: str, jump: bool = True) -> str:
+    """The summary table (types, no formulas) as a Markdown table, the `highlight` layer's row marked.
+
+    For a page that only shows it: Markdown needs none of the data grid's or Arrow's scripts in a
+    new browser. Every cell is made here from the network's own rows (no outside text).
+    """
+    frame = summary_frame(rows, jump=jump, formulas=False)
+    header = list(frame.columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|"]
+    for row, cells in zip(rows, frame.itertuples(index=False)):
+        texts = [f"{value:,}" if isinstance(value, int) else str(value) for value in cells]
+        if row["name"] == highlight:
+            texts = [f":red-background[**{text}**]" for text in texts]
+        lines.append("| " + " | ".join(texts) + " |")
+    return "\n".join(lines)
+
+
 def short_formula(formula: str) -> str:
     """A conv layer's arithmetic without its words, to fit a table column:
     "3×3×64 weights per filter × 64 filters + 64 biases = 36,928" → "3×3×64 × 64 + 64 = 36,928"."""

@@ -1,17 +1,22 @@
 """Figures of the channel atlas: every channel's top windows and preferred pattern, and one channel on a digit.
 
 Pure functions from arrays to plotly figures. All channels of a layer are ONE figure: the
-windows (a 3×3 mosaic per channel) and the patterns are each tiled into one image (one
-heatmap each), and one scatter trace of invisible square markers, one per channel, makes a
-channel selectable by a click (plotly cannot select heatmap cells).
+windows (a 3×3 mosaic per channel) and the patterns are each tiled into one picture, sent as a
+PNG (`go.Image`: the book network's last layer is ~0.2 MB of PNG where heatmaps of its numbers
+were 2.8 MB of JSON, sent again at every view), and one scatter trace of invisible square
+markers, one per channel, names the channel under the pointer and makes it selectable by a
+click (plotly cannot select image pixels or heatmap cells).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
 from dashboard.charts import tiles
 from dashboard.spec import INPUT_SIZE, LayerGeometry
@@ -33,6 +38,15 @@ def _stretch(patterns: np.ndarray) -> np.ndarray:
     centred = np.asarray(patterns, dtype=np.float32) - 0.5
     peak = np.abs(centred).max(axis=(1, 2), keepdims=True)
     return 0.5 + 0.5 * centred / np.where(peak > 0, peak, 1.0)
+
+
+def png_source(picture: np.ndarray) -> str:
+    """A (h, w) picture in [0, 1] with NaN gaps as a PNG data URI: grey levels, the gaps transparent."""
+    grey = np.round(np.clip(np.nan_to_num(picture, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    alpha = np.where(np.isnan(picture), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(np.stack([grey, alpha], axis=-1)).save(buffer, format="PNG")  # (h, w, 2) uint8: grey + alpha
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def mosaics(crops: np.ndarray) -> np.ndarray:
@@ -79,19 +93,14 @@ def atlas_chart(
     th, tw = mosaic.shape[1:]
     left = tiles.tile(mosaic, columns, gap=GAP)
     right = tiles.tile(_stretch(patterns), columns, gap=GAP)
-    left_ids = tiles.tile_index(th, tw, c, columns, GAP)
-    right_ids = tiles.tile_index(INPUT_SIZE, INPUT_SIZE, c, columns, GAP)
     # Both images keep square pixels inside their share of the width: the taller one sets the height.
     drawn = max(0.53 * width * left.shape[0] / left.shape[1], 0.44 * width * right.shape[0] / right.shape[1])
     height = int(np.clip(70 + drawn, 220, 1100))
     scale_left = min(0.5 * width / left.shape[1], (height - 60) / left.shape[0])  # screen px per pixel
     scale_right = min(0.45 * width / right.shape[1], (height - 60) / right.shape[0])
-    common = dict(colorscale="gray", zmin=0.0, zmax=1.0, showscale=False, hoverongaps=False)
-    traces = [
-        go.Heatmap(z=left, customdata=left_ids, xaxis="x", yaxis="y",
-                   hovertemplate="channel %{customdata}: a top window<extra></extra>", **common),
-        go.Heatmap(z=right, customdata=right_ids, xaxis="x2", yaxis="y2",
-                   hovertemplate="channel %{customdata}: its preferred pattern<extra></extra>", **common),
+    traces = [  # pixel (i, j) centred on (x, y) = (j, i), as a heatmap's cells: the markers and frames line up
+        go.Image(source=png_source(left), xaxis="x", yaxis="y", hoverinfo="skip"),
+        go.Image(source=png_source(right), xaxis="x2", yaxis="y2", hoverinfo="skip"),
         _selectable(th, tw, c, columns, 0.0, ("x", "y"), 0.9 * th * scale_left),
         _selectable(INPUT_SIZE, INPUT_SIZE, c, columns, 0.0, ("x2", "y2"), 0.9 * INPUT_SIZE * scale_right),
     ]

@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard import links, network_text
 from dashboard.charts import architecture as charts
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, geometry, preset_name
-from dashboard.summaries import summary_frame, training_problems
+from dashboard.summaries import summary_frame, summary_markdown, training_problems
 from dashboard.ui import cached, state, text
 from dashboard.ui.decode import shape_panel
 
@@ -67,12 +67,16 @@ def _column_config(narrow: bool) -> dict:
 
 
 def summary_table(rows: Sequence[dict], highlight: str, key: str, *, jump: bool = True,
-                  formulas: bool = True, narrow: bool = False) -> None:
+                  formulas: bool = True, narrow: bool = False, static: bool = False) -> None:
     """The summary rows as `model.summary()` shows them, the `highlight` layer's row marked.
 
     `narrow` (two networks side by side): layer names without types and no formulas, so that
-    every column stays in view.
+    every column stays in view. `static` (the home page's): a Markdown table, which a new browser
+    shows without the data grid's and Arrow's ~30 scripts; no formulas, no header tooltips.
     """
+    if static:
+        st.markdown(summary_markdown(rows, highlight, jump=jump))
+        return
     frame = summary_frame(rows, jump=jump, formulas=formulas and not narrow, types=not narrow)
     marked = [i for i, row in enumerate(rows) if row["name"] == highlight]
     styled = frame.style.apply(lambda row: [MARK if row.name in marked else "" for _ in row], axis=1)

@@ -94,14 +94,6 @@ def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int |
     return analysis.grad_cam(run_model(run_key), map_geometry(record), image, class_index)
 
 
-@st.cache_data(show_spinner=False, max_entries=64, ttl=IDLE_TTL)
-def summary_csv(spec_json: str) -> str:
-    """The network's Keras summary rows as CSV text."""
-    from dashboard.downloads import summary_csv as to_csv
-
-    return to_csv(cached.layer_rows(spec_json))
-
-
 def _model_bytes(run_key: str) -> bytes:
     # Called only when the button is clicked: the file is read then, not on every rerun.
     path = model_cache().model_path(run_key)
@@ -110,8 +102,18 @@ def _model_bytes(run_key: str) -> bytes:
     return path.read_bytes()
 
 
+def _summary_text(record: RunRecord) -> str:
+    # Called only when the button is clicked (on another thread, so no Streamlit cache here).
+    from dashboard.downloads import summary_csv
+    from dashboard.imported import layer_rows
+    from dashboard.summaries import summarize
+
+    return summary_csv(layer_rows(record) if record.is_imported else [row.to_dict() for row in summarize(record.spec)])
+
+
 def download_buttons(record: RunRecord, key: str) -> None:
-    """Three buttons: the run's .keras model, its summary as CSV, its history as CSV."""
+    """Three buttons: the run's .keras model, its summary as CSV, its history as CSV, each file
+    made when its button is clicked, not at every view (a new browser fetched both CSVs on load)."""
     from dashboard.downloads import history_csv
 
     short = record.key[:8]
@@ -129,16 +131,9 @@ def download_buttons(record: RunRecord, key: str) -> None:
             on_click="ignore",
             icon=":material/download:",
         )
-    if record.is_imported:
-        from dashboard.downloads import summary_csv as to_csv
-        from dashboard.imported import layer_rows
-
-        summary = to_csv(layer_rows(record))
-    else:
-        summary = summary_csv(record.spec.to_json())
     middle.download_button(
         "Summary (.csv)",
-        data=summary,
+        data=partial(_summary_text, record),
         file_name=f"convnet-{short}-summary.csv",
         mime="text/csv",
         key=f"{key}_summary",
@@ -147,7 +142,7 @@ def download_buttons(record: RunRecord, key: str) -> None:
     )
     right.download_button(
         "History (.csv)",
-        data=history_csv(record.history),
+        data=partial(history_csv, record.history),
         file_name=f"convnet-{short}-history.csv",
         mime="text/csv",
         key=f"{key}_history",

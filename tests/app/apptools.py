@@ -29,6 +29,39 @@ def figures(at: AppTest) -> list[dict]:
     return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
 
 
+def markdown_table(source: str) -> list[dict[str, str]]:
+    """The rows of the first Markdown table in `source`, parsed (markdown-it, tables on), as
+    {header: cell text}; a cell marked `:red-background[**x**]` reads "x" with a "marked" key set."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(source)
+    rows, row, marked = [], [], False
+    for token in tokens:
+        if token.type == "tr_open":
+            row, marked = [], False
+        elif token.type == "inline" and row is not None:
+            text = token.content
+            if text.startswith(":red-background[") and text.endswith("]"):
+                text, marked = text[len(":red-background["):-1], True
+            row.append(text.strip("*"))
+        elif token.type == "tr_close":
+            rows.append((row, marked))
+    (header, _), body = rows[0], rows[1:]
+    return [dict(zip(header, cells)) | ({"marked": "yes"} if marked else {}) for cells, marked in body]
+
+
+def png_picture(source: str) -> np.ndarray:
+    """A `go.Image` source (a PNG data URI, grey + alpha) as (h, w) floats in [0, 1], NaN where transparent."""
+    import io
+
+    from PIL import Image
+
+    prefix = "data:image/png;base64,"
+    assert source.startswith(prefix), source[:40]
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(source[len(prefix):]))).convert("LA"), dtype=float)
+    return np.where(picture[..., 1] == 0, np.nan, picture[..., 0] / 255.0)
+
+
 def plotly_array(value) -> np.ndarray:
     """A plotly JSON array: a list, or plotly's typed array {"dtype", "bdata", "shape"}."""
     if isinstance(value, dict) and "bdata" in value:

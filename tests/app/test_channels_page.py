@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.app.apptools import figures, open_page, plotly_array
+from tests.app.apptools import figures, open_page, plotly_array, png_picture
 
 from dashboard import atlas
 from dashboard.charts import tiles
@@ -52,8 +52,12 @@ def test_atlas_of_the_last_layer_is_the_top_windows_of_the_test_images(page, mod
     geo = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
     found = atlas.top_windows(atlas.layer_output_model(model, "conv2d_2"), load_mnist("auto").x_test, geo)
     expected = tiles.tile(mosaics(found.crops), 8, gap=GAP)
-    np.testing.assert_allclose(plotly_array(fig["data"][0]["z"]).astype(float), expected, atol=1e-6)
-    assert plotly_array(fig["data"][1]["z"]).shape == (8 * 28 + 7 * GAP,) * 2  # 64 patterns, 8 a row
+    assert fig["data"][0]["type"] == "image" and fig["data"][0]["hoverinfo"] == "skip"  # the markers name channels
+    np.testing.assert_array_equal(np.isnan(png_picture(fig["data"][0]["source"])), np.isnan(expected))  # gaps
+    np.testing.assert_allclose(png_picture(fig["data"][0]["source"]), expected, atol=0.5 / 255)  # crops: uint8 exactly
+    assert png_picture(fig["data"][1]["source"]).shape == (8 * 28 + 7 * GAP,) * 2  # 64 patterns, 8 a row
+    spec = next(chart.proto.spec for chart in at.get("plotly_chart") if chart.key == "atlas_chart")
+    assert len(spec) < 400_000  # PNG pictures: 2.8 MB as heatmaps of numbers
     # One selectable marker per channel on each side; channel 5 is framed.
     assert [len(plotly_array(fig["data"][i]["customdata"])) for i in (2, 3)] == [64, 64]
     assert fig["layout"]["clickmode"] == "event+select" and len(fig["layout"]["shapes"]) == 2

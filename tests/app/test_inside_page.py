@@ -88,8 +88,18 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
 
     depth = figure(at, "Test accuracy")  # both runs share their settings: two points
     assert sorted(plotly_array(depth["data"][0]["x"]).tolist()) == [3, 5]
-    labels = [b.proto.label for b in at.get("download_button")]
+    buttons = at.get("download_button")
+    labels = [b.proto.label for b in buttons]
     assert any(".keras" in label for label in labels) and "Summary (.csv)" in labels and "History (.csv)" in labels
+    assert all(b.proto.HasField("deferred_file_id") for b in buttons)  # each file is made on click, not per view
+    import csv
+    import io
+
+    from dashboard.ui.inside import _summary_text  # what the Summary button's click runs
+
+    rows = list(csv.DictReader(io.StringIO(_summary_text(book))))
+    assert rows[-1]["layer"] == "total" and sum(int(row["params"]) for row in rows[:-1]) == int(rows[-1]["params"]) == 93_322
+    assert next(row for row in rows if row["layer"] == "conv2d_2")["output_shape"] == "(None, 3, 3, 64)"
 
 
 def test_a_copied_link_reopens_the_same_view(runs):
