@@ -4,11 +4,13 @@ server that has never computed them (caches cleared) shows the same charts witho
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import streamlit as st
-from tests.app.apptools import figures, open_page, plotly_array
+from tests.app.apptools import ROOT, figures, open_page, png_picture
 
 from dashboard import results
 from dashboard.cache import ModelCache
@@ -87,9 +89,29 @@ def test_channels_stores_the_atlas_and_a_new_server_reads_it(run, monkeypatch):
     fresh_server()
     monkeypatch.setattr("dashboard.atlas.build_atlas", refuse("atlas"))
     after = charts_of("channels", run.key)
-    crops, patterns = (plotly_array(after[0]["data"][i]["z"]).astype(float) for i in (0, 1))
-    np.testing.assert_array_equal(crops, plotly_array(before[0]["data"][0]["z"]))  # cut again from the images
-    np.testing.assert_allclose(patterns, plotly_array(before[0]["data"][1]["z"]), atol=2e-3)  # float16 on disk
+    crops, patterns = (png_picture(after[0]["data"][i]["source"]) for i in (0, 1))
+    np.testing.assert_array_equal(crops, png_picture(before[0]["data"][0]["source"]))  # cut again from the images
+    np.testing.assert_allclose(patterns, png_picture(before[0]["data"][1]["source"]), atol=1 / 255)  # float16 on disk
+
+
+def test_a_server_with_the_results_stored_shows_the_run_without_tensorflow(run):
+    """Feature maps, Inside and Channels read a run trained here with numpy, the rest is stored:
+    a new server process shows all four run pages of it and never imports TensorFlow (~500 MB)."""
+    for page in PAGES:
+        charts_of(page, run.key)  # stores whatever is not stored yet
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        "for page in %r:\n"
+        "    at = AppTest.from_file(%r, default_timeout=120)\n"
+        "    at.switch_page(page); at.query_params['run'] = %r; at.run()\n"
+        "    assert not at.exception, (page, at.exception)\n"
+        "    assert len(at.get('plotly_chart')) >= 3, page\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    ) % (str(ROOT), [*PAGES.values(), "pages/4_Feature_maps.py"], str(ROOT / "streamlit_app.py"), run.key)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-2:] == ["False", "False"]
 
 
 def test_a_damaged_result_is_computed_again_and_rewritten(run):
