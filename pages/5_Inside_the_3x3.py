@@ -62,10 +62,10 @@ inside_panels.projection_section(record, numbers, last_geo.name, data)
 
 ablation = inside.ablation(record.key, data.fingerprint)
 st.header(f"What each of the {side}×{side} positions carries")
-inside_panels.positions_section(ablation, last_geo, channels)
+inside_panels.positions_section(record, data.fingerprint, ablation, last_geo, channels)
 
 st.header(f"What each of the {channels} channels carries")
-inside_panels.channels_section(record, ablation, conv_name, channels)
+inside_panels.channels_section(record, data.fingerprint, ablation, conv_name, channels)
 
 st.header("Depth against size")
 inside_panels.depth_section(runs, record)

@@ -44,6 +44,27 @@ def gradcam_figure(run_key: str, digit: str, class_index: int, *, _image: np.nda
     )
 
 
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
+def ablation_figures(run_key: str, data_fingerprint: str, *, _ablation) -> dict[str, go.Figure]:
+    """The charts of run `run_key`'s ablation on the test set `data_fingerprint` (given), built once and shared."""
+    return {
+        "zero_one": charts.position_chart(_ablation.zero_one, _ablation.baseline, "Accuracy with one position zeroed",
+                                          note=f"all positions kept: {_ablation.baseline:.1%}"),
+        "keep_one": charts.position_chart(_ablation.keep_one, _ablation.baseline, "Accuracy with only one position kept",
+                                          note=f"chance is {texts.CHANCE:.0%}"),
+        "channels": charts.channel_chart(_ablation.channel_accuracy, _ablation.channel_order, _ablation.baseline),
+    }
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
+def depth_figure(run_keys: tuple[str, ...], highlight: int | None, *, _rows) -> go.Figure:
+    """The depth-against-size chart of the runs `run_keys` (their family rows, given), built once and shared."""
+    return charts.depth_size_chart([r.final_size for r in _rows], [r.test_accuracy for r in _rows],
+                                   [r.params for r in _rows], [r.label for r in _rows], highlight=highlight)
+
+
 PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside.TSNE_IMAGES:,} images, slower the first time)"}
 PREDICTED = -1  # Grad-CAM of the class the network predicts
 MAX_SHOWN = 24  # selected images drawn below the projection
@@ -81,37 +102,31 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
             )
 
 
-def positions_section(ablation, geo: LayerGeometry, channels: int) -> None:  # ablation: dashboard.ablation.Ablation
-    """Accuracy with one position zeroed, and with one position alone, beside what they say."""
+def positions_section(record: RunRecord, data_fingerprint: str, ablation, geo: LayerGeometry, channels: int) -> None:
+    """Accuracy with one position zeroed, and with one position alone, beside what they say.
+
+    `ablation` (a `dashboard.ablation.Ablation`) is run `record`'s on the test set `data_fingerprint`.
+    """
+    figures = ablation_figures(record.key, data_fingerprint, _ablation=ablation)
     left_col, right_col, text_col = st.columns([2, 2, 2])
     with left_col:
-        st.plotly_chart(
-            charts.position_chart(
-                ablation.zero_one, ablation.baseline, "Accuracy with one position zeroed",
-                note=f"all positions kept: {ablation.baseline:.1%}",
-            ),
-            key="inside_zero_one",
-        )
+        st.plotly_chart(figures["zero_one"], key="inside_zero_one")
     with right_col:
-        st.plotly_chart(
-            charts.position_chart(ablation.keep_one, ablation.baseline, "Accuracy with only one position kept",
-                                  note=f"chance is {texts.CHANCE:.0%}"),
-            key="inside_keep_one",
-        )
+        st.plotly_chart(figures["keep_one"], key="inside_keep_one")
     with text_col:
         st.markdown(texts.positions_text(geo, channels, ablation.zero_one, ablation.keep_one,
                                          ablation.baseline, ablation.n_images))
 
 
 @st.fragment
-def channels_section(record: RunRecord, ablation, conv_name: str, channels: int) -> None:
+def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_name: str, channels: int) -> None:
     """Accuracy with each channel zeroed; a clicked bar links to what that channel looks for."""
     from dashboard.ui.pick import channel_link
 
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         st.plotly_chart(
-            charts.channel_chart(ablation.channel_accuracy, ablation.channel_order, ablation.baseline),
+            ablation_figures(record.key, data_fingerprint, _ablation=ablation)["channels"],
             key="inside_channels",
             on_select="rerun",
             selection_mode="points",
@@ -134,13 +149,7 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
     with chart_col:
         if len(rows) >= 2:
             highlight = next((i for i, r in enumerate(rows) if r.key == record.key), None)
-            st.plotly_chart(
-                charts.depth_size_chart(
-                    [r.final_size for r in rows], [r.test_accuracy for r in rows], [r.params for r in rows],
-                    [r.label for r in rows], highlight=highlight,
-                ),
-                key="inside_depth",
-            )
+            st.plotly_chart(depth_figure(tuple(r.key for r in rows), highlight, _rows=rows), key="inside_depth")
         else:
             st.info(
                 "Only one run to show. Train networks of other depths to compare last-map sizes: the Train "

@@ -10,6 +10,15 @@ import streamlit as st
 from dashboard.charts.numbers import numbers_chart
 from dashboard.labels import data_name, training_label
 from dashboard.numbers import choose_points, numbers_sentences
+from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.memory import released_when_idle
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
+def numbers_figure(run_keys: tuple[str, ...], *, _points) -> Any:
+    """The chart of the points chosen among the runs `run_keys` (given), built once and shared."""
+    return numbers_chart(_points)
 
 
 def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
@@ -29,7 +38,7 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
             return
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
-        st.plotly_chart(numbers_chart(points), key=f"{key}_chart")
+        st.plotly_chart(numbers_figure(tuple(r.key for r in records), _points=points), key=f"{key}_chart")
     with text_col:
         st.markdown(
             "The book network's last map is 3×3×64: **576 numbers**. Change only the number of "
