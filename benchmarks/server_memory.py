@@ -4,8 +4,9 @@
         python benchmarks/server_memory.py [--copies 2] [--sessions N] [--skip-singles] [--settle 120] [--app-dir DIR]
 
 1. Starts `streamlit run streamlit_app.py` (from `--app-dir`, default this checkout) and warms it
-   up: every page opened once with its default link (so TensorFlow and the shipped book run are
-   loaded, as on any server that has had a visitor), then the sessions close. `before` is the
+   up: every page opened once with its default link (so the data and the shipped book run are
+   loaded, as on any server that has had a visitor; TensorFlow only if a page needs it, which
+   browsing the shipped runs with their stored results does not), then the sessions close. `before` is the
    server's resident memory (RSS, with any child processes) once it has settled.
 2. Opens each worst valid link alone and reports what it added (RSS after the page finished
    running, minus RSS just before, and the peak during).

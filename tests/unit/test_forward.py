@@ -71,37 +71,6 @@ def test_weights_read_from_the_archive_are_keras_s_and_the_numpy_network_compute
     assert_same_as_keras(Network(spec, weights), model, images)
 
 
-@st.composite
-def app_specs(draw):
-    """Small networks of every kind `build_model` makes: strides, padding, pooling kinds, batch norm, heads."""
-    blocks = tuple(
-        ConvBlock(
-            filters=draw(st.integers(1, 8)),
-            kernel_size=draw(st.sampled_from(KERNEL_SIZES)),
-            strides=draw(st.sampled_from((1, 2))),
-            padding=draw(st.sampled_from(("valid", "same"))),
-            pool=draw(st.booleans()),
-            pool_type=draw(st.sampled_from(("max", "avg"))),
-            batch_norm=draw(st.booleans()),
-        )
-        for _ in range(draw(st.integers(1, 4)))
-    )
-    spec = NetworkSpec(blocks=blocks, head=draw(st.sampled_from(("flatten", "global_avg"))),
-                       dense_units=draw(st.sampled_from((0, 5))), dropout=draw(st.sampled_from((0.0, 0.3))))
-    assume(not problems(spec))
-    return spec
-
-
-@pytest.mark.slow  # 25 Keras models saved and read back, ~10 s
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(spec=app_specs(), seed=st.integers(0, 1000))
-def test_random_networks_computed_with_numpy_match_keras(spec, seed, tmp_path):
-    model = randomised(spec, seed)
-    network = Network(spec, read_weights(saved(model, tmp_path, f"m{seed}.keras"), spec))
-    assert_same_as_keras(network, model, np.random.default_rng(seed).random((3, 28, 28)).astype(np.float32))
-
-
 def test_layers_by_hand():
     x = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
     np.testing.assert_array_equal(pool2d(x, "MaxPooling2D")[0, :, :, 0], [[5, 7], [13, 15]])
@@ -248,11 +217,37 @@ def test_grad_cam_by_hand_equals_tensorflow_s(spec, tmp_path):
     assert_same_grad_cam(network, model, image)
 
 
-@pytest.mark.slow  # 15 Keras models and their gradients, ~6 s
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
+# --- random networks of every kind: forward pass and Grad-CAM against Keras ---------------------------------
+
+
+@st.composite
+def app_specs(draw):
+    """Small networks of every kind `build_model` makes: strides, padding, pooling kinds, batch norm, heads."""
+    blocks = tuple(
+        ConvBlock(
+            filters=draw(st.integers(1, 8)),
+            kernel_size=draw(st.sampled_from(KERNEL_SIZES)),
+            strides=draw(st.sampled_from((1, 2))),
+            padding=draw(st.sampled_from(("valid", "same"))),
+            pool=draw(st.booleans()),
+            pool_type=draw(st.sampled_from(("max", "avg"))),
+            batch_norm=draw(st.booleans()),
+        )
+        for _ in range(draw(st.integers(1, 4)))
+    )
+    spec = NetworkSpec(blocks=blocks, head=draw(st.sampled_from(("flatten", "global_avg"))),
+                       dense_units=draw(st.sampled_from((0, 5))), dropout=draw(st.sampled_from((0.0, 0.3))))
+    assume(not problems(spec))
+    return spec
+
+
+@pytest.mark.slow  # 25 Keras models saved and read back, and their gradients: ~12 s
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(spec=app_specs(), seed=st.integers(0, 1000))
-def test_random_networks_grad_cam_by_hand_equals_tensorflow_s(spec, seed, tmp_path):
+def test_random_networks_computed_with_numpy_match_keras_forward_and_grad_cam(spec, seed, tmp_path):
     model = randomised(spec, seed)
-    network = Network(spec, read_weights(saved(model, tmp_path, f"g{seed}.keras"), spec))
-    assert_same_grad_cam(network, model, (np.random.default_rng(seed).random((28, 28)) * 255).astype(np.uint8))
+    network = Network(spec, read_weights(saved(model, tmp_path, f"m{seed}.keras"), spec))
+    images = np.random.default_rng(seed).random((3, 28, 28)).astype(np.float32)
+    assert_same_as_keras(network, model, images)
+    assert_same_grad_cam(network, model, (images[0] * 255).astype(np.uint8))  # a uint8 digit, as uploads come
