@@ -27,7 +27,7 @@ st.markdown(
 book = preset_summaries()["book"]
 LAST_CONV = "conv2d_2"
 st.markdown("**The network of *Deep Learning with Python*, listing 5.1** (as `model.summary()` shows it)")
-summary_table(book["layers"], LAST_CONV, key="home_summary", formulas=False, static=True)
+summary_table(book["layers"], LAST_CONV, formulas=False, explain=False)
 st.caption(f"Total params: {book['total_params']:,}. {network_text.unseen_text(BOOK)}")
 left, right = st.columns([3, 2])  # the table above, full width: in a column it was cut off at 1280×720
 with left:

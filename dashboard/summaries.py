@@ -61,8 +61,11 @@ def summary_dict(rows: Sequence[LayerRow]) -> dict:
     return {"layers": [row.to_dict() for row in rows], "total_params": sum(row.params for row in rows)}
 
 
+FORMULAS = "Where the params come from"
+
+
 def summary_frame(rows: Sequence[dict], jump: bool = True, formulas: bool = True, types: bool = True) -> pd.DataFrame:
-    """The summary table of the home and Architecture pages: one row per layer (row dicts as
+    """The summary table of the home and Architecture pages (`summary_markdown` writes it): one row per layer (row dicts as
     `LayerRow.to_dict()` gives them), with the layer types, the jump and the parameter arithmetic
     if asked ("Layer (type)" as `model.summary()` writes it, else "Layer": the name alone)."""
     import pandas as pd  # here, so that the command line's summary does not load pandas
@@ -76,25 +79,32 @@ def summary_frame(rows: Sequence[dict], jump: bool = True, formulas: bool = True
     if jump:
         columns["Jump"] = ["—" if r["jump"] is None else str(r["jump"]) for r in rows]
     if formulas:
-        columns["Where the params come from"] = [short_formula(r["params_formula"]) for r in rows]
+        columns[FORMULAS] = [short_formula(r["params_formula"]) for r in rows]
     return pd.DataFrame(columns)
 
 
-def summary_markdown(rows: Sequence[dict], highlight: str, jump: bool = True) -> str:
-    """The summary table (types, no formulas) as a Markdown table, the `highlight` layer's row marked.
-
-    For a page that only shows it: Markdown needs none of the data grid's or Arrow's scripts in a
-    new browser. Every cell is made here from the network's own rows (no outside text).
-    """
-    frame = summary_frame(rows, jump=jump, formulas=False)
-    header = list(frame.columns)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|"]
-    for row, cells in zip(rows, frame.itertuples(index=False)):
-        texts = [f"{value:,}" if isinstance(value, int) else str(value) for value in cells]
-        if row["name"] == highlight:
-            texts = [f":red-background[**{text}**]" for text in texts]
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[str] = (),
+                   marked: int | None = None) -> str:
+    """A Markdown table of cell texts made by the app (never outside text): the `right` columns
+    aligned right, row `marked` in bold on red. Markdown needs none of the data grid's or Arrow's
+    ~25 scripts in a new browser."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" ---: " if name in right else " --- " for name in header) + "|"]
+    for index, cells in enumerate(rows):
+        texts = [f":red-background[**{text}**]" for text in cells] if index == marked else list(cells)
         lines.append("| " + " | ".join(texts) + " |")
     return "\n".join(lines)
+
+
+def summary_markdown(rows: Sequence[dict], highlight: str, jump: bool = True, formulas: bool = True) -> str:
+    """The summary table (columns as `summary_frame`'s) in Markdown, the `highlight` layer's row marked;
+    shapes and layer names keep to one line (no-break spaces), only the formulas wrap."""
+    frame = summary_frame(rows, jump=jump, formulas=formulas)
+    keep = "\N{NO-BREAK SPACE}"
+    cells = [[f"{value:,}" if isinstance(value, int) else str(value) if name == FORMULAS else str(value).replace(" ", keep)
+              for name, value in zip(frame.columns, row)] for row in frame.itertuples(index=False)]
+    marked = next((i for i, row in enumerate(rows) if row["name"] == highlight), None)
+    return markdown_table(list(frame.columns), cells, right=("Output shape", "Param #", "Receptive field", "Jump"),
+                          marked=marked)
 
 
 def short_formula(formula: str) -> str:

@@ -19,9 +19,20 @@ from dashboard.summaries import summary_frame, summary_markdown, training_proble
 from dashboard.ui import cached, state, text
 from dashboard.ui.decode import shape_panel
 
-MARK = "background-color: #FFE3E3"  # the row of the highlighted layer
+MARK = "background-color: #FFE3E3"  # the row of the highlighted layer (side by side)
+PARAMS_HELP = ("Where the params come from: for a conv layer, kernel height × width × input channels "
+               "(weights per filter) × filters + one bias per filter; for a dense layer, inputs × units + one "
+               "bias per unit.")
 NONE = "(none)"
 CUSTOM_JSON = "custom (JSON)"
+# Side by side (half the page): short headers and widths that keep every column in view.
+NARROW_COLUMNS = {
+    "Layer": st.column_config.TextColumn(width=112),
+    "Output shape": st.column_config.TextColumn("Output", width=122),
+    "Param #": st.column_config.NumberColumn("Params", format="localized", width=72),
+    "Receptive field": st.column_config.NumberColumn("Field", width=44),
+    "Jump": st.column_config.TextColumn(width=44),
+}
 # Plotly's own toolbar (zoom, pan, download) would sit on the charts' titles; these figures
 # need none of it (Streamlit's fullscreen button stays).
 CHART_CONFIG = {"displayModeBar": False}
@@ -50,37 +61,27 @@ def book_field_figure() -> go.Figure:
                                         title="What the centre cell of each layer sees", height=380)
 
 
-def _column_config(narrow: bool) -> dict:
-    """Header tooltips, and in half the page (`narrow`) short headers and widths that fit."""
-    width = (lambda pixels: pixels) if narrow else (lambda pixels: None)
-    return {
-        "Layer": st.column_config.TextColumn(width=width(112)),
-        "Output shape": st.column_config.TextColumn("Output" if narrow else None, width=width(122)),
-        "Param #": st.column_config.NumberColumn("Params" if narrow else None, format="localized", width=width(72)),
-        "Receptive field": st.column_config.NumberColumn(
-            "Field" if narrow else None, help=network_text.RECEPTIVE_FIELD_HELP, width=width(44)),
-        "Jump": st.column_config.TextColumn(help=network_text.JUMP_HELP, width=width(44)),
-        "Where the params come from": st.column_config.TextColumn(
-            help="For a conv layer: kernel height × width × input channels (weights per filter) × filters + "
-                 "one bias per filter. For a dense layer: inputs × units + one bias per unit."),
-    }
-
-
-def summary_table(rows: Sequence[dict], highlight: str, key: str, *, jump: bool = True,
-                  formulas: bool = True, narrow: bool = False, static: bool = False) -> None:
+def summary_table(rows: Sequence[dict], highlight: str, *, jump: bool = True, formulas: bool = True,
+                  narrow: bool = False, explain: bool = True, key: str | None = None) -> None:
     """The summary rows as `model.summary()` shows them, the `highlight` layer's row marked.
 
-    `narrow` (two networks side by side): layer names without types and no formulas, so that
-    every column stays in view. `static` (the home page's): a Markdown table, which a new browser
-    shows without the data grid's and Arrow's ~30 scripts; no formulas, no header tooltips.
+    A Markdown table: a new browser shows it without the data grid's and Arrow's ~25 scripts
+    (the server's CPU for a new visitor's Architecture page fell by a fifth). `narrow` (two
+    networks side by side, half the page each): the data grid, whose fixed column widths keep
+    shapes on one line where a Markdown table wraps them or spills into the other column; layer
+    names without types and no formulas. `explain`: what the receptive-field, jump and parameter
+    columns mean, under the table. `key` names the data grid (two equal networks side by side).
     """
-    if static:
-        st.markdown(summary_markdown(rows, highlight, jump=jump))
-        return
-    frame = summary_frame(rows, jump=jump, formulas=formulas and not narrow, types=not narrow)
-    marked = [i for i, row in enumerate(rows) if row["name"] == highlight]
-    styled = frame.style.apply(lambda row: [MARK if row.name in marked else "" for _ in row], axis=1)
-    st.dataframe(styled, hide_index=True, key=key, column_config=_column_config(narrow))
+    if narrow:
+        frame = summary_frame(rows, jump=jump, formulas=False, types=False)
+        marked = [i for i, row in enumerate(rows) if row["name"] == highlight]
+        styled = frame.style.apply(lambda row: [MARK if row.name in marked else "" for _ in row], axis=1)
+        st.dataframe(styled, hide_index=True, column_config=NARROW_COLUMNS, key=key)
+    else:
+        st.markdown(summary_markdown(rows, highlight, jump=jump, formulas=formulas))
+    if explain:
+        st.caption(" ".join([network_text.RECEPTIVE_FIELD_HELP] + ([network_text.JUMP_HELP] if jump else [])
+                            + ([PARAMS_HELP] if formulas and not narrow else [])))
 
 
 def _metrics(spec: NetworkSpec, rows: Sequence[dict], narrow: bool) -> None:
@@ -112,7 +113,7 @@ def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: 
         st.caption("Too big to train here: " + "; ".join(training_problems(spec)) + ".")
     _metrics(spec, rows, narrow)
     st.info(network_text.map_text(spec))
-    summary_table(rows, last_conv, key=f"{key}_table", narrow=narrow)
+    summary_table(rows, last_conv, narrow=narrow, explain=key == "main", key=f"{key}_table")  # side by side: explained once
     unseen = network_text.unseen_text(spec)
     if unseen:
         st.caption(unseen)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import trainform as form
@@ -20,14 +19,13 @@ from dashboard.labels import data_name, dataset_name, run_title
 from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec
-from dashboard.summaries import training_problems
+from dashboard.summaries import markdown_table, training_problems
 from dashboard.training import (
     HISTORY_KEYS, MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESET_NOTES, TRAIN_PRESETS,
     SettingsError, TrainSettings, train_preset_name,
 )
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
-from dashboard.ui import runs as ui_runs
 
 COMPARE = "pages/3_Compare.py"
 SHOWN_KEY = "train_shown"  # session: the network and data the page last showed (for the callback)
@@ -139,9 +137,10 @@ def show_results(record: RunRecord, note: str) -> None:
     d.metric("Last conv map", f"{side}×{side}×{channels}")
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
-    table = pd.DataFrame({k: record.history[k] for k in HISTORY_KEYS if k in record.history})  # fixed column order
-    table.index = pd.RangeIndex(1, len(table) + 1, name="epoch")
-    st.dataframe(table.style.format("{:.4f}"), key="result_table")
+    keys = [k for k in HISTORY_KEYS if k in record.history]  # fixed column order
+    epochs = min((len(record.history[k]) for k in keys), default=0)
+    st.markdown(markdown_table(["epoch", *keys], [[str(epoch + 1)] + [f"{record.history[k][epoch]:.4f}" for k in keys]
+                                                  for epoch in range(epochs)], right=["epoch", *keys]))
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
     st.caption(text.md(f"Run {record.key} · trained on {data_name(record)} · created {record.created or '?'}"
                        + (f" · {versions}" if versions else ""), 400))

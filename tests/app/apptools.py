@@ -31,7 +31,8 @@ def figures(at: AppTest) -> list[dict]:
 
 def markdown_table(source: str) -> list[dict[str, str]]:
     """The rows of the first Markdown table in `source`, parsed (markdown-it, tables on), as
-    {header: cell text}; a cell marked `:red-background[**x**]` reads "x" with a "marked" key set."""
+    {header: cell text}; a cell marked `:red-background[**x**]` reads "x" with a "marked" key set, and
+    no-break spaces read as spaces."""
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").enable("table").parse(source)
@@ -43,7 +44,7 @@ def markdown_table(source: str) -> list[dict[str, str]]:
             text = token.content
             if text.startswith(":red-background[") and text.endswith("]"):
                 text, marked = text[len(":red-background["):-1], True
-            row.append(text.strip("*"))
+            row.append(text.strip("*").replace("\N{NO-BREAK SPACE}", " "))  # as a reader sees it
         elif token.type == "tr_close":
             rows.append((row, marked))
     (header, _), body = rows[0], rows[1:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.app.apptools import open_page
+from tests.app.apptools import markdown_table, open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.spec import PRESETS
@@ -19,20 +19,31 @@ def run_page(query: dict[str, str] | None = None) -> AppTest:
     return at
 
 
-def table(at: AppTest):
-    return at.dataframe[0].value  # the main network's table comes first
+def tables(at: AppTest) -> list[list[dict[str, str]]]:
+    """Every summary table on the page (Markdown), parsed: the main network's first."""
+    return [markdown_table(md.value) for md in at.markdown if md.value.startswith("| Layer")]
+
+
+def table(at: AppTest) -> list[dict[str, str]]:
+    return tables(at)[0]
+
+
+def column(rows: list[dict[str, str]], name: str) -> list:
+    """A column's cells as numbers where they are numbers ("18,496" → 18496)."""
+    return [int(row[name].replace(",", "")) if row[name].replace(",", "").isdigit() else row[name] for row in rows]
 
 
 def test_default_is_the_book_network_from_keras():
     at = run_page()
     rows = table(at)
-    assert rows["Layer (type)"].tolist()[:5] == [
+    assert column(rows, "Layer (type)")[:5] == [
         "conv2d (Conv2D)", "max_pooling2d (MaxPooling2D)", "conv2d_1 (Conv2D)",
         "max_pooling2d_1 (MaxPooling2D)", "conv2d_2 (Conv2D)",
     ]
-    assert rows["Output shape"][4] == "(None, 3, 3, 64)"
-    assert rows["Param #"].sum() == 93_322
-    assert rows["Receptive field"].tolist()[:5] == [3, 4, 8, 10, 18]
+    assert rows[4]["Output shape"] == "(None, 3, 3, 64)" and rows[4].get("marked")  # the last conv layer is marked
+    assert [row for row in rows if row.get("marked")] == [rows[4]]
+    assert sum(column(rows, "Param #")) == 93_322
+    assert column(rows, "Receptive field")[:5] == [3, 4, 8, 10, 18]
     assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"]
     assert at.query_params["preset"] == "book"
     assert any("576 numbers" in info.value for info in at.info)
@@ -44,8 +55,8 @@ def test_changing_filters_updates_params_shapes_and_the_url():
     at.run()
     assert not at.exception
     rows = table(at)
-    assert rows["Output shape"][0] == "(None, 26, 26, 16)"
-    assert rows["Param #"][0] == 160 and rows["Param #"][2] == 9 * 16 * 64 + 64
+    assert rows[0]["Output shape"] == "(None, 26, 26, 16)"
+    assert column(rows, "Param #")[0] == 160 and column(rows, "Param #")[2] == 9 * 16 * 64 + 64
     assert at.selectbox(key="arch_preset").value == "(custom)"
     assert '"filters":16' in at.query_params["spec"]
     # Back to 32 filters: the preset is recognised again.
@@ -90,13 +101,13 @@ def test_invalid_network_shows_the_reason_and_keeps_the_last_valid_one():
     assert not at.exception
     assert at.error and "block 5" in at.error[0].value
     assert at.query_params["preset"] == "book"  # the URL still holds the last valid network
-    assert table(at)["Param #"].sum() == 93_322
+    assert sum(column(table(at), "Param #")) == 93_322
 
 
 def test_link_reproduces_a_custom_network():
     spec = PRESETS["tiny"].with_block(1, filters=24, kernel_size=5)
     at = run_page({"spec": spec.to_json()})
-    assert table(at)["Output shape"].tolist()[2] == "(None, 9, 9, 24)"
+    assert table(at)[2]["Output shape"] == "(None, 9, 9, 24)"
     assert at.select_slider(key="arch_b1_filters").value == 24
     assert at.selectbox(key="arch_b1_kernel_size").value == 5
     assert not at.warning
@@ -114,13 +125,13 @@ def test_link_reproduces_a_custom_network():
 def test_hostile_links_fall_back_with_a_warning(query):
     at = run_page(query)
     assert at.warning, "a visible warning"
-    assert table(at)["Param #"].sum() == 93_322
+    assert sum(column(table(at), "Param #")) == 93_322
 
 
 def test_comparison_shows_two_networks_side_by_side():
     at = run_page({"compare": "no_pooling"})
     assert at.selectbox(key="arch_compare").value == "no_pooling"
-    assert at.dataframe[1].value["Param #"].sum() == 2_038_922
+    assert at.dataframe[1].value["Param #"].sum() == 2_038_922  # side by side: the data grid's fixed widths
     # Side by side, the three numbers are one line each (metrics' large numbers were cut off).
     lines = [md.value for md in at.markdown if md.value.endswith("its receptive field **7×7**")
              or md.value.endswith("its receptive field **18×18**")]
@@ -150,7 +161,7 @@ def test_comparison_with_a_network_written_as_json():
     at.run()
     assert not at.exception
     assert "The second network was not used" in at.error[0].value
-    assert len(at.dataframe) == 1
+    assert len(tables(at)) == 1 and not at.dataframe  # the main network alone, full width: Markdown
 
 
 LARGEST = {"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6, "dense_units": 512}
@@ -162,8 +173,8 @@ def test_the_largest_network_is_shown_from_arithmetic_with_its_formulas():
 
     at = run_page({"spec": json.dumps(LARGEST)})
     rows = table(at)
-    assert rows["Param #"].sum() == 118_836_490
-    assert rows["Where the params come from"][0] == "7×7×1 × 256 + 256 = 12,800"  # the words are in the column's help
+    assert sum(column(rows, "Param #")) == 118_836_490
+    assert rows[0]["Where the params come from"] == "7×7×1 × 256 + 256 = 12,800"  # the words are in the caption
     assert any("Too big to train here" in c.value for c in at.caption)
 
 
@@ -179,11 +190,10 @@ def test_two_blocks_the_text_names_the_pooled_map_the_classifier_reads():
     at.slider(key="arch_n_blocks").set_value(2).run()
     assert not at.exception
     rows = table(at)
-    pooled = rows[rows["Layer (type)"] == "max_pooling2d_1 (MaxPooling2D)"].iloc[0]
-    assert pooled["Output shape"] == "(None, 5, 5, 64)"
-    flatten = rows[rows["Layer (type)"] == "flatten (Flatten)"].iloc[0]
-    assert flatten["Output shape"] == "(None, 1600)"
-    assert [m.value for m in at.metric] == [f"{rows['Param #'].sum():,}", "11×11×64", "8×8"]
+    by_name = {row["Layer (type)"]: row for row in rows}
+    assert by_name["max_pooling2d_1 (MaxPooling2D)"]["Output shape"] == "(None, 5, 5, 64)"
+    assert by_name["flatten (Flatten)"]["Output shape"] == "(None, 1600)"
+    assert [m.value for m in at.metric] == [f"{sum(column(rows, 'Param #')):,}", "11×11×64", "8×8"]
     text = info_text(at)
     assert "Each of the 11×11 positions of `conv2d_1`" in text and "2 pixels apart" in text
     assert "the 5×5×64 output of `max_pooling2d_1`" in text
@@ -195,7 +205,7 @@ def test_four_blocks_one_position_no_neighbours():
     at.slider(key="arch_n_blocks").set_value(4).run()
     assert not at.exception
     rows = table(at)
-    assert rows["Output shape"].tolist()[5] == "(None, 1, 1, 64)"
+    assert rows[5]["Output shape"] == "(None, 1, 1, 64)"
     assert [m.value for m in at.metric][1:] == ["1×1×64", "26×26"]
     text = info_text(at)
     assert "The single position of `conv2d_3` sees a 26×26 window" in text
@@ -209,14 +219,12 @@ def test_four_blocks_one_position_no_neighbours():
 
 def test_jump_and_the_26_of_dense_layers_are_explained():
     at = run_page()
-    rows = table(at)
-    dense = rows[rows["Layer (type)"] == "dense (Dense)"].iloc[0]
-    assert dense["Receptive field"] == 26 and dense["Jump"] == "—"
+    dense = next(row for row in table(at) if row["Layer (type)"] == "dense (Dense)")
+    assert dense["Receptive field"] == "26" and dense["Jump"] == "—"
     note = next(c.value for c in at.caption if c.value.startswith("Why 26, not 28,"))
     assert "`max_pooling2d_1` turns the 11×11 map of `conv2d_1` into 5×5" in note and "rows 26–27" in note
-    config = json.loads(at.dataframe[0].proto.columns)
-    helps = {name: column.get("help", "") for name, column in config.items()}
-    assert helps["Jump"].startswith("Jump: how many pixels") and helps["Receptive field"].startswith("Receptive field:")
+    explained = next(c.value for c in at.caption if c.value.startswith("Receptive field:"))
+    assert "Jump: how many pixels" in explained and "Where the params come from:" in explained
 
 
 def test_side_by_side_parameter_charts_share_one_scale_and_tables_keep_their_columns():
@@ -227,6 +235,7 @@ def test_side_by_side_parameter_charts_share_one_scale_and_tables_keep_their_col
     assert tops[0] == tops[1] == 1_982_528 * 1.25  # no_pooling's dense layer, on both charts
     for frame in at.dataframe[:2]:
         assert frame.value.columns.tolist() == ["Layer", "Output shape", "Param #", "Receptive field", "Jump"]
+    assert len([c for c in at.caption if c.value.startswith("Receptive field:")]) == 1  # explained once
 
 
 def test_charts_leave_axis_numbers_and_titles_clear():
