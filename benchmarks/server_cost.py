@@ -5,7 +5,9 @@ say little. This script measures what the *server* spends: it starts a real
 `streamlit run streamlit_app.py` and, in the same run, a one-line Streamlit page (the floor),
 opens every page N times in headless Chromium (a new browser context, hence a new session,
 each time), and reads the server process's CPU time (psutil, user + system) before the view
-and once the page has settled (no script running, server CPU quiet). Then, on each page, it
+and once the page has settled (no script running, server CPU quiet). Between a page's views the
+trivial page is opened again, and the page's ratio is to those views of it: the machine's pace
+drifts by ±20% over a run, which moved the ratios by as much as the changes measured. Then, on each page, it
 changes one widget (the first slider, else the first select box: on the run pages, the run) and
 measures that rerun, then changes it back (to a run this server has shown already) and measures again.
 
@@ -203,8 +205,12 @@ def main() -> None:
             results["trivial page"] = {"first": floor_costs[0], "repeat": trivial, "cached": trivial_cached}
             app_proc = psutil.Process(app.pid)
             for label, path in wanted:
-                costs, rerun = [], None
+                costs, floors, rerun = [], [], None
                 for view in range(args.views):
+                    if view:  # the floor again, view for view: the machine's pace drifts between pages
+                        floor_cost, (context, _) = measure(browser, floor_proc, floor_url)
+                        floors.append(floor_cost)
+                        context.close()
                     cost, (context, page) = measure(browser, app_proc, app_url + path)
                     costs.append(cost)
                     if view == args.views - 1:
@@ -217,8 +223,10 @@ def main() -> None:
                         context.close()
                         results["FM, new run"] = {"first": cost, "repeat": cost, "cached": cost}
                 repeat = statistics.median(costs[1:] or costs)
+                floor_now = statistics.median(floors) if floors else trivial
                 cached = cached_views(browser, app_proc, app_url + path, max(args.views - 1, 1))
-                results[label] = {"first": costs[0], "repeat": repeat, "ratio": repeat / trivial if trivial else None,
+                results[label] = {"first": costs[0], "repeat": repeat, "trivial": floor_now,
+                                  "ratio": repeat / floor_now if floor_now else None,
                                   "cached": cached,
                                   "rerun": None if rerun is None else {"widget": rerun[0], "cpu": rerun[1], "back": rerun[2]}}
             browser.close()
@@ -230,16 +238,18 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    print(f"{'page':<16}{'first view':>12}{'repeat view':>13}{'× trivial':>11}{'cached browser':>16}"
+    print(f"{'page':<16}{'first view':>12}{'repeat view':>13}{'trivial then':>14}{'× trivial':>11}{'cached browser':>16}"
           f"{'widget rerun':>22}{'and back':>10}")
     for label, row in results.items():
         ratio = f"{row['ratio']:.2f}" if row.get("ratio") else "1.00" if label == "trivial page" else ""
         rerun = row.get("rerun")
         rerun_text = f"{rerun['cpu'] * 1000:.0f} ms ({rerun['widget']})" if rerun else "—"
         back_text = f"{rerun['back'] * 1000:.0f} ms" if rerun and rerun.get("back") is not None else ""
-        print(f"{label:<16}{row['first'] * 1000:>10.0f}ms{row['repeat'] * 1000:>11.0f}ms{ratio:>11}"
+        floor_text = f"{row['trivial'] * 1000:.0f}ms" if row.get("trivial") else ""
+        print(f"{label:<16}{row['first'] * 1000:>10.0f}ms{row['repeat'] * 1000:>11.0f}ms{floor_text:>14}{ratio:>11}"
               f"{row['cached'] * 1000:>14.0f}ms{rerun_text:>22}{back_text:>10}")
-    print("repeat view: a new browser each time (it fetches Streamlit's static bundle); cached browser: a new tab "
+    print("repeat view: a new browser each time (it fetches Streamlit's static bundle); trivial then: the trivial "
+          "page's repeat views measured between that page's views, the ratio's floor; cached browser: a new tab "
           "(session) in one browser, its HTTP cache warm; FM, new run: Feature maps of a run no session has viewed, "
           "TensorFlow loaded")
     if args.json:

@@ -11,14 +11,18 @@ the input mode as `?input=test|draw|upload`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from dashboard import digits
 from dashboard.data import MnistData
+from dashboard.digits import image_digest
 from dashboard.outside import plain, plotly_text
 from dashboard.ui import cached, text
+from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
 CURRENT_KEY = "digit_current"  # the last Digit any page showed
@@ -162,13 +166,20 @@ def digit_input(key_prefix: str = "digit", data: MnistData | None = None, previe
         return None
     st.session_state[CURRENT_KEY] = digit
     if seen is not None:
-        from dashboard.charts.maps import digit_chart
-
         with seen:
             st.plotly_chart(
-                digit_chart(digit.image, title=f"What the network sees:<br>{plotly_text(digit.description, 80)}",
-                            height=300),  # two lines: one was cut off at 1280×720
+                seen_figure(image_digest(digit.image), plotly_text(digit.description, 80), _image=digit.image),
                 key=f"{key_prefix}_seen",
                 config={"displayModeBar": False},
             )
     return digit
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=32, ttl=IDLE_TTL)
+def seen_figure(digit: str, description: str, *, _image: np.ndarray) -> Any:
+    """The 28×28 input `_image` (named `digit`) as the network sees it, built once and shared (read-only)."""
+    from dashboard.charts.maps import digit_chart
+
+    # Two lines: one was cut off at 1280×720. `description` is plotly-escaped text.
+    return digit_chart(_image, title=f"What the network sees:<br>{description}", height=300)

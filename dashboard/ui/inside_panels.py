@@ -59,8 +59,9 @@ def ablation_figures(run_key: str, data_fingerprint: str, *, _ablation) -> dict[
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
-def depth_figure(run_keys: tuple[str, ...], highlight: int | None, *, _rows) -> go.Figure:
-    """The depth-against-size chart of the runs `run_keys` (their family rows, given), built once and shared."""
+def depth_figure(run_keys: tuple[tuple[str, float], ...], highlight: int | None, *, _rows) -> go.Figure:
+    """The depth-against-size chart of the runs `run_keys` ((key, test accuracy) each; their family rows
+    given), built once and shared."""
     return charts.depth_size_chart([r.final_size for r in _rows], [r.test_accuracy for r in _rows],
                                    [r.params for r in _rows], [r.label for r in _rows], highlight=highlight)
 
@@ -149,7 +150,8 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
     with chart_col:
         if len(rows) >= 2:
             highlight = next((i for i, r in enumerate(rows) if r.key == record.key), None)
-            st.plotly_chart(depth_figure(tuple(r.key for r in rows), highlight, _rows=rows), key="inside_depth")
+            keys = tuple((r.key, r.test_accuracy) for r in rows)  # an imported run's accuracy follows its scaling
+            st.plotly_chart(depth_figure(keys, highlight, _rows=rows), key="inside_depth")
         else:
             st.info(
                 "Only one run to show. Train networks of other depths to compare last-map sizes: the Train "

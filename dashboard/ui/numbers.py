@@ -16,16 +16,25 @@ from dashboard.ui.memory import released_when_idle
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
-def numbers_figure(run_keys: tuple[str, ...], *, _points) -> Any:
-    """The chart of the points chosen among the runs `run_keys` (given), built once and shared."""
+def numbers_figure(run_keys: tuple[tuple[str, float], ...], *, _points) -> Any:
+    """The chart of the points chosen among the runs `run_keys` ((key, test accuracy) each; the points given),
+    built once and shared."""
     return numbers_chart(_points)
+
+
+@released_when_idle
+@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
+def chosen_points(run_keys: tuple[tuple[str, float], ...], *, _records: Sequence[Any]) -> tuple[list, Any]:
+    """`choose_points` of the runs `run_keys` (their records, given), once per listing: it reads every run's geometry."""
+    from dashboard.training import TRAIN_PRESETS
+
+    return choose_points(_records, preferred_settings=TRAIN_PRESETS["fast"])
 
 
 def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
     """Chart and computed text for the best group of cached runs of the family, or how to get them."""
-    from dashboard.training import TRAIN_PRESETS
-
-    points, sample = choose_points(records, preferred_settings=TRAIN_PRESETS["fast"])
+    keys = tuple((r.key, r.test_accuracy) for r in records)  # an imported run's accuracy changes with its scaling
+    points, sample = chosen_points(keys, _records=records)
     if len([p for p in points if p.role == "family"]) + len(points) < 3:
         st.info(
             "Too few runs of the family in the cache: the book network with its last conv layer at "
@@ -38,7 +47,7 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
             return
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
-        st.plotly_chart(numbers_figure(tuple(r.key for r in records), _points=points), key=f"{key}_chart")
+        st.plotly_chart(numbers_figure(keys, _points=points), key=f"{key}_chart")
     with text_col:
         st.markdown(
             "The book network's last map is 3×3×64: **576 numbers**. Change only the number of "
