@@ -28,12 +28,11 @@ from typing import Any
 
 from dashboard.archive import ArchiveError, inspect_archive
 from dashboard.run import RunRecord
-from dashboard.spec import geometry
+from dashboard.spec import MAP_KINDS, geometry
 
 MODEL_FILE = "model.keras"
 RECORD_FILE = "record.json"
 MAX_RECORD_BYTES = 400_000
-MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers with spatial outputs
 
 
 class CacheError(RuntimeError):

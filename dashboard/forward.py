@@ -21,11 +21,10 @@ import numpy as np
 
 from dashboard.convolution import padded
 from dashboard.geometry import Layer
-from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NetworkSpec, chain
+from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, MAP_KINDS, NetworkSpec, chain
 from dashboard.weights import Weights, weight_shapes
 
 BATCH_NORM_EPSILON = 1e-3  # Keras's default, which `build_model` keeps
-MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layers whose outputs are feature maps
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int, padding: str) -> np.ndarray:

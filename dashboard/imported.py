@@ -22,13 +22,12 @@ from dashboard.cache import ModelCache
 from dashboard.run import ImportedModel, RunRecord, library_versions, now_iso
 from dashboard.kerasgeometry import LayerShape
 from dashboard.modelfile import Inspection, inspect_model_file, load_checked, sha256
-from dashboard.spec import LayerGeometry
+from dashboard.spec import MAP_KINDS, LayerGeometry
 from dashboard.summaries import LayerRow
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of pixels in [0, 1], the usual torchvision numbers
 SCALING_SLICE = 1000  # test images used to pick the input scaling
 ACCURACY_TIE = 0.01  # accuracies this close are told apart by their loss
-MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from dashboard.summaries import LayerRow, training_problems
 gc.freeze()
 
 INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, INPUT_CHANNELS)
-MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # kinds (as `geometry` names them) with spatial maps
-MAP_LAYERS = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)  # the same, as Keras classes
+MAP_LAYERS = (layers.Conv2D, layers.MaxPooling2D, layers.AveragePooling2D)  # `spec.MAP_KINDS` as Keras classes
 
 
 def is_map_layer(layer: keras.layers.Layer) -> bool:

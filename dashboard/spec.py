@@ -21,6 +21,7 @@ from dashboard.outside import OutsideInputError, field_problems, loads_json, pla
 INPUT_SIZE = 28
 INPUT_CHANNELS = 1
 NUM_CLASSES = 10
+MAP_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")  # layer kinds whose outputs are spatial feature maps
 POOL_SIZE = 2
 
 MIN_BLOCKS, MAX_BLOCKS = 1, 6

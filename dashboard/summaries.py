@@ -98,10 +98,13 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: 
 def summary_markdown(rows: Sequence[dict], highlight: str, jump: bool = True, formulas: bool = True) -> str:
     """The summary table (columns as `summary_frame`'s) in Markdown, the `highlight` layer's row marked;
     shapes and layer names keep to one line (no-break spaces), only the formulas wrap."""
+    def cell(column: str, value: object) -> str:
+        if isinstance(value, int):
+            return f"{value:,}"
+        return str(value) if column == FORMULAS else str(value).replace(" ", "\N{NO-BREAK SPACE}")
+
     frame = summary_frame(rows, jump=jump, formulas=formulas)
-    keep = "\N{NO-BREAK SPACE}"
-    cells = [[f"{value:,}" if isinstance(value, int) else str(value) if name == FORMULAS else str(value).replace(" ", keep)
-              for name, value in zip(frame.columns, row)] for row in frame.itertuples(index=False)]
+    cells = [[cell(column, value) for column, value in zip(frame.columns, row)] for row in frame.itertuples(index=False)]
     marked = next((i for i, row in enumerate(rows) if row["name"] == highlight), None)
     return markdown_table(list(frame.columns), cells, right=("Output shape", "Param #", "Receptive field", "Jump"),
                           marked=marked)

@@ -20,39 +20,27 @@ from pathlib import Path
 import numpy as np
 
 from dashboard.archive import WEIGHTS_NAME, ArchiveError
-from dashboard.spec import INPUT_CHANNELS, NUM_CLASSES, NetworkSpec, geometry, layer_names
+from dashboard.spec import INPUT_CHANNELS, NetworkSpec, chain, layer_infos
 
 # HDF5's own structure (headers, group indexes) on top of the arrays: ~40 KB for the book network.
 H5_OVERHEAD_BYTES = 1_000_000
-# The order Keras keeps a layer's variables in.
-CONV_VARS = ("kernel", "bias")
-BATCH_NORM_VARS = ("gamma", "beta", "moving_mean", "moving_variance")
+BATCH_NORM_VARS = ("gamma", "beta", "moving_mean", "moving_variance")  # the order Keras keeps them in
 
 Weights = Mapping[str, tuple[np.ndarray, ...]]  # layer name → its arrays, in Keras's order
 
 
 def weight_shapes(spec: NetworkSpec) -> dict[str, tuple[tuple[int, ...], ...]]:
     """Every layer with weights (name → the shapes of its arrays, in Keras's order); others are absent."""
-    names = iter(layer_names(spec))
     shapes: dict[str, tuple[tuple[int, ...], ...]] = {}
-    channels = INPUT_CHANNELS
-    for block in spec.blocks:
-        k, f = block.kernel_size, block.filters
-        shapes[next(names)] = ((k, k, channels, f), (f,))
-        if block.batch_norm:
-            shapes[next(names)] = ((f,),) * len(BATCH_NORM_VARS)
-        if block.pool:
-            next(names)
-        channels = f
-    next(names)  # flatten or global average pooling
-    last_map = [g for g in geometry(spec) if g.size is not None][-1]
-    inputs = last_map.size * last_map.size * channels if spec.head == "flatten" else channels
-    if spec.dense_units:
-        shapes[next(names)] = ((inputs, spec.dense_units), (spec.dense_units,))
-        inputs = spec.dense_units
-    if spec.dropout:
-        next(names)
-    shapes[next(names)] = ((inputs, NUM_CLASSES), (NUM_CLASSES,))
+    inputs = INPUT_CHANNELS  # the last axis of the layer's input
+    for layer, info in zip(chain(spec), layer_infos(spec)):
+        if layer.kind == "Conv2D":
+            shapes[layer.name] = ((*layer.kernel_size, inputs, layer.filters), (layer.filters,))
+        elif layer.kind == "BatchNormalization":
+            shapes[layer.name] = ((inputs,),) * len(BATCH_NORM_VARS)
+        elif layer.kind == "Dense":
+            shapes[layer.name] = ((inputs, layer.units), (layer.units,))
+        inputs = info.output_shape[-1]
     return shapes
 
 

@@ -25,7 +25,7 @@ from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
 from dashboard.charts import maps as charts
 from dashboard.charts.atlas import position_markers
-from dashboard.spec import PRESETS, LayerGeometry, NetworkSpec, geometry
+from dashboard.spec import MAP_KINDS, PRESETS, LayerGeometry, geometry
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import clickable_chart
@@ -41,7 +41,6 @@ class RunMaps:
     """What the page needs of one run, built once: never mutate it (shared by all sessions)."""
 
     key: str
-    spec: NetworkSpec | None  # None for an imported model
     forward: maps.Forward  # (n, 28, 28, 1) → ([conv/pool maps…], probabilities)
     names: tuple[str, ...]  # conv/pool layer names, in order
     kinds: tuple[str, ...]  # "Conv2D" / "MaxPooling2D" for each name
@@ -60,10 +59,8 @@ class RunMaps:
 
 def network_maps(key: str, network: Any) -> RunMaps:
     """A run trained here, from its `dashboard.forward.Network` (numpy: nothing to load or trace)."""
-    from dashboard.forward import MAP_KINDS
-
     spatial = [g for g in geometry(network.spec) if g.size is not None and g.kind in MAP_KINDS]
-    return RunMaps(key=key, spec=network.spec, forward=network.maps_and_probs, names=tuple(g.name for g in spatial),
+    return RunMaps(key=key, forward=network.maps_and_probs, names=tuple(g.name for g in spatial),
                    kinds=tuple(g.kind for g in spatial), geometry=tuple(spatial), kernels=network.kernels())
 
 
@@ -81,7 +78,6 @@ def prepare_run(key: str, model: Any, spatial: list[LayerGeometry]) -> RunMaps:
     act.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))  # trace once, here
     return RunMaps(
         key=key,
-        spec=None,
         forward=partial(forward_all, act),
         names=tuple(layer.name for layer in layers),
         kinds=tuple(g.kind for g in spatial),  # the recorded geometry names each layer's kind
