@@ -28,11 +28,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from dashboard.diagnosis import diagnose
 from dashboard.outside import OutsideInputError, loads_json
+from dashboard.reproducible import RECIPE
 from dashboard.spec import NetworkSpec, SpecError, final_map
 from dashboard.training import SettingsError, TrainSettings
 
-KEY_FORMAT = 1  # bump only if the meaning of a key changes
+KEY_FORMAT = 2  # bump only if the meaning of a key changes (2: trained with `reproducible.RECIPE`)
 MAX_RECORD_CHARS = 200_000  # a record is ~1.5 KB; 20 epochs of history stay far below this
 MAX_RECORD_DEPTH = 8
 KINDS = ("trained", "imported")
@@ -122,6 +124,11 @@ class RunRecord:
     trained_on: str = ""  # host name or Dask worker address ("" in records older than jobs)
     queued_seconds: float = 0.0  # time the job waited before training started
     imported: ImportedModel | None = None
+    trained: bool = True  # False: the training failed (`dashboard.diagnosis`); imported runs: True
+    diagnosis: str | None = None  # why it failed, a sentence; None when it trained
+    dead_channels: int | None = None  # last conv channels 0 on every test image (None: not counted)
+    commonest_share: float | None = None  # the commonest digit's share of the test set it was measured on
+    recipe: dict[str, int] = field(default_factory=dict)  # TensorFlow thread pools (`reproducible.RECIPE`)
 
     def __post_init__(self) -> None:
         trained = self.spec is not None and self.settings is not None
@@ -139,6 +146,16 @@ class RunRecord:
     def is_imported(self) -> bool:
         """True for a run made from an uploaded model file."""
         return self.imported is not None
+
+    @property
+    def seed(self) -> int | None:
+        """The training seed (None for an imported run)."""
+        return None if self.settings is None else self.settings.seed
+
+    @property
+    def failed(self) -> bool:
+        """True when the training did not train (an imported run never counts as failed)."""
+        return not self.trained
 
     @property
     def epochs_done(self) -> int:
@@ -258,16 +275,45 @@ def _parse_measures(data: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{name} is not a string")
     out["versions"] = {str(k): str(v) for k, v in dict(data.get("versions") or {}).items()}
     out["shipped"] = data.get("shipped", False) is True
+    out["recipe"] = {str(k): int(v) for k, v in dict(data.get("recipe") or {}).items()}
+    out.update(_parse_verdict(data, out))
     return out
+
+
+def _parse_verdict(data: dict[str, Any], measures: dict[str, Any]) -> dict[str, Any]:
+    """`trained`, `diagnosis`, `dead_channels`, `commonest_share`: as stored, or judged now for older records."""
+    dead = data.get("dead_channels")
+    if dead is not None and (isinstance(dead, bool) or not isinstance(dead, int) or dead < 0):
+        raise ValueError("dead_channels must be a whole number ≥ 0 or null")
+    share = data.get("commonest_share")
+    share = None if share is None else float(share)
+    if share is not None and not 0.0 < share <= 1.0:
+        raise ValueError("commonest_share must be between 0 and 1")
+    out = {"dead_channels": dead, "commonest_share": share}
+    if "trained" in data:
+        if not isinstance(data["trained"], bool):
+            raise ValueError("trained must be true or false")
+        sentence = data.get("diagnosis")
+        if sentence is not None and not isinstance(sentence, str):
+            raise ValueError("diagnosis must be a sentence or null")
+        out.update(trained=data["trained"], diagnosis=None if data["trained"] else (sentence or "This training failed."))
+        return out
+    if data.get("kind") == "imported" or data.get("imported"):
+        return {**out, "trained": True, "diagnosis": None}
+    final = measures.get("final_map")
+    verdict = diagnose(measures["history"], measures["test_accuracy"], share, dead, final[1] if final else None)
+    return {**out, "trained": verdict.trained, "diagnosis": verdict.sentence}
 
 
 # --- keys and stamps ---------------------------------------------------------------------------
 
 
 def make_key(spec: NetworkSpec, settings: TrainSettings, data_fingerprint: str) -> str:
-    """A trained run's key: 16 hex characters hashing the canonical spec, the settings (seed included), the data."""
+    """A trained run's key: 16 hex characters hashing the canonical spec, the settings (seed included), the data
+    and the thread recipe that makes the training reproducible."""
     payload = json.dumps(
-        {"format": KEY_FORMAT, "spec": spec.to_dict(), "settings": settings.to_dict(), "data": data_fingerprint},
+        {"format": KEY_FORMAT, "spec": spec.to_dict(), "settings": settings.to_dict(), "data": data_fingerprint,
+         "recipe": RECIPE},
         sort_keys=True,
         separators=(",", ":"),
     )

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData
+from dashboard.diagnosis import diagnose
 from dashboard.run import RunRecord, library_versions, now_iso
 from dashboard.spec import NetworkSpec, final_map, validate
 from dashboard.training import BatchProgress, EpochProgress, TrainResult, TrainSettings, train
@@ -116,7 +117,9 @@ def _acquire_polling(lock: threading.Lock, on_wait: Callable[[float], None] | No
 
 def make_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: MnistData, result: TrainResult,
                 trained_on: str | None = None, queued_seconds: float = 0.0) -> RunRecord:
-    """The cache record of a finished training (`trained_on` defaults to this host's name)."""
+    """The cache record of a finished training, judged (`trained_on` defaults to this host's name)."""
+    channels = final_map(spec)[1]
+    verdict = diagnose(result.history, result.test_accuracy, result.commonest_share, result.dead_channels, channels)
     return RunRecord(
         key=key,
         spec=spec,
@@ -134,6 +137,11 @@ def make_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: Mnis
         shipped=False,
         trained_on=socket.gethostname() if trained_on is None else trained_on,
         queued_seconds=round(max(float(queued_seconds), 0.0), 3),
+        trained=verdict.trained,
+        diagnosis=verdict.sentence,
+        dead_channels=result.dead_channels,
+        commonest_share=None if result.commonest_share is None else round(result.commonest_share, 6),
+        recipe=dict(result.recipe),
     )
 
 

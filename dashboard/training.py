@@ -94,6 +94,9 @@ class TrainResult:
     train_seconds: float  # the fit only: no data preparation, no test evaluation
     train_images: int  # images the model was fitted on (validation excluded)
     val_images: int
+    dead_channels: int | None = None  # last conv channels that are 0 on every test image
+    commonest_share: float | None = None  # share of the commonest digit in the test labels
+    recipe: dict[str, int] = field(default_factory=dict)  # thread pools it trained with (`reproducible.RECIPE`)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -192,6 +195,27 @@ def _split(data: MnistData, settings: TrainSettings) -> tuple[Any, Any, int, int
     return fit_data, val_data, n_fit, n_val
 
 
+def dead_channels(model: Any, images: np.ndarray) -> int:
+    """How many channels of the last conv layer are 0 (after ReLU) on every one of `images` (uint8)."""
+    import keras
+
+    from dashboard.model import is_map_layer
+
+    convs = [layer for layer in model.layers if is_map_layer(layer) and isinstance(layer, keras.layers.Conv2D)]
+    probe = keras.Model(model.inputs[0], convs[-1].output)
+    peak = np.zeros(convs[-1].output.shape[-1], dtype=np.float32)
+    for start in range(0, len(images), EVAL_BATCH):  # batches: no_pooling's maps are 1.2 GB for 10,000 images
+        batch = images[start:start + EVAL_BATCH].astype(np.float32)[..., None] / 255.0
+        maps = np.asarray(probe.predict_on_batch(batch))  # (b, side, side, channels)
+        peak = np.maximum(peak, maps.max(axis=(0, 1, 2)))
+    return int(np.sum(peak <= 0.0))
+
+
+def commonest_share(labels: np.ndarray) -> float:
+    """Share of the commonest label: the accuracy of always answering it."""
+    return float(np.bincount(labels.astype(np.int64), minlength=NUM_CLASSES).max() / max(len(labels), 1))
+
+
 def train(
     spec: NetworkSpec,
     settings: TrainSettings,
@@ -200,7 +224,11 @@ def train(
     on_epoch: Callable[[EpochProgress], None] | None = None,
     callbacks: list[Any] | None = None,
 ) -> TrainResult:
-    """Fit a fresh model of `spec` on `data` with `settings`; the same inputs give the same result.
+    """Fit a fresh model of `spec` on `data` with `settings`; the same inputs give the same weights.
+
+    The same weights on any core count and in any process: TensorFlow's pools are pinned
+    (`dashboard.reproducible`). After the fit, the test set is evaluated and the last conv
+    layer's dead channels are counted (`dashboard.diagnosis` judges the run from them).
 
     `callbacks` are extra Keras callbacks (benchmarks use them); raises `SpecError` or
     `SettingsError` on bad input before any work is done.
@@ -208,8 +236,10 @@ def train(
     import keras
 
     from dashboard.model import build_model
+    from dashboard.reproducible import check_threads
 
     validate(spec)
+    recipe = check_threads()  # raises before any work if this process's TensorFlow has other pools
     keras.utils.set_random_seed(settings.seed)  # this thread's Keras seed, numpy, Python, TF (before the pipeline)
     fit_data, val_data, n_fit, n_val = _split(data, settings)
     batches = steps_per_epoch(n_fit, settings.batch_size)
@@ -242,4 +272,7 @@ def train(
         train_seconds=train_seconds,
         train_images=n_fit,
         val_images=n_val,
+        dead_channels=dead_channels(model, data.x_test),
+        commonest_share=commonest_share(data.y_test),
+        recipe=recipe,
     )

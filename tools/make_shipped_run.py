@@ -1,16 +1,18 @@
 """Remake the runs shipped in ``model_cache/shipped/``: trained on the full MNIST set.
 
-    python tools/make_shipped_run.py /work/shared/data/mnist.npz            # the book run
-    python tools/make_shipped_run.py /work/shared/data/mnist.npz --grid workshop --grid numbers --max-mb 9
+    python tools/make_shipped_run.py /path/to/mnist.npz            # the book run
+    python tools/make_shipped_run.py /path/to/mnist.npz --grid workshop --grid numbers:3 --max-mb 9
 
-Trains the book network with the book training preset (and, with ``--grid``, every run of
-those grids, each run once) through ``get_or_train`` into a throw-away cache, then copies each
+Trains the book network with the book training preset (and, with ``--grid NAME[:SEEDS]``, every
+run of those grids with seeds 0 to SEEDS-1, each run once) through ``get_or_train`` into a work
+cache (``--work``; kept, so an interrupted remake resumes where it stopped), then copies each
 entry into ``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record. Runs whose
 model file is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are
 not shipped. ``--prune`` removes shipped runs that the given grids no longer make (e.g. runs
 of an older `fast` preset).
-Training is deterministic for a given seed, so a remake on the same machine and library
-versions gives the same keys and, up to floating-point noise between machines, the same models.
+Training is reproducible (`dashboard.reproducible`): a remake with the same library versions on
+the same CPU instruction set gives the same keys and the same models. Runs are trained seed by
+seed (every network's seed 0 first), the largest networks last.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", help="the full MNIST .npz (keras.datasets.mnist layout)")
-    parser.add_argument("--grid", action="append", default=[], help="also ship the runs of this grid (workshop, numbers); repeatable")
+    parser.add_argument("--grid", action="append", default=[],
+                        help="also ship the runs of this grid (workshop, numbers), NAME:SEEDS for seeds 0..SEEDS-1; repeatable")
+    parser.add_argument("--work", default=None, help="work cache directory (default: a new temporary one)")
     parser.add_argument("--max-mb", type=float, default=2.0, help="largest model file to ship (MB)")
     parser.add_argument("--replace", action="store_true", help="replace shipped runs of the same key")
     parser.add_argument("--prune", action="store_true", help="remove shipped runs these grids do not make")
@@ -48,10 +52,18 @@ def main() -> int:
     if not data.is_full:
         print(f"error: {data.label} is not the full MNIST set", file=sys.stderr)
         return 2
+    from dataclasses import replace
+
+    from dashboard.summaries import total_params
+
     runs = [("book · book", BOOK, TRAIN_PRESETS["book"])]
     for grid in args.grid:
-        runs += load_grid(grid)
-    work = ModelCache(Path(tempfile.mkdtemp(prefix="convnet-shipped-")), shipped_root=None, max_mb=10_000)
+        name, _, seeds = grid.partition(":")
+        for label, spec, settings in load_grid(name):
+            runs += [(f"{label} · seed {seed}", spec, replace(settings, seed=seed)) for seed in range(int(seeds or 1))]
+    runs.sort(key=lambda run: (total_params(run[1]) > 1_000_000, run[2].seed))  # big ones last
+    work_dir = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="convnet-shipped-"))
+    work = ModelCache(work_dir, shipped_root=None, max_mb=10_000)
     SHIPPED_ROOT.mkdir(parents=True, exist_ok=True)
     wanted, seen = set(), set()
     for label, spec, settings in runs:
