@@ -149,29 +149,16 @@ def _settle(manager, statuses) -> int:
     return EXIT_BAD_INPUT if problems else (1 if failed else 0)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from dashboard.cache import ModelCache
-    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
-
-    spec = parse_spec(args)
-    settings = _train_settings(args)
-    data = _load_data(args.data)
-    cache = ModelCache()
-    manager = manager_for_cli(cache)
-    label = f"{spec.describe()} · {settings.describe()}"
-    print(f"training {label} on {data.label}", file=sys.stderr)
-    status = manager.submit(spec, settings, data, session=CLI_SESSION, label=label)
-    status = watch(manager, [(label, status)])[0]
-    for problem in cache.take_problems():
-        print(f"warning: {problem}", file=sys.stderr)
-    code = _settle(manager, [status])
-    record = status.record
-    if record is None:
-        return code
-    out = {
+def _run_json(record, status) -> dict:
+    """One run as `train --json` prints it."""
+    return {
         "key": record.key,
+        "seed": record.seed,
         "cache_hit": status.cached,
         "stored": status.stored,
+        "trained": record.trained,
+        "diagnosis": record.diagnosis,
+        "dead_channels": record.dead_channels,
         "history": record.history,
         "test_accuracy": record.test_accuracy,
         "train_seconds": record.train_seconds,
@@ -179,12 +166,52 @@ def cmd_train(args: argparse.Namespace) -> int:
         "trained_on": record.trained_on,
         "queued_seconds": record.queued_seconds,
     }
+
+
+def _run_line(record, cached: bool) -> str:
+    """One run as `train` prints it: key, where, accuracy, and the verdict when the training failed."""
+    state = "from the cache" if cached else f"trained in {record.train_seconds:.1f} s on {record.trained_on}"
+    line = (f"run {record.key} (seed {record.seed}, {state}): test accuracy {record.test_accuracy:.4f}, "
+            f"val accuracy {record.val_accuracy:.4f}, {record.params:,} parameters")
+    return line if record.trained else f"{line}\n  {record.diagnosis}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from dashboard.cache import ModelCache
+    from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
+    from dashboard.seeds import RunGroup
+
+    spec = parse_spec(args)
+    settings = _train_settings(args)
+    data = _load_data(args.data)
+    cache = ModelCache()
+    manager = manager_for_cli(cache)
+    submitted = []
+    for seed in range(settings.seed, settings.seed + args.seeds):
+        label = f"{spec.describe()} · {replace(settings, seed=seed).describe()}"
+        print(f"training {label} on {data.label}", file=sys.stderr)
+        submitted.append((label, manager.submit(spec, replace(settings, seed=seed), data, session=CLI_SESSION, label=label)))
+    statuses = watch(manager, submitted)
+    for problem in cache.take_problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    code = _settle(manager, statuses)
+    done = [(s.record, s) for s in statuses if s.record is not None]
+    if not done:
+        return code
+    runs = [_run_json(record, status) for record, status in done]
+    spread = RunGroup(tuple(record for record, _ in done)).spread
     if args.json:
-        print(json.dumps(out, indent=2))
+        summary = {"seeds": spread.total, "trained": spread.n, "failed": spread.failed,
+                   "median": None if not spread.n else spread.median,
+                   "low": None if not spread.n else spread.low, "high": None if not spread.n else spread.high}
+        print(json.dumps(runs[0] if args.seeds == 1 else {**summary, "runs": runs}, indent=2))
     else:
-        state = "from the cache" if status.cached else f"trained in {record.train_seconds:.1f} s on {record.trained_on}"
-        print(f"run {record.key} ({state}): test accuracy {record.test_accuracy:.4f}, "
-              f"val accuracy {record.val_accuracy:.4f}, {record.params:,} parameters")
+        for record, status in done:
+            print(_run_line(record, status.cached))
+        if args.seeds > 1:
+            print(f"test accuracy: {spread.text()}")
     return code
 
 
@@ -193,7 +220,11 @@ def cmd_warm(args: argparse.Namespace) -> int:
     from dashboard.cli_jobs import CLI_SESSION, manager_for_cli, watch
     from dashboard.grids import load_grid
 
-    grid = load_grid(args.grid)
+    from dataclasses import replace
+
+    grid = [(f"{label} · seed {seed}" if args.seeds > 1 else label, spec, replace(settings, seed=seed))
+            for label, spec, settings in load_grid(args.grid)
+            for seed in range(settings.seed, settings.seed + args.seeds)]
     data = _load_data(args.data)
     cache = ModelCache()
     print(f"warming {len(grid)} run(s) on {data.label} into {cache.root}", file=sys.stderr)
@@ -210,8 +241,9 @@ def cmd_warm(args: argparse.Namespace) -> int:
     finished = watch(manager, submitted) if submitted else []
     for (name, _), status in zip(submitted, finished):
         if status.record is not None:
+            failed = "" if status.record.trained else f" (did not train: {status.record.diagnosis})"
             print(f"{name}: trained on {status.record.trained_on}: test accuracy "
-                  f"{status.record.test_accuracy:.4f} ({status.record.train_seconds:.0f} s) run {status.key}",
+                  f"{status.record.test_accuracy:.4f} ({status.record.train_seconds:.0f} s) run {status.key}{failed}",
                   file=sys.stderr)
     for problem in cache.take_problems():
         print(f"warning: {problem}", file=sys.stderr)
@@ -286,6 +318,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_CLI_SEEDS = 10
+
+
+def _seed_count(text: str) -> int:
+    """`--seeds`: a whole number from 1 to MAX_CLI_SEEDS."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a whole number, not {text[:20]!r}") from None
+    if not 1 <= value <= MAX_CLI_SEEDS:
+        raise argparse.ArgumentTypeError(f"--seeds must be 1 to {MAX_CLI_SEEDS}, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="ConvNet Explorer from the command line.")
@@ -310,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-preset", choices=sorted(TRAIN_PRESETS), default="book", help="training settings")
     train.add_argument("--data", default="auto", metavar="auto|embedded|PATH", help="MNIST source (default auto)")
     train.add_argument("--epochs", type=int, help="override the preset's epochs (1-20)")
-    train.add_argument("--seed", type=int, help="override the seed (default 0)")
+    train.add_argument("--seed", type=int, help="override the seed (default 0); with --seeds, the first seed")
+    train.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
+                       help="train seeds SEED to SEED+N-1 and report their spread (1-10, default 1)")
     train.add_argument("--batch-size", type=int, help="override the batch size")
     train.add_argument("--optimizer", choices=OPTIMIZERS, help="override the optimizer")
     train.add_argument("--learning-rate", type=float, help="override the learning rate")
@@ -323,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     warm.add_argument("--grid", default="workshop", metavar="FILE_OR_NAME",
                       help="a grid JSON file, or a built-in grid name (workshop: every preset, fast training)")
     warm.add_argument("--data", default="auto", metavar="auto|embedded|PATH", help="MNIST source (default auto)")
+    warm.add_argument("--seeds", type=_seed_count, default=1, metavar="N",
+                      help="train every run of the grid with N seeds (1-10, default 1)")
     warm.set_defaults(func=cmd_warm)
 
     cache = sub.add_parser("cache", help="list, verify or prune the model cache")

@@ -54,8 +54,8 @@ def diagnose(
     flat_loss = math.isfinite(val_loss) and abs(val_loss - LN10) < LOSS_MARGIN
     if not (at_chance or flat_loss):
         return Diagnosis(True, None)
-    what = (f"test accuracy {test_accuracy:.2%} is no better than always answering the commonest digit "
-            f"({share:.2%})" if at_chance else
+    what = (f"test accuracy {test_accuracy:.2%} is no better than always answering the "
+            f"commonest digit ({share:.2%}) by much" if at_chance else
             f"its validation loss stayed at {val_loss:.2f}, the loss of a uniform guess (ln 10 ≈ {LN10:.2f})")
     if dead and channels:
         why = (f"; {dead_channels_sentence(dead, channels)}, so the classifier reads only zeros"

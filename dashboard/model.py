@@ -9,6 +9,7 @@ Shapes, parameter counts and receptive fields shown anywhere come from `dashboar
 from __future__ import annotations
 
 import gc
+from typing import Any
 
 import keras
 import numpy as np
@@ -31,13 +32,28 @@ def is_map_layer(layer: keras.layers.Layer) -> bool:
     return isinstance(layer, MAP_LAYERS)
 
 
-def build_model(spec: NetworkSpec) -> keras.Sequential:
-    """The uncompiled Keras model of `spec`; `SpecError` if it is invalid or over the training caps."""
+def layer_seeds(seed: int, count: int = 32) -> list[int]:
+    """`count` independent seeds derived from a training's seed (numpy's SeedSequence), one per random layer."""
+    return [int(x) for x in np.random.SeedSequence(seed).generate_state(count)]
+
+
+def build_model(spec: NetworkSpec, seed: int | None = None) -> keras.Sequential:
+    """The uncompiled Keras model of `spec`; `SpecError` if it is invalid or over the training caps.
+
+    With `seed`, every random initializer and dropout layer gets its own seed derived from it,
+    so the model never draws from Python's process-wide `random` (which other threads, Dask's
+    among them, use too); without, Keras's defaults (shapes and parameter counts only).
+    """
     validate(spec)
     too_big = training_problems(spec)
     if too_big:
         raise SpecError(too_big)
     names = iter(layer_names(spec))
+    seeds = iter(layer_seeds(seed)) if seed is not None else None
+
+    def glorot() -> Any:
+        return "glorot_uniform" if seeds is None else keras.initializers.GlorotUniform(seed=next(seeds))
+
     stack: list[layers.Layer] = []
     for block in spec.blocks:
         stack.append(
@@ -47,6 +63,7 @@ def build_model(spec: NetworkSpec) -> keras.Sequential:
                 strides=block.strides,
                 padding=block.padding,
                 activation="relu",
+                kernel_initializer=glorot(),
                 name=next(names),
             )
         )
@@ -60,10 +77,10 @@ def build_model(spec: NetworkSpec) -> keras.Sequential:
     else:
         stack.append(layers.GlobalAveragePooling2D(name=next(names)))
     if spec.dense_units:
-        stack.append(layers.Dense(spec.dense_units, activation="relu", name=next(names)))
+        stack.append(layers.Dense(spec.dense_units, activation="relu", kernel_initializer=glorot(), name=next(names)))
     if spec.dropout:
-        stack.append(layers.Dropout(spec.dropout, name=next(names)))
-    stack.append(layers.Dense(NUM_CLASSES, activation="softmax", name=next(names)))
+        stack.append(layers.Dropout(spec.dropout, seed=None if seeds is None else next(seeds), name=next(names)))
+    stack.append(layers.Dense(NUM_CLASSES, activation="softmax", kernel_initializer=glorot(), name=next(names)))
     return keras.Sequential([keras.Input(INPUT_SHAPE), *stack], name="convnet")
 
 

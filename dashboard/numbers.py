@@ -3,9 +3,12 @@
 The runs come from the cache, found by their network: the book network with only its last
 conv layer's filter count changed (1 to 64 filters: 9 to 576 numbers), and three references,
 the global-average head (64 numbers, no positions), the 1×1 last map and the network without
-pooling (22×22×64 = 30,976 numbers). Only runs trained alike are compared: one group of
-(training settings, data). `numbers_sentences` turns the measured points into the text shown
-beside the chart; nothing in it is decided before the numbers are seen.
+pooling (22×22×64 = 30,976 numbers). Only runs trained alike are compared: one set of
+(training settings but the seed, data). Each network is one point made of all its seeds
+(`dashboard.seeds`): the median of those that trained, their range, and the failed ones counted
+apart. `numbers_sentences` turns the measured points into the text shown beside the chart,
+judging every difference against the seed-to-seed spread; nothing in it is decided before the
+numbers are seen.
 
 Pure Python: imports neither TensorFlow nor Streamlit.
 """
@@ -17,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from dashboard.labels import data_name
 from dashboard.run import RunRecord
+from dashboard.seeds import SPREAD_WORDS, RunGroup, Spread, difference_words, group_runs, judge
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, final_map
 from dashboard.training import TrainSettings
 
@@ -26,21 +30,32 @@ REFERENCE_LABELS = {
     "one_by_one": "1×1 last map",
     "no_pooling": "no pooling (22×22 map)",
 }
-NEAR_BEST = 0.002  # "as good as the best": within 0.2 points
-CHANCE_LIKE = 0.003  # differences this small between single-seed runs can be chance
+NEAR_BEST = 0.002  # with one seed a side: "as good as the best" within 0.2 points
 
 
 @dataclass(frozen=True)
 class NumbersPoint:
-    """One run on the chart."""
+    """One network on the chart: its seeds' spread (failed trainings counted apart)."""
 
-    key: str
+    key: str  # the run closest to the median (names the point; its record opens elsewhere)
     role: str  # "family" or one of REFERENCES
     label: str
     numbers: int  # numbers the classifier reads: h·w·c after Flatten, c after global averaging
     side: int  # the last map's side
     channels: int  # its channels (the last conv layer's filters)
-    test_accuracy: float
+    spread: Spread
+    seeds: tuple[tuple[int, float, bool], ...] = ()  # (seed, test accuracy, trained) of every run
+    diagnoses: tuple[str, ...] = ()  # why the failed ones failed
+
+    @property
+    def test_accuracy(self) -> float:
+        """The median over the seeds that trained (nan if none did)."""
+        return self.spread.median
+
+    @property
+    def trained(self) -> bool:
+        """True when at least one seed trained."""
+        return self.spread.n > 0
 
 
 def family_filters(spec: NetworkSpec) -> int | None:
@@ -57,73 +72,103 @@ def classifier_numbers(spec: NetworkSpec) -> int:
     return side * side * channels if spec.head == "flatten" else channels
 
 
-def point_of(record: RunRecord) -> NumbersPoint | None:
-    """The chart point of a run, or None if it is not of the family (an imported run never is)."""
-    spec, accuracy = record.spec, record.test_accuracy
+def role_of(spec: NetworkSpec | None) -> str | None:
+    """'family', a reference's name, or None when `spec` is not on the chart (an imported run never is)."""
     if spec is None:
         return None
-    filters = family_filters(spec)
-    role = "family" if filters is not None else next((n for n in REFERENCES if PRESETS[n] == spec), None)
+    if family_filters(spec) is not None:
+        return "family"
+    return next((n for n in REFERENCES if PRESETS[n] == spec), None)
+
+
+def point_of(group: RunGroup) -> NumbersPoint | None:
+    """The chart point of a group of seeds, or None if its network is not on the chart."""
+    spec = group.first.spec
+    role = role_of(spec)
     if role is None:
         return None
     side, channels = final_map(spec)
     label = f"{channels} filter{'s' if channels != 1 else ''}" if role == "family" else REFERENCE_LABELS[role]
-    return NumbersPoint(str(record.key), role, label, classifier_numbers(spec), side, channels, accuracy)
+    seeds = tuple((r.seed or 0, r.test_accuracy, r.trained) for r in group.runs)
+    diagnoses = tuple(r.diagnosis for r in group.failed if r.diagnosis)
+    return NumbersPoint(group.representative().key, role, label, classifier_numbers(spec), side, channels,
+                        group.spread, seeds, diagnoses)
 
 
-def _group_key(record: RunRecord) -> tuple[TrainSettings | None, str]:
-    return record.settings, record.data_fingerprint
+def _settings_key(record: RunRecord) -> tuple[TrainSettings | None, str]:
+    settings = None if record.settings is None else replace(record.settings, seed=0)
+    return settings, record.data_fingerprint
 
 
 def choose_points(
     records: Iterable[RunRecord], preferred_settings: TrainSettings | None = None, preferred_data: str = "full MNIST"
 ) -> tuple[list[NumbersPoint], RunRecord | None]:
-    """The points of the best group of runs trained alike, and one record of that group (or None).
+    """The points of the best set of runs trained alike (seeds apart), and one record of that set (or None).
 
-    Best: the most family runs, then runs trained with `preferred_settings`, then on
-    `preferred_data` (a record's `data_name`), then the most points. One point per network (the
-    first record seen). Sorted by role, then numbers.
+    Best: the most family networks, then runs trained with `preferred_settings` (any seed), then on
+    `preferred_data` (a record's `data_name`), then the most runs. One point per network, made of
+    all its seeds. Sorted by role, then numbers.
     """
-    groups: dict[tuple[TrainSettings | None, str], list[tuple[NumbersPoint, RunRecord]]] = {}
+    sets: dict[tuple[TrainSettings | None, str], list[RunRecord]] = {}
     for record in records:
-        point = point_of(record)
-        if point is not None:
-            groups.setdefault(_group_key(record), []).append((point, record))
-    if not groups:
+        if role_of(record.spec) is not None:
+            sets.setdefault(_settings_key(record), []).append(record)
+    if not sets:
         return [], None
-    wanted = preferred_settings
+    wanted = None if preferred_settings is None else replace(preferred_settings, seed=0)
 
-    def rank(item: tuple[tuple[TrainSettings | None, str], list]) -> tuple:
+    def rank(item: tuple[tuple[TrainSettings | None, str], list[RunRecord]]) -> tuple:
         (settings, _), members = item
-        family = len({p.channels for p, _ in members if p.role == "family"})
-        sample = members[0][1]
-        return (family, wanted is not None and settings == wanted, data_name(sample) == preferred_data, len(members))
+        family = len({r.spec for r in members if role_of(r.spec) == "family"})
+        return (family, wanted is not None and settings == wanted, data_name(members[0]) == preferred_data, len(members))
 
-    _, members = max(groups.items(), key=rank)
-    seen: set[tuple[str, int]] = set()
-    points = []
-    for point, _ in members:
-        if (point.role, point.numbers) not in seen:
-            seen.add((point.role, point.numbers))
-            points.append(point)
+    _, members = max(sets.items(), key=rank)
+    points = [p for p in (point_of(g) for g in group_runs(members)) if p is not None]
     order = {"family": 0, **{name: i + 1 for i, name in enumerate(REFERENCES)}}
-    return sorted(points, key=lambda p: (order[p.role], p.numbers)), members[0][1]
+    return sorted(points, key=lambda p: (order[p.role], p.numbers)), members[0]
 
 
 def _pct(value: float) -> str:
     return f"{value:.2%}"
 
 
-def _points(diff: float) -> str:
-    return f"{abs(diff) * 100:.2f} point{'s' if abs(diff) * 100 != 1 else ''} {'above' if diff > 0 else 'below'}"
+def _name(p: NumbersPoint) -> str:
+    """'the 9 numbers of a 3×3×1 map' style name for comparison sentences."""
+    return f"{p.numbers:,} numbers ({p.side}×{p.side}×{p.channels})"
+
+
+def _as_good(p: NumbersPoint, best: NumbersPoint) -> bool:
+    """p is not below the best beyond the seed spread (or, with one seed a side, within NEAR_BEST)."""
+    verdict = judge(best.spread, p.spread).verdict
+    if verdict == "cannot tell":
+        return p.test_accuracy >= best.test_accuracy - NEAR_BEST
+    return verdict != "lower"
+
+
+def failure_sentences(points: Sequence[NumbersPoint]) -> list[str]:
+    """'k of n trainings of this network did not train', with the reason, for every point that has failures."""
+    out = []
+    for p in points:
+        if not p.spread.failed:
+            continue
+        k, n = p.spread.failed, p.spread.total
+        reason = f" ({p.diagnoses[0]})" if p.diagnoses else ""
+        if p.trained:
+            out.append(f"{k} of {n} trainings of the {p.label} network ({p.numbers:,} numbers) did not train{reason}; "
+                       f"its point is the median of the {p.spread.n} that did.")
+        else:
+            out.append(f"None of the {n} training{'s' if n != 1 else ''} of the {p.label} network ({p.numbers:,} numbers) "
+                       f"trained{reason}: the chart marks {'it' if n == 1 else 'them'} apart; a failed training says "
+                       "nothing about what its numbers can carry. Try another seed.")
+    return out
 
 
 def _family_sentences(family: Sequence[NumbersPoint]) -> list[str]:
     low, high = family[0], family[-1]
     out = [
         f"With {low.numbers:,} numbers ({low.side}×{low.side}×{low.channels}) the network reads "
-        f"{_pct(low.test_accuracy)} of the test digits; with {high.numbers:,} ({high.side}×{high.side}×"
-        f"{high.channels}), {_pct(high.test_accuracy)}."
+        f"{low.spread.text()} of the test digits; with {high.numbers:,} ({high.side}×{high.side}×"
+        f"{high.channels}), {high.spread.text()}."
     ]
     if low.test_accuracy >= 0.9:
         out.append(
@@ -131,32 +176,27 @@ def _family_sentences(family: Sequence[NumbersPoint]) -> list[str]:
             "hold a digit's identity when the convolutions before them have done the work."
         )
     best = max(family, key=lambda p: p.test_accuracy)
-    close = [p.test_accuracy >= best.test_accuracy - NEAR_BEST for p in family]
-    start = next((i for i in range(len(family)) if all(close[i:])), None)  # close from here on
+    close = [_as_good(p, best) for p in family]
+    start = next((i for i in range(len(family)) if all(close[i:])), None)  # as good from here on
     enough = None if start is None else family[start]
-    # (None: the largest maps fall back from the best; the drop sentence below says so.)
     if enough is high and len(family) > 2:
-        out.append(f"Accuracy still rises up to the largest map measured, {high.numbers:,} numbers.")
+        out.append(f"Accuracy still rises beyond the seed-to-seed spread up to the largest map measured, "
+                   f"{high.numbers:,} numbers.")
     elif enough is not high and enough is not None:
         out.append(
-            f"From {enough.numbers:,} numbers ({enough.label}) on, every run is within "
-            f"{NEAR_BEST * 100:.1f} points of the best ({_pct(best.test_accuracy)} at {best.numbers:,}): "
+            f"From {enough.numbers:,} numbers ({enough.label}) on, no network is below the best "
+            f"({_pct(best.test_accuracy)} at {best.numbers:,}) by more than the seed-to-seed spread: "
             "beyond that, more numbers buy almost nothing."
         )
     first_99 = next((p for p in family if p.test_accuracy >= 0.99), None)
     if first_99 is not None:
-        out.append(f"The smallest map at or above 99% has {first_99.numbers:,} numbers.")
+        out.append(f"The smallest map whose median reaches 99% has {first_99.numbers:,} numbers.")
     else:
-        out.append("No run of this family reaches 99% here.")
+        out.append("No network of this family reaches 99% (median) here.")
     drops = [(a, b) for a, b in zip(family, family[1:]) if b.test_accuracy < a.test_accuracy]
     if drops:
         a, b = max(drops, key=lambda pair: pair[0].test_accuracy - pair[1].test_accuracy)
-        size = a.test_accuracy - b.test_accuracy
-        out.append(
-            f"More is not always better: from {a.numbers:,} to {b.numbers:,} numbers accuracy falls by "
-            f"{size * 100:.2f} points"
-            + (" (one training seed per run: a difference this small can be chance)." if size <= CHANCE_LIKE else ".")
-        )
+        out.append("More is not always better? " + difference_words(a.spread, b.spread, f"the {_name(a)}", f"The {_name(b)}"))
     return out
 
 
@@ -165,37 +205,44 @@ def _nearest(family: Sequence[NumbersPoint], numbers: int) -> NumbersPoint:
 
 
 def numbers_sentences(points: Sequence[NumbersPoint]) -> list[str]:
-    """What the measured points show, as sentences (empty if there is nothing to say)."""
-    family = sorted((p for p in points if p.role == "family"), key=lambda p: p.numbers)
-    refs = {p.role: p for p in points if p.role != "family"}
+    """What the measured points show, as sentences (empty if there is nothing to say); failed trainings excluded."""
+    family = sorted((p for p in points if p.role == "family" and p.trained), key=lambda p: p.numbers)
+    refs = {p.role: p for p in points if p.role != "family" and p.trained}
     out = _family_sentences(family) if len(family) >= 2 else []
     if len(family) == 1:
         only = family[0]
-        out.append(f"Only one run of the family so far: {only.numbers:,} numbers, {_pct(only.test_accuracy)}.")
+        out.append(f"Only one network of the family so far: {only.numbers:,} numbers, {only.spread.text()}.")
     avg = refs.get("global_avg")
     if avg is not None:
-        text = f"The global-average head keeps {avg.numbers:,} numbers and forgets where: {_pct(avg.test_accuracy)}"
+        text = f"The global-average head keeps {avg.numbers:,} numbers and forgets where: {avg.spread.text()}."
         if family:
             near = _nearest(family, avg.numbers)
-            text += (
-                f", {_points(avg.test_accuracy - near.test_accuracy)} the {near.numbers:,} numbers that keep "
-                f"their positions ({near.side}×{near.side}×{near.channels})"
-            )
-        out.append(text + ".")
+            text += " " + difference_words(near.spread, avg.spread, f"the {_name(near)} that keep their positions",
+                                           "The global-average head")
+        out.append(text)
     one = refs.get("one_by_one")
     if one is not None:
         out.append(
             f"A 1×1 last map ({one.numbers:,} numbers, each seeing the whole digit through four conv layers): "
-            f"{_pct(one.test_accuracy)}."
+            f"{one.spread.text()}."
         )
     wide = refs.get("no_pooling")
     if wide is not None:
         base = next((p for p in family if p.numbers == 576), family[-1] if family else None)
-        text = f"Without pooling the last map is {wide.side}×{wide.side}×{wide.channels} = {wide.numbers:,} numbers: {_pct(wide.test_accuracy)}"
+        text = (f"Without pooling the last map is {wide.side}×{wide.side}×{wide.channels} = {wide.numbers:,} numbers: "
+                f"{wide.spread.text()}.")
         if base is not None:
-            text += (
-                f", {_points(wide.test_accuracy - base.test_accuracy)} the {base.numbers:,} numbers of a "
-                f"{base.side}×{base.side} map, with {wide.numbers / base.numbers:.0f}× as many"
-            )
-        out.append(text + ".")
-    return out
+            text += (f" With {wide.numbers / base.numbers:.0f}× as many numbers as a {base.side}×{base.side} map: "
+                     + difference_words(base.spread, wide.spread, f"the {_name(base)}", "the map without pooling"))
+        out.append(text)
+    return out + failure_sentences(points)
+
+
+def seeds_caption(points: Sequence[NumbersPoint], settings: str, data: str) -> str:
+    """'7 networks, 21 trainings (3 seeds each; 2 did not train), all with the fast settings on full MNIST; …'."""
+    seeds = sorted({p.spread.total for p in points})
+    each = f"{seeds[0]} seed{'s' if seeds[0] != 1 else ''} each" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds each"
+    failed = sum(p.spread.failed for p in points)
+    trainings = sum(p.spread.total for p in points)
+    return (f"{len(points)} networks, {trainings} trainings ({each}; {failed} did not train), all with the {settings} "
+            f"on {data}. Points: {SPREAD_WORDS}.")

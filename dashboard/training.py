@@ -5,8 +5,11 @@ Python, listing 5.1-5.3): inputs scaled to [0, 1], softmax output, cross-entropy
 validation set held out as Keras `validation_split` holds it out: the last 10% of the
 (sub-sampled) training images, before shuffling. Test accuracy is measured once, at the end.
 
-Seeds are set inside `train()`: Keras keeps its seed generator per thread, and Streamlit runs
-each script on a thread of its own, so a seed set elsewhere would not reach the training.
+Every random draw of a training comes from its seed alone: the initializers' and dropout's seeds
+(`model.layer_seeds`) and each epoch's shuffle (`epoch_orders`, numpy). No global random state is
+used, so another thread of the process (Dask's, Streamlit's, a second training) cannot change the
+result; with TensorFlow's pools pinned (`dashboard.reproducible`) the same run gives the same
+weights on any core count and in any process.
 
 Progress goes to plain callables (`on_batch`, `on_epoch`); this module never imports Streamlit.
 An exception raised by a callback (Streamlit's Stop raises one) ends the training at once and
@@ -157,25 +160,44 @@ def _progress_callback(
     return Progress() if on_batch is None else BatchProgressCallback()
 
 
-def _batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None, one_hot: bool = False
-) -> Any:
-    """A tf.data pipeline of (float32 (b, 28, 28, 1) in [0, 1], int32 (b,)) batches from uint8 arrays.
+def _scale(one_hot: bool) -> Any:
+    """The map from (uint8 images, int labels) to (float32 (b, 28, 28, 1) in [0, 1], labels or one-hot rows)."""
+    import tensorflow as tf
 
-    With `one_hot`, labels are float32 (b, 10) one-hot rows instead (for label smoothing).
-    With `shuffle_seed`, the order is reshuffled every epoch (a full-size buffer: a uniform
-    shuffle, like `fit(shuffle=True)` on arrays), reproducibly for a given seed.
-    """
+    def scale(x: Any, y: Any) -> tuple[Any, Any]:
+        return tf.cast(x, tf.float32)[..., None] / 255.0, (tf.one_hot(y, NUM_CLASSES) if one_hot else tf.cast(y, tf.int32))
+
+    return scale
+
+
+def _batches(images: np.ndarray, labels: np.ndarray, batch_size: int, one_hot: bool = False) -> Any:
+    """A tf.data pipeline of the images in order, in batches (validation and test passes)."""
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(images), seed=shuffle_seed, reshuffle_each_iteration=True)
-    def scale(x: Any, y: Any) -> tuple[Any, Any]:
-        return tf.cast(x, tf.float32)[..., None] / 255.0, (tf.one_hot(y, NUM_CLASSES) if one_hot else y)
+    return dataset.batch(batch_size).map(_scale(one_hot), num_parallel_calls=1, deterministic=True).prefetch(2)
 
-    dataset = dataset.batch(batch_size).map(scale, num_parallel_calls=1, deterministic=True)
-    return dataset.prefetch(2)
+
+def epoch_orders(n: int, epochs: int, seed: int) -> np.ndarray:
+    """(epochs, n) int32: each epoch's order of the training images, a uniform shuffle from `seed` alone."""
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.permutation(n) for _ in range(epochs)]).astype(np.int32)
+
+
+def _shuffled_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, epochs: int, seed: int,
+                      one_hot: bool) -> Any:
+    """Training batches for every epoch, reshuffled each epoch by `epoch_orders` (no global random state).
+
+    Each epoch ends with its own short batch, as `fit(shuffle=True)` on arrays does; uint8 images
+    are gathered and scaled batch by batch, so no float copy of the set is held.
+    """
+    import tensorflow as tf
+
+    x, y = tf.constant(images), tf.constant(labels.astype(np.int32))
+    orders = tf.data.Dataset.from_tensor_slices(epoch_orders(len(images), epochs, seed))
+    indices = orders.flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
+    gathered = indices.map(lambda idx: (tf.gather(x, idx), tf.gather(y, idx)), num_parallel_calls=1, deterministic=True)
+    return gathered.map(_scale(one_hot), num_parallel_calls=1, deterministic=True).prefetch(2)
 
 
 def _split(data: MnistData, settings: TrainSettings) -> tuple[Any, Any, int, int]:
@@ -189,8 +211,8 @@ def _split(data: MnistData, settings: TrainSettings) -> tuple[Any, Any, int, int
     if n_val < 1:
         raise SettingsError([f"{n_all} training images leave no validation images"])
     one_hot = bool(settings.label_smoothing)
-    fit_data = _batches(data.x_train[:n_fit], data.y_train[:n_fit], settings.batch_size,
-                        shuffle_seed=settings.seed, one_hot=one_hot)
+    fit_data = _shuffled_batches(data.x_train[:n_fit], data.y_train[:n_fit], settings.batch_size,
+                                 settings.epochs, settings.seed, one_hot)
     val_data = _batches(data.x_train[n_fit:n_all], data.y_train[n_fit:n_all], EVAL_BATCH, one_hot=one_hot)
     return fit_data, val_data, n_fit, n_val
 
@@ -233,17 +255,16 @@ def train(
     `callbacks` are extra Keras callbacks (benchmarks use them); raises `SpecError` or
     `SettingsError` on bad input before any work is done.
     """
-    import keras
-
     from dashboard.model import build_model
     from dashboard.reproducible import check_threads
 
     validate(spec)
     recipe = check_threads()  # raises before any work if this process's TensorFlow has other pools
-    keras.utils.set_random_seed(settings.seed)  # this thread's Keras seed, numpy, Python, TF (before the pipeline)
+    # Every random draw comes from settings.seed alone (initializers, dropout, the shuffle): no global
+    # random state, which other threads of the process (Dask's, Streamlit's, another training) also use.
     fit_data, val_data, n_fit, n_val = _split(data, settings)
     batches = steps_per_epoch(n_fit, settings.batch_size)
-    model = build_model(spec)
+    model = build_model(spec, seed=settings.seed)
     model.compile(
         optimizer=make_optimizer(settings, batches * settings.epochs),
         loss=make_loss(settings),
@@ -254,6 +275,7 @@ def train(
     model.fit(
         fit_data,
         epochs=settings.epochs,
+        steps_per_epoch=batches,
         validation_data=val_data,
         shuffle=False,  # the pipeline shuffles
         verbose=0,

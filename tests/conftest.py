@@ -15,7 +15,7 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["MNIST_DOWNLOAD"] = "0"  # tests never touch the network
 os.environ.pop("MNIST_NPZ", None)  # tests use the embedded subset, not ../shared
-os.environ.setdefault("MODEL_CACHE_DIR", tempfile.mkdtemp(prefix="convnet-test-cache-"))
+os.environ["MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="convnet-test-cache-")  # never a developer's own cache
 
 
 import pytest  # noqa: E402

@@ -9,9 +9,10 @@ import streamlit as st
 
 from dashboard.charts.numbers import numbers_chart
 from dashboard.labels import data_name, training_label
-from dashboard.numbers import choose_points, numbers_sentences
+from dashboard.numbers import choose_points, numbers_sentences, seeds_caption
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.memory import released_when_idle
+from dashboard.ui.text import caption, md
 
 
 @released_when_idle
@@ -52,12 +53,11 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
         st.markdown(
             "The book network's last map is 3×3×64: **576 numbers**. Change only the number of "
             "filters of its last conv layer and the map keeps its 3×3 positions but carries fewer "
-            "channels: 1 filter leaves 9 numbers. Each point is a run from the cache."
+            "channels: 1 filter leaves 9 numbers. Each point is one network: the median of its "
+            "trainings from the cache (one per seed), with a bar from the lowest to the highest; "
+            "each circle is one seed, and a cross a training that failed."
         )
-        for sentence in numbers_sentences(points):
-            st.markdown(f"- {sentence}")
+        for sentence in numbers_sentences(points):  # may quote a record's diagnosis: plain text
+            st.markdown(f"- {md(sentence)}")
         if sample is not None:
-            st.caption(
-                f"{len(points)} runs, all trained with the {training_label(sample)} settings on "
-                f"{data_name(sample)}; one seed each."
-            )
+            caption(seeds_caption(points, f"{training_label(sample)} settings", data_name(sample)))

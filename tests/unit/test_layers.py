@@ -20,10 +20,11 @@ PACKAGE = Path(__file__).resolve().parents[2] / "dashboard"
 LAYERS: list[tuple[str, set[str]]] = [
     ("pure", {"outside", "geometry", "tempdirs", "data", "digits", "convolution", "spec", "kerasgeometry",
               "train_settings", "summaries", "decode", "links", "grids", "modelfile", "archive", "blas",
-              "downloads", "projection", "exercise_texts", "network_text", "stored", "weights"}),
+              "downloads", "projection", "exercise_texts", "network_text", "stored", "weights", "reproducible",
+              "diagnosis"}),
     ("model", {"model", "optim", "maps", "forward"}),
     ("training", {"training", "families"}),
-    ("run", {"run", "labels", "entry"}),
+    ("run", {"run", "labels", "entry", "seeds"}),
     ("cache", {"cache", "runs", "imported"}),
     ("jobs", {"job_status", "job_task", "job_cluster", "jobs", "cli_jobs"}),
     ("evaluation", {"evaluation", "analysis", "atlas", "numbers", "exercises", "exercise_checks", "inside_texts",
