@@ -202,8 +202,9 @@ def _read_pem(variable: str, path: str) -> bytes:
 
 
 def _certificate(variable: str, path: str, now: dt.datetime) -> x509.Certificate:
+    raw = _read_pem(variable, path)
     try:
-        cert = x509.load_pem_x509_certificate(_read_pem(variable, path))
+        cert = x509.load_pem_x509_certificate(raw)
     except ValueError:
         raise CertificateError(f"{variable} names {path}, which is not a PEM certificate") from None
     if cert.not_valid_after_utc <= now:
@@ -225,8 +226,9 @@ def check_tls_files(environ: Mapping[str, str] | None = None, now: dt.datetime |
                                "(the files from `python -m dashboard cluster certs DIR`: ca.pem, app.pem, app-key.pem)")
     ca = _certificate(CA_VAR, paths[CA_VAR], now)
     cert = _certificate(CERT_VAR, paths[CERT_VAR], now)
+    raw_key = _read_pem(KEY_VAR, paths[KEY_VAR])
     try:
-        key = serialization.load_pem_private_key(_read_pem(KEY_VAR, paths[KEY_VAR]), password=None)
+        key = serialization.load_pem_private_key(raw_key, password=None)
     except (ValueError, TypeError):
         raise CertificateError(f"{KEY_VAR} names {paths[KEY_VAR]}, which is not an unencrypted PEM private key") from None
     if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dashboard.cluster_certs import CA_FILE, cert_name, check_tls_files, key_name, when
+from dashboard.cluster_certs import CA_FILE, CONFIG_KEYS, cert_name, check_tls_files, key_name, when
 from dashboard.data import MnistData
 from dashboard.job_task import provide_data
 
@@ -67,7 +67,10 @@ def local_cluster_client(threads: int | None = None) -> Any:
     from distributed import Client, LocalCluster
 
     threads = threads or env_int("MAX_CONCURRENT_TRAININGS", 1)
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    # the app's TLS files are for a workshop's scheduler: nothing here leaves the process, and a
+    # missing or expired file named there must not stop the fallback cluster
+    no_tls = dict.fromkeys(CONFIG_KEYS.values())
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **no_tls}):
         cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=threads,
                                dashboard_address=HTTP_ADDRESS, worker_dashboard_address=HTTP_ADDRESS,
                                memory_limit=0, silence_logs=logging.ERROR)

@@ -160,7 +160,7 @@ class JobManager:
 
     def describe(self) -> str:
         """One plain line: where jobs run and how the connection is protected."""
-        return f"jobs run on {self.where}" + (f" ({self.security})" if self.security and self.remote else "")
+        return f"jobs run on {self.where}" + (f": {self.security}" if self.security and self.remote else "")
 
     def close(self) -> None:
         """Cancel active jobs and close the clients this manager created."""
