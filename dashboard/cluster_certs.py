@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -235,8 +236,10 @@ def check_tls_files(environ: Mapping[str, str] | None = None, now: dt.datetime |
             cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
         raise CertificateError(f"the key {paths[KEY_VAR]} ({KEY_VAR}) is not the key of the certificate "
                                f"{paths[CERT_VAR]} ({CERT_VAR})")
-    if cert.issuer != ca.subject:
+    try:
+        cert.verify_directly_issued_by(ca)  # the authority's signature, not just its name
+    except (ValueError, TypeError, InvalidSignature):
         raise CertificateError(f"the certificate {paths[CERT_VAR]} ({CERT_VAR}) was not issued by the authority "
-                               f"{paths[CA_VAR]} ({CA_VAR}): both must come from the same certs directory")
+                               f"{paths[CA_VAR]} ({CA_VAR}): both must come from the same certs directory") from None
     expires = min(ca.not_valid_after_utc, cert.not_valid_after_utc)
     return TlsFiles(paths[CA_VAR], paths[CERT_VAR], paths[KEY_VAR], expires)
