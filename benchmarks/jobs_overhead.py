@@ -1,13 +1,15 @@
 """Job overhead and server memory: one training run directly, as a job in-process, and on a LocalCluster.
 
-    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/jobs_overhead.py [--modes direct,local,cluster]
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/jobs_overhead.py [--modes direct,local,cluster,tls]
 
 Each mode runs in a fresh subprocess (clean memory): a warm-up training (tiny network, 600
 images: TensorFlow imported, data in place, the cluster's worker started), then the measured
 one: the book network, `fast` preset, full MNIST, into a throw-away cache.
 - `direct`: `training.train` called in this process (today's path, no job);
 - `local`: a job on the default in-process Dask cluster (`JobManager` as the app uses it);
-- `cluster`: a job on a `LocalCluster` of one worker process (1 thread), as a workshop cluster.
+- `cluster`: a job on a `LocalCluster` of one worker process (1 thread), as a workshop cluster;
+- `tls`: the same with TLS and mutual authentication (certificates from `cluster certs`), the
+  cost of encryption on a job (`--tls` adds it to the modes).
 Reported: submit → first batch (s), total (s, until the record is stored), the training's own
 `train_seconds`, and peak resident memory of the server process (sampled every 20 ms) and of
 its child processes (the cluster's workers). The target: a job at most 10% slower than direct.
@@ -78,6 +80,12 @@ def run_mode(mode: str) -> dict:
     client = None
     if mode == "cluster":
         client = process_cluster_client(1)
+    elif mode == "tls":
+        from dashboard.cluster_certs import make_certificates
+        from dashboard.job_cluster import local_security
+
+        certs = make_certificates(Path(tempfile.mkdtemp(prefix="convnet-bench-certs-")) / "certs")
+        client = process_cluster_client(1, security=local_security(certs.directory))
     manager = JobManager(ModelCache(root=tempfile.mkdtemp(prefix="convnet-bench-jobs-"), shipped_root=None),
                          client=client)
     manager.wait(manager.submit(PRESETS["tiny"], warm, data).id)
@@ -107,8 +115,11 @@ def run_mode(mode: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--modes", default="direct,local,cluster")
+    parser.add_argument("--tls", action="store_true", help="add the `tls` mode: the cluster with TLS")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a subprocess running one mode
     args = parser.parse_args()
+    if args.tls and "tls" not in args.modes.split(","):
+        args.modes += ",tls"
     if args.one:
         print(json.dumps(run_mode(args.one)))
         return

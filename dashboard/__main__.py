@@ -7,6 +7,7 @@ Subcommands:
   train     train a network through the model cache (a cached run is not trained again)
   warm      train a grid of runs into the cache ahead of a workshop, skipping cached ones
   cache     list, verify or prune the model cache
+  cluster   `cluster certs DIR`: certificates for a workshop's Dask cluster with TLS
 
 Invalid input exits with status 2 and the same message the app shows.
 """
@@ -290,6 +291,23 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster_certs(args: argparse.Namespace) -> int:
+    from dashboard.cluster_certs import CertificateError, make_certificates, when
+
+    try:
+        made = make_certificates(args.directory, hosts=args.host, days=args.days)
+    except CertificateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote a new certificate authority and the scheduler's, workers' and app's certificates to {made.directory}:")
+    for name in made.files:
+        print(f"  {name}")
+    print(f"they expire on {when(made.expires)} ({args.days} days); keys are readable by you only (0600)")
+    print("ca-key.pem makes certificates the cluster accepts: keep it on this machine, never on a worker; "
+          "see docs/deployment.md for which file goes where")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from dashboard.cache import ModelCache
     from dashboard.imported import SCALINGS, import_model
@@ -379,6 +397,18 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("list", "verify", "prune"))
     cache.add_argument("--json", action="store_true", help="list: print the records as JSON")
     cache.set_defaults(func=cmd_cache)
+
+    from dashboard.cluster_certs import DEFAULT_DAYS
+
+    cluster = sub.add_parser("cluster", help="a workshop's Dask cluster: certificates for TLS")
+    cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True)
+    certs = cluster_sub.add_parser("certs", help="write a new certificate authority and the scheduler's, "
+                                                 "workers' and app's certificates and keys into DIR")
+    certs.add_argument("directory", metavar="DIR", help="a new (or empty) directory: never overwritten")
+    certs.add_argument("--host", action="append", default=[], metavar="NAME",
+                       help="a host name or IP address for the certificates (repeatable; Dask does not check them)")
+    certs.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"days until they expire (default {DEFAULT_DAYS})")
+    certs.set_defaults(func=cmd_cluster_certs)
     return parser
 
 

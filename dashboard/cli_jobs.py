@@ -23,7 +23,7 @@ def manager_for_cli(cache: Any) -> JobManager:
     manager.client()  # connect now, so a fallback notice comes before any progress
     if manager.notice:
         print(f"warning: {manager.notice}", file=sys.stderr)
-    print(f"jobs run on {manager.where}", file=sys.stderr)
+    print(manager.describe(), file=sys.stderr)
     return manager
 
 

@@ -2,8 +2,9 @@
 
 `run_job` is submitted by `dashboard.jobs` to whatever Dask cluster the app uses (its own
 in-process one, or a workshop's `dask scheduler` + `dask worker`s). It needs only the project's
-code on the worker, never the app's disk: the result is the run's record (a dict) and the
-`.keras` file's bytes, which the app stores in its cache.
+code on the worker, never the app's disk: the result is plain data, the run's record as JSON
+text and the `.keras` file's bytes, which the app checks (`dashboard.job_result`) and stores in
+its cache.
 
 Progress goes out through Dask's structured events (`Worker.log_event` on `PROGRESS_TOPIC`,
 received by the app's `Client.subscribe_topic`); cancelling is a Dask `Event` per job, checked by
@@ -16,6 +17,7 @@ import socket
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +131,7 @@ def run_job(
     data_source: str,
     submitted_at: float,
 ) -> dict[str, Any]:
-    """Train one run; return {"record": dict, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
+    """Train one run; return {"record_json": str, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
 
     `data` is the app's data scattered to the cluster, or None: then the worker uses its own
     (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`.
@@ -162,9 +164,7 @@ def run_job(
 
     result = train(net, how, data, on_batch=on_batch, on_epoch=on_epoch)
     reporter.check_cancel(force=True)
-    record = make_record(key, net, how, data, result)
-    out = record.to_dict()
-    out.update(trained_on=where, queued_seconds=round(queued, 3))
+    record = replace(make_record(key, net, how, data, result), trained_on=where, queued_seconds=round(queued, 3))
     payload = model_bytes(result.model)
     del result
-    return {"record": out, "model": payload}
+    return {"record_json": record.to_json(), "model": payload}

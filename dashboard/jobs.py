@@ -6,12 +6,18 @@
 - otherwise a Dask future of `dashboard.job_task.run_job` is submitted.
 Dask runs the jobs: by default an in-process cluster (one worker thread per concurrent training,
 `MAX_CONCURRENT_TRAININGS`, default 1: no extra process, ~50 MB for Dask itself); with
-`DASK_SCHEDULER_ADDRESS` set, that cluster. An unreachable or lost scheduler falls back to the
-in-process cluster with a notice (`JobManager.notice`). Dask queues, schedules and retries
-(a killed worker's task is retried once: `allowed-failures`); nothing here schedules.
+`DASK_SCHEDULER_ADDRESS` set, that cluster. A configured address is judged before any traffic
+(`dashboard.job_cluster.plan_connection`: `tls://` with the app's certificates, plain `tcp://`
+only on loopback or with `DASK_ALLOW_INSECURE=1`); a refused, unreachable or lost scheduler
+falls back to the in-process cluster with a notice (`JobManager.notice`). `JobManager.where` and
+`JobManager.security` say where jobs run and how the connection is protected. Dask queues,
+schedules and retries (a killed worker's task is retried once: `allowed-failures`); nothing here
+schedules.
 
-A job's result (record + `.keras` bytes) is stored by the app in its cache (atomic, locked by
-`ModelCache.put_bytes`) when the future finishes. If the cache cannot be written the job still
+A job's result (record JSON + `.keras` bytes, plain data) is judged like a file from outside
+(`dashboard.job_result.check_result`: the job's own run, a sound model of the job's network)
+and only then stored by the app in its cache (atomic, locked by `ModelCache.put_bytes`) when
+the future finishes. If the cache cannot be written the job still
 ends done, with `stored=False`, a message naming the directory and the reason, and the model
 bytes kept in memory for the session (`model_file`). Cancelled or failed jobs store nothing.
 Jobs live in this process's memory only: after a restart there are no ghosts, finished runs are
@@ -44,7 +50,18 @@ from dashboard.job_status import (  # noqa: F401 - re-exported: the job API in o
     JobStatus,
     default_label,
 )
-from dashboard.job_cluster import configured_address, connect, env_int, local_cluster_client, send_data  # noqa: F401 - local_cluster_client re-exported
+from dashboard.cluster_certs import CertificateError
+from dashboard.job_cluster import (  # noqa: F401 - local_cluster_client re-exported
+    ClusterRefused,
+    configured_address,
+    connect,
+    describe_client,
+    env_int,
+    local_cluster_client,
+    plan_connection,
+    send_data,
+)
+from dashboard.job_result import JobResultError, check_result
 from dashboard.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, cancel_event_name, run_job
 from dashboard.spec import NetworkSpec, validate
 from dashboard.train_settings import TrainSettings
@@ -79,7 +96,8 @@ class JobManager:
         self.max_queued = max_queued or env_int("JOBS_MAX_QUEUED", 32)
         self.own_data = os.environ.get("JOBS_DATA", "scatter") == "own"  # workers use their MNIST_NPZ
         self.notice = ""  # a warning for every page and the CLI (fallback to local training)
-        self.where = ""
+        self.where = ""  # where jobs run: "this server (in-process Dask)", "the Dask cluster at tls://…"
+        self.security = ""  # how the connection to that cluster is protected, a plain phrase
         self._failed_address: str | None = None
         self._given_client = client
         self._client: Any = None
@@ -98,24 +116,37 @@ class JobManager:
                 return self._client
             self._scattered.clear()
             if self._given_client is not None and self._given_client.status == "running":
-                self._use(self._given_client, "the given Dask cluster")
+                self._use(self._given_client, "the given Dask cluster", describe_client(self._given_client))
                 return self._client
             address = self._configured_address()
             if address:
-                try:
-                    client = connect(address)
-                    self._owned.append(client)
-                    self._use(client, f"the Dask cluster at {address}")
-                    self.notice = ""
+                client = self._connect(address)
+                if client is not None:
                     return client
-                except Exception as err:  # noqa: BLE001 - any failure to connect means "train here"
-                    self.notice = (f"The Dask scheduler at {address} cannot be reached ({type(err).__name__}: "
-                                   f"{str(err)[:150]}); jobs train on this server instead.")
-                    self._failed_address = address
             client = local_cluster_client()
             self._owned.append(client)
-            self._use(client, "this server (in-process Dask)")
+            self._use(client, "this server (in-process Dask)", describe_client(client))
             return client
+
+    def _connect(self, address: str) -> Any:
+        """A client of the configured scheduler, or None with the reason in `notice` (refused before any traffic)."""
+        try:
+            connection = plan_connection(address)
+        except (ClusterRefused, CertificateError) as err:
+            self.notice = f"{str(err).rstrip('.')}. Jobs run on this server instead."
+            self._failed_address = address
+            return None
+        try:
+            client = connect(connection)
+        except Exception as err:  # noqa: BLE001 - any failure to connect means "train here"
+            self.notice = (f"The Dask scheduler at {address} cannot be reached ({type(err).__name__}: "
+                           f"{str(err)[:150]}); jobs run on this server instead.")
+            self._failed_address = address
+            return None
+        self._owned.append(client)
+        self._use(client, f"the Dask cluster at {address}", connection.note)
+        self.notice = ""
+        return client
 
     def _configured_address(self) -> str | None:
         address = configured_address()
@@ -123,9 +154,13 @@ class JobManager:
             return None  # tried and failed in this process: do not make every click wait again
         return address
 
-    def _use(self, client: Any, where: str) -> None:
-        self._client, self.where = client, where
+    def _use(self, client: Any, where: str, security: str) -> None:
+        self._client, self.where, self.security = client, where, security
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
+
+    def describe(self) -> str:
+        """One plain line: where jobs run and how the connection is protected."""
+        return f"jobs run on {self.where}" + (f": {self.security}" if self.security and self.remote else "")
 
     def close(self) -> None:
         """Cancel active jobs and close the clients this manager created."""
@@ -228,7 +263,7 @@ class JobManager:
             if self._client is client:
                 self._failed_address = self._configured_address()
                 self.notice = (f"Lost the Dask cluster ({type(err).__name__}: {str(err)[:150]}); "
-                               "jobs train on this server instead.")
+                               "jobs run on this server instead.")
                 self._client = None
 
     # --- progress and results ---------------------------------------------------------------
@@ -290,15 +325,16 @@ class JobManager:
             return self._finish(job, FAILED, f"{type(err).__name__}: {str(err)[:300]}")
         if job.cancel_requested:
             return self._finish(job, CANCELLED, "cancelled; nothing was stored")
-        record = RunRecord.from_dict(result["record"])
-        if record.key != job.status.key:
-            return self._finish(job, FAILED, f"the worker returned run {record.key}, not {job.status.key}")
         try:
-            self.cache.put_bytes(record, result["model"])
+            record, model = check_result(result, job.status.key, job.spec, job.settings, job.data.fingerprint)
+        except JobResultError as err:
+            return self._finish(job, FAILED, f"{err}; nothing was stored")
+        try:
+            self.cache.put_bytes(record, model)
         except OSError as err:
             reason = err.strerror or str(err)
             with self._lock:
-                job.model_file = result["model"]
+                job.model_file = model
                 self._bound_kept_models()
             return self._finish(job, DONE, f"the model cache at {self.cache.root} cannot be written ({reason}); "
                                            "the trained model is kept for this session only: download it",

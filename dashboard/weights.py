@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
+from typing import BinaryIO
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,8 @@ def weight_shapes(spec: NetworkSpec) -> dict[str, tuple[tuple[int, ...], ...]]:
     return shapes
 
 
-def read_weights(path: str | Path, spec: NetworkSpec) -> dict[str, tuple[np.ndarray, ...]]:
-    """The weights of the network `spec` from the `.keras` archive at `path`; `ArchiveError` if they do not fit.
+def read_weights(path: str | Path | BinaryIO, spec: NetworkSpec) -> dict[str, tuple[np.ndarray, ...]]:
+    """The weights of the network `spec` from the `.keras` archive at `path` (or in a file object); `ArchiveError` if they do not fit.
 
     Every array comes back float32 and read-only (the arrays are shared, never changed).
     """
@@ -87,7 +88,7 @@ def read_weights(path: str | Path, spec: NetworkSpec) -> dict[str, tuple[np.ndar
         raise ArchiveError(f"its {WEIGHTS_NAME} cannot be read ({type(err).__name__}: {str(err)[:120]})") from None
 
 
-def _weights_bytes(path: str | Path, limit: int) -> bytes:
+def _weights_bytes(path: str | Path | BinaryIO, limit: int) -> bytes:
     """The archive's weights file, refused unread if it unpacks to more than `limit` bytes."""
     try:
         with zipfile.ZipFile(path) as archive:

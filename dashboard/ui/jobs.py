@@ -89,6 +89,7 @@ def _draw_panel(statuses: list[JobStatus]) -> None:
             _job_line(status)
         if others > 0:
             st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
+        st.caption(md_text(manager().describe().capitalize() + "."))
 
 
 @st.fragment(run_every=PANEL_SECONDS)
