@@ -3,39 +3,51 @@
 A run's accuracy depends on its data as much as on its network (97.55% on the 12,000-image
 embedded subset is not a worse network than 99% on full MNIST), so every series the page draws is
 grouped by the data the runs were trained on (`labels.data_name`), and the table names it.
+Runs that differ only in their seed are one network (`dashboard.seeds`): its point is their median
+with their range, failed trainings are marked apart, and two networks' difference is judged
+against the seed-to-seed spread.
 
 Pure Python (pandas): no Streamlit, no TensorFlow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
 from dashboard.labels import data_name, final_map_text, network_label, short_label, training_label
 from dashboard.run import RunRecord
+from dashboard.seeds import RunGroup, Spread, difference_words, group_id, group_of
 
 MAX_DEFAULT_SELECTED = 6
 # Column order: what a learner compares first (network, data, accuracy, time) fits a laptop's
 # window (1280 px wide, sidebar open); details and identifiers follow.
-TABLE_COLUMNS = ("network", "data", "test accuracy", "train time (s)", "training", "params", "last conv map",
-                 "val accuracy", "epochs", "shipped", "key")
+TABLE_COLUMNS = ("network", "data", "seed", "test accuracy", "trained", "train time (s)", "training", "params",
+                 "last conv map", "val accuracy", "epochs", "shipped", "key")
+GROUP_COLUMNS = ("network", "data", "training", "seeds", "test accuracy", "lowest", "highest", "did not train",
+                 "params", "last conv map", "key")
 
 
 def runs_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
-    """One row per run, in the listing's order, columns in `TABLE_COLUMNS` order (texts are plain)."""
+    """One row per run (each seed), in the listing's order, columns in `TABLE_COLUMNS` order (texts are plain).
+
+    Accuracies are percentages (99.23, not 0.9923), as everywhere else in the app.
+    """
     rows = [
         {
             "network": network_label(r),
             "data": data_name(r),
-            "test accuracy": r.test_accuracy,
+            "seed": r.seed,
+            "test accuracy": round(r.test_accuracy * 100, 2),
+            "trained": r.trained,
             "train time (s)": r.train_seconds,
             "training": training_label(r),
             "params": r.params,
             "last conv map": final_map_text(r),
-            "val accuracy": r.val_accuracy,
+            "val accuracy": round(r.val_accuracy * 100, 2),
             "epochs": r.epochs_done,
             "shipped": r.shipped,
             "key": r.key,
@@ -43,6 +55,78 @@ def runs_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
         for r in runs
     ]
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def groups_table(groups: Iterable[RunGroup]) -> pd.DataFrame:
+    """One row per network and training (its seeds together): median and range in percent, failures counted."""
+    rows = []
+    for g in groups:
+        spread, first = g.spread, g.first
+        rows.append({
+            "network": network_label(first),
+            "data": data_name(first),
+            "training": training_label(replace(first, settings=replace(first.settings, seed=0)) if first.settings else first),
+            "seeds": "imported" if g.is_imported else spread.total,
+            "test accuracy": round(spread.median * 100, 2) if spread.n else None,
+            "lowest": round(spread.low * 100, 2) if spread.n > 1 else None,
+            "highest": round(spread.high * 100, 2) if spread.n > 1 else None,
+            "did not train": spread.failed,
+            "params": first.params,
+            "last conv map": final_map_text(first),
+            "key": g.representative().key,
+        })
+    return pd.DataFrame(rows, columns=list(GROUP_COLUMNS))
+
+
+@dataclass(frozen=True)
+class GroupPoint:
+    """One network on a Compare scatter: x, its seeds' spread, failed seeds, its data and labels."""
+
+    x: float
+    spread: Spread
+    failed: tuple[float, ...]  # test accuracies of the seeds that did not train
+    label: str  # written beside the point (short)
+    hover: str  # the full name
+    data: str  # data name: the series it belongs to
+
+
+def group_points(groups: Sequence[RunGroup], x_of: Callable[[RunRecord], float | None]) -> list[GroupPoint]:
+    """A point per group whose runs have an x (`x_of` of its first run), labelled with a short unique name."""
+    out = []
+    for g in groups:
+        x = x_of(g.first)
+        if x is None:
+            continue
+        seeds = "imported" if g.is_imported else f"{g.spread.total} seed{'s' if g.spread.total != 1 else ''}"
+        out.append(GroupPoint(x, g.spread, tuple(r.test_accuracy for r in g.failed), network_label(g.first),
+                              f"{short_label(g.first)} · {seeds}: {g.spread.text()}", data_name(g.first)))
+    return out
+
+
+def selected_groups(selected: Iterable[RunRecord], runs: Iterable[RunRecord]) -> list[RunGroup]:
+    """The groups of the selected runs, each with all its cached seeds, in the order first selected."""
+    every = list(runs)
+    seen: dict[Any, RunGroup] = {}
+    for run in selected:
+        key = group_id(run)
+        if key not in seen:
+            seen[key] = group_of(run, every)
+    return list(seen.values())
+
+
+def judgement_sentences(groups: Sequence[RunGroup]) -> list[str]:
+    """Each selected network against the best one (same data only), judged against the seed-to-seed spread."""
+    out = []
+    for data in dict.fromkeys(data_name(g.first) for g in groups):
+        alike = [g for g in groups if data_name(g.first) == data and g.spread.n]
+        if len(alike) < 2:
+            continue
+        best = max(alike, key=lambda g: g.spread.median)
+        for g in alike:
+            if g is not best:
+                out.append(difference_words(best.spread, g.spread, network_label(best.first), network_label(g.first))
+                           + f" ({data})")
+    return out
 
 
 def default_selection(runs: Sequence[RunRecord], own_keys: Iterable[str] = (),

@@ -321,8 +321,21 @@ def _biggest_layer(record: RunRecord) -> str:
     return f" Its biggest layer is {top.name} ({top.params:,} of {record.params:,} parameters)."
 
 
-def budget_checker(lookup: RunLookup, max_params: int, target: float) -> Check:
-    """Check a cached run (by key): at most `max_params` and a last validation accuracy ≥ `target`."""
+def _seeds_note(record: RunRecord, siblings: Callable[[RunRecord], Any] | None) -> str:
+    """' Its 3 seeds' test accuracy: 98.40% (median of 3 seeds, …).' when the network has more than one seed."""
+    if siblings is None:
+        return ""
+    spread = siblings(record).spread
+    return f" This network's test accuracy over its seeds: {spread.text()}." if spread.total > 1 else ""
+
+
+def budget_checker(lookup: RunLookup, max_params: int, target: float,
+                   siblings: Callable[[RunRecord], Any] | None = None) -> Check:
+    """Check a cached run (by key): at most `max_params` and a last validation accuracy ≥ `target`.
+
+    `siblings(record)` gives the run's group of seeds (`dashboard.seeds.RunGroup`): the feedback then
+    names their spread, and a failed training is called a failure.
+    """
 
     def check(answer: str) -> tuple[bool, str]:
         problem = too_long(answer)
@@ -337,17 +350,20 @@ def budget_checker(lookup: RunLookup, max_params: int, target: float) -> Check:
             return False, f"That run cannot be read ({type(err).__name__})."
         if record is None:
             return False, "That run is not in the cache: train it on the Train page first."
+        if not record.trained:
+            return False, f"{record.diagnosis or 'This training failed.'} Train it with another seed on the Train page."
         params, accuracy = record.params, record.val_accuracy
         too_big = params > max_params
         too_weak = not (accuracy >= target)  # nan counts as too weak
         shown = "no validation accuracy" if math.isnan(accuracy) else f"{accuracy:.2%} validation accuracy"
         if not too_big and not too_weak:
-            return True, f"Done: {params:,} parameters and {shown} after its last epoch."
+            return True, f"Done: {params:,} parameters and {shown} after its last epoch." + _seeds_note(record, siblings)
         reasons = []
         if too_big:
             reasons.append(f"{params:,} parameters is over the budget of {max_params:,}")
         if too_weak:
             reasons.append(f"{shown} is under the target of {target:.1%}")
-        return False, "Not yet: " + " and ".join(reasons) + "." + (_biggest_layer(record) if too_big else "")
+        return False, ("Not yet: " + " and ".join(reasons) + "." + (_biggest_layer(record) if too_big else "")
+                       + _seeds_note(record, siblings))
 
     return check

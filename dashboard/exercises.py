@@ -107,12 +107,19 @@ def _params(exercise_id: str, spec: NetworkSpec, layer: str | None) -> Exercise:
 
 
 def one_by_one_evidence(runs: Sequence[RunRecord]) -> list[str]:
-    """The book network against the 1×1 preset, for each pair of cached runs trained alike."""
-    from dashboard.evaluation import paired_accuracies
+    """The book network against the 1×1 preset, their seeds together, for each training they share (at most 3)."""
+    from dashboard.seeds import difference_words, group_runs
 
-    return [f"Cached runs trained alike: book (3×3×64) {book:.2%} · one_by_one (1×1×64) {one:.2%} "
-            f"({(one - book) * 100:+.2f} points)."
-            for book, one in paired_accuracies(runs, BOOK, PRESETS["one_by_one"])[:3]]
+    one = PRESETS["one_by_one"]
+    pairs: dict[Any, dict[str, Any]] = {}
+    for group in group_runs(runs):
+        run = group.first
+        if run.settings is not None and run.spec in (BOOK, one):
+            which = "book" if run.spec == BOOK else "one"
+            pairs.setdefault((replace(run.settings, seed=0), run.data_fingerprint), {})[which] = group.spread
+    return [f"Cached runs trained alike: book (3×3×64) {pair['book'].text()} · one_by_one (1×1×64) "
+            f"{pair['one'].text()}. " + difference_words(pair["book"], pair["one"], "the book network", "The 1×1 map")
+            for pair in pairs.values() if len(pair) == 2][:3]
 
 
 def budget_texts() -> dict[str, str]:
@@ -125,12 +132,21 @@ def budget_texts() -> dict[str, str]:
     return {part: TEXTS["budget"][part].format(**numbers) for part in ("prompt", "hint")}
 
 
-def exercises(lookup: RunLookup | None = None) -> list[Exercise]:
-    """The workshop's tasks, in order; `lookup(run_key)` finds cached runs (default: the model cache)."""
+def _default_siblings(record: Any) -> Any:
+    from dashboard.cache import ModelCache
+    from dashboard.seeds import group_of
+
+    return group_of(record, ModelCache().runs())
+
+
+def exercises(lookup: RunLookup | None = None, siblings: Callable[[Any], Any] | None = None) -> list[Exercise]:
+    """The workshop's tasks, in order; `lookup(run_key)` finds cached runs (default: the model cache),
+    `siblings(record)` a run's group of seeds (default: among the model cache's runs)."""
+    siblings = siblings or (_default_siblings if lookup is None else None)
     lookup = lookup or _default_lookup
     no_pool, gap, one = PRESETS["no_pooling"], PRESETS["global_avg"], PRESETS["one_by_one"]
     rf_mistakes = TEXTS["last_rf"]["mistakes"]
-    budget = _task("budget", "run", budget_checker(lookup, BUDGET_PARAMS, BUDGET_TARGET), PRESETS["tiny"], None)
+    budget = _task("budget", "run", budget_checker(lookup, BUDGET_PARAMS, BUDGET_TARGET, siblings), PRESETS["tiny"], None)
     return [
         _shape("conv1_shape", BOOK, "conv2d"),
         _params("conv1_params", BOOK, "conv2d"),

@@ -110,3 +110,4 @@ def family(spec: NetworkSpec, settings: TrainSettings, vary: str, values: list[i
 def builtin_family() -> list[Member]:
     """The book network with its last conv at 1, 2, 4, …, 64 filters, fast preset."""
     return family(BOOK, TRAIN_PRESETS[BUILTIN_SETTINGS], BUILTIN_VARY, list(BUILTIN_VALUES))
+

@@ -109,7 +109,8 @@ def data_name(run: RunRecord) -> str:
 def run_title(run: RunRecord) -> str:
     """One line naming the run for a picker: network, training, test accuracy, data, key."""
     tag = " · shipped" if run.shipped else ""
-    return (f"{network_label(run)} · {training_label(run)} · test {run.test_accuracy:.2%} · "
+    failed = " (did not train)" if not run.trained else ""
+    return (f"{network_label(run)} · {training_label(run)} · test {run.test_accuracy:.2%}{failed} · "
             f"{data_name(run)}{tag} · {run.key[:6]}")
 
 

@@ -200,3 +200,16 @@ def difference_words(a: Spread, b: Spread, a_name: str, b_name: str) -> str:
             f"({a.n} and {b.n} seeds), more than the seed-to-seed spread "
             f"(2 standard errors: {STANDARD_ERRORS * j.standard_error * 100:.2f} points).")
 
+
+
+def best_value_sentences(points: list[tuple[int, Spread]], what: str) -> list[str]:
+    """The value with the highest median, and each other one judged against it (values with no trained seed apart)."""
+    trained = [(v, s) for v, s in points if s.n]
+    if len(trained) < 2:
+        return []
+    best_value, best = max(trained, key=lambda item: item[1].median)
+    out = [f"Highest median: {what} = {best_value}, {best.text()}."]
+    for value, spread in trained:
+        if value != best_value:
+            out.append(difference_words(best, spread, f"{what} = {best_value}", f"{what} = {value}"))
+    return out

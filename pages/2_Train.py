@@ -34,10 +34,11 @@ ui.describe(settings, data)
 ui.remember_shown(spec, data_key)  # what the Train button's callback submits
 
 data_keys = {cached.mnist(key).fingerprint: key for key in choices}
-view = train_view(spec, settings, data, ui_runs.cached_runs(), ui_jobs.manager().job_for_key, data_keys)
+runs = ui_runs.cached_runs()
+view = train_view(spec, settings, data, runs, ui_jobs.manager().job_for_key, data_keys)
 ui.refused_notice()
 ui_jobs.show_notice()
-ui.show_view(view, data)
+ui.show_view(view, data, runs)
 if view.related:
     ui.related_runs(view.related, choices, data_keys)
-ui_family.family_section(spec, settings, data)
+ui_family.family_section(spec, settings, data, data_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.seeds import group_runs
 from dashboard.ui import compare as ui
 from dashboard.ui import nav
 from dashboard.ui import runs as ui_runs
@@ -23,8 +24,11 @@ if not runs:
     st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
     st.stop()
 
-st.subheader(f"All {len(runs)} cached run{'s' if len(runs) != 1 else ''}")
-ui.runs_table(runs)
+n_networks = len(group_runs(runs))
+st.subheader(f"{n_networks} network{'s' if n_networks != 1 else ''} and trainings, their seeds together")
+ui.groups_table(runs)
+with st.expander(f"Every cached run, each seed apart ({len(runs)})"):
+    ui.runs_table(runs)
 st.subheader("Side by side")
 ui.side_by_side(runs)
 st.subheader("One run up close")

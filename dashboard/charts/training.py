@@ -11,6 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.charts.tiles import tile, with_band
+from dashboard.compare import GroupPoint
+from dashboard.seeds import Spread
 from dashboard.outside import plotly_text
 
 HEIGHT = 360
@@ -96,6 +98,47 @@ def accuracy_scatter(
     return fig
 
 
+def group_scatter(points: Sequence[GroupPoint], x_title: str, log_x: bool = False, title: str = "") -> go.Figure:
+    """Each network's median test accuracy over its seeds (bars: lowest to highest), labelled on the chart.
+
+    One series per data set (its own colour and symbol); failed trainings are crosses at the
+    chart's floor, named in the legend (their accuracy is chance, off the scale).
+    """
+    fig = go.Figure()
+    trained = [p for p in points if p.spread.n]
+    for index, data in enumerate(dict.fromkeys(p.data for p in trained)):
+        members = [p for p in trained if p.data == data]
+        colour, symbol = DATA_STYLES[index % len(DATA_STYLES)]
+        fig.add_trace(go.Scatter(
+            x=[p.x for p in members], y=[p.spread.median for p in members], mode="markers+text",
+            name=plotly_text(data, 60), text=[plotly_text(p.label, 40) for p in members], textposition="top center",
+            textfont={"size": 10}, customdata=[plotly_text(p.hover, 200) for p in members],
+            error_y={"type": "data", "symmetric": False, "array": [p.spread.high - p.spread.median for p in members],
+                     "arrayminus": [p.spread.median - p.spread.low for p in members], "thickness": 1.5, "width": 4},
+            marker={"size": 11, "color": colour, "symbol": symbol},
+            hovertemplate="%{customdata}<br>" + x_title + ": %{x:,}<extra></extra>",
+        ))
+    values = [v for p in trained for v in (p.spread.low, p.spread.high)] or [0.9, 1.0]
+    low, high = min(values), max(values)
+    pad = max(0.002, 0.12 * (high - low))
+    failed = [(p, a) for p in points for a in p.failed]
+    if failed:
+        fig.add_trace(go.Scatter(
+            x=[p.x for p, _ in failed], y=[low - pad * 0.6] * len(failed), mode="markers",
+            name="training failed (off the scale)", customdata=[f"{plotly_text(p.hover, 200)}: a seed did not train "
+                                                                f"({a:.2%}, chance)" for p, a in failed],
+            marker={"size": 11, "symbol": "x-thin-open", "color": "#C92A2A", "line": {"width": 2}},
+            hovertemplate="%{customdata}<extra></extra>",
+        ))
+    fig.update_layout(
+        height=HEIGHT + 40, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title=title or f"Test accuracy vs {x_title}",
+        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        yaxis={"title": "test accuracy (median over seeds)", "tickformat": ".1%", "range": [low - pad, high + pad]},
+        legend={"orientation": "h", "y": -0.25, "title": {"text": "trained on "}},
+    )
+    return fig
+
+
 def confusion_figure(matrix: np.ndarray) -> go.Figure:
     """A 10×10 confusion matrix (rows: true digit, columns: predicted), counts written in the cells."""
     matrix = np.asarray(matrix)
@@ -153,23 +196,37 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     return fig
 
 
-def family_chart(points: Sequence[tuple[int, float | None]], x_title: str, log_x: bool = False) -> go.Figure:
-    """Test accuracy against the varied value of a family: (value, accuracy or None while training)."""
-    done = [(x, y) for x, y in points if y is not None]
-    waiting = [x for x, y in points if y is None]
+def family_chart(points: Sequence[tuple[int, Spread | None]], x_title: str, log_x: bool = False) -> go.Figure:
+    """Test accuracy against a family's varied value: each value's median over its seeds with its range
+    (None while training); values whose every seed failed are crosses at the floor."""
+    done = [(x, s) for x, s in points if s is not None and s.n]
+    dead = [(x, s) for x, s in points if s is not None and not s.n]
+    waiting = [x for x, s in points if s is None]
     fig = go.Figure()
     fig.add_trace(go.Scatter(
-        x=[x for x, _ in done], y=[y for _, y in done], name="test accuracy", mode="lines+markers",
-        hovertemplate=f"{x_title} %{{x}}: %{{y:.2%}}<extra></extra>",
+        x=[x for x, _ in done], y=[s.median for _, s in done], name="test accuracy (median over seeds)",
+        mode="lines+markers", customdata=[s.text() for _, s in done],
+        error_y={"type": "data", "symmetric": False, "array": [s.high - s.median for _, s in done],
+                 "arrayminus": [s.median - s.low for _, s in done], "thickness": 1.5, "width": 4},
+        hovertemplate=f"{x_title} %{{x}}: %{{customdata}}<extra></extra>",
     ))
-    low = min((y for _, y in done), default=0.9)
+    low = min((s.low for _, s in done), default=0.9)
     fig.add_trace(go.Scatter(
         x=waiting, y=[low] * len(waiting), name="training…", mode="markers",
         marker={"symbol": "circle-open", "size": 10, "color": "grey"}, hovertemplate="%{x}: not done yet<extra></extra>",
     ))
+    if dead:
+        fig.add_trace(go.Scatter(
+            x=[x for x, _ in dead], y=[low] * len(dead), name="did not train", mode="markers",
+            marker={"symbol": "x-thin-open", "size": 11, "color": "#C92A2A", "line": {"width": 2}},
+            customdata=[s.text() for _, s in dead], hovertemplate="%{x}: %{customdata}<extra></extra>",
+        ))
+    values = sorted({x for x, _ in points})
     fig.update_layout(
         height=HEIGHT, margin={"l": 10, "r": 10, "t": 40, "b": 10}, title="Test accuracy across the family",
-        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        # the family's own values as ticks: a log axis would otherwise label 1, 2, 5, 10, … in between
+        xaxis={"title": x_title, "type": "log" if log_x else "linear", "tickvals": values,
+               "ticktext": [f"{v:,}" for v in values]},
         yaxis={"title": "test accuracy", "tickformat": ".1%"}, legend={"orientation": "h", "y": -0.2},
     )
     return fig

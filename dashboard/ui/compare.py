@@ -16,6 +16,7 @@ from dashboard.charts import training as charts
 from dashboard.evaluation import confusion_matrix, misclassified
 from dashboard.labels import data_name, dataset_name
 from dashboard.run import RunRecord
+from dashboard.seeds import SPREAD_WORDS, group_runs
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
@@ -27,21 +28,49 @@ def own_keys() -> set[str]:
     return {status.key for status in ui_jobs.manager().jobs(ui_jobs.session_id())}
 
 
+PERCENT = "%.2f%%"
+
+
+def groups_table(runs: list[RunRecord]) -> None:
+    """Every network and training once, its seeds together: median, range and failed trainings."""
+    st.dataframe(
+        compare.groups_table(group_runs(runs)),
+        hide_index=True,
+        key="compare_groups",
+        column_config={
+            "network": st.column_config.TextColumn(width=220, pinned=True),
+            "data": st.column_config.TextColumn("trained on", width=175),
+            "training": st.column_config.TextColumn(width=120),
+            "seeds": st.column_config.TextColumn(width=60),
+            "test accuracy": st.column_config.NumberColumn("test acc. (median)", format=PERCENT, width=110),
+            "lowest": st.column_config.NumberColumn(format=PERCENT, width=70),
+            "highest": st.column_config.NumberColumn(format=PERCENT, width=70),
+            "did not train": st.column_config.NumberColumn(format="%d", width=85),
+            "params": st.column_config.NumberColumn(format="%d", width=80),
+            "last conv map": st.column_config.TextColumn("last map", width=70),
+            "key": st.column_config.TextColumn("a run", width=140),
+        },
+    )
+    st.caption(f"Test accuracy: {SPREAD_WORDS}; failed trainings are counted apart and never enter the median.")
+
+
 def runs_table(runs: list[RunRecord]) -> None:
-    """Every cached run, its data named; the accuracy and time columns come early so they always show."""
+    """Every cached run (each seed), its data named; the accuracy and time columns come early so they always show."""
     st.dataframe(
         compare.runs_table(runs),
         hide_index=True,
         key="compare_table",
-        column_config={  # widths in pixels: the first six columns fit a 1280-px window with the sidebar open
-            "network": st.column_config.TextColumn(width=170, pinned=True),
+        column_config={  # widths in pixels: the first columns fit a 1280-px window with the sidebar open
+            "network": st.column_config.TextColumn(width=220, pinned=True),
             "data": st.column_config.TextColumn("trained on", width=175),
-            "test accuracy": st.column_config.NumberColumn("test acc.", format="%.4f", width=75),
+            "seed": st.column_config.NumberColumn(format="%d", width=50),
+            "test accuracy": st.column_config.NumberColumn("test acc.", format=PERCENT, width=75),
+            "trained": st.column_config.CheckboxColumn(width=65),
             "train time (s)": st.column_config.NumberColumn("time (s)", format="%.1f", width=65),
             "training": st.column_config.TextColumn(width=150),
             "params": st.column_config.NumberColumn(format="%d", width=80),
             "last conv map": st.column_config.TextColumn("last map", width=70),
-            "val accuracy": st.column_config.NumberColumn("val acc.", format="%.4f", width=75),
+            "val accuracy": st.column_config.NumberColumn("val acc.", format=PERCENT, width=75),
             "epochs": st.column_config.NumberColumn(width=60),
             "shipped": st.column_config.CheckboxColumn(width=65),
             "key": st.column_config.TextColumn(width=140),
@@ -54,20 +83,16 @@ def _by_key(record: RunRecord) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, ttl=cached.IDLE_TTL, hash_funcs={RunRecord: _by_key})
-def side_by_side_figures(selected: tuple[RunRecord, ...], names: tuple[str, ...]) -> tuple[go.Figure, ...]:
-    """(validation curves, accuracy vs parameters, accuracy vs last map side) of `selected` runs,
-    built once per server and shared (read-only): plotly figures cost more to build than to show."""
-    groups = [data_name(r) for r in selected]  # colour and symbol: the data each run was trained on
-    accuracy = [r.test_accuracy for r in selected]
-    mapped = [(r, n, g) for r, n, g in zip(selected, names, groups) if r.final_map is not None]
+def side_by_side_figures(selected: tuple[RunRecord, ...], names: tuple[str, ...],
+                         groups: tuple[RunRecord, ...]) -> tuple[go.Figure, ...]:
+    """(validation curves of the selected runs that trained, accuracy vs parameters, accuracy vs last map side of
+    their networks over every cached seed `groups`), built once per server and shared (read-only)."""
+    networks = group_runs(groups)
     return (
-        charts.compare_curves({n: r.history.get("val_accuracy", []) for r, n in zip(selected, names)}),
-        charts.accuracy_scatter([r.params for r in selected], accuracy, list(names), "parameters",
-                                log_x=True, groups=groups),
-        charts.accuracy_scatter(
-            [r.final_map[0] for r, _, _ in mapped], [r.test_accuracy for r, _, _ in mapped], [n for _, n, _ in mapped],
-            "last conv map side", title="Test accuracy vs the last conv layer's spatial size",
-            groups=[g for _, _, g in mapped]),
+        charts.compare_curves({n: r.history.get("val_accuracy", []) for r, n in zip(selected, names) if r.trained}),
+        charts.group_scatter(compare.group_points(networks, lambda r: r.params), "parameters", log_x=True),
+        charts.group_scatter(compare.group_points(networks, lambda r: r.final_map[0] if r.final_map else None),
+                             "last conv map side", title="Test accuracy vs the last conv layer's spatial size"),
     )
 
 
@@ -86,11 +111,21 @@ def side_by_side(runs: list[RunRecord]) -> None:
     if not selected:
         st.info("Select one or more runs above to compare them.", icon=":material/info:")
         return
-    curves, by_params, by_side = side_by_side_figures(selected, tuple(labels[r.key] for r in selected))
+    networks = compare.selected_groups(selected, runs)
+    every_seed = tuple(r for g in networks for r in g.runs)
+    curves, by_params, by_side = side_by_side_figures(selected, tuple(labels[r.key] for r in selected), every_seed)
+    failed = [r for r in selected if not r.trained]
     st.plotly_chart(curves, key="compare_curves")
+    if failed:
+        text.caption("Not drawn, because the training failed: "
+                     + "; ".join(f"{labels[r.key]}: {r.diagnosis}" for r in failed))
     left, right = st.columns(2)
     left.plotly_chart(by_params, key="compare_params")
     right.plotly_chart(by_side, key="compare_side")
+    st.caption("Each point is a network with all its cached seeds (not only the runs selected): the median of those "
+               "that trained, with a bar from the lowest to the highest; a cross is a training that failed.")
+    for sentence in compare.judgement_sentences(networks):
+        st.markdown(f"- {text.md(sentence)}")
     if len({data_name(r) for r in selected}) > 1:
         st.caption("Runs trained on different data are marked apart: a run on the 12,000-image embedded subset "
                    "scores lower than the same network on full MNIST, without being a worse network.")

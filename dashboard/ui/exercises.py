@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import exercises as ex
 from dashboard.labels import run_title
+from dashboard.seeds import group_of
 from dashboard.ui import state, text
 from dashboard.ui.runs import cached_runs, model_cache
 
@@ -26,7 +27,8 @@ STATUS_WORDS = {"solved": "solved", "revealed": "answer shown", "open": "open"}
 
 def sequence() -> list[ex.Exercise]:
     """The exercises, reading runs from this server's model cache; the session starts at the URL's step."""
-    seq = ex.exercises(lookup=lambda key: model_cache().get(key))
+    seq = ex.exercises(lookup=lambda key: model_cache().get(key),
+                       siblings=lambda record: group_of(record, cached_runs()))
     if not isinstance(st.session_state.get(PROGRESS), dict):
         st.session_state[PROGRESS] = ex.new_progress()
     if STEP not in st.session_state:

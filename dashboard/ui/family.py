@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dashboard.charts import training as charts
@@ -18,11 +20,14 @@ from dashboard.families import (
 )
 from dashboard.jobs import JobLimitError
 from dashboard.outside import escape_markdown
+from dashboard.seeds import SPREAD_WORDS, RunGroup, best_value_sentences, group_of
 from dashboard.spec import NetworkSpec
 from dashboard.training import TrainSettings
+from dashboard.ui import cached
 from dashboard.ui import jobs as ui_jobs
-from dashboard.ui.runs import model_cache
+from dashboard.ui.runs import cached_runs, model_cache
 from dashboard.ui.state import kept
+from dashboard.ui.text import md
 
 STATE_KEY = "family_members"  # session state: {"vary": str, "members": [(value, run key)]}
 DEFAULT_VALUES = {"last_filters": "1, 2, 4, 8, 16, 32, 64", "blocks": "1, 2, 3", "dense_units": "8, 16, 32, 64, 128",
@@ -52,10 +57,11 @@ def _training(chosen: dict) -> bool:
     return any((status := jobs.job_for_key(key)) is not None and status.active for _, key in chosen["members"])
 
 
-def _show_family(chosen: dict) -> None:
-    """Test accuracy against the varied value, one point per finished run."""
+def _member_groups(chosen: dict) -> tuple[list[tuple[int, RunGroup | None]], list[str]]:
+    """Each member's group of seeds (None while its first run trains), and why members did not train."""
     cache, jobs = model_cache(), ui_jobs.manager()
-    points, failed = [], []
+    runs = cached_runs()
+    out, failed = [], []
     for value, key in chosen["members"]:
         record = cache.get(key)
         status = jobs.job_for_key(key)
@@ -63,12 +69,41 @@ def _show_family(chosen: dict) -> None:
             record = status.record  # trained but not stored: still shown
         if record is None and status is not None and not status.active:
             failed.append(f"{value}: {status.state}")
-        points.append((value, None if record is None else record.test_accuracy))
+        out.append((value, None if record is None else group_of(record, runs)))
+    return out, failed
+
+
+def _add_seed(chosen: dict, data_key: str) -> None:
+    """'Add a seed to every member' callback: each member's smallest untrained seed, as a job."""
+    groups, _ = _member_groups(chosen)
+    data = cached.mnist(data_key)
+    jobs, session = ui_jobs.manager(), ui_jobs.session_id()
+    try:
+        for value, group in groups:
+            if group is not None and group.first.settings is not None:
+                run = group.first
+                jobs.submit(run.spec, replace(run.settings, seed=group.another_seed()), data, session=session,
+                            label=f"{VARIES[chosen['vary']]} = {value}")
+    except JobLimitError as err:
+        st.session_state["family_refused"] = f"Not every seed was queued: {err}"
+
+
+def _show_family(chosen: dict) -> None:
+    """Test accuracy against the varied value: each value's seeds, their spread, and what the spread allows to say."""
+    groups, failed = _member_groups(chosen)
     vary = chosen["vary"]
-    done = sum(1 for _, acc in points if acc is not None)
-    st.caption(f"{done} of {len(points)} runs finished" + (f"; not trained: {', '.join(failed)}" if failed else ""))
+    done = [(v, g) for v, g in groups if g is not None]
+    seeds = sorted({g.spread.total for _, g in done})
+    st.caption(f"{len(done)} of {len(groups)} members finished"
+               + (f", {seeds[0]}–{seeds[-1]} seeds each" if len(seeds) > 1 else
+                  f", {seeds[0]} seed{'s' if seeds and seeds[0] != 1 else ''} each" if seeds else "")
+               + (f"; not trained: {', '.join(failed)}" if failed else "")
+               + f". Points: {SPREAD_WORDS}.")
+    points = [(v, None if g is None else g.spread) for v, g in groups]
     st.plotly_chart(charts.family_chart(points, VARIES[vary], log_x=vary in ("last_filters", "dense_units",
                                                                            "train_size")), key="family_chart")
+    for sentence in best_value_sentences([(v, g.spread) for v, g in done], VARIES[vary]):
+        st.markdown(f"- {md(sentence)}")
 
 
 @st.fragment(run_every=ui_jobs.PANEL_SECONDS)
@@ -79,7 +114,7 @@ def _live_family() -> None:
         st.rerun()  # every member has finished: the page draws the chart once more, and stops polling
 
 
-def family_chart() -> None:
+def family_chart(data_key: str) -> None:
     """The family's chart: refreshed every second while members train, drawn once when all have finished."""
     chosen = st.session_state.get(STATE_KEY)
     if not chosen:
@@ -88,9 +123,12 @@ def family_chart() -> None:
         _live_family()
     else:
         _show_family(chosen)
+        st.button("Add a seed to every member", icon=":material/add:", key="family_add_seed",
+                  on_click=_add_seed, args=(chosen, data_key),
+                  help="One more training of each member with a seed it has not had: the spread shows what is luck.")
 
 
-def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:
+def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData, data_key: str) -> None:
     """Controls to train a family of the current network and settings, and its chart."""
     st.divider()
     st.subheader("Train a family")
@@ -115,4 +153,4 @@ def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData) 
     refused = st.session_state.pop("family_refused", None)
     if refused:
         st.warning(escape_markdown(refused), icon=":material/block:")
-    family_chart()
+    family_chart(data_key)

@@ -8,6 +8,7 @@ callback submits it before the page reruns, so leaving the page at once loses no
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import streamlit as st
 
@@ -18,6 +19,7 @@ from dashboard.jobs import JobLimitError
 from dashboard.labels import data_name, dataset_name, run_title
 from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
+from dashboard.seeds import SEED_CHOICES, SPREAD_WORDS, group_of
 from dashboard.spec import NetworkSpec
 from dashboard.summaries import markdown_table, training_problems
 from dashboard.training import (
@@ -73,6 +75,29 @@ def _submit() -> None:
         st.session_state[REFUSED_KEY] = str(err)
 
 
+def _submit_seeds(seeds: list[int]) -> None:
+    """'Add seeds' / 'Try another seed' callback: queue the shown run's settings with each of `seeds`."""
+    shown = st.session_state.get(SHOWN_KEY)
+    if shown is None or not seeds:
+        return
+    spec, data = NetworkSpec.from_json(shown["spec"]), cached.mnist(shown["data"])
+    try:
+        settings = form.settings_from_values(_values(), len(data.x_train))
+    except SettingsError:
+        return
+    try:
+        for seed in seeds:
+            ui_jobs.manager().submit(spec, replace(settings, seed=seed), data, session=ui_jobs.session_id())
+    except JobLimitError as err:
+        st.session_state[REFUSED_KEY] = str(err)
+
+
+def _try_seed(seed: int) -> None:
+    """'Try another seed' callback: the form moves to `seed` and its run is queued."""
+    st.session_state["train_seed"] = seed
+    _submit_seeds([seed])
+
+
 def data_radio() -> tuple[str, MnistData, dict[str, str]]:
     """The sidebar's data choice among the data that really differ: (key, data, {key: name})."""
     choices = form.data_choices(cached.mnist("auto"), cached.mnist("embedded"))
@@ -126,11 +151,38 @@ def remember_shown(spec: NetworkSpec, data_key: str) -> None:
     st.session_state[SHOWN_KEY] = {"spec": spec.to_json(), "data": data_key}
 
 
-def show_results(record: RunRecord, note: str) -> None:
-    """Metrics, learning curves and the per-epoch table of a finished run."""
-    st.success(note, icon=":material/check_circle:")
+def seeds_panel(record: RunRecord, runs: list[RunRecord]) -> None:
+    """The run's seeds: their spread, each seed's run, and buttons that add seeds or try another one."""
+    group = group_of(record, runs)
+    spread = group.spread
+    if not record.trained:
+        text.error(record.diagnosis or "This training failed.", icon=":material/error:")
+        st.button(f"Try another seed ({group.another_seed()})", key="train_another_seed", icon=":material/casino:",
+                  on_click=_try_seed, args=(group.another_seed(),), type="primary")
+    if spread.total > 1:
+        st.markdown(f"**Test accuracy of this network with these settings: {spread.text()}.** "
+                    f"({SPREAD_WORDS}; a failed training is counted apart.)")
+        rows = [[str(run.seed), f"{run.test_accuracy:.2%}", "yes" if run.trained else "**no**: did not train",
+                 run.key] for run in group.runs]
+        st.markdown(markdown_table(["seed", "test accuracy", "trained", "run"], rows, right=["seed", "test accuracy"]))
+    else:
+        st.markdown("One training is one draw: another seed lands a little higher or lower, and now and then does "
+                    "not train at all. Train more seeds to see the spread.")
+    options = [n for n in SEED_CHOICES if n > len(group.seeds)]
+    cols = st.columns(len(options) or 1)
+    for col, wanted in zip(cols, options):
+        missing = group.next_seeds(wanted)
+        col.button(f"Have {wanted} seeds (train {len(missing)} more)", key=f"train_seeds_{wanted}",
+                   icon=":material/add:", on_click=_submit_seeds, args=(missing,))
+
+
+def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = None) -> None:
+    """Metrics, the seeds' spread, learning curves and the per-epoch table of a finished run."""
+    (st.success if record.trained else st.warning)(note, icon=":material/check_circle:")
+    if runs is not None:
+        seeds_panel(record, runs)
     a, b, c, d, e = st.columns(5)
-    a.metric("Test accuracy", f"{record.test_accuracy:.2%}")
+    a.metric(f"Test accuracy (seed {record.seed})", f"{record.test_accuracy:.2%}")
     b.metric("Validation accuracy", f"{record.val_accuracy:.2%}")
     c.metric("Parameters", f"{record.params:,}")
     side, channels = record.final_map or (0, 0)
@@ -187,8 +239,8 @@ def _trained_here(view: form.TrainView) -> bool:
     return job is not None and job.state == "done" and job.stored and job.id in mine
 
 
-def show_view(view: form.TrainView, data: MnistData) -> None:
-    """The run's state: its results, the live job, why it cannot be trained, or how to train it."""
+def show_view(view: form.TrainView, data: MnistData, runs: list[RunRecord] | None = None) -> None:
+    """The run's state: its results (with its seeds), the live job, why it cannot be trained, or how to train it."""
     record, job = view.record, view.job
     if view.state == "cached":
         if _trained_here(view):
@@ -197,7 +249,7 @@ def show_view(view: form.TrainView, data: MnistData) -> None:
         else:
             note = (f"Trained before: loaded from the cache (trained on {escape_markdown(data_name(record))}, "
                     f"{escape_markdown((record.created or '?')[:10])}).")
-        show_results(record, note)
+        show_results(record, note, runs)
     elif view.state == "too big":
         st.error("This network is too big to train here: " + "; ".join(view.too_big) + ".", icon=":material/block:")
     elif view.state == "training":

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from dashboard import compare
-from dashboard.charts.training import GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, mistakes_figure
+from dataclasses import replace
+
+from dashboard.charts.training import (
+    GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, group_scatter, mistakes_figure,
+)
+from dashboard.seeds import group_runs
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TRAIN_PRESETS
 from tests.unit.test_run import trained
@@ -29,8 +34,41 @@ def test_the_table_names_the_data_and_puts_accuracy_and_time_before_the_identifi
     assert list(table.columns) == list(compare.TABLE_COLUMNS)
     assert list(table.columns).index("train time (s)") < list(table.columns).index("key")
     assert table["data"].tolist() == ["full MNIST", "embedded subset (12,000 images)", "full MNIST"]
-    assert table["test accuracy"].tolist() == [0.9897, 0.9755, 0.95]
+    assert table["test accuracy"].tolist() == [98.97, 97.55, 95.0]  # percent, as everywhere in the app
+    assert table["seed"].tolist() == [0, 0, 0] and table["trained"].tolist() == [True, True, True]
     assert compare.runs_table([]).columns.tolist() == list(compare.TABLE_COLUMNS)
+
+
+def seeded(accs, spec=BOOK, failed=()):
+    """Runs of one network and training on full MNIST, one per seed (seeds in `failed` did not train)."""
+    return [trained(f"{spec.describe()[:6]}{seed}", spec, replace(TRAIN_PRESETS["fast"], seed=seed),
+                    test_accuracy=acc, trained=seed not in failed, **FULL) for seed, acc in enumerate(accs)]
+
+
+def test_the_groups_table_puts_each_networks_seeds_together_with_median_range_and_failures():
+    runs = seeded((0.9921, 0.9927, 0.9910)) + seeded((0.1135, 0.952, 0.957), spec=BOOK.with_block(2, filters=1), failed={0})
+    table = compare.groups_table(group_runs(runs))
+    assert table.columns.tolist() == list(compare.GROUP_COLUMNS)
+    assert table["seeds"].tolist() == [3, 3]
+    assert table["test accuracy"].tolist() == [99.21, 95.45] and table["lowest"].tolist() == [99.10, 95.2]
+    assert table["highest"].tolist() == [99.27, 95.7] and table["did not train"].tolist() == [0, 1]
+    assert table["training"].tolist() == ["fast preset", "fast preset"]  # the seed is the group's, not a setting
+
+
+def test_scatter_points_are_networks_and_judgements_respect_the_spread():
+    book, small = seeded((0.9921, 0.9927, 0.9910)), seeded((0.980, 0.982, 0.981), spec=PRESETS["tiny"])
+    groups = compare.selected_groups([book[0], small[1]], book + small)
+    assert [len(g.runs) for g in groups] == [3, 3]  # every cached seed of a selected run's network
+    points = compare.group_points(groups, lambda r: r.params)
+    assert [p.spread.median for p in points] == [0.9921, 0.981] and "3 seeds" in points[0].hover
+    (sentence,) = compare.judgement_sentences(groups)
+    assert "more than the seed-to-seed spread" in sentence and sentence.endswith("(full MNIST)")
+    one_seed = compare.judgement_sentences(compare.selected_groups([book[0], small[0]], [book[0], small[0]]))
+    assert "cannot tell" in one_seed[0]
+    dying = seeded((0.1135, 0.99), failed={0})
+    fig = group_scatter(compare.group_points(compare.selected_groups(dying, dying), lambda r: r.params), "parameters")
+    assert [t.name for t in fig.data] == ["full MNIST", "training failed (off the scale)"]
+    assert list(fig.data[0].y) == [0.99] and list(fig.data[0].text) == ["book"]  # labelled on the chart itself
 
 
 def test_the_default_selection_starts_with_the_learners_newest_runs():
