@@ -13,6 +13,8 @@ No Streamlit; TensorFlow is imported when a model is loaded or measured.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,7 +23,7 @@ import numpy as np
 from dashboard.cache import ModelCache
 from dashboard.run import ImportedModel, RunRecord, library_versions, now_iso
 from dashboard.kerasgeometry import LayerShape
-from dashboard.modelfile import Inspection, inspect_model_file, load_checked, sha256
+from dashboard.modelfile import Inspection, check_config, inspect_model_file, load_checked, sha256
 from dashboard.spec import MAP_KINDS, LayerGeometry
 from dashboard.summaries import LayerRow
 
@@ -79,9 +81,13 @@ def scaling_scores(model: Any, input_shape: tuple[int, ...], images: np.ndarray,
     return out
 
 
-def best_scaling(scores: dict[str, dict[str, float]], tolerance: float = ACCURACY_TIE) -> str:
-    """The most accurate convention; within `tolerance` of it, the lowest loss; then the book's ÷255."""
+def best_scaling(scores: dict[str, dict[str, float]], tolerance: float = ACCURACY_TIE, n: int = SCALING_SLICE) -> str:
+    """The book's ÷255 when it is within 2 binomial standard errors of the most accurate convention (a tie
+    on `n` images); else the most accurate; within `tolerance` of it, the lowest loss."""
     top = max(score["accuracy"] for score in scores.values())
+    tie = 2 * math.sqrt(max(top * (1 - top), 0.0) / max(n, 1))
+    if "unit" in scores and scores["unit"]["accuracy"] >= top - tie:
+        return "unit"
     close = [name for name in SCALINGS if name in scores and scores[name]["accuracy"] >= top - tolerance]
     return min(close, key=lambda name: (scores[name]["loss"], name != "unit"))
 
@@ -127,6 +133,24 @@ def row_dict(row: LayerShape) -> dict[str, Any]:
             "start": row.start}
 
 
+def input_layer_name(config: dict[str, Any]) -> str:
+    """The name of the InputLayer in a model file's configuration (checked data), or 'input_layer'."""
+    _, layers, _ = check_config(config)
+    return next((str(cfg.get("name"))[:255] for cls, cfg, _ in layers if cls == "InputLayer" and cfg.get("name")),
+                "input_layer")
+
+
+def summary_display_rows(record: RunRecord) -> list[dict[str, Any]]:
+    """The rows `model.summary()` prints: a functional model's InputLayer first (Sequential shows none)."""
+    rows = layer_rows(record)
+    if record.imported is None or record.imported.model_class == "Sequential":
+        return rows
+    name = record.imported.input_name or "input_layer"
+    first = {"name": name, "type": "InputLayer", "output_shape": [None, *record.imported.input_shape], "params": 0,
+             "receptive_field": 1, "jump": 1}
+    return [first, *rows]
+
+
 def summary_rows(inspection: Inspection) -> list[LayerRow]:
     """The inspected model's rows in the layout of `dashboard.summaries` (as `summary --spec`)."""
     return [LayerRow(r.name, r.kind, (None, *r.shape), r.params, r.receptive_field, r.jump, r.params_formula)
@@ -161,6 +185,7 @@ def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[st
             chain=inspection.chain,
             layers=tuple(row_dict(row) for row in inspection.rows),
             fits=None if (spec := fitting_spec(inspection)) is None else spec.to_dict(),
+            input_name="" if inspection.model_class == "Sequential" else input_layer_name(inspection.config),
         ),
     )
 

@@ -58,7 +58,8 @@ def positions_text(geo: LayerGeometry, channels: int, zero_one: np.ndarray, keep
     top, left, bottom, right = geo.window(0, 0)
     worst = tuple(int(v) for v in np.unravel_index(np.argmin(zero_one), zero_one.shape))
     best = tuple(int(v) for v in np.unravel_index(np.argmax(keep_one), keep_one.shape))
-    worst_drop = baseline - float(zero_one[worst])
+    # the drop between the two figures as shown (one decimal each), so the words agree with the chart
+    worst_drop = (round(baseline * 100, 1) - round(float(zero_one[worst]) * 100, 1)) / 100
     best_alone = float(keep_one[best])
     rf = geo.receptive_field
     if side == 1:
@@ -71,9 +72,10 @@ def positions_text(geo: LayerGeometry, channels: int, zero_one: np.ndarray, keep
         )
     return (
         where
-        + f"**Left:** set all {channels} numbers of one position to zero and measure test accuracy on "
-        f"{n_images:,} images. Losing position {worst} hurts most: {zero_one[worst]:.1%}, "
-        f"{worst_drop * 100:.1f} points below all positions. " + position_judgement(worst_drop) + "\n\n"
+        + f"**Left:** set all {channels} numbers of one position to zero and measure accuracy on a fixed "
+        f"sample of {n_images:,} test images (all positions kept: {baseline:.1%} on them). Losing position "
+        f"{worst} hurts most: {zero_one[worst]:.1%}, {worst_drop * 100:.1f} points below all positions. "
+        + position_judgement(worst_drop) + "\n\n"
         + f"**Right:** keep only one position. The best one alone, {best}, gives {best_alone:.1%} "
         f"against {CHANCE:.0%} for guessing" + window_judgement(best_alone)
     )

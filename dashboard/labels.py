@@ -18,7 +18,7 @@ from dataclasses import replace
 from dashboard.data import MnistData
 from dashboard.outside import plain
 from dashboard.run import INPUT_SCALINGS, RunRecord
-from dashboard.spec import preset_name
+from dashboard.spec import BOOK, NetworkSpec, preset_name
 from dashboard.training import TRAIN_PRESETS, TrainSettings
 
 FULL_MNIST_MARK = "60,000 train + 10,000 test"  # how `dashboard.data` labels the full set
@@ -62,7 +62,16 @@ def network_label(run: RunRecord) -> str:
     if run.spec is None:
         # Plain text, and no angle brackets: plotly legends would read them as HTML.
         return f"imported {plain(run.source_file, 40).replace('<', '‹').replace('>', '›')}"
-    return preset_name(run.spec) or run.spec.describe()
+    return preset_name(run.spec) or _book_variant(run.spec) or run.spec.describe()
+
+
+def _book_variant(spec: NetworkSpec) -> str | None:
+    """'book, last conv 8 filters' when `spec` is the book network with only its last conv's filters changed."""
+    last = len(BOOK.blocks) - 1
+    if len(spec.blocks) == len(BOOK.blocks) and spec == BOOK.with_block(last, filters=spec.blocks[last].filters):
+        n = spec.blocks[last].filters
+        return f"book, last conv {n} filter{'s' if n != 1 else ''}"
+    return None
 
 
 def training_label(run: RunRecord) -> str:

@@ -64,6 +64,7 @@ class ImportedModel:
     scaling_scores: dict[str, dict[str, float]] = field(default_factory=dict)  # accuracy per scaling tried
     layers: tuple[dict[str, Any], ...] = ()  # summary rows (name, type, output_shape, params, rf, jump…)
     fits: dict[str, Any] | None = None  # the NetworkSpec dict that builds the same layers, if any
+    input_name: str = ""  # a functional model's InputLayer name (its summary's first row); "" for Sequential
 
     def __post_init__(self) -> None:
         if not isinstance(self.source_file, str) or not 0 < len(self.source_file) <= 255:
@@ -78,6 +79,8 @@ class ImportedModel:
             raise ValueError("imported model: chain must be true or false and layers a list of objects")
         if self.fits is not None and not isinstance(self.fits, dict):
             raise ValueError("imported model: fits must be a network object or null")
+        if not isinstance(self.input_name, str) or len(self.input_name) > 255:
+            raise ValueError("imported model: input_name must be a string of at most 255 characters")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the `imported` object of `record.json`)."""

@@ -31,10 +31,11 @@ SPREAD_WORDS = "median over the seeds that trained, range lowest to highest"
 
 
 def group_id(record: RunRecord) -> tuple[Any, ...]:
-    """What the runs of one group share: network, settings but the seed, data (an imported run: its key)."""
+    """What the runs of one group share: network, settings but the seed, data and the training recipe
+    (`reproducible.RECIPE`: runs trained before it are another group); an imported run: its key."""
     if record.settings is None:
         return ("imported", record.key)
-    return (record.spec, replace(record.settings, seed=0), record.data_fingerprint)
+    return (record.spec, replace(record.settings, seed=0), record.data_fingerprint, tuple(sorted(record.recipe.items())))
 
 
 @dataclass(frozen=True)

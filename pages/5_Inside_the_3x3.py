@@ -51,11 +51,12 @@ last_geo = maps_geo[-1]
 conv_name = last_geo.name if last_geo.kind == "Conv2D" else maps_geo[-2].name
 numbers = side * side * channels
 a, b, c, d = st.columns(4)
-a.metric("Last map", f"{side}×{side}×{channels}")
+a.metric("Map the head reads", f"{side}×{side}×{channels}")
 b.metric("Numbers per digit", f"{numbers:,}" if flattened else f"{channels} (averaged)")
-c.metric("Test accuracy", f"{record.test_accuracy:.2%}")
+c.metric("Test accuracy" if spec is None else f"Test accuracy (seed {record.seed})", f"{record.test_accuracy:.2%}")
 d.metric("Parameters", f"{record.params:,}")
 st.caption(escape_markdown(f"{labels.network_line(record)} · {labels.run_title(record)}", limit=300))
+inside_panels.verdict(record, runs)
 
 st.header(f"Where the {numbers:,} numbers go")
 inside_panels.projection_section(record, numbers, last_geo.name, data)

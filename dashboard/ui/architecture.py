@@ -84,6 +84,10 @@ def summary_table(rows: Sequence[dict], highlight: str, *, jump: bool = True, fo
                             + ([PARAMS_HELP] if formulas and not narrow else [])))
 
 
+LAST_CONV_HELP = ("The last conv layer's own output, before any pooling after it. The map the classifier head reads "
+                  "(Train, Inside) is the last conv block's output, after that pooling.")
+
+
 def _metrics(spec: NetworkSpec, rows: Sequence[dict], narrow: bool) -> None:
     """Parameters, last conv map, its receptive field: three metrics, or one line in half the page
     (where metrics' large numbers were cut off: "2,038…")."""
@@ -91,12 +95,12 @@ def _metrics(spec: NetworkSpec, rows: Sequence[dict], narrow: bool) -> None:
     values = (f"{sum(r['params'] for r in rows):,}", f"{last_conv.size}×{last_conv.size}×{last_conv.channels}",
               f"{last_conv.receptive_field}×{last_conv.receptive_field}")
     if narrow:
-        st.markdown(f"**{values[0]}** parameters · last conv map **{values[1]}** · its receptive field **{values[2]}**",
+        st.markdown(f"**{values[0]}** parameters · last conv output **{values[1]}** · its receptive field **{values[2]}**",
                     help=network_text.RECEPTIVE_FIELD_HELP)
         return
     a, b, c = st.columns(3)
     a.metric("Parameters", values[0])
-    b.metric("Last conv map", values[1])
+    b.metric("Last conv output", values[1], help=LAST_CONV_HELP)
     c.metric("Its receptive field", values[2], help=network_text.RECEPTIVE_FIELD_HELP)
 
 

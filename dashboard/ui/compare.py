@@ -47,7 +47,7 @@ def groups_table(runs: list[RunRecord]) -> None:
             "highest": st.column_config.NumberColumn(format=PERCENT, width=70),
             "did not train": st.column_config.NumberColumn(format="%d", width=85),
             "params": st.column_config.NumberColumn(format="%d", width=80),
-            "last conv map": st.column_config.TextColumn("last map", width=70),
+            "last conv map": st.column_config.TextColumn("map the head reads", width=90),
             "key": st.column_config.TextColumn("a run", width=140),
         },
     )
@@ -69,7 +69,7 @@ def runs_table(runs: list[RunRecord]) -> None:
             "train time (s)": st.column_config.NumberColumn("time (s)", format="%.1f", width=65),
             "training": st.column_config.TextColumn(width=150),
             "params": st.column_config.NumberColumn(format="%d", width=80),
-            "last conv map": st.column_config.TextColumn("last map", width=70),
+            "last conv map": st.column_config.TextColumn("map the head reads", width=90),
             "val accuracy": st.column_config.NumberColumn("val acc.", format=PERCENT, width=75),
             "epochs": st.column_config.NumberColumn(width=60),
             "shipped": st.column_config.CheckboxColumn(width=65),

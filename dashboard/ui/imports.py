@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.imported import SCALINGS, has_maps, import_model, layer_rows, rescale
+from dashboard.imported import SCALINGS, has_maps, import_model, rescale, summary_display_rows
 from dashboard.labels import data_name
 from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError
 from dashboard.outside import code_span, escape_markdown
@@ -43,7 +43,7 @@ def show_refusal(message: str) -> None:
 
 def summary_table(record: RunRecord) -> pd.DataFrame:
     """The imported model's layers as `model.summary()` shows them, with receptive field and jump."""
-    rows = layer_rows(record)
+    rows = summary_display_rows(record)
     return pd.DataFrame({
         "Layer (type)": [f"{row['name']} ({row['type']})" for row in rows],
         "Output shape": [str(tuple(row["output_shape"])) for row in rows],

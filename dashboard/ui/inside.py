@@ -149,3 +149,4 @@ def download_buttons(record: RunRecord, key: str) -> None:
         on_click="ignore",
         icon=":material/show_chart:",
     )
+

@@ -15,11 +15,13 @@ import streamlit as st
 from dashboard import inside_texts as texts
 from dashboard.charts import inside as charts
 from dashboard.data import MnistData
+from dashboard.diagnosis import dead_channels_sentence
 from dashboard.digits import image_digest
 from dashboard.evaluation import family_rows, same_training
 from dashboard.run import RunRecord
+from dashboard.seeds import SPREAD_WORDS, group_of
 from dashboard.spec import LayerGeometry
-from dashboard.ui import inside
+from dashboard.ui import inside, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.memory import released_when_idle
 from dashboard.ui.pick import point_values
@@ -50,7 +52,7 @@ def ablation_figures(run_key: str, data_fingerprint: str, *, _ablation) -> dict[
     """The charts of run `run_key`'s ablation on the test set `data_fingerprint` (given), built once and shared."""
     return {
         "zero_one": charts.position_chart(_ablation.zero_one, _ablation.baseline, "Accuracy with one position zeroed",
-                                          note=f"all positions kept: {_ablation.baseline:.1%}"),
+                                          note=f"all positions kept: {_ablation.baseline:.1%} on {_ablation.n_images:,} test images"),
         "keep_one": charts.position_chart(_ablation.keep_one, _ablation.baseline, "Accuracy with only one position kept",
                                           note=f"chance is {texts.CHANCE:.0%}"),
         "channels": charts.channel_chart(_ablation.channel_accuracy, _ablation.channel_order, _ablation.baseline),
@@ -192,3 +194,18 @@ def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> 
                         key="inside_gradcam")
     with text_col:
         st.markdown(texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))
+
+
+def verdict(record: RunRecord, runs: list[RunRecord]) -> None:
+    """A failed training called a failure (its panels show a network that learned nothing), the seeds'
+    spread of the network, and the last conv layer's channels that never fire."""
+    if not record.trained:
+        text.error(f"{record.diagnosis or 'This training failed.'} The panels below show this failed training: "
+                   "what its numbers carry says nothing about what such a map can carry. Pick another seed's run "
+                   "above, or train one on the Train page.", icon=":material/error:")
+    group = group_of(record, runs)
+    if group.spread.total > 1:
+        text.caption(f"This network with these settings, over its cached seeds: {group.spread.text()} ({SPREAD_WORDS}).")
+    if record.trained and record.dead_channels and record.final_map:
+        text.caption(f"{dead_channels_sentence(record.dead_channels, record.final_map[1])}: "
+                     "they carry nothing the classifier can read.")

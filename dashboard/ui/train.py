@@ -30,6 +30,8 @@ from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
 
 COMPARE = "pages/3_Compare.py"
+HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one: what Flatten or global averaging "
+                 "reads. Architecture's 'last conv output' is the conv layer's own output, before that pooling.")
 SHOWN_KEY = "train_shown"  # session: the network and data the page last showed (for the callback)
 REFUSED_KEY = "train_refused"  # session: why the last Train press queued nothing
 
@@ -186,7 +188,7 @@ def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = No
     b.metric("Validation accuracy", f"{record.val_accuracy:.2%}")
     c.metric("Parameters", f"{record.params:,}")
     side, channels = record.final_map or (0, 0)
-    d.metric("Last conv map", f"{side}×{side}×{channels}")
+    d.metric("Map the head reads", f"{side}×{side}×{channels}", help=HEAD_MAP_HELP)
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
     keys = [k for k in HISTORY_KEYS if k in record.history]  # fixed column order

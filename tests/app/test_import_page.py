@@ -115,7 +115,7 @@ def test_imported_run_on_inside_and_compare(book_bytes, tmp_path):
     at.run(timeout=180)
     assert not at.exception and not at.error
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Last map"] == "3×3×8" and metrics["Numbers per digit"] == "72"
+    assert metrics["Map the head reads"] == "3×3×8" and metrics["Numbers per digit"] == "72"
     titles = [fig["layout"].get("title", {}).get("text", "") for fig in figures(at)]
     assert any(t.startswith("Grad-CAM for digit") for t in titles)
     assert any("one position zeroed" in t for t in titles)

@@ -10,7 +10,7 @@ from dashboard.cache import ModelCache
 from dashboard.labels import run_title
 from dashboard.run import RunRecord
 from dashboard.data import load_mnist
-from dashboard.imported import (SCALINGS, app_model, best_scaling, import_model, layer_rows, map_geometry, model_input,
+from dashboard.imported import (SCALINGS, app_model, best_scaling, import_model, summary_display_rows, layer_rows, map_geometry, model_input,
                                 rescale)
 from dashboard.modelfile import ModelFileError
 from dashboard.spec import BOOK, geometry
@@ -136,6 +136,11 @@ def test_best_scaling_prefers_the_book_convention_on_ties():
     assert best_scaling({"unit": score(0.1, 2), "raw": score(0.2, 2), "standard": score(0.9, 0.4)}) == "standard"
     # Nearly as accurate but far more confident where it is right: the lower loss wins.
     assert best_scaling({"unit": score(0.6, 2), "raw": score(0.872, 9.0), "standard": score(0.867, 0.4)}) == "standard"
+    # 79.0% against 79.2% on 1,000 images is a tie (2 standard errors: 2.6 points): the conventional ÷255,
+    # even with a higher loss; 3 points below is not.
+    assert best_scaling({"unit": score(0.790, 0.9), "raw": score(0.5, 3), "standard": score(0.792, 0.7)}) == "unit"
+    assert best_scaling({"unit": score(0.760, 0.9), "raw": score(0.5, 3), "standard": score(0.792, 0.7)}) == "standard"
+    assert best_scaling({"unit": score(0.760, 0.9), "standard": score(0.792, 0.7)}, n=100) == "unit"
 
 
 @pytest.mark.parametrize("suffix", ["keras", "h5"])
@@ -152,6 +157,9 @@ def test_every_test_model_is_measured_as_keras_evaluates_it(tmp_path, mnist, nam
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert record.params == model.count_params()
     assert record.imported.chain == (name != "branching")
+    # The summary's rows are the layers Keras lists: a functional model's InputLayer first, none for Sequential.
+    shown = [(row["name"], row["type"]) for row in summary_display_rows(record)]
+    assert shown == [(layer.name, type(layer).__name__) for layer in model.layers]
     # The stored model, wrapped for the app's (n, 28, 28, 1) pixels/255, predicts the same.
     imported = record.imported
     wrapped = app_model(cache.load_model(record.key), shape, imported.scaling, imported.chain)
