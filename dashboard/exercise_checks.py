@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from dashboard.answers import parse_count, parse_shape, parse_side
 from dashboard.geometry import Layer
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec, SpecError, chain, final_map, geometry
@@ -45,25 +46,6 @@ def too_long(answer: str) -> str | None:
     if not answer.strip():
         return "Type an answer first."
     return None
-
-
-def parse_int(answer: str) -> int | None:
-    """A whole number written as '93322', '93,322', '93 322' or '93_322'; None otherwise."""
-    text = re.sub(r"[\s,_'’]", "", answer.strip())
-    if not re.fullmatch(r"[+-]?\d{1,15}", text):
-        return None
-    return int(text)
-
-
-def parse_shape(answer: str) -> tuple[int, ...] | None:
-    """'(None, 3, 3, 64)', '3x3x64', '3 × 3 × 64' or '[3, 3, 64]' → (3, 3, 64); None if unreadable."""
-    text = answer.strip().lower().replace("none", "").replace("×", "x")
-    if not re.fullmatch(r"[\s\d,x*()\[\]]+", text):
-        return None
-    numbers = re.findall(r"\d+", text)
-    if not numbers or len(numbers) > 6:
-        return None
-    return tuple(int(n) for n in numbers)
 
 
 def shape_text(shape: Sequence[int | None]) -> str:
@@ -184,9 +166,9 @@ def _count_check(answer: str, value: int, table: dict[Any, str], right: str,
     problem = too_long(answer)
     if problem:
         return False, problem
-    guess = parse_int(answer)
+    guess = parse_count(answer)
     if guess is None:
-        return False, "I could not read a whole number: write it like 1234 or 1,234."
+        return False, "I could not read a whole number: write it like 1234, 1,234 or 3 × 3 × 32 + 32."
     if guess == value:
         return True, right
     if guess in table:
@@ -230,7 +212,7 @@ def _total_feedback(spec: NetworkSpec, guess: int) -> str:
 
 def params_checker(spec: NetworkSpec, layer: str | None = None, mistakes: Mistakes | None = None) -> Check:
     """Check a predicted parameter count of `layer` (or of the whole network when None)."""
-    table = _table(mistakes or {}, parse_int)
+    table = _table(mistakes or {}, parse_count)
 
     def check(answer: str) -> tuple[bool, str]:
         if layer is None:
@@ -256,13 +238,28 @@ def _field_feedback(spec: NetworkSpec, layer: str, guess: int) -> str:
 
 
 def receptive_field_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | None = None) -> Check:
-    """Check a predicted receptive field (input pixels on a side) of one unit of `layer`."""
-    table = _table(mistakes or {}, parse_int)
+    """Check a predicted receptive field (input pixels on a side) of one position of `layer`:
+    '18', '18x18' or '18 × 18'; unequal sides are told the window is square."""
+    table = _table(mistakes or {}, parse_side)
 
     def check(answer: str) -> tuple[bool, str]:
+        problem = too_long(answer)
+        if problem:
+            return False, problem
+        sides = parse_side(answer)
+        if sides is None:
+            return False, "I could not read a side length: write it like 12 or 12×12."
         value = receptive_field(spec, layer)
-        right = f"Right: {value} pixels: one unit of {layer} sees a {value}×{value} window of the digit."
-        return _count_check(answer, value, table, right, lambda guess: _field_feedback(spec, layer, guess))
+        if sides[0] != sides[1]:
+            return False, (f"The window is square: its two sides are equal, not {sides[0]} and {sides[1]}. "
+                           "Give its side, like 12 or 12×12.")
+        if sides[0] == value:
+            return True, f"Right: {value} pixels: one position of {layer} sees a {value}×{value} window of the digit."
+        if sides in table:
+            return False, table[sides]
+        if sides[0] == value * value:
+            return False, f"{sides[0]:,} is the window's area in pixels; the question asks how wide it is (its side)."
+        return False, _field_feedback(spec, layer, sides[0])
 
     return check
 
