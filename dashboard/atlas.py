@@ -259,6 +259,12 @@ def channel_overlay(channel_map: np.ndarray, geo: LayerGeometry) -> np.ndarray:
     return channel_map[np.ix_(nearest, nearest)]
 
 
+def strongest_channel(maps: np.ndarray) -> int:
+    """The channel of a layer's maps (h, w, c) with the highest activation anywhere (the first on a tie)."""
+    peaks = np.asarray(maps).reshape(-1, np.shape(maps)[-1]).max(axis=0)
+    return int(np.argmax(peaks))
+
+
 def strongest_positions(channel_map: np.ndarray, k: int = 3) -> list[tuple[int, int, float]]:
     """The k positions (row, col, value) of a map (h, w) with the highest positive values, strongest first."""
     channel_map = np.asarray(channel_map)

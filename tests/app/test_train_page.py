@@ -78,7 +78,7 @@ def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     assert not at.exception
     wait_for_jobs()  # Train submits a job and returns at once
     at.run()
-    assert any(s.value.startswith("Trained by a job on") for s in at.success), [s.value for s in at.success]
+    assert any(s.value.startswith("Trained on this server in ") for s in at.success), [s.value for s in at.success]
     labels = [m.label for m in at.metric]
     assert labels[:2] == ["Test accuracy", "Validation accuracy"]
     assert at.metric[3].value == "5×5×5"  # (28-2)/2=13, (13-2)/2=5
@@ -122,7 +122,7 @@ def test_a_damaged_cached_run_is_reported_not_raised():
     assert not at.exception
     wait_for_jobs()
     at.run()
-    assert any(s.value.startswith("Trained by a job") for s in at.success)  # trained again
+    assert any(s.value.startswith("Trained on this server") for s in at.success)  # trained again
 
 
 def test_a_network_over_the_caps_says_so_and_offers_no_training():
