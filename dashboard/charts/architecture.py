@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.charts import OKABE_ITO
+
 from dashboard.spec import INPUT_SIZE, LayerGeometry
 
-PALETTE = ("#4C6EF5", "#F76707", "#2B8A3E", "#AE3EC9", "#E03131", "#1098AD", "#F59F00", "#5C7CFA")
+PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300)
 
