@@ -83,7 +83,7 @@ def _pre_activation_fn(model: keras.Model, layer_name: str):
 
 
 def window_origin(geo: LayerGeometry, row: int, col: int) -> tuple[int, int]:
-    """(top, left) on the input of unit (row, col)'s full receptive field, NOT clipped to 28×28."""
+    """(top, left) on the input of position (row, col)'s full receptive field, NOT clipped to 28×28."""
     if geo.jump is None:
         raise ValueError(f"{geo.name} has no spatial positions")
     half = (geo.receptive_field - 1) / 2
@@ -251,7 +251,7 @@ def build_atlas(model: keras.Model, layer_name: str, geo: LayerGeometry, images:
 
 
 def channel_overlay(channel_map: np.ndarray, geo: LayerGeometry) -> np.ndarray:
-    """A channel's map (h, w) spread over the 28×28 input: each pixel takes the unit whose window centre is nearest."""
+    """A channel's map (h, w) spread over the 28×28 input: each pixel takes the position whose window centre is nearest."""
     channel_map = np.asarray(channel_map, dtype=np.float32)
     size = channel_map.shape[0]
     pixels = np.arange(INPUT_SIZE, dtype=np.float64)

@@ -85,7 +85,7 @@ def total_params(spec: NetworkSpec) -> int:
 
 
 def receptive_field(spec: NetworkSpec, layer: str) -> int:
-    """Input pixels on a side that one unit of `layer` sees."""
+    """Input pixels on a side that one position of `layer` sees."""
     return next(g.receptive_field for g in geometry(spec) if g.name == layer)
 
 
