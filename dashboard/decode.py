@@ -162,7 +162,7 @@ def kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> st
         fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {plural(h, 'place')} across the {before.size}×{before.size} map"
     source = "the 28×28 digit" if before.name == "input" else f"the {before.size}×{before.size}×{before.channels} map of `{before.name}`"
     return (
-        (f"**Two different {k}×{k}s?** " if k == h else f"**A {k}×{k} kernel, a {h}×{h} output.** ")
+        (f"**Two different {k}×{k}s?** " if k == h else f"**{article(k).capitalize()} {k}×{k} kernel, {article(h)} {h}×{h} output.** ")
         + f"`Conv2D({block.filters}, ({k}, {k}))` sets the **kernel** (left, orange): "
         f"each filter has {k}×{k} weights for each of the {before.channels} input channels "
         f"({k}×{k}×{before.channels} = {k * k * before.channels:,}) and slides over {source}; one step of it is "

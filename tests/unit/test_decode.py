@@ -98,7 +98,7 @@ def test_the_two_3x3s_heading_appears_only_where_kernel_and_output_are_both_3x3(
 
     shapes = {row.name: row.output_shape for row in summarize(BOOK)}
     middle = kernel_text(BOOK, "conv2d_1", shapes["conv2d_1"])  # a 3×3 kernel, an 11×11 output
-    assert middle.startswith("**A 3×3 kernel, a 11×11 output.**") and "Two different" not in middle
+    assert middle.startswith("**A 3×3 kernel, an 11×11 output.**") and "Two different" not in middle
     assert "coincidence" not in middle
     last = kernel_text(BOOK, "conv2d_2", shapes["conv2d_2"])
     assert last.startswith("**Two different 3×3s?**") and "coincidence" in last
