@@ -138,42 +138,47 @@ def _shape_feedback(spec: NetworkSpec, layer: str, guess: tuple[int, ...], expec
     return "Not quite. " + what_it_does(spec, layer) + " Follow the sizes layer by layer from 28×28."
 
 
+def _checked(answer: str, parse: Callable[[str], Any], unreadable: str, expected: Any, right: str,
+             table: Mapping[Any, str], explain: Callable[[Any], str],
+             first: Callable[[Any], str | None] = lambda guess: None) -> tuple[bool, str]:
+    """The common frame of checkers: read the answer with `parse` (`unreadable` if it cannot), then a
+    rule that comes before all else (`first`), then right, then the mistakes, then `explain(guess)`."""
+    problem = too_long(answer)
+    if problem:
+        return False, problem
+    guess = parse(answer)
+    if guess is None:
+        return False, unreadable
+    early = first(guess)
+    if early:
+        return False, early
+    if guess == expected:
+        return True, right
+    if guess in table:
+        return False, table[guess]
+    return False, explain(guess)
+
+
 def shape_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | None = None) -> Check:
     """Check a predicted output shape of `layer` (the batch dimension may be left out)."""
     table = _table(mistakes or {}, parse_shape)
 
     def check(answer: str) -> tuple[bool, str]:
-        problem = too_long(answer)
-        if problem:
-            return False, problem
-        guess = parse_shape(answer)
-        if guess is None:
-            return False, "I could not read a shape: write it like (None, h, w, c) or h x w x c, with numbers."
         row = layer_row(spec, layer)
         expected = tuple(s for s in row.output_shape if s is not None)
-        if guess == expected:
-            return True, f"Right: Keras reports {shape_text(row.output_shape)} for {layer}."
-        if guess in table:
-            return False, table[guess]
-        return False, _shape_feedback(spec, layer, guess, expected)
+        return _checked(answer, parse_shape,
+                        "I could not read a shape: write it like (None, h, w, c) or h x w x c, with numbers.",
+                        expected, f"Right: Keras reports {shape_text(row.output_shape)} for {layer}.", table,
+                        lambda guess: _shape_feedback(spec, layer, guess, expected))
 
     return check
 
 
 def _count_check(answer: str, value: int, table: dict[Any, str], right: str,
                  explain: Callable[[int], str]) -> tuple[bool, str]:
-    """The common frame of count checkers: read, compare, then the mistakes, then `explain(guess)`."""
-    problem = too_long(answer)
-    if problem:
-        return False, problem
-    guess = parse_count(answer)
-    if guess is None:
-        return False, "I could not read a whole number: write it like 1234, 1,234 or 3 × 3 × 32 + 32."
-    if guess == value:
-        return True, right
-    if guess in table:
-        return False, table[guess]
-    return False, explain(guess)
+    """A count checker's frame: a whole number or its arithmetic, compared with `value`."""
+    return _checked(answer, parse_count, "I could not read a whole number: write it like 1234, 1,234 or 3 × 3 × 32 + 32.",
+                    value, right, table, explain)
 
 
 def _biases(row: LayerRow) -> int:
@@ -242,24 +247,22 @@ def receptive_field_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | 
     '18', '18x18' or '18 × 18'; unequal sides are told the window is square."""
     table = _table(mistakes or {}, parse_side)
 
-    def check(answer: str) -> tuple[bool, str]:
-        problem = too_long(answer)
-        if problem:
-            return False, problem
-        sides = parse_side(answer)
-        if sides is None:
-            return False, "I could not read a side length: write it like 12 or 12×12."
-        value = receptive_field(spec, layer)
-        if sides[0] != sides[1]:
-            return False, (f"The window is square: its two sides are equal, not {sides[0]} and {sides[1]}. "
-                           "Give its side, like 12 or 12×12.")
-        if sides[0] == value:
-            return True, f"Right: {value} pixels: one position of {layer} sees a {value}×{value} window of the digit."
-        if sides in table:
-            return False, table[sides]
+    def square(sides: tuple[int, int]) -> str | None:
+        if sides[0] == sides[1]:
+            return None
+        return f"The window is square: its two sides are equal, not {sides[0]} and {sides[1]}. Give its side, like 12 or 12×12."
+
+    def explain(sides: tuple[int, int]) -> str:
         if sides[0] == value * value:
-            return False, f"{sides[0]:,} is the window's area in pixels; the question asks how wide it is (its side)."
-        return False, _field_feedback(spec, layer, sides[0])
+            return f"{sides[0]:,} is the window's area in pixels; the question asks how wide it is (its side)."
+        return _field_feedback(spec, layer, sides[0])
+
+    value = receptive_field(spec, layer)
+    right = f"Right: {value} pixels: one position of {layer} sees a {value}×{value} window of the digit."
+
+    def check(answer: str) -> tuple[bool, str]:
+        return _checked(answer, parse_side, "I could not read a side length: write it like 12 or 12×12.",
+                        (value, value), right, table, explain, first=square)
 
     return check
 
