@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "dashboard"
 LAYERS: list[tuple[str, set[str]]] = [
     ("pure", {"outside", "geometry", "tempdirs", "data", "digits", "convolution", "spec", "kerasgeometry",
               "train_settings", "summaries", "decode", "links", "grids", "modelfile", "archive", "blas",
-              "downloads", "projection", "exercise_texts", "network_text", "stored", "weights"}),
+              "downloads", "projection", "exercise_texts", "network_text", "stored", "weights", "answers"}),
     ("model", {"model", "optim", "maps", "forward"}),
     ("training", {"training", "families"}),
     ("run", {"run", "labels", "entry"}),
