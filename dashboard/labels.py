@@ -83,13 +83,14 @@ TRAINING_ACCURACY_NOTE = (
 )
 
 
-def training_accuracy_note(history: dict[str, list[float]]) -> str | None:
-    """Why the last epoch's training accuracy is below its validation accuracy, in one plain
-    sentence; None when it is not below (or either is missing), so the sentence is never false."""
+def training_accuracy_note(history: dict[str, list[float]], dropout: bool = False) -> str | None:
+    """Why the last epoch's training accuracy is below its validation accuracy, in plain words (with
+    `dropout`, that it is on only while training); None when it is not below (or either is missing),
+    so the sentence is never false."""
     train, val = list(history.get("accuracy") or []), list(history.get("val_accuracy") or [])
     if not train or not val or not train[-1] < val[-1]:  # NaN compares False: no sentence
         return None
-    return TRAINING_ACCURACY_NOTE
+    return TRAINING_ACCURACY_NOTE + (" Dropout, too, is on while training and off when validating." if dropout else "")
 
 
 def training_label(run: RunRecord) -> str:

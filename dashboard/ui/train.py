@@ -137,7 +137,7 @@ def show_results(record: RunRecord, note: str) -> None:
     d.metric("Last conv map", f"{side}×{side}×{channels}")
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
-    note = training_accuracy_note(record.history)
+    note = training_accuracy_note(record.history, dropout=record.spec is not None and record.spec.dropout > 0)
     if note:
         st.caption(note)
     keys = [k for k in HISTORY_KEYS if k in record.history]  # fixed column order

@@ -91,6 +91,7 @@ def test_the_training_accuracy_note_appears_only_when_training_accuracy_is_lower
     assert labels.training_accuracy_note({"accuracy": [0.99], "val_accuracy": [0.98]}) is None
     assert labels.training_accuracy_note({"accuracy": [float("nan")], "val_accuracy": [0.98]}) is None
     assert labels.training_accuracy_note({}) is None
+    assert "Dropout" in labels.training_accuracy_note({"accuracy": [0.9], "val_accuracy": [0.98]}, dropout=True)
 
 
 def test_a_failed_download_is_said_in_plain_words():
