@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from dashboard.answers import parse_count, parse_shape, parse_side
+from dashboard.decode import article
 from dashboard.geometry import Layer
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec, SpecError, chain, final_map, geometry
@@ -258,7 +259,7 @@ def receptive_field_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | 
         return _field_feedback(spec, layer, sides[0])
 
     value = receptive_field(spec, layer)
-    right = f"Right: {value} pixels: one position of {layer} sees a {value}×{value} window of the digit."
+    right = f"Right: {value} pixels: one position of {layer} sees {article(value)} {value}×{value} window of the digit."
 
     def check(answer: str) -> tuple[bool, str]:
         return _checked(answer, parse_side, "I could not read a side length: write it like 12 or 12×12.",

@@ -428,7 +428,7 @@ def test_paired_accuracies_pair_runs_trained_alike_only():
 @pytest.mark.parametrize("answer", ["18", "18x18", "18×18", "18 x 18", "18 by 18", "18 pixels", "18x18 px"])
 def test_the_receptive_field_is_read_as_a_side_written_once_or_twice(seq, answer):
     ok, feedback = by_id(seq, "last_rf").check(answer)
-    assert ok, feedback
+    assert ok and feedback == "Right: 18 pixels: one position of conv2d_2 sees an 18×18 window of the digit.", feedback
 
 
 @pytest.mark.parametrize("answer, words", [
