@@ -32,9 +32,9 @@ st.caption(f"Total params: {book['total_params']:,}. {network_text.unseen_text(B
 left, right = st.columns([3, 2])  # the table above, full width: in a column it was cut off at 1280×720
 with left:
     st.markdown(
-        "**The short answer.** The 3×3 is not a tiny picture of the digit. Each of its 9 cells looks "
+        "**The short answer.** The 3×3 is not a tiny picture of the digit. Each of its 9 positions looks "
         "at an **18×18 window** of the 28×28 input — most of the digit — through three layers of "
-        "learned filters, and each cell carries **64 channels**, one per pattern the network learned "
+        "learned filters, and each position carries **64 channels**, one per pattern the network learned "
         "to detect (a stroke ending here, a loop there, a crossing…). So the classifier reads "
         "64 × 9 = **576 numbers**, each answering *“how much of pattern k is in this region?”*. "
         "That is plenty to tell ten digits apart. The pages below let you check every part of "

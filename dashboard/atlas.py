@@ -83,7 +83,7 @@ def _pre_activation_fn(model: keras.Model, layer_name: str):
 
 
 def window_origin(geo: LayerGeometry, row: int, col: int) -> tuple[int, int]:
-    """(top, left) on the input of unit (row, col)'s full receptive field, NOT clipped to 28×28."""
+    """(top, left) on the input of position (row, col)'s full receptive field, NOT clipped to 28×28."""
     if geo.jump is None:
         raise ValueError(f"{geo.name} has no spatial positions")
     half = (geo.receptive_field - 1) / 2
@@ -251,12 +251,18 @@ def build_atlas(model: keras.Model, layer_name: str, geo: LayerGeometry, images:
 
 
 def channel_overlay(channel_map: np.ndarray, geo: LayerGeometry) -> np.ndarray:
-    """A channel's map (h, w) spread over the 28×28 input: each pixel takes the unit whose window centre is nearest."""
+    """A channel's map (h, w) spread over the 28×28 input: each pixel takes the position whose window centre is nearest."""
     channel_map = np.asarray(channel_map, dtype=np.float32)
     size = channel_map.shape[0]
     pixels = np.arange(INPUT_SIZE, dtype=np.float64)
     nearest = np.clip(np.rint((pixels - geo.start) / (geo.jump or 1)), 0, size - 1).astype(np.int64)
     return channel_map[np.ix_(nearest, nearest)]
+
+
+def strongest_channel(maps: np.ndarray) -> int:
+    """The channel of a layer's maps (h, w, c) with the highest activation anywhere (the first on a tie)."""
+    peaks = np.asarray(maps).reshape(-1, np.shape(maps)[-1]).max(axis=0)
+    return int(np.argmax(peaks))
 
 
 def strongest_positions(channel_map: np.ndarray, k: int = 3) -> list[tuple[int, int, float]]:

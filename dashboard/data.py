@@ -153,13 +153,24 @@ def _try_download_once(notes: list[str]) -> MnistData | None:
     worker.start()
     worker.join(DOWNLOAD_SECONDS + 1)
     if not outcome:
-        notes.append(f"Keras download unavailable (no answer within {DOWNLOAD_SECONDS:.0f} s)")
+        notes.append(download_failed_note(None))
         return None
     if isinstance(outcome[0], BaseException):
-        err = outcome[0]
-        notes.append(f"Keras download unavailable ({type(err).__name__}: {err})")
+        notes.append(download_failed_note(outcome[0]))
         return None
     return read_npz(outcome[0], source="download")
+
+
+def download_failed_note(err: BaseException | None) -> str:
+    """Why the download of MNIST failed, in plain words (None: no answer in time); the app goes on with
+    the embedded subset. A network error says "no network", never the exception's own text."""
+    if err is None:
+        why = f"no answer within {DOWNLOAD_SECONDS:.0f} s"
+    elif isinstance(err, (OSError, EOFError)):  # URLError, socket errors and timeouts are OSErrors
+        why = "no network"
+    else:
+        why = f"the downloaded file could not be read: {type(err).__name__}"
+    return f"MNIST could not be downloaded ({why}): using the embedded subset"
 
 
 def _capture(fn):  # the result, or the exception it raised

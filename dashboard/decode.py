@@ -146,3 +146,30 @@ def output_cells(spec: NetworkSpec, name: str) -> Squares:
     jump = float(geo.jump)
     cells = tuple((geo.start + a * jump, geo.start + b * jump) for a in range(geo.size) for b in range(geo.size))
     return Squares(cells, jump, geo.size)
+
+
+def kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> str:
+    """Markdown telling the kernel's k×k from the output's h×h of conv layer `name` (output `shape`);
+    headed "Two different 3×3s?" only when both are 3×3 (or k×k), where they could be confused."""
+    layers = spatial_layers(spec)
+    index = [g.name for g in layers].index(name)
+    before, geo = layers[index - 1], layers[index]
+    block = spec.blocks[[g.name for g in layers if g.kind == "Conv2D"].index(name)]
+    k, h = block.kernel_size, shape[1]
+    if block.padding == "valid" and block.strides == 1:
+        fit = f"the kernel fits {before.size} − {k} + 1 = {plural(h, 'time')} across the {before.size}×{before.size} map"
+    else:
+        fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {plural(h, 'place')} across the {before.size}×{before.size} map"
+    source = "the 28×28 digit" if before.name == "input" else f"the {before.size}×{before.size}×{before.channels} map of `{before.name}`"
+    return (
+        (f"**Two different {k}×{k}s?** " if k == h else f"**{article(k).capitalize()} {k}×{k} kernel, {article(h)} {h}×{h} output.** ")
+        + f"`Conv2D({block.filters}, ({k}, {k}))` sets the **kernel** (left, orange): "
+        f"each filter has {k}×{k} weights for each of the {before.channels} input channels "
+        f"({k}×{k}×{before.channels} = {k * k * before.channels:,}) and slides over {source}; one step of it is "
+        f"{plural(before.jump, 'pixel')} of the digit. The **output** is {h}×{h} (right, blue) because {fit}: "
+        "one output position per place."
+        + (f" Both being {k}×{k} here is a coincidence of this network." if k == h else "")
+        + (" Each output position" if h * shape[2] > 1 else " The single output position")
+        + f" sees {article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
+        "window of the digit (red, dashed)."
+    )

@@ -91,6 +91,26 @@ def same_training(records: Iterable[RunRecord], like: RunRecord) -> list[RunReco
     return [r for r in records if r.key == like.key or r.trained_alike(like)]
 
 
+def depth_runs(records: Sequence[RunRecord], like: RunRecord, same_only: bool) -> tuple[list[RunRecord], bool]:
+    """(runs for the depth-against-size chart, whether they are other than the runs trained like `like`).
+
+    With `same_only`, the runs trained like `like`; when fewer than two networks of the app were
+    trained that way, the largest group of runs trained alike among `records` instead (the shipped
+    family, on a fresh server), so that the chart opens on runs that exist. Without, every run.
+    """
+    if not same_only:
+        return list(records), False
+    alike = same_training(records, like)
+    if len(family_rows(alike)) >= 2:
+        return alike, False
+    groups: dict[tuple[Any, str], list[RunRecord]] = {}
+    for record in records:
+        if record.settings is not None and record.spec is not None:
+            groups.setdefault((record.settings, record.data_fingerprint), []).append(record)
+    largest = max(groups.values(), key=len, default=[])
+    return (largest, True) if len(largest) >= 2 else (alike, False)
+
+
 def paired_accuracies(records: Sequence[RunRecord], first: NetworkSpec, second: NetworkSpec) -> list[tuple[float, float]]:
     """(test accuracy of `first`, of `second`) for each pair of runs trained alike (settings and data)."""
     by_training: dict[tuple[Any, str], dict[str, float]] = {}

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from dashboard.answers import parse_count, parse_shape, parse_side
+from dashboard.decode import article
 from dashboard.geometry import Layer
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec, SpecError, chain, final_map, geometry
@@ -45,25 +47,6 @@ def too_long(answer: str) -> str | None:
     if not answer.strip():
         return "Type an answer first."
     return None
-
-
-def parse_int(answer: str) -> int | None:
-    """A whole number written as '93322', '93,322', '93 322' or '93_322'; None otherwise."""
-    text = re.sub(r"[\s,_'’]", "", answer.strip())
-    if not re.fullmatch(r"[+-]?\d{1,15}", text):
-        return None
-    return int(text)
-
-
-def parse_shape(answer: str) -> tuple[int, ...] | None:
-    """'(None, 3, 3, 64)', '3x3x64', '3 × 3 × 64' or '[3, 3, 64]' → (3, 3, 64); None if unreadable."""
-    text = answer.strip().lower().replace("none", "").replace("×", "x")
-    if not re.fullmatch(r"[\s\d,x*()\[\]]+", text):
-        return None
-    numbers = re.findall(r"\d+", text)
-    if not numbers or len(numbers) > 6:
-        return None
-    return tuple(int(n) for n in numbers)
 
 
 def shape_text(shape: Sequence[int | None]) -> str:
@@ -103,7 +86,7 @@ def total_params(spec: NetworkSpec) -> int:
 
 
 def receptive_field(spec: NetworkSpec, layer: str) -> int:
-    """Input pixels on a side that one unit of `layer` sees."""
+    """Input pixels on a side that one position of `layer` sees."""
     return next(g.receptive_field for g in geometry(spec) if g.name == layer)
 
 
@@ -156,42 +139,47 @@ def _shape_feedback(spec: NetworkSpec, layer: str, guess: tuple[int, ...], expec
     return "Not quite. " + what_it_does(spec, layer) + " Follow the sizes layer by layer from 28×28."
 
 
+def _checked(answer: str, parse: Callable[[str], Any], unreadable: str, expected: Any, right: str,
+             table: Mapping[Any, str], explain: Callable[[Any], str],
+             first: Callable[[Any], str | None] = lambda guess: None) -> tuple[bool, str]:
+    """The common frame of checkers: read the answer with `parse` (`unreadable` if it cannot), then a
+    rule that comes before all else (`first`), then right, then the mistakes, then `explain(guess)`."""
+    problem = too_long(answer)
+    if problem:
+        return False, problem
+    guess = parse(answer)
+    if guess is None:
+        return False, unreadable
+    early = first(guess)
+    if early:
+        return False, early
+    if guess == expected:
+        return True, right
+    if guess in table:
+        return False, table[guess]
+    return False, explain(guess)
+
+
 def shape_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | None = None) -> Check:
     """Check a predicted output shape of `layer` (the batch dimension may be left out)."""
     table = _table(mistakes or {}, parse_shape)
 
     def check(answer: str) -> tuple[bool, str]:
-        problem = too_long(answer)
-        if problem:
-            return False, problem
-        guess = parse_shape(answer)
-        if guess is None:
-            return False, "I could not read a shape: write it like (None, h, w, c) or h x w x c, with numbers."
         row = layer_row(spec, layer)
         expected = tuple(s for s in row.output_shape if s is not None)
-        if guess == expected:
-            return True, f"Right: Keras reports {shape_text(row.output_shape)} for {layer}."
-        if guess in table:
-            return False, table[guess]
-        return False, _shape_feedback(spec, layer, guess, expected)
+        return _checked(answer, parse_shape,
+                        "I could not read a shape: write it like (None, h, w, c) or h x w x c, with numbers.",
+                        expected, f"Right: Keras reports {shape_text(row.output_shape)} for {layer}.", table,
+                        lambda guess: _shape_feedback(spec, layer, guess, expected))
 
     return check
 
 
 def _count_check(answer: str, value: int, table: dict[Any, str], right: str,
                  explain: Callable[[int], str]) -> tuple[bool, str]:
-    """The common frame of count checkers: read, compare, then the mistakes, then `explain(guess)`."""
-    problem = too_long(answer)
-    if problem:
-        return False, problem
-    guess = parse_int(answer)
-    if guess is None:
-        return False, "I could not read a whole number: write it like 1234 or 1,234."
-    if guess == value:
-        return True, right
-    if guess in table:
-        return False, table[guess]
-    return False, explain(guess)
+    """A count checker's frame: a whole number or its arithmetic, compared with `value`."""
+    return _checked(answer, parse_count, "I could not read a whole number: write it like 1234, 1,234 or 3 × 3 × 32 + 32.",
+                    value, right, table, explain)
 
 
 def _biases(row: LayerRow) -> int:
@@ -230,7 +218,7 @@ def _total_feedback(spec: NetworkSpec, guess: int) -> str:
 
 def params_checker(spec: NetworkSpec, layer: str | None = None, mistakes: Mistakes | None = None) -> Check:
     """Check a predicted parameter count of `layer` (or of the whole network when None)."""
-    table = _table(mistakes or {}, parse_int)
+    table = _table(mistakes or {}, parse_count)
 
     def check(answer: str) -> tuple[bool, str]:
         if layer is None:
@@ -256,13 +244,26 @@ def _field_feedback(spec: NetworkSpec, layer: str, guess: int) -> str:
 
 
 def receptive_field_checker(spec: NetworkSpec, layer: str, mistakes: Mistakes | None = None) -> Check:
-    """Check a predicted receptive field (input pixels on a side) of one unit of `layer`."""
-    table = _table(mistakes or {}, parse_int)
+    """Check a predicted receptive field (input pixels on a side) of one position of `layer`:
+    '18', '18x18' or '18 × 18'; unequal sides are told the window is square."""
+    table = _table(mistakes or {}, parse_side)
+
+    def square(sides: tuple[int, int]) -> str | None:
+        if sides[0] == sides[1]:
+            return None
+        return f"The window is square: its two sides are equal, not {sides[0]} and {sides[1]}. Give its side, like 12 or 12×12."
+
+    def explain(sides: tuple[int, int]) -> str:
+        if sides[0] == value * value:
+            return f"{sides[0]:,} is the window's area in pixels; the question asks how wide it is (its side)."
+        return _field_feedback(spec, layer, sides[0])
+
+    value = receptive_field(spec, layer)
+    right = f"Right: {value} pixels: one position of {layer} sees {article(value)} {value}×{value} window of the digit."
 
     def check(answer: str) -> tuple[bool, str]:
-        value = receptive_field(spec, layer)
-        right = f"Right: {value} pixels: one unit of {layer} sees a {value}×{value} window of the digit."
-        return _count_check(answer, value, table, right, lambda guess: _field_feedback(spec, layer, guess))
+        return _checked(answer, parse_side, "I could not read a side length: write it like 12 or 12×12.",
+                        (value, value), right, table, explain, first=square)
 
     return check
 

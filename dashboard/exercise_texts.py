@@ -22,10 +22,10 @@ ONE_BY_ONE_CHOICES = (
     "It rises: one more block of depth always buys accuracy.",
 )
 ONE_BY_ONE_EXPLANATIONS = (
-    "No: a 1×1 unit sees the whole 28×28 digit, and its 64 channels still say which strokes and loops "
+    "No: the one position of a 1×1 map sees the whole 28×28 digit, and its 64 channels still say which strokes and loops "
     "are present. On the Inside page, keeping just one of the book's 3×3 positions already gives far "
     "more than chance.",
-    "Right. One unit of a 1×1 map sees the whole input, so the 64 filters still detect which strokes are "
+    "Right. The one position of a 1×1 map sees the whole input, so the 64 filters still detect which strokes are "
     "present; the layout of the 3×3 (top stroke here, loop there) is gone, and the last pooling throws "
     "away 8 of every 9 numbers, so a little accuracy goes with it. Compare the cached runs on the "
     "Inside page (Depth against size).",
@@ -146,7 +146,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "title": "What does 1×1 cost?",
         "prompt": ("Compared with the book network's 3×3×64 last map, **what happens to test accuracy "
                    "when the last map is 1×1×64, and why?**"),
-        "hint": "What does one unit of a 1×1 map see of the input? Try the Inside page's ablations.",
+        "hint": "What does the one position of a 1×1 map see of the input? Try the Inside page's ablations.",
         "mistakes": {},  # each choice has its own explanation
     },
     "budget": {

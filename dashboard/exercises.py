@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from dashboard.answers import parse_int, parse_shape
 from dashboard.exercise_checks import (
     MAX_ANSWER_CHARS, Check, RunLookup, budget_checker, choice_checker, final_map_checker, layer_row,
-    params_checker, parse_int, parse_shape, receptive_field, receptive_field_checker, shape_checker,
-    shape_text, total_params,
+    params_checker, receptive_field, receptive_field_checker, shape_checker, shape_text, total_params,
 )
 from dashboard.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, PLACEHOLDERS, TEXTS
 from dashboard.outside import OutsideInputError, loads_json, plain
@@ -31,7 +31,7 @@ from dashboard.spec import BOOK, PRESETS, NetworkSpec
 
 __all__ = [
     "BUDGET_PARAMS", "BUDGET_TARGET", "MAX_ANSWER_CHARS", "Exercise", "Feedback", "attempt", "budget_checker",
-    "exercises", "new_progress", "parse_int", "parse_shape", "progress_from_json", "progress_to_json",
+    "exercises", "network_caption", "new_progress", "parse_int", "parse_shape", "progress_from_json", "progress_to_json",
     "record_attempt", "reveal", "solved", "statuses", "with_step",
 ]
 
@@ -184,6 +184,22 @@ def reveal(progress: dict[str, Any], item: Exercise, answer: str) -> tuple[dict[
         return progress, Feedback(item.id, "wrong", "This exercise has no single answer to show.")
     progress = record_attempt(progress, item.id, answer, False, revealed=True)
     return progress, Feedback(item.id, "revealed", f"The answer: {item.reveal()}")
+
+
+def network_caption(item: Exercise, progress: dict[str, Any]) -> str | None:
+    """The caption naming the exercise's network (markdown), or None when there is none to show.
+
+    A task about a given network names it from the start; in a task whose answer is a network
+    ("network" kind) the network is one solution, named only once the learner has checked or
+    revealed an answer, so that it never reads as the answer given away.
+    """
+    if item.spec is None or item.kind == "run":
+        return None
+    if item.kind != "network":
+        return f"The network: `{item.spec.describe()}`"
+    if item.id not in progress.get("answers", {}):
+        return None
+    return f"One network that does it: `{item.spec.describe()}`"
 
 
 def statuses(progress: dict[str, Any], seq: Sequence[Exercise]) -> list[Status]:

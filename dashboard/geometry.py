@@ -8,9 +8,9 @@ largest valid network costs a few microseconds instead of half a gigabyte.
 Conventions are Keras's (channels last, TensorFlow 'same' padding that puts the odd pixel
 after). Geometry is in input pixels: `receptive_field` is the side of the input window one
 unit sees, `jump` the distance between neighbouring units, `start` the input coordinate
-(centre of pixel 0 = 0.0) of the centre of unit (0, 0)'s window. Layers that mix every
+(centre of pixel 0 = 0.0) of the centre of position (0, 0)'s window. Layers that mix every
 position (Flatten, global pooling, Dense on a flat vector) have no jump; their field is the
-part of the input any unit of the last map sees.
+part of the input any position of the last map sees.
 
 Pure Python: no TensorFlow, no Streamlit.
 """
@@ -80,7 +80,7 @@ class LayerInfo:
         return self.jump is not None
 
     def window(self, row: int, col: int) -> tuple[int, int, int, int]:
-        """Input window (top, left, bottom, right), inclusive and clipped to the image, of unit (row, col)."""
+        """Input window (top, left, bottom, right), inclusive and clipped to the image, of position (row, col)."""
         if self.jump is None:
             raise ValueError(f"{self.name} has no spatial positions")
         return _window(self.receptive_field, self.jump, self.start, self.image, row, col)

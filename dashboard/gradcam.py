@@ -67,7 +67,7 @@ def of_network(network: Network, image: np.ndarray, class_index: int | None = No
 
 
 def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometry], layer_name: str) -> np.ndarray:
-    """Spread an (h, w) map over the 28×28 input: unit (i, j) sits at the centre of its window.
+    """Spread an (h, w) map over the 28×28 input: position (i, j) sits at the centre of its window.
 
     Bilinear between window centres (which the layer's geometry gives), constant beyond them.
     """
@@ -75,7 +75,7 @@ def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometr
     geo = next(g for g in layers if g.name == layer_name)
     size = coarse.shape[0]
     pixels = np.arange(INPUT_SIZE, dtype=np.float64)
-    # Fractional unit index of each input pixel along one axis (the geometry is square).
+    # Fractional position index of each input pixel along one axis (the geometry is square).
     t = np.clip((pixels - geo.start) / (geo.jump or 1), 0, size - 1)
     units = np.arange(size, dtype=np.float64)
     rows = np.stack([np.interp(t, units, coarse[:, j]) for j in range(coarse.shape[1])], axis=1)  # (28, w)

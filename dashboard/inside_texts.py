@@ -98,24 +98,32 @@ def channels_text(conv_name: str, channel_accuracy: np.ndarray, order: np.ndarra
     )
 
 
-def depth_text(accuracies: Sequence[float], params: Sequence[int]) -> str:
-    """How test accuracy and parameter count vary over the runs of the depth chart."""
-    facts = ""
-    if len(accuracies) >= 2:
-        low, high = min(accuracies), max(accuracies)
-        facts = (
-            f"\n\n**Here:** {len(accuracies)} runs; test accuracy spans {low:.2%}–{high:.2%} "
-            f"({(high - low) * 100:.2f} points) while the parameter count spans "
-            f"{min(params):,}–{max(params):,} ({max(params) / max(min(params), 1):.0f}×)."
-        )
-    return (
-        "Each dot is a cached run (this one in red). More conv blocks and poolings shrink the last map "
-        "(28 → … → 3 → 1), and each of its numbers then sees a larger part of the digit. A smaller map also "
-        "means fewer numbers for the classifier, hence far fewer parameters in the Dense layer after "
-        "`Flatten` (right, log scale).\n\nCompare the two panels: does a bigger last map buy accuracy, or "
-        "only parameters? For centred digits, knowing *which* strokes are present matters more than "
-        "knowing exactly *where*." + facts
+def depth_text(accuracies: Sequence[float], params: Sequence[int], marked: bool = True) -> str:
+    """How to read the depth chart's two panels and how test accuracy and parameter count vary over
+    its runs; `marked` when the page's run is among them (drawn in red). Empty with fewer than two
+    runs: there is no chart to describe."""
+    if len(accuracies) < 2:
+        return ""
+    low, high = min(accuracies), max(accuracies)
+    facts = (
+        f"\n\n**Here:** {len(accuracies)} runs; test accuracy spans {low:.2%}–{high:.2%} "
+        f"({(high - low) * 100:.2f} points) while the parameter count spans "
+        f"{min(params):,}–{max(params):,} ({max(params) / max(min(params), 1):.0f}×)."
     )
+    return (
+        f"Each dot is a cached run{' (this one in red)' if marked else ''}. More conv blocks and poolings "
+        "shrink the last map (28 → … → 3 → 1), and each of its numbers then sees a larger part of the digit. "
+        "A smaller map also means fewer numbers for the classifier, hence far fewer parameters in the Dense "
+        "layer after `Flatten` (right, log scale).\n\nCompare the two panels: does a bigger last map buy "
+        "accuracy, or only parameters? For centred digits, knowing *which* strokes are present matters more "
+        "than knowing exactly *where*." + facts
+    )
+
+
+def depth_note(training: str, count: int) -> str:
+    """Why the depth chart shows runs trained otherwise than the page's run (`training`: their label)."""
+    return (f"No other network was trained like this run, so the chart shows the {count} cached runs "
+            f"trained alike ({training}); this run is not among them.")
 
 
 def hottest_positions(coarse: np.ndarray, share: float = HOT_SHARE) -> list[tuple[int, int]]:

@@ -47,7 +47,7 @@ class LayerShape:
     params: int
     receptive_field: int | list[int] | None  # None when unknown (branching models)
     jump: int | list[int] | None  # None once the spatial layout is gone
-    start: float = 0.0  # input row of the centre of unit 0's window (see spec.LayerGeometry)
+    start: float = 0.0  # input row of the centre of position 0's window (see spec.LayerGeometry)
     params_formula: str = ""
 
 

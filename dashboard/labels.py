@@ -74,6 +74,34 @@ def _book_variant(spec: NetworkSpec) -> str | None:
     return None
 
 
+def trained_where(trained_on: str | None) -> str:
+    """Where a run was trained, in plain words: "Trained on this server", or "Trained on the workshop
+    cluster (worker tcp://10.0.0.5:40000)" from the record's `trained_on` ("<worker address> (host
+    <name>)" for a cluster worker; "<host> (in the app's process)" or "(no Dask worker)" here)."""
+    where = (trained_on or "").strip()
+    if where.endswith(")") and " (host " in where:
+        worker = plain(where.split(" (host ")[0], 80)
+        return f"Trained on the workshop cluster (worker {worker})"
+    return "Trained on this server"
+
+
+TRAINING_ACCURACY_NOTE = (
+    "Training accuracy is lower than validation accuracy because Keras reports it as a running average "
+    "over the epoch, which began with the weights of the epoch before (random ones in the first epoch), "
+    "while validation accuracy is measured once, with the weights at the epoch's end."
+)
+
+
+def training_accuracy_note(history: dict[str, list[float]], dropout: bool = False) -> str | None:
+    """Why the last epoch's training accuracy is below its validation accuracy, in plain words (with
+    `dropout`, that it is on only while training); None when it is not below (or either is missing),
+    so the sentence is never false."""
+    train, val = list(history.get("accuracy") or []), list(history.get("val_accuracy") or [])
+    if not train or not val or not train[-1] < val[-1]:  # NaN compares False: no sentence
+        return None
+    return TRAINING_ACCURACY_NOTE + (" Dropout, too, is on while training and off when validating." if dropout else "")
+
+
 def training_label(run: RunRecord) -> str:
     """The training preset's name, else the main settings, e.g. 'adam b128 3ep on 5,000'."""
     if run.settings is None:

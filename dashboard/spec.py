@@ -195,9 +195,9 @@ class LayerGeometry:
 
     `size` is the output's height (= width); `receptive_field` the side of the input window one
     unit sees; `jump` the distance on the input between neighbouring units; `start` the input
-    coordinate (in pixels, centre of pixel 0 = 0.0) of the centre of unit 0's window.
+    coordinate (in pixels, centre of pixel 0 = 0.0) of the centre of position 0's window.
     For flatten, global pooling and dense layers `size` is None and the field covers all input
-    pixels any unit of the last conv map sees.
+    pixels any position of the last conv map sees.
     """
 
     name: str
@@ -209,7 +209,7 @@ class LayerGeometry:
     start: float
 
     def window(self, row: int, col: int) -> tuple[int, int, int, int]:
-        """Input window (top, left, bottom, right), inclusive and clipped to 28×28, of unit (row, col)."""
+        """Input window (top, left, bottom, right), inclusive and clipped to 28×28, of position (row, col)."""
         if self.jump is None:
             raise ValueError(f"{self.name} has no spatial positions")
         half = (self.receptive_field - 1) / 2

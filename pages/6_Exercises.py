@@ -20,6 +20,7 @@ ui_ex.progress_upload(seq)  # first: a progress file may change the step
 item = ui_ex.current(seq)
 answer = ui_ex.answer_input(item)
 ui_ex.check_buttons(item, answer)
+ui_ex.network_caption(item, after_check=True)  # a network to build: one solution, once one is checked
 ui_ex.show_feedback(item)
 ui_ex.step_buttons(len(seq))
 ui_ex.progress_sidebar(seq)

@@ -9,7 +9,7 @@ from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import atlas_panels as ui_atlas_panels
 from dashboard.ui import cached, nav
 from dashboard.ui.runs import cached_runs, load_run_network, run_picker
-from dashboard.ui.state import kept, set_url, url_int, url_token
+from dashboard.ui.state import kept, set_url, url_token
 
 st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
 nav.sidebar_nav()
@@ -48,8 +48,4 @@ geo = next(g for g in convs if g.name == layer_name)
 
 data = cached.mnist()
 atlas = ui_atlas.channel_atlas(record.key, spec.to_json(), layer_name, data.fingerprint)
-channels = atlas.channels
-if st.session_state.get(kept("atlas_channel")) not in range(channels):
-    st.session_state["atlas_channel"] = url_int("channel", 0, channels - 1, 0)
-
 ui_atlas_panels.channel_views(record.key, layer_name, geo, atlas)

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.charts import OKABE_ITO
+
 from dashboard.spec import INPUT_SIZE, LayerGeometry
 
-PALETTE = ("#4C6EF5", "#F76707", "#2B8A3E", "#AE3EC9", "#E03131", "#1098AD", "#F59F00", "#5C7CFA")
+PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300)
 
@@ -80,13 +82,13 @@ def receptive_field_chart(
     layers: Sequence[LayerGeometry],
     image: np.ndarray | None = None,
     highlight: str | None = None,
-    title: str = "What one central unit of each layer sees",
+    title: str = "What one central position of each layer sees",
     height: int = 460,
 ) -> go.Figure:
-    """The input (a digit, if given) with the window one central unit of each map layer sees.
+    """The input (a digit, if given) with the window one central position of each map layer sees.
 
     `layers` are the spatial layers of `spec.geometry`; each gets a square around the window of
-    its central unit, clipped to the 28×28 input.
+    its central position, clipped to the 28×28 input.
     """
     fig = go.Figure()
     base = np.zeros((INPUT_SIZE, INPUT_SIZE)) if image is None else np.asarray(image, dtype=float)

@@ -80,13 +80,24 @@ def _selectable(h: int, w: int, channels: int, columns: int, x_offset: float, ax
     )
 
 
+def channel_numbers(channels: int, h: int, w: int, columns: int, axes: tuple[str, str] = ("x", "y")) -> list[dict]:
+    """One annotation per channel: its number in the top-left corner of its tile, white on dark."""
+    labels = []
+    for channel in range(channels):
+        top, left = tiles.tile_origin(channel, h, w, columns, GAP)
+        labels.append(dict(text=str(channel), x=left - 0.5, y=top - 0.5, xref=axes[0], yref=axes[1],
+                           xanchor="left", yanchor="top", showarrow=False, font=dict(size=10, color="#FFFFFF"),
+                           bgcolor="rgba(0, 0, 0, 0.7)", borderpad=1))
+    return labels
+
+
 def atlas_chart(
     crops: np.ndarray, patterns: np.ndarray, title: str, selected: int | None = None, width: int = 940
 ) -> go.Figure:
     """Left: each channel's top windows (crops (c, k, rf, rf)); right: its pattern (c, 28, 28).
 
-    Both sides lay channels out in the same grid, so channel i sits at the same place in each;
-    `selected` is framed in red. `width` is about the pixels the chart gets.
+    Both sides lay channels out in the same grid, so channel i sits at the same place in each; each
+    top-windows tile carries its channel's number; `selected` is framed in red. `width` is about the pixels the chart gets.
     """
     c = crops.shape[0]
     columns = channel_columns(c)
@@ -129,6 +140,7 @@ def atlas_chart(
                  y=1.0, yref="paper", yanchor="bottom", showarrow=False),
             dict(text="preferred pattern (gradient ascent from grey)", x=0.56, xanchor="left", xref="paper",
                  y=1.0, yref="paper", yanchor="bottom", showarrow=False),
+            *channel_numbers(c, th, tw, columns),
         ],
     )
     return go.Figure(data=traces, layout=layout)

@@ -13,12 +13,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard import maps
-from dashboard.charts import tiles
+from dashboard.charts import OKABE_ITO, tiles
 from dashboard.charts.tiles import tile_origin
 from dashboard.maps import Reading
 from dashboard.spec import LayerGeometry
 
-PALETTE = ("#4C6EF5", "#F76707", "#2B8A3E", "#AE3EC9", "#E03131", "#1098AD", "#F59F00", "#5C7CFA")
+PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"
 MAPS_COLORSCALE = "Viridis"
 DIGIT_COLORSCALE = "gray"  # 0 black, 1 white: the digit as MNIST stores it

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.charts import OKABE_ITO
 from dashboard.charts.tiles import tile, with_band
 from dashboard.compare import GroupPoint
 from dashboard.seeds import Spread
@@ -66,7 +67,7 @@ def compare_curves(curves: Mapping[str, Sequence[float]], metric: str = "validat
     return fig
 
 
-DATA_STYLES = (("#1f77b4", "circle"), ("#ff7f0e", "diamond"), ("#2ca02c", "square"), ("#9467bd", "triangle-up"))
+DATA_STYLES = tuple(zip(OKABE_ITO[:4], ("circle", "diamond", "square", "triangle-up")))
 
 
 def accuracy_scatter(
@@ -163,11 +164,13 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
     return fig
 
 
+WRONG_MARK = "✗"  # marks a wrong prediction in words as well as in red
 LABEL_BAND = 13  # pixels of background under each mistake for its label (never on the strokes)
 
 
 def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10) -> go.Figure:
-    """Misclassified digits tiled into ONE heatmap, each labelled 'predicted (true)' in a band under it."""
+    """Misclassified digits tiled into ONE heatmap, each labelled '✗ predicted (true)' in red in a band under it
+    (the cross says wrong where the colour cannot be told)."""
     images = np.asarray(images)
     n = len(images)
     # Each digit gets a band of background under it for its label, then the shared tiler.
@@ -180,7 +183,7 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     # One list, set once: `add_annotation` in a loop copies every earlier label each time (~6 ms a label).
     labels = [
         {"x": (i % cols) * step + TILE / 2 - 0.5, "y": (i // cols) * row_step + TILE, "xanchor": "center",
-         "yanchor": "top", "showarrow": False, "text": f"<b>{int(predicted[i])}</b> ({int(true[i])})",
+         "yanchor": "top", "showarrow": False, "text": f"{WRONG_MARK}<b>{int(predicted[i])}</b> ({int(true[i])})",
          "font": {"size": 11, "color": "#c92a2a"}}
         for i in range(n)
     ]
@@ -188,7 +191,7 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     fig.update_layout(
         annotations=labels,
         height=max(150, 80 * rows + 50), margin={"l": 5, "r": 5, "t": 30, "b": 5},
-        title=f"{n} misclassified test images: predicted (true)" if n else "No misclassified images",
+        title=f"{n} misclassified test images: {WRONG_MARK} predicted (true)" if n else "No misclassified images",
         xaxis={"visible": False, "constrain": "domain"},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
         plot_bgcolor="white",

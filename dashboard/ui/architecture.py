@@ -58,7 +58,7 @@ def book_field_figure() -> go.Figure:
     """The home page's receptive-field figure of the book network, built once per server."""
     maps = [g for g in geometry(BOOK) if g.size is not None]
     return charts.receptive_field_chart(maps, cached.mnist().x_test[0], highlight="conv2d_2",
-                                        title="What the centre cell of each layer sees", height=380)
+                                        title="What the centre position of each layer sees", height=380)
 
 
 def summary_table(rows: Sequence[dict], highlight: str, *, jump: bool = True, formulas: bool = True,

@@ -22,7 +22,7 @@ from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import cached
 from dashboard.ui import pick
 from dashboard.ui.memory import released_when_idle
-from dashboard.ui.state import set_url
+from dashboard.ui.state import kept, set_url, url_int
 
 
 def atlas_text(layer_name: str, geo: LayerGeometry, atlas) -> str:  # atlas: dashboard.atlas.Atlas
@@ -85,26 +85,37 @@ def on_digit_figure(run_key: str, layer_name: str, channel: int, digit: str, dig
 
 @st.fragment
 def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> None:  # atlas: dashboard.atlas.Atlas
-    """The atlas, the channel slider, the digit, the chosen channel on it, and its convolution."""
-    channels = atlas.channels
-    st.markdown(atlas_text(layer_name, geo, atlas))
-    pick.clickable_chart(
-        atlas_figure(run_key, layer_name, cached.mnist().fingerprint, int(st.session_state["atlas_channel"]),
-                     _atlas=atlas),
-        key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels,
-    )
+    """The atlas, the channel slider, the digit, the chosen channel on it, and its convolution.
 
-    st.header("Where one channel fires on your digit")
-    channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel")
-    set_url(channel=channel)
+    The digit is read first (its controls drawn below the slider) so that the page opens on the
+    channel that fires most on it, unless the link names a channel.
+    """
     from dashboard.ui.digit_input import digit_input
 
+    channels = atlas.channels
+    st.markdown(atlas_text(layer_name, geo, atlas))
+    atlas_box = st.container()
+    st.header("Where one channel fires on your digit")
+    slider_box = st.container()
     digit = digit_input("atlas")
+    maps = None if digit is None else ui_atlas.layer_maps(run_key, layer_name, digit.image)  # (h, w, c)
+    if st.session_state.get(kept("atlas_channel")) not in range(channels):
+        opening = 0 if maps is None else atlas_math.strongest_channel(maps)
+        st.session_state["atlas_channel"] = url_int("channel", 0, channels - 1, opening)
+    with atlas_box:
+        pick.clickable_chart(
+            atlas_figure(run_key, layer_name, cached.mnist().fingerprint, int(st.session_state["atlas_channel"]),
+                         _atlas=atlas),
+            key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels,
+        )
+    with slider_box:
+        channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel")
+    set_url(channel=channel)
     if digit is None:
         return
     digit_name = html.escape(digit.description)  # may hold an uploaded file's name: plotly titles read HTML
 
-    channel_map = ui_atlas.layer_maps(run_key, layer_name, digit.image)[:, :, channel]  # (h, w)
+    channel_map = maps[:, :, channel]  # (h, w)
     strongest = atlas_math.strongest_positions(channel_map, k=3)
     best_window = float(atlas.windows.scores[channel, 0])
     chart_col, text_col = st.columns([3, 2])

@@ -15,31 +15,6 @@ from dashboard.ui import cached
 from dashboard.ui.state import kept
 
 
-def _kernel_text(spec: NetworkSpec, name: str, shape: Sequence[int | None]) -> str:
-    """Two sentences telling the kernel's 3×3 from the output's 3×3 of conv layer `name`."""
-    layers = decode.spatial_layers(spec)
-    index = [g.name for g in layers].index(name)
-    before, geo = layers[index - 1], layers[index]
-    block = spec.blocks[[g.name for g in layers if g.kind == "Conv2D"].index(name)]
-    k, h = block.kernel_size, shape[1]
-    if block.padding == "valid" and block.strides == 1:
-        fit = f"the kernel fits {before.size} − {k} + 1 = {decode.plural(h, 'time')} across the {before.size}×{before.size} map"
-    else:
-        fit = f"with padding '{block.padding}' and stride {block.strides}, the kernel takes {decode.plural(h, 'place')} across the {before.size}×{before.size} map"
-    source = "the 28×28 digit" if before.name == "input" else f"the {before.size}×{before.size}×{before.channels} map of `{before.name}`"
-    return (
-        f"**Two different {k}×{k}s?** `Conv2D({block.filters}, ({k}, {k}))` sets the **kernel** (left, orange): "
-        f"each filter has {k}×{k} weights for each of the {before.channels} input channels "
-        f"({k}×{k}×{before.channels} = {k * k * before.channels:,}) and slides over {source}; one step of it is "
-        f"{decode.plural(before.jump, 'pixel')} of the digit. The **output** is {h}×{h} (right, blue) because {fit}: "
-        "one output position per place."
-        + (f" Both being {k}×{k} here is a coincidence of this network." if k == h else "")
-        + (" Each output position" if h * shape[2] > 1 else " The single output position")
-        + f" sees {decode.article(geo.receptive_field)} {geo.receptive_field}×{geo.receptive_field} "
-        "window of the digit (red, dashed)."
-    )
-
-
 @st.cache_resource(show_spinner=False, max_entries=128, ttl=cached.IDLE_TTL)
 def _decode_figure(spec_json: str, layer: str, digit: int) -> go.Figure:
     """The kernel and output of `layer` over test digit `digit`, built once per server and shared
@@ -88,7 +63,7 @@ def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 
         if row.get("params_formula"):
             st.markdown(f"**Parameters:** {row['params_formula']}")
         if row["type"] == "Conv2D":
-            st.markdown(_kernel_text(spec, layer, shape))
+            st.markdown(decode.kernel_text(spec, layer, shape))
     if len(shape) != 4:
         chart_col.caption("This layer's output has no positions left: nothing to place on the digit.")
         return

@@ -66,9 +66,16 @@ def current(seq: list[ex.Exercise]) -> ex.Exercise:
     state.set_url(step=step + 1)
     st.subheader(f"{step + 1}. {item.title}")
     st.markdown(item.prompt)
-    if item.spec is not None and item.kind != "run":
-        st.caption(f"The network: `{item.spec.describe()}`")
+    network_caption(item, after_check=False)
     return item
+
+
+def network_caption(item: ex.Exercise, after_check: bool) -> None:
+    """The network the exercise is about, under its prompt; a network to build is named after the
+    Check button (one solution, once the learner has checked or revealed an answer)."""
+    caption = ex.network_caption(item, st.session_state[PROGRESS])
+    if caption and after_check == (item.kind == "network"):
+        st.caption(caption)
 
 
 def _run_answer(key: str) -> str:

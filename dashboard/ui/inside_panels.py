@@ -17,7 +17,8 @@ from dashboard.charts import inside as charts
 from dashboard.data import MnistData
 from dashboard.diagnosis import dead_channels_sentence
 from dashboard.digits import image_digest
-from dashboard.evaluation import family_rows, same_training
+from dashboard.evaluation import depth_runs, family_rows
+from dashboard.labels import training_label
 from dashboard.run import RunRecord
 from dashboard.seeds import SPREAD_WORDS, group_of
 from dashboard.spec import LayerGeometry
@@ -147,7 +148,10 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
         "Only runs trained with the same settings and data", key=kept("inside_same", True),
         help="A fair comparison of networks needs the same training.",
     )
-    rows = family_rows(same_training(records, record) if same_only else records)
+    shown, instead = depth_runs(records, record, same_only)
+    rows = family_rows(shown)
+    if instead:
+        st.caption(texts.depth_note(training_label(shown[0]), len(rows)))
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         if len(rows) >= 2:
@@ -163,7 +167,8 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
             )
             st.page_link("pages/2_Train.py", label="Train a family of networks", icon=":material/model_training:")
     with text_col:
-        st.markdown(texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows]))
+        st.markdown(texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows],
+                                     marked=any(r.key == record.key for r in rows)))
 
 
 @st.fragment

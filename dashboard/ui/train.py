@@ -16,7 +16,7 @@ from dashboard import trainform as form
 from dashboard.charts import training as charts
 from dashboard.data import MnistData
 from dashboard.jobs import JobLimitError
-from dashboard.labels import data_name, dataset_name, run_title
+from dashboard.labels import data_name, dataset_name, run_title, trained_where, training_accuracy_note
 from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
 from dashboard.seeds import SEED_CHOICES, SPREAD_WORDS, group_of
@@ -191,6 +191,9 @@ def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = No
     d.metric("Map the head reads", f"{side}×{side}×{channels}", help=HEAD_MAP_HELP)
     e.metric("Training time", f"{record.train_seconds:.1f} s")
     st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
+    note = training_accuracy_note(record.history, dropout=record.spec is not None and record.spec.dropout > 0)
+    if note:
+        st.caption(note)
     keys = [k for k in HISTORY_KEYS if k in record.history]  # fixed column order
     epochs = min((len(record.history[k]) for k in keys), default=0)
     st.markdown(markdown_table(["epoch", *keys], [[str(epoch + 1)] + [f"{record.history[k][epoch]:.4f}" for k in keys]
@@ -246,8 +249,8 @@ def show_view(view: form.TrainView, data: MnistData, runs: list[RunRecord] | Non
     record, job = view.record, view.job
     if view.state == "cached":
         if _trained_here(view):
-            note = (f"Trained by a job on {escape_markdown(record.trained_on or 'this server')} in "
-                    f"{record.train_seconds:.1f} s (queued {record.queued_seconds:.1f} s) and stored in the cache.")
+            note = (f"{escape_markdown(trained_where(record.trained_on))} in {record.train_seconds:.1f} s "
+                    f"(queued {record.queued_seconds:.1f} s) and stored in the cache.")
         else:
             note = (f"Trained before: loaded from the cache (trained on {escape_markdown(data_name(record))}, "
                     f"{escape_markdown((record.created or '?')[:10])}).")

@@ -33,7 +33,7 @@ PRESET_NOTES: dict[str, str] = {  # one line under the preset picker
     "no_pooling": "The book without max pooling: big maps, small receptive fields, many parameters.",
     "tiny": "Two small blocks: quick to train, still well above 95%.",
     "global_avg": "Averages each of the 64 maps to one number: where a feature is gets lost.",
-    "one_by_one": "A fourth block shrinks the map to 1×1: every unit sees the whole digit.",
+    "one_by_one": "A fourth block shrinks the map to 1×1: its one position sees the whole digit.",
 }
 FILTER_CHOICES = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 DENSE_CHOICES = (0, 8, 16, 32, 64, 128, 256, 512)

@@ -79,7 +79,7 @@ def test_charts_carry_the_numbers_of_the_table():
     assert [trace["name"].split(":")[0] for trace in outlines] == [
         "conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "conv2d_2",
     ]
-    last = outlines[-1]  # the centre cell of conv2d_2 sees rows/cols 4..21
+    last = outlines[-1]  # the centre position of conv2d_2 sees rows/cols 4..21
     assert min(last["x"]) == 3.5 and max(last["x"]) == 21.5
 
 

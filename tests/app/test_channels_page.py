@@ -108,3 +108,17 @@ def test_first_layer_and_bad_channel_in_the_link():
     fig = figure(at, "conv2d: what each channel looks for")
     assert len(plotly_array(fig["data"][2]["customdata"])) == 32
     assert any("3×3 window" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_the_page_opens_on_the_channel_that_fires_most_on_the_digit_and_numbers_the_channels(model):
+    at = run_page({"run": BOOK_RUN})  # no channel in the link; the first test image
+    image = from_mnist(load_mnist("auto").x_test[0])
+    maps = np.asarray(atlas.layer_output_model(model, "conv2d_2")(image[None, :, :, None]))[0]  # (3, 3, 64)
+    expected = int(np.argmax(maps.max(axis=(0, 1))))
+    assert at.slider(key="atlas_channel").value == expected and maps[:, :, expected].max() > 0
+    assert not any("stays at zero" in m.value for m in at.markdown)
+    assert at.query_params["channel"] in (str(expected), [str(expected)])
+    fig = figure(at, "conv2d_2: what each channel looks for")
+    numbers = [a["text"] for a in fig["layout"]["annotations"] if a.get("xref") == "x"]
+    assert numbers == [str(c) for c in range(64)]

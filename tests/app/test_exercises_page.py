@@ -164,3 +164,37 @@ def test_budget_exercise_reads_the_cached_run():
 def test_progress_can_be_downloaded():
     at = run_page()
     assert at.sidebar.get("download_button")[0].proto.label == "Download my progress"
+
+
+def step_of(exercise_id: str) -> str:
+    return str(1 + [e.id for e in ex.exercises()].index(exercise_id))
+
+
+@pytest.mark.parametrize("answer, ok, shown", [
+    ("18x18", True, "Right: 18 pixels"), ("18 × 18", True, "Right: 18 pixels"),
+    ("3x3", False, "conv2d_2's window on its own input"), ("18x20", False, "The window is square"),
+])
+def test_the_receptive_field_box_reads_a_side_written_twice(answer, ok, shown):
+    at = run_page({"step": step_of("last_rf")})
+    at.text_input(key="ex_answer_last_rf").input(answer)
+    check(at)
+    assert (bool(at.success), bool(at.error)) == (ok, not ok)
+    assert shown in unescaped((at.success or at.error)[0].value)
+
+
+@pytest.mark.parametrize("exercise_id, answer", [("conv1_shape", "(None,26,26,32)"), ("conv1_shape", "26x26x32"),
+                                                 ("dense_params", "36 928"), ("book_total", "93 322")])
+def test_the_answer_boxes_read_what_a_learner_types(exercise_id, answer):
+    at = run_page({"step": step_of(exercise_id)})
+    at.text_input(key=f"ex_answer_{exercise_id}").input(answer)
+    check(at)
+    assert at.success and not at.error
+
+
+def test_the_network_to_build_is_not_shown_before_the_learner_builds_one():
+    at = run_page({"step": step_of("one_by_one")})
+    solution = PRESETS["one_by_one"].describe()
+    assert not any(solution in c.value for c in at.caption)
+    at.text_area(key="ex_answer_one_by_one").input(PRESETS["book"].to_json())
+    check(at)
+    assert at.error and any(solution in c.value for c in at.caption)

@@ -234,7 +234,7 @@ def test_the_default_run_is_the_shipped_book_network():
     assert at.query_params["run"] == key
     shown = titles(at)
     assert "conv2d_2 (Conv2D) · (None, 3, 3, 64)" in shown
-    assert "(1, 1) sees 18×18:<br>rows 4–21, cols 4–21" in shown  # the centre cell's window
+    assert "(1, 1) sees 18×18:<br>rows 4–21, cols 4–21" in shown  # the centre position's window
     assert predictions(at) == ["7"]  # test image #0 is a 7
 
 

@@ -72,7 +72,7 @@ def test_home_texts_agree_with_the_book_numbers():
     at = open_page(None)
     conv = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
     answer = next(md.value for md in at.markdown if md.value.startswith("**The short answer.**"))
-    assert f"Each of its {conv.size * conv.size} cells" in answer
+    assert f"Each of its {conv.size * conv.size} positions" in answer
     assert f"**{conv.receptive_field}×{conv.receptive_field} window**" in answer
     assert f"**{conv.channels} channels**" in answer
     assert f"{conv.channels} × {conv.size * conv.size} = **{network_text.head_inputs(BOOK)} numbers**" in answer

@@ -143,10 +143,11 @@ def test_hostile_links_fall_back_with_a_warning(runs, query):
 def test_comparison_can_include_runs_trained_otherwise(runs):
     other = TrainSettings(epochs=1, batch_size=128, train_size=500)
     alone, _ = get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
-    single = run_page({"run": alone.key})  # the only run trained this way: the app offers the Train page
-    assert any("Only one run to show" in info.value for info in single.info)
-    assert not any("python -m" in info.value for info in single.info)
-    assert [link.proto.page for link in single.get("page_link") if "family" in link.proto.label]
+    single = run_page({"run": alone.key})  # the only run trained this way: the shipped family instead
+    assert not any("Only one run to show" in info.value for info in single.info)
+    shown = len(plotly_array(figure(single, "Test accuracy")["data"][0]["x"]))
+    assert shown >= 2 and any(f"the chart shows the {shown} cached runs trained alike" in c.value for c in single.caption)
+    assert not any("this one in red" in m.value for m in single.markdown)
     at = run_page({"run": runs["book"].key})
     before = len(plotly_array(figure(at, "Test accuracy")["data"][0]["x"]))
     at.toggle(key="inside_same").set_value(False)

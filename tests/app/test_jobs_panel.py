@@ -78,7 +78,7 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     at.radio(key="train_data").set_value("embedded").run()
     quick(at, seed=21, size=1000)
     at.button(key="train_button").click().run()
-    assert any(s.value.startswith("Trained by a job on") for s in at.success), [s.value for s in at.success]
+    assert any(s.value.startswith("Trained on this server in ") for s in at.success), [s.value for s in at.success]
     assert at.metric[0].value == f"{record.test_accuracy:.2%}"
     # Another session sees the same run as a cached one.
     other = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=60)

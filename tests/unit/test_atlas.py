@@ -142,3 +142,10 @@ def test_conv_layers_only(small):
     _, model, _ = small
     with pytest.raises(ValueError):
         atlas.layer_output_model(model, "max_pooling2d")
+
+
+def test_the_strongest_channel_is_the_one_with_the_highest_activation_anywhere():
+    maps = np.zeros((3, 3, 5), dtype=np.float32)
+    maps[2, 1, 3], maps[0, 0, 1] = 0.7, 0.5
+    assert atlas.strongest_channel(maps) == 3
+    assert atlas.strongest_channel(np.zeros((2, 2, 4))) == 0  # nothing fires: the first channel

@@ -116,3 +116,21 @@ def test_the_confusion_title_is_clear_of_the_predicted_axis():
     layout = json.loads(confusion_figure(np.eye(10, dtype=int)).to_json())["layout"]
     assert layout["xaxis"]["side"] == "top" and layout["margin"]["t"] >= 80
     assert layout["title"]["yanchor"] == "top" and layout["title"]["y"] > 0.95
+
+
+def test_a_wrong_prediction_is_marked_by_a_symbol_not_only_by_its_colour():
+    fig = mistakes_figure(np.zeros((3, 28, 28), np.uint8), true=[1, 2, 3], predicted=[7, 5, 8], cols=3)
+    assert [note.text for note in fig.layout.annotations] == ["✗<b>7</b> (1)", "✗<b>5</b> (2)", "✗<b>8</b> (3)"]
+    assert "✗ predicted (true)" in fig.layout.title.text
+
+
+def test_charts_colour_categories_with_the_okabe_ito_palette_streamlit_is_given_too():
+    import tomllib
+    from pathlib import Path
+
+    from dashboard.charts import OKABE_ITO, architecture, maps, training
+
+    assert architecture.PALETTE == maps.PALETTE == OKABE_ITO
+    assert [colour for colour, _ in training.DATA_STYLES] == list(OKABE_ITO[:4])
+    theme = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml").read_text())["theme"]
+    assert theme["chartCategoricalColors"] == [*OKABE_ITO, *OKABE_ITO[:2]]

@@ -90,3 +90,29 @@ def test_bar_channel_from_a_click_on_the_channel_chart():
     assert bar_channel({"selection": {"points": [{"x": "ch 70"}]}}, 64) is None
     assert bar_channel({"selection": {"points": [{"x": "dense"}]}}, 64) is None
     assert bar_channel(None, 64) is None
+
+
+def test_the_two_3x3s_heading_appears_only_where_kernel_and_output_are_both_3x3():
+    from dashboard.decode import kernel_text
+    from dashboard.summaries import summarize
+
+    shapes = {row.name: row.output_shape for row in summarize(BOOK)}
+    middle = kernel_text(BOOK, "conv2d_1", shapes["conv2d_1"])  # a 3×3 kernel, an 11×11 output
+    assert middle.startswith("**A 3×3 kernel, an 11×11 output.**") and "Two different" not in middle
+    assert "coincidence" not in middle
+    last = kernel_text(BOOK, "conv2d_2", shapes["conv2d_2"])
+    assert last.startswith("**Two different 3×3s?**") and "coincidence" in last
+
+
+def test_the_words_for_a_place_in_a_feature_map_are_position_not_cell_or_unit():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    from dashboard.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, TEXTS
+    from dashboard.ui.widgets import PRESET_NOTES
+
+    shown = [*ONE_BY_ONE_CHOICES, *ONE_BY_ONE_EXPLANATIONS, *(t["prompt"] + t["hint"] for t in TEXTS.values()),
+             *PRESET_NOTES.values(), (root / "streamlit_app.py").read_text()]
+    for text in shown:
+        assert not re.search(r"\b(cells?|units?) (of|sees?|looks?|carries)\b|1×1 unit|\d cells\b", text), text

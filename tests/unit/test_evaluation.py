@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dashboard.evaluation import family_rows, same_training
+from dashboard.evaluation import depth_runs, family_rows, same_training
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TrainSettings
 from tests.unit.test_run import imported, trained
@@ -27,3 +27,14 @@ def test_same_training_keeps_runs_trained_alike_and_the_run_itself():
     assert [r.key for r in same_training(runs, me)] == ["me", "a"]
     alone = imported()
     assert same_training(runs, alone) == [runs[-1]]
+
+
+def test_depth_runs_open_on_a_group_of_runs_that_exists():
+    family = [trained(key, spec) for key, spec in (("f1", BOOK), ("f2", PRESETS["tiny"]), ("f3", PRESETS["one_by_one"]))]
+    other = TrainSettings(epochs=5)
+    lone, pair = trained("lone", BOOK, other), [trained("p1", BOOK, TrainSettings(epochs=2)), trained("p2", PRESETS["tiny"], TrainSettings(epochs=2))]
+    runs = [lone, *pair, *family, imported()]
+    assert depth_runs(runs, family[0], same_only=True) == (family, False)  # trained alike: the run's own group
+    assert depth_runs(runs, lone, same_only=True) == (family, True)  # alone: the largest group instead
+    assert depth_runs(runs, lone, same_only=False) == (runs, False)
+    assert depth_runs([lone, imported()], lone, same_only=True) == ([lone], False)  # nothing to compare

@@ -447,3 +447,44 @@ def test_budget_feedback_names_the_spread_of_the_networks_seeds_and_calls_a_fail
                                     "1 more did not train).")
     ok, feedback = check("s2")
     assert not ok and feedback.startswith("This training failed")
+
+
+@pytest.mark.parametrize("answer", ["18", "18x18", "18×18", "18 x 18", "18 by 18", "18 pixels", "18x18 px"])
+def test_the_receptive_field_is_read_as_a_side_written_once_or_twice(seq, answer):
+    ok, feedback = by_id(seq, "last_rf").check(answer)
+    assert ok and feedback == "Right: 18 pixels: one position of conv2d_2 sees an 18×18 window of the digit.", feedback
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("3x3", "conv2d_2's window on its own input"), ("3 × 3", "conv2d_2's window on its own input"),
+    ("18x20", "The window is square"), ("324", "area"), ("eighteen", "could not read a side"),
+])
+def test_the_receptive_field_feedback_reads_the_side_as_typed(seq, answer, words):
+    ok, feedback = by_id(seq, "last_rf").check(answer)
+    assert not ok and words in feedback, feedback
+
+
+@pytest.mark.parametrize("exercise_id, answer", [
+    ("conv1_shape", "(None,26,26,32)"), ("conv1_shape", "26x26x32"), ("conv1_shape", "26 × 26 × 32"),
+    ("conv1_params", "(3*3*1 + 1) * 32"), ("conv1_params", "320 params"),
+    ("dense_params", "36928"), ("dense_params", "36,928"), ("dense_params", "36 928"), ("dense_params", "576 × 64 + 64"),
+    ("book_total", "93 322"), ("book_total", "93\u202f322"),
+])
+def test_every_answer_box_reads_the_forms_a_learner_types(seq, exercise_id, answer):
+    ok, feedback = by_id(seq, exercise_id).check(answer)
+    assert ok, feedback
+
+
+def test_a_product_typed_in_a_count_box_meets_its_mistake(seq):
+    ok, feedback = by_id(seq, "conv1_params").check("26x26x32")
+    assert not ok and "number of conv2d's outputs" in feedback
+    assert "could not read" in by_id(seq, "dense_params").check("1,2,3")[1]
+
+
+def test_the_network_to_build_is_named_only_after_an_answer(seq):
+    build, shape = by_id(seq, "one_by_one"), by_id(seq, "conv1_shape")
+    progress = ex.new_progress()
+    assert ex.network_caption(build, progress) is None
+    assert "conv32" in ex.network_caption(shape, progress)
+    progress, _ = ex.attempt(progress, build, '{"blocks": []}')
+    assert build.spec.describe() in ex.network_caption(build, progress)

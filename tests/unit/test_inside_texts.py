@@ -52,6 +52,14 @@ def test_depth_text_states_the_measured_spans():
     assert "python -m" not in text
 
 
+def test_depth_text_describes_only_a_chart_that_is_drawn():
+    assert texts.depth_text([0.99], [93322]) == ""  # one run: no chart, no panels to compare
+    assert "(this one in red)" in texts.depth_text([0.99, 0.98], [93322, 14410])
+    unmarked = texts.depth_text([0.99, 0.98], [93322, 14410], marked=False)
+    assert "two panels" in unmarked and "in red" not in unmarked
+    assert "this run is not among them" in texts.depth_note("fast preset", 9)
+
+
 def test_gradcam_text_speaks_of_the_chart_colours_and_names_the_hottest_position():
     coarse = np.array([[0.0, 0.2, 0.6], [0.1, 1.0, 0.3], [0.0, 0.55, 0.0]])
     text = texts.gradcam_text("conv2d_2", 7, coarse)

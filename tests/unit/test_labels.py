@@ -75,3 +75,30 @@ def test_window_judgement_turns_at_its_threshold():
     edge = labels.INFORMATIVE_WINDOW_ACCURACY
     assert labels.window_judgement(edge) == ": one window already holds much of the digit."
     assert labels.window_judgement(edge - 1e-9) == ": one window holds little on its own."
+
+
+@pytest.mark.parametrize("trained_on, words", [
+    ("vm (in the app's process)", "Trained on this server"), ("vm (no Dask worker)", "Trained on this server"),
+    (None, "Trained on this server"),
+    ("tcp://10.0.0.5:40000 (host node-2)", "Trained on the workshop cluster (worker tcp://10.0.0.5:40000)"),
+])
+def test_where_a_run_was_trained_is_said_plainly(trained_on, words):
+    assert labels.trained_where(trained_on) == words
+
+
+def test_the_training_accuracy_note_appears_only_when_training_accuracy_is_lower():
+    assert "running average" in labels.training_accuracy_note({"accuracy": [0.9, 0.97], "val_accuracy": [0.97, 0.98]})
+    assert labels.training_accuracy_note({"accuracy": [0.99], "val_accuracy": [0.98]}) is None
+    assert labels.training_accuracy_note({"accuracy": [float("nan")], "val_accuracy": [0.98]}) is None
+    assert labels.training_accuracy_note({}) is None
+    assert "Dropout" in labels.training_accuracy_note({"accuracy": [0.9], "val_accuracy": [0.98]}, dropout=True)
+
+
+def test_a_failed_download_is_said_in_plain_words():
+    import urllib.error
+
+    from dashboard.data import download_failed_note
+
+    note = download_failed_note(urllib.error.URLError(OSError(-2, "Name or service not known")))
+    assert note == "MNIST could not be downloaded (no network): using the embedded subset"
+    assert "no answer within" in download_failed_note(None) and "Errno" not in download_failed_note(TimeoutError())

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("pure", {"outside", "geometry", "tempdirs", "data", "digits", "convolution", "spec", "kerasgeometry",
               "train_settings", "summaries", "decode", "links", "grids", "modelfile", "archive", "blas",
               "downloads", "projection", "exercise_texts", "network_text", "stored", "weights", "reproducible",
-              "diagnosis", "cluster_certs"}),
+              "diagnosis", "cluster_certs", "answers"}),
     ("model", {"model", "optim", "maps", "forward"}),
     ("training", {"training", "families"}),
     ("run", {"run", "labels", "entry", "seeds"}),

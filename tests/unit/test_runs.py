@@ -180,7 +180,7 @@ def test_mistakes_are_one_heatmap_labelled_predicted_and_true():
     images = np.zeros((12, 28, 28), np.uint8)
     fig = mistakes_figure(images, true=[1] * 12, predicted=[7] * 12, cols=5)
     assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
-    assert len(fig.layout.annotations) == 12 and fig.layout.annotations[0].text == "<b>7</b> (1)"
+    assert len(fig.layout.annotations) == 12 and fig.layout.annotations[0].text == "✗<b>7</b> (1)"
     assert "No misclassified" in mistakes_figure(np.zeros((0, 28, 28)), [], []).layout.title.text
 
 
