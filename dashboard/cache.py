@@ -38,6 +38,7 @@ from typing import Any
 
 from dashboard import stored, tempdirs
 from dashboard.entry import MODEL_FILE, RECORD_FILE, CacheError, load_entry, load_weights_entry, read_entry
+from dashboard.seeds import group_id
 from dashboard.run import RunRecord, library_versions, make_key, now_iso  # noqa: F401 - re-exported
 from dashboard.spec import NetworkSpec
 
@@ -348,24 +349,32 @@ class ModelCache:
         return sum(tempdirs.dir_bytes(path) for path in self._writable_entries())
 
     def evict(self, keep: str | None = None) -> list[str]:
-        """Delete least recently used written entries until under the size limit; return their keys."""
-        entries = []
+        """Delete least recently used written groups of seeds, whole, until under the size limit; return the keys.
+
+        Runs that differ only in their seed (`dashboard.seeds.group_id`) go together, so no network is
+        left with fewer seeds than a learner trained; a group's last use is its newest run's. The group
+        of `keep` stays.
+        """
+        groups: dict[object, list[tuple[float, str, int]]] = {}
         for path in self._writable_entries():
             try:
                 used = (path / MODEL_FILE).stat().st_mtime
             except OSError:
                 used = 0.0
-            entries.append((used, path.name, tempdirs.dir_bytes(path)))
-        total = sum(size for _, _, size in entries)
+            record = self.get(path.name) if self._valid_key(path.name) else None
+            group = ("entry", path.name) if record is None else group_id(record)
+            groups.setdefault(group, []).append((used, path.name, tempdirs.dir_bytes(path)))
+        total = sum(size for members in groups.values() for _, _, size in members)
         removed = []
-        for _, key, size in sorted(entries):
+        for members in sorted(groups.values(), key=lambda members: max(used for used, _, _ in members)):
             if total <= self.max_bytes:
                 break
-            if key == keep:
+            if any(key == keep for _, key, _ in members):
                 continue
-            if self.delete(key):
-                removed.append(key)
-                total -= size
+            for _, key, size in members:
+                if self.delete(key):
+                    removed.append(key)
+                    total -= size
         return removed
 
     def verify(self) -> CacheReport:

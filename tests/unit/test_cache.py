@@ -39,9 +39,10 @@ def trained(data):
     return train(MICRO, QUICK, data)
 
 
-def store(cache: ModelCache, trained, data, seed: int = 0) -> RunRecord:
-    """Put the tiny model under the key of `QUICK` with `seed` (same weights: the key is what matters)."""
-    settings = TrainSettings(epochs=1, batch_size=32, train_size=300, seed=seed)
+def store(cache: ModelCache, trained, data, seed: int = 0, size: int = 300) -> RunRecord:
+    """Put the tiny model under the key of `QUICK` with `seed` (same weights: the key is what matters);
+    another `size` (training images) makes another group of seeds."""
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=size, seed=seed)
     key = cache.key(MICRO, settings, data.fingerprint)
     record = make_record(key, MICRO, settings, data, trained)
     cache.put(record, trained.model)
@@ -323,15 +324,27 @@ def test_least_recently_used_entries_are_evicted_past_the_limit(tmp_path, traine
     probe = ModelCache(tmp_path / "probe", shipped_root=None)
     one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
     cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 2.5)
-    a = store(cache, trained, data, seed=1)
-    b = store(cache, trained, data, seed=2)
+    a = store(cache, trained, data, size=301)
+    b = store(cache, trained, data, size=302)
     old = time.time() - 100
     os.utime(cache.root / a.key / "model.keras", (old, old))
     os.utime(cache.root / b.key / "model.keras", (old - 50, old - 50))
     cache.get(b.key)  # b is used again: now a is the least recent
-    c = store(cache, trained, data, seed=3)  # the third entry passes the limit
+    c = store(cache, trained, data, size=303)  # the third entry passes the limit
     assert sorted(r.key for r in cache.runs()) == sorted([b.key, c.key])
     assert cache.size_bytes() <= cache.max_bytes
+
+
+def test_a_networks_seeds_are_evicted_together(tmp_path, trained, data):
+    probe = ModelCache(tmp_path / "probe", shipped_root=None)
+    one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
+    cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 3.5)
+    seeds = [store(cache, trained, data, seed=seed, size=301) for seed in range(3)]
+    old = time.time() - 100
+    for i, record in enumerate(seeds):
+        os.utime(cache.root / record.key / "model.keras", (old - i, old - i))
+    newer = store(cache, trained, data, size=302)  # 4 entries: over the limit, the 3-seed group is older
+    assert [r.key for r in cache.runs()] == [newer.key]  # never one or two seeds of the three left behind
 
 
 def test_the_entry_just_written_is_kept_even_if_alone_over_the_limit(tmp_path, trained, data):
