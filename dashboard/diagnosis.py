@@ -57,9 +57,11 @@ def diagnose(
     what = (f"test accuracy {test_accuracy:.2%} is no better than always answering the "
             f"commonest digit ({share:.2%}) by much" if at_chance else
             f"its validation loss stayed at {val_loss:.2f}, the loss of a uniform guess (ln 10 ≈ {LN10:.2f})")
-    if dead and channels:
-        why = (f"; {dead_channels_sentence(dead, channels)}, so the classifier reads only zeros"
-               if dead == channels else f"; {dead_channels_sentence(dead, channels)}")
+    if dead and channels and dead == channels:
+        why = (f"; {dead_channels_sentence(dead, channels)}, so the classifier reads only zeros. "
+               "Another seed usually trains")
     else:
-        why = ""
-    return Diagnosis(False, f"This training failed: {what}{why}. Another seed usually trains.")
+        why = (f"; {dead_channels_sentence(dead, channels)}" if dead and channels else "") + (
+            ". It barely moved from its random start: another seed, a larger learning rate, more epochs or "
+            "more images may help")
+    return Diagnosis(False, f"This training failed: {what}{why}.")

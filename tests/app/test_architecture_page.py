@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from dashboard.summaries import total_params
+from tests.app.markup import unescaped
 from tests.app.apptools import markdown_table, open_page
 from streamlit.testing.v1 import AppTest
 
@@ -92,6 +94,8 @@ def test_every_preset_loads(name):
     assert not at.exception
     assert at.query_params["preset"] == name
     assert [e.value for e in at.error] == []
+    assert at.title[0].value.endswith("Architecture")
+    assert sum(column(table(at), "Param #")) == total_params(PRESETS[name])  # the preset's own table
 
 
 def test_invalid_network_shows_the_reason_and_keeps_the_last_valid_one():
@@ -124,7 +128,9 @@ def test_link_reproduces_a_custom_network():
 )
 def test_hostile_links_fall_back_with_a_warning(query):
     at = run_page(query)
-    assert at.warning, "a visible warning"
+    warnings = " ".join(unescaped(w.value) for w in at.warning)
+    (name,) = query  # the warning names what it ignored, not just any warning
+    assert {"spec": "network", "preset": "preset", "compare": "compare"}[name] in warnings.lower(), warnings
     assert sum(column(table(at), "Param #")) == 93_322
 
 

@@ -216,11 +216,16 @@ def test_two_runs_side_by_side(tiny_runs):
 
 def test_the_random_button_picks_an_image_in_range(tiny_runs):
     at = run_page({"run": tiny_runs[0]})
-    at.button(key="fm_random").click()
-    rerun(at)
-    index = at.number_input(key="fm_index").value
-    assert 0 <= index < len(load_mnist("embedded").x_test)
-    assert at.query_params["digit"] == str(index)
+    before = at.number_input(key="fm_index").value
+    seen = set()
+    for _ in range(3):  # a new random image each click (the same one three times: 1 in 4 million)
+        at.button(key="fm_random").click()
+        rerun(at)
+        index = at.number_input(key="fm_index").value
+        assert 0 <= index < len(load_mnist("embedded").x_test)
+        assert at.query_params["digit"] == str(index)
+        seen.add(index)
+    assert seen - {before}, "the button changed the image"
 
 
 @pytest.mark.slow  # loads the shipped book run, ~1 s

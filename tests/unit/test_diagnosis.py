@@ -20,6 +20,8 @@ def test_chance_accuracy_or_a_flat_loss_is_a_failure_and_dead_channels_explain_i
                              "image, so the classifier reads only zeros. Another seed usually trains.")
     flat = diagnose({"val_loss": [LN10 + 0.05]}, 0.4, 0.1135)
     assert not flat.trained and "validation loss stayed at 2.35" in flat.sentence
+    assert flat.sentence.endswith("It barely moved from its random start: another seed, a larger learning rate, "
+                                  "more epochs or more images may help.")
     assert diagnose({"val_loss": [LN10 + 0.2]}, 0.18, 0.1135).trained  # 18% ≥ 1.5 × 11.35%, loss off ln 10
     assert not diagnose({"val_loss": [LN10 + 0.2]}, 0.16, 0.1135).trained  # 16% < 17.0%
     assert diagnose({}, 0.171, 0.1135).trained

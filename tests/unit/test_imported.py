@@ -24,12 +24,34 @@ def mnist():
     return load_mnist("embedded")
 
 
+# The three conventions written out here, not taken from the code under test: what a notebook feeds.
+WRITTEN_OUT = {
+    "unit": lambda x: x / 255.0,
+    "raw": lambda x: x * 1.0,
+    "standard": lambda x: (x / 255.0 - 0.1307) / 0.3081,
+}
+# As v = a·(x/255) + c: the (a, c) of each convention, by hand.
+AFFINE = {"unit": (1.0, 0.0), "raw": (255.0, 0.0), "standard": (1 / 0.3081, -0.1307 / 0.3081)}
+
+
+def fed(images: np.ndarray, shape: tuple[int, ...], scaling: str) -> np.ndarray:
+    """uint8 digits as a notebook would feed them under `scaling`, float32 of `shape` per image."""
+    return WRITTEN_OUT[scaling](images.astype(np.float32)).reshape(len(images), *shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("scaling", sorted(WRITTEN_OUT))
+def test_the_apps_scalings_are_the_conventions_written_out(mnist, scaling):
+    assert sorted(SCALINGS) == sorted(WRITTEN_OUT)
+    np.testing.assert_allclose(model_input(mnist.x_test[:50], (28, 28, 1), scaling),
+                               fed(mnist.x_test[:50], (28, 28, 1), scaling), rtol=1e-6, atol=1e-5)
+
+
 def trained(build, mnist, scaling: str, epochs: int = 1) -> keras.Model:
     """`build()` fitted briefly on the embedded subset fed under `scaling`."""
     keras.utils.set_random_seed(0)
     model = build()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    x = model_input(mnist.x_train, tuple(model.inputs[0].shape[1:]), scaling)
+    x = fed(mnist.x_train, tuple(model.inputs[0].shape[1:]), scaling)
     model.fit(x, mnist.y_train, epochs=epochs, batch_size=128, verbose=0)
     return model
 
@@ -43,20 +65,21 @@ def dense_unit(mnist) -> keras.Model:
 def expecting(model: keras.Model, scaling: str) -> keras.Model:
     """A copy of the dense net `model` (trained on pixels/255) rewritten to expect `scaling` instead.
 
-    If x01 = (x - offset) / scale, then W·x01 + b = (W/scale)·x + (b - W·offset/scale).
+    The new input is v = a·u + c with u = x/255 (`AFFINE`, by hand), so u = (v - c)/a and
+    W·u + b = (W/a)·v + (b - W·c/a).
     """
-    rule = SCALINGS[scaling]
+    a, c = AFFINE[scaling]
     copy = km.dense_ch2()
     weights = [w.copy() for w in model.get_weights()]
     kernel, bias = weights[0], weights[1]
-    weights[0] = kernel / rule.scale
-    weights[1] = bias - kernel.sum(axis=0) * rule.offset / rule.scale
+    weights[0] = kernel / a
+    weights[1] = bias - kernel.sum(axis=0) * c / a
     copy.set_weights(weights)
     copy.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return copy
 
 
-@pytest.mark.parametrize("scaling", sorted(SCALINGS))
+@pytest.mark.parametrize("scaling", sorted(WRITTEN_OUT))
 def test_import_picks_the_scaling_the_model_expects(tmp_path, mnist, dense_unit, scaling):
     model = expecting(dense_unit, scaling)
     path = km.save(model, tmp_path, "dense", "keras")
@@ -65,7 +88,7 @@ def test_import_picks_the_scaling_the_model_expects(tmp_path, mnist, dense_unit,
     assert not hit
     assert record.imported.scaling == scaling, record.imported.scaling_scores
     # The app's measurement is Keras's own, on the whole test set under that convention.
-    _, expected = model.evaluate(model_input(mnist.x_test, (784,), scaling), mnist.y_test, verbose=0)
+    _, expected = model.evaluate(fed(mnist.x_test, (784,), scaling), mnist.y_test, verbose=0)
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
 
 
@@ -77,7 +100,7 @@ def test_book_network_as_a_run(tmp_path, mnist):
     record, hit = import_model(data, "my book net.h5", mnist, cache)
     assert not hit and record.test_accuracy > 0.5  # a tiny net after one epoch on 12,000 digits
     scaling = record.imported.scaling  # an undertrained net may do better on other inputs
-    _, expected = model.evaluate(model_input(mnist.x_test, (28, 28, 1), scaling), mnist.y_test, verbose=0)
+    _, expected = model.evaluate(fed(mnist.x_test, (28, 28, 1), scaling), mnist.y_test, verbose=0)
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert record.params == model.count_params()
     assert record.final_map == (3, 8)  # (None, 3, 3, 8): the book's 3×3 with 8 channels
@@ -90,7 +113,7 @@ def test_book_network_as_a_run(tmp_path, mnist):
     # The wrapped model takes the app's input and keeps the layer names.
     wrapped = app_model(cache.load_model(record.key), (28, 28, 1), scaling, True)
     x = mnist.x_test[:50, :, :, None].astype(np.float32) / 255.0
-    expected_probs = model.predict_on_batch(model_input(mnist.x_test[:50], (28, 28, 1), scaling))
+    expected_probs = model.predict_on_batch(fed(mnist.x_test[:50], (28, 28, 1), scaling))
     np.testing.assert_allclose(wrapped.predict_on_batch(x), expected_probs, atol=1e-5)
     assert [g.name for g in map_geometry(record)] == [layer.name for layer in model.layers
                                                       if type(layer).__name__ in ("Conv2D", "MaxPooling2D")]
@@ -116,7 +139,7 @@ def test_learner_can_change_the_scaling(tmp_path, mnist, dense_unit):
     cache = ModelCache(tmp_path / "cache", shipped_root=None)
     record, _ = import_model(km.save(model, tmp_path, "d", "keras").read_bytes(), "d.keras", mnist, cache)
     changed = rescale(record, "raw", mnist, cache)
-    _, expected = model.evaluate(model_input(mnist.x_test, (784,), "raw"), mnist.y_test, verbose=0)
+    _, expected = model.evaluate(fed(mnist.x_test, (784,), "raw"), mnist.y_test, verbose=0)
     assert changed.imported.scaling == "raw" and changed.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert cache.get(record.key) == changed
 
@@ -153,7 +176,7 @@ def test_every_test_model_is_measured_as_keras_evaluates_it(tmp_path, mnist, nam
     cache = ModelCache(tmp_path / "cache", shipped_root=None)
     record, _ = import_model(path.read_bytes(), path.name, mnist, cache)
     shape = tuple(model.inputs[0].shape[1:])
-    _, expected = model.evaluate(model_input(mnist.x_test, shape, record.imported.scaling), mnist.y_test, verbose=0)
+    _, expected = model.evaluate(fed(mnist.x_test, shape, record.imported.scaling), mnist.y_test, verbose=0)
     assert record.test_accuracy == pytest.approx(expected, abs=1e-6)
     assert record.params == model.count_params()
     assert record.imported.chain == (name != "branching")
@@ -165,7 +188,7 @@ def test_every_test_model_is_measured_as_keras_evaluates_it(tmp_path, mnist, nam
     wrapped = app_model(cache.load_model(record.key), shape, imported.scaling, imported.chain)
     x = mnist.x_test[:20, :, :, None].astype(np.float32) / 255.0
     np.testing.assert_allclose(wrapped.predict_on_batch(x),
-                               model.predict_on_batch(model_input(mnist.x_test[:20], shape, imported.scaling)),
+                               model.predict_on_batch(fed(mnist.x_test[:20], shape, imported.scaling)),
                                atol=1e-5)
 
 
