@@ -28,8 +28,8 @@ MAX_LAYERS = 200
 
 # What `dashboard.model.build_model` writes: a cached run the app trained holds only these.
 APP_MODEL_CLASSES = frozenset({"Sequential"})
-APP_LAYER_CLASSES = frozenset({"InputLayer", "Conv2D", "MaxPooling2D", "Flatten", "GlobalAveragePooling2D",
-                               "Dense", "Dropout"})
+APP_LAYER_CLASSES = frozenset({"InputLayer", "Conv2D", "MaxPooling2D", "AveragePooling2D", "BatchNormalization",
+                               "Flatten", "GlobalAveragePooling2D", "Dense", "Dropout"})
 # Classes that carry code: refused by name wherever they appear.
 CODE_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda", "function", "__lambda__"})
 

@@ -20,7 +20,7 @@ from dashboard.run import RunRecord
 from dashboard.data import load_mnist, to_model_input
 from dashboard.runs import make_record
 from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
-from dashboard.training import TrainSettings, train
+from dashboard.training import TrainResult, TrainSettings, train
 from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
@@ -390,3 +390,20 @@ def test_runs_name_their_data_for_people(source, label, name, trained, data, cac
     record = dataclasses.replace(store(cache, trained, data), data_source=source, data_label=label)
     assert data_name(record) == name
     assert f"· {name} ·" in run_title(record)
+
+
+@pytest.mark.parametrize("block", [{"filters": 4, "batch_norm": True}, {"filters": 4, "pool_type": "avg"}],
+                         ids=["batch_norm", "avg_pool"])
+def test_every_layer_build_model_writes_is_accepted_back_from_the_cache(tmp_path, data, block):
+    """A run of any network the app can build loads back (its archive's classes are the app's own)."""
+    from dashboard.model import build_model
+
+    spec = NetworkSpec.from_dict({"blocks": [block, {"filters": 4}], "dense_units": 8, "dropout": 0.2})
+    cache = ModelCache(tmp_path / "cache", shipped_root=None)
+    settings = TrainSettings(epochs=1, batch_size=32, train_size=300)
+    key = cache.key(spec, settings, data.fingerprint)
+    model = build_model(spec, seed=0)
+    record = make_record(key, spec, settings, data, TrainResult(model, {"val_accuracy": [0.5]}, 0.5, 1.0, 1.0, 270, 30))
+    cache.put(record, model)
+    loaded = cache.load_model(key)
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
