@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MNIST_DOWNLOAD", "0")
 RESULTS = ROOT / "benchmarks" / "results" / "atlas.json"
-SHIPPED_BOOK = "e65858bf802bbe92"
+SHIPPED_BOOK = "5ac6e14cdfcf409e"
 FIRST_TARGET_S, VIEW_TARGET_S = 20.0, 2.0
 
 

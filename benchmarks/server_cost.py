@@ -167,7 +167,7 @@ def widget_rerun(page, process: psutil.Process) -> tuple[str, float, float | Non
     return what, costs[0], costs[1]
 
 
-def another_run(shipped: Path, default: str = "e65858bf802bbe92") -> str | None:
+def another_run(shipped: Path, default: str = "5ac6e14cdfcf409e") -> str | None:
     """A shipped run other than the one Feature maps opens with (the book network, book preset)."""
     keys = sorted(p.name for p in shipped.iterdir() if (p / "record.json").is_file()) if shipped.is_dir() else []
     return next((key for key in keys if key != default), None)

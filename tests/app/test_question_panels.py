@@ -12,7 +12,7 @@ from dashboard.numbers import choose_points, numbers_sentences
 from dashboard.spec import BOOK, geometry
 from dashboard.training import TRAIN_PRESETS
 
-BOOK_RUN = "e65858bf802bbe92"  # shipped
+BOOK_RUN = "5ac6e14cdfcf409e"  # shipped
 
 
 def decode_figure(at) -> dict:

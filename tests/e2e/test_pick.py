@@ -7,7 +7,7 @@ import pytest
 from tests.e2e.test_browser import exception_texts, wait_for_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-BOOK_RUN = "e65858bf802bbe92"  # shipped
+BOOK_RUN = "5ac6e14cdfcf409e"  # shipped
 
 
 def click_point(page, chart_key: str, trace: int, point: int) -> None:
