@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dashboard import stored, tempdirs
-from dashboard.entry import MODEL_FILE, RECORD_FILE, CacheError, load_entry, load_weights_entry, read_entry
+from dashboard.entry import MAX_RECORD_BYTES, MODEL_FILE, RECORD_FILE, CacheError, load_entry, load_weights_entry, read_entry
 from dashboard.seeds import group_id
 from dashboard.run import RunRecord, library_versions, make_key, now_iso  # noqa: F401 - re-exported
 from dashboard.spec import NetworkSpec
@@ -361,8 +361,7 @@ class ModelCache:
                 used = (path / MODEL_FILE).stat().st_mtime
             except OSError:
                 used = 0.0
-            record = self.get(path.name) if self._valid_key(path.name) else None
-            group = ("entry", path.name) if record is None else group_id(record)
+            group = _group_of_entry(path)
             groups.setdefault(group, []).append((used, path.name, tempdirs.dir_bytes(path)))
         total = sum(size for members in groups.values() for _, _, size in members)
         removed = []
@@ -422,6 +421,17 @@ class ModelCache:
         path = self.root / LOCKS_DIR
         path.mkdir(parents=True, exist_ok=True)
         return path / f"{key}.lock"
+
+
+def _group_of_entry(path: Path) -> object:
+    """The seed group of the run in `path`, from its record alone (eviction judges no archive); the entry if unreadable."""
+    try:
+        record_path = path / RECORD_FILE
+        if record_path.stat().st_size <= MAX_RECORD_BYTES:
+            return group_id(RunRecord.from_json(record_path.read_bytes()))
+    except (OSError, ValueError):
+        pass
+    return ("entry", path.name)
 
 
 def save_model(model: Any, path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.cache import SHIPPED_ROOT
+from dashboard.reproducible import RECIPE
 from dashboard.run import ImportedModel, RunRecord, find_run, make_key, shipped_book
 from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
 from dashboard.training import TRAIN_PRESETS, TrainSettings
@@ -52,7 +53,7 @@ def test_shipped_records_load_typed_and_keep_their_keys(path):
     assert isinstance(record.spec, NetworkSpec) and isinstance(record.settings, TrainSettings)
     assert record.kind == "trained" and not record.is_imported
     assert record.key == path.parent.name == make_key(record.spec, record.settings, record.data_fingerprint)
-    assert record.trained_on == "" and record.queued_seconds == 0.0  # fields older records lack
+    assert record.recipe == RECIPE and isinstance(record.trained, bool)  # trained and judged under today's recipe
     # Written back, a trained run keeps the layout older versions read (spec and settings as objects).
     again = json.loads(record.to_json())
     original = json.loads(path.read_text(encoding="utf-8"))
