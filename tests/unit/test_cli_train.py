@@ -28,8 +28,9 @@ def run_json(capsys, *args: str) -> dict:
 @pytest.mark.slow  # trains
 def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     first = run_json(capsys, *TINY_ARGS)
-    assert set(first) == {"key", "cache_hit", "stored", "history", "test_accuracy", "train_seconds", "params",
-                          "trained_on", "queued_seconds"}
+    assert set(first) == {"key", "seed", "cache_hit", "stored", "trained", "diagnosis", "dead_channels", "history",
+                          "test_accuracy", "train_seconds", "params", "trained_on", "queued_seconds"}
+    assert first["trained"] is True and first["diagnosis"] is None and first["seed"] == 0
     assert first["cache_hit"] is False and first["stored"] is True and first["params"] == 14_410
     assert "in the app's process" in first["trained_on"] and first["queued_seconds"] >= 0
     assert all(len(v) == 1 for v in first["history"].values())
@@ -39,6 +40,31 @@ def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     assert second["test_accuracy"] == first["test_accuracy"]
     other_seed = run_json(capsys, *TINY_ARGS, "--seed", "4")
     assert other_seed["key"] != first["key"] and other_seed["cache_hit"] is False
+
+
+@pytest.mark.slow  # trains twice
+def test_train_with_seeds_reports_each_run_its_verdict_and_the_spread(capsys):
+    # One last filter at a high learning rate: seed 0 trains (59.55%), seed 1 kills its only channel (10.00%).
+    spec = json.dumps({"blocks": [{"filters": 4}, {"filters": 1}], "dense_units": 0})
+    out = run_json(capsys, "--spec", spec, "--data", "embedded", "--epochs", "1", "--train-size", "2000",
+                   "--learning-rate", "0.05", "--seeds", "2")
+    assert (out["seeds"], out["trained"], out["failed"]) == (2, 1, 1)
+    alive, dead = out["runs"]
+    assert (alive["seed"], alive["trained"], dead["seed"], dead["trained"]) == (0, True, 1, False)
+    assert out["median"] == out["low"] == out["high"] == alive["test_accuracy"] == pytest.approx(0.5955, abs=1e-4)
+    assert dead["dead_channels"] == 1 and "1 of 1 channel of the last conv layer never fires" in dead["diagnosis"]
+    assert main(["train", "--spec", spec, "--data", "embedded", "--epochs", "1", "--train-size", "2000",
+                 "--learning-rate", "0.05", "--seeds", "2"]) == 0  # from the cache: the same verdicts in words
+    text = capsys.readouterr().out
+    assert "(seed 1, from the cache)" in text and "This training failed" in text
+    assert "test accuracy: 59.55% (1 seed; 1 more did not train)" in text
+
+
+@pytest.mark.parametrize("value", ["0", "11", "two"])
+def test_seeds_out_of_range_are_refused(capsys, value):
+    with pytest.raises(SystemExit) as raised:
+        main(["train", "--preset", "tiny", "--seeds", value])
+    assert raised.value.code == EXIT_BAD_INPUT and "--seeds" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # trains

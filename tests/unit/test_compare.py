@@ -134,3 +134,16 @@ def test_charts_colour_categories_with_the_okabe_ito_palette_streamlit_is_given_
     assert [colour for colour, _ in training.DATA_STYLES] == list(OKABE_ITO[:4])
     theme = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml").read_text())["theme"]
     assert theme["chartCategoricalColors"] == [*OKABE_ITO, *OKABE_ITO[:2]]
+
+
+def test_the_family_chart_ticks_its_own_values_and_draws_spread_and_failures():
+    from dashboard.charts.training import family_chart
+    from dashboard.seeds import Spread
+
+    points = [(1, Spread((), failed=3)), (2, Spread((0.95, 0.96, 0.957))), (4, Spread((0.98,))), (8, None)]
+    fig = family_chart(points, "filters of the last conv layer", log_x=True)
+    assert list(fig.layout.xaxis.tickvals) == [1, 2, 4, 8] and list(fig.layout.xaxis.ticktext) == ["1", "2", "4", "8"]
+    line, waiting, dead = fig.data
+    assert list(line.x) == [2, 4] and list(line.y) == [0.957, 0.98]  # medians; the failed value is not on the line
+    assert list(line.error_y.array) == pytest.approx([0.003, 0.0]) and list(line.error_y.arrayminus) == pytest.approx([0.007, 0.0])
+    assert list(waiting.x) == [8] and list(dead.x) == [1] and dead.name == "did not train"
