@@ -59,7 +59,7 @@ def diagnose(
             f"its validation loss stayed at {val_loss:.2f}, the loss of a uniform guess (ln 10 ≈ {LN10:.2f})")
     if dead and channels and dead == channels:
         why = (f"; {dead_channels_sentence(dead, channels)}, so the classifier reads only zeros. "
-               "Another seed usually trains")
+               "Another seed may train")
     else:
         why = (f"; {dead_channels_sentence(dead, channels)}" if dead and channels else "") + (
             ". It barely moved from its random start: another seed, a larger learning rate, more epochs or "

@@ -46,6 +46,7 @@ class NumbersPoint:
     spread: Spread
     seeds: tuple[tuple[int, float, bool], ...] = ()  # (seed, test accuracy, trained) of every run
     diagnoses: tuple[str, ...] = ()  # why the failed ones failed
+    dead: bool = False  # every failed one had every channel of its last conv layer dead
 
     @property
     def test_accuracy(self) -> float:
@@ -91,8 +92,9 @@ def point_of(group: RunGroup) -> NumbersPoint | None:
     label = f"{channels} filter{'s' if channels != 1 else ''}" if role == "family" else REFERENCE_LABELS[role]
     seeds = tuple((r.seed or 0, r.test_accuracy, r.trained) for r in group.runs)
     diagnoses = tuple(r.diagnosis for r in group.failed if r.diagnosis)
+    dead = bool(group.failed) and all(r.dead_channels == channels for r in group.failed)
     return NumbersPoint(group.representative().key, role, label, classifier_numbers(spec), side, channels,
-                        group.spread, seeds, diagnoses)
+                        group.spread, seeds, diagnoses, dead)
 
 
 def _settings_key(record: RunRecord) -> tuple[TrainSettings | None, str]:
@@ -152,14 +154,17 @@ def failure_sentences(points: Sequence[NumbersPoint]) -> list[str]:
         if not p.spread.failed:
             continue
         k, n = p.spread.failed, p.spread.total
-        reason = f" ({p.diagnoses[0]})" if p.diagnoses else ""
+        name = f"{p.channels}-filter network" if p.role == "family" else f"{p.label} network"
+        reason = ("every channel of its last conv layer died early in training (zero on every test image), so the "
+                  "classifier read only zeros and answered the commonest digit" if p.dead else
+                  "its loss stayed at that of a uniform guess")
         if p.trained:
-            out.append(f"{k} of {n} trainings of the {p.label} network ({p.numbers:,} numbers) did not train{reason}; "
-                       f"its point is the median of the {p.spread.n} that did.")
+            out.append(f"{k} of {n} trainings of the {name} ({p.numbers:,} numbers) did not train: {reason}. "
+                       f"Its point is the median of the {p.spread.n} that did.")
         else:
-            out.append(f"None of the {n} training{'s' if n != 1 else ''} of the {p.label} network ({p.numbers:,} numbers) "
-                       f"trained{reason}: the chart marks {'it' if n == 1 else 'them'} apart; a failed training says "
-                       "nothing about what its numbers can carry. Try another seed.")
+            out.append(f"None of the {n} training{'s' if n != 1 else ''} of the {name} ({p.numbers:,} numbers) "
+                       f"trained: {reason}. The chart marks {'it' if n == 1 else 'them'} apart: a failed training "
+                       "says nothing about what its numbers can carry. Try another seed.")
     return out
 
 
@@ -196,7 +201,11 @@ def _family_sentences(family: Sequence[NumbersPoint]) -> list[str]:
     drops = [(a, b) for a, b in zip(family, family[1:]) if b.test_accuracy < a.test_accuracy]
     if drops:
         a, b = max(drops, key=lambda pair: pair[0].test_accuracy - pair[1].test_accuracy)
-        out.append("More is not always better? " + difference_words(a.spread, b.spread, f"the {_name(a)}", f"The {_name(b)}"))
+        verdict = judge(a.spread, b.spread).verdict
+        lead = ("More is not always better: " if verdict == "lower" else
+                f"The median dips from {a.numbers:,} to {b.numbers:,} numbers, but: " if verdict == "within noise" else
+                f"The median dips from {a.numbers:,} to {b.numbers:,} numbers: ")
+        out.append(lead + difference_words(a.spread, b.spread, f"the {_name(a)}", f"the {_name(b)}"))
     return out
 
 

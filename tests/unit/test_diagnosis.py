@@ -17,7 +17,7 @@ def test_chance_accuracy_or_a_flat_loss_is_a_failure_and_dead_channels_explain_i
     assert not dead.trained
     assert dead.sentence == ("This training failed: test accuracy 11.35% is no better than always answering the "
                              "commonest digit (11.35%) by much; 1 of 1 channel of the last conv layer never fires on a test "
-                             "image, so the classifier reads only zeros. Another seed usually trains.")
+                             "image, so the classifier reads only zeros. Another seed may train.")
     flat = diagnose({"val_loss": [LN10 + 0.05]}, 0.4, 0.1135)
     assert not flat.trained and "validation loss stayed at 2.35" in flat.sentence
     assert flat.sentence.endswith("It barely moved from its random start: another seed, a larger learning rate, "
