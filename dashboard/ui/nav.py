@@ -44,8 +44,17 @@ FAVICON = (
 
 
 # Slider values in the text colour rather than the primary colour (see .streamlit/config.toml):
-# readable at 4.5:1 or more in both themes.
-STYLE = '<style>[data-testid="stSliderThumbValue"] { color: inherit; }</style>'
+# readable at 4.5:1 or more in both themes. Markdown tables scroll sideways in their own box, so that
+# a phone (390 px) shows the page at its width and a wide table scrolls alone. Under
+# prefers-reduced-motion, Streamlit's transitions and plotly's animated frames do not move.
+STYLE = (
+    "<style>"
+    '[data-testid="stSliderThumbValue"] { color: inherit; }'
+    '[data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }'
+    "@media (prefers-reduced-motion: reduce) { *, *::before, *::after { animation: none !important; "
+    "transition: none !important; scroll-behavior: auto !important; } }"
+    "</style>"
+)
 
 
 def available_pages() -> list[tuple[str, str, str, str]]:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import trainform as form
 from dashboard.charts import training as charts
+from dashboard.chart_texts import curves_caption
 from dashboard.data import MnistData
 from dashboard.jobs import JobLimitError
 from dashboard.labels import data_name, dataset_name, run_title, trained_where, training_accuracy_note
@@ -28,6 +29,7 @@ from dashboard.training import (
 )
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
+from dashboard.ui.chart import chart
 
 COMPARE = "pages/3_Compare.py"
 HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one: what Flatten or global averaging "
@@ -201,7 +203,7 @@ def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = No
     side, channels = record.final_map or (0, 0)
     d.metric("Map the head reads", f"{side}×{side}×{channels}", help=HEAD_MAP_HELP)
     e.metric("Training time", f"{record.train_seconds:.1f} s")
-    st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
+    chart(charts.learning_curves(record.history), "result_curves", curves_caption(record.history))
     note = training_accuracy_note(record.history, dropout=record.spec is not None and record.spec.dropout > 0)
     if note:
         st.caption(note)
