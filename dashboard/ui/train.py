@@ -154,9 +154,9 @@ def settings_form(n_train: int) -> TrainSettings | None:
 def train_button(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:
     """The Train button in the main area, with how long these settings will take."""
     seconds = form.estimated_seconds(spec, settings, len(data.x_train), len(data.x_test))
-    row = st.container(horizontal=True, vertical_alignment="center")
-    row.button("Train", type="primary", icon=":material/model_training:", key="train_button", on_click=_submit)
-    row.markdown(f"Training with these settings takes **{form.duration_words(seconds)}** on a quiet server "
+    button, words = st.columns([1, 6], vertical_alignment="center")
+    button.button("Train", type="primary", icon=":material/model_training:", key="train_button", on_click=_submit)
+    words.markdown(f"Training with these settings takes **{form.duration_words(seconds)}** on a quiet server "
                  "(an estimate from the network's multiply-adds per image, the images and the epochs). "
                  "The settings are in the sidebar.")
 
