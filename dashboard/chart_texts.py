@@ -116,9 +116,10 @@ def field_caption(rows: Sequence[Mapping], side: int = 28) -> str:
     if not fields:
         return "Receptive fields: this network has no spatial layer."
     (first, small), (last, large) = fields[0], fields[-1]
+    share = "the whole digit" if large >= side else f"{large * large / side ** 2:.0%} of the digit"
     return (f"The window of the {side}×{side} input that one position sees, layer by layer (squares on the digit, "
-            f"each labelled with its layer): from {small}×{small} in {first} to {large}×{large} in {last}, "
-            f"{'the whole digit' if large >= side else f'{large * large / side ** 2:.0%} of the digit'}.")
+            f"each in its own colour and line pattern, named in the legend): from {small}×{small} in {first} "
+            f"to {large}×{large} in {last}, {share}.")
 
 
 def probabilities_caption(probabilities: Sequence[float]) -> str:
@@ -137,3 +138,21 @@ def strongest_caption(labels: Sequence[str], values: Sequence[float]) -> str:
     top = int(np.argmax(values))
     return (f"Activation of the {len(values)} strongest channels at the chosen position: {labels[top]} is the "
             f"strongest at {float(values[top]):.2f}, the weakest shown {float(min(values)):.2f}.")
+
+
+def maps_caption(name: str, maps: np.ndarray) -> str:
+    """One layer's activation tiles (h, w, channels) on a digit: the strongest channel and the silent ones."""
+    maps = np.asarray(maps)
+    peaks = maps.reshape(-1, maps.shape[-1]).max(axis=0)
+    top = int(np.argmax(peaks))
+    silent = int(np.sum(peaks <= 0))
+    return (f"{name}: {maps.shape[-1]} channels of {maps.shape[0]}×{maps.shape[1]} on this digit; the strongest is "
+            f"channel {top} (peak {float(peaks[top]):.2f}); {silent} channel{'s are' if silent != 1 else ' is'} "
+            "zero everywhere.")
+
+
+def kernels_caption(kernels: np.ndarray) -> str:
+    """The first conv layer's kernels (kh, kw, 1, filters): how many, their size and their weights' range."""
+    kernels = np.asarray(kernels)
+    return (f"The {kernels.shape[-1]} kernels of the first conv layer, {kernels.shape[0]}×{kernels.shape[1]} weights "
+            f"each, from {float(kernels.min()):.2f} to {float(kernels.max()):.2f}.")

@@ -42,7 +42,10 @@ def sequence() -> list[ex.Exercise]:
 
 def restore(seq: list[ex.Exercise]) -> None:
     """Once per session, the progress this browser stored (rechecked) if the session has none of its own."""
-    if st.session_state.get(RESTORED) or not learner.browser_read():
+    if st.session_state.get(RESTORED):
+        return
+    if not learner.browser_read():
+        learner.wait_for_browser()
         return
     st.session_state[RESTORED] = True
     stored = learner.stored_progress()

@@ -23,7 +23,7 @@ from dashboard.imported import has_maps
 from dashboard.labels import network_line, run_title
 from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
-from dashboard.chart_texts import probabilities_caption, strongest_caption
+from dashboard.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
 from dashboard.charts import maps as charts
 from dashboard.charts.atlas import position_markers
 from dashboard.spec import MAP_KINDS, PRESETS, LayerGeometry, geometry
@@ -194,10 +194,10 @@ def show_reading(
     st.caption("Each tile is one channel, scaled to its own maximum: yellow is where it is strongest, dark purple "
                "where it is zero. Hover for the channel number.")
     for layer in reading.layers:
-        st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}", config=CONFIG)
+        chart(figures[f"layer:{layer.name}"], f"{key}_layer_{layer.name}", maps_caption(layer.name, layer.maps))
 
     st.markdown("##### First conv layer's kernels")
-    st.plotly_chart(figures["kernels"], key=f"{key}_kernels", config=CONFIG)
+    chart(figures["kernels"], f"{key}_kernels", kernels_caption(run.kernels))
 
 
 def second_default(records: list[RunRecord], first: RunRecord) -> str | None:

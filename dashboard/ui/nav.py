@@ -45,7 +45,7 @@ FAVICON = (
 
 # Slider values in the text colour rather than the primary colour (see .streamlit/config.toml):
 # readable at 4.5:1 or more in both themes. Markdown tables scroll sideways in their own box, so that
-# a phone (390 px) shows the page at its width and a wide table scrolls alone. Under
+# a phone (390 px) shows the page at its width and a wide table scrolls alone; so do activation tiles. Under
 # prefers-reduced-motion, Streamlit's transitions and plotly's animated frames do not move. The
 # browser-storage components (dashboard.ui.learner) take no room.
 STYLE = (
@@ -53,6 +53,9 @@ STYLE = (
     '.st-key-learner_read, [class*="st-key-learner_write_"] { display: none; }'
     '[data-testid="stSliderThumbValue"] { color: inherit; }'
     '[data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }'
+    # On a phone, Feature maps' activation tiles keep a readable size and their chart scrolls sideways.
+    '@media (max-width: 640px) { .stElementContainer[class*="_layer_"] { overflow-x: auto; } '
+    '.stElementContainer[class*="_layer_"] > div { min-width: 640px; } }'
     "@media (prefers-reduced-motion: reduce) { *, *::before, *::after { animation-duration: 0.01ms !important; "
     "animation-iteration-count: 1 !important; transition-duration: 0.01ms !important; "
     "scroll-behavior: auto !important; } }"

@@ -75,3 +75,13 @@ def test_probability_and_channel_captions():
     assert ct.strongest_caption(["ch 3", "ch 7"], [2.5, 1.25]) == (
         "Activation of the 2 strongest channels at the chosen position: ch 3 is the strongest at 2.50, the weakest "
         "shown 1.25.")
+
+
+def test_maps_and_kernels_captions():
+    maps = np.zeros((2, 2, 3))
+    maps[1, 0, 2] = 1.5
+    maps[0, 0, 0] = 0.5
+    assert ct.maps_caption("conv2d", maps) == ("conv2d: 3 channels of 2×2 on this digit; the strongest is channel 2 "
+                                               "(peak 1.50); 1 channel is zero everywhere.")
+    kernels = np.linspace(-1, 1, 3 * 3 * 1 * 4).reshape(3, 3, 1, 4)
+    assert ct.kernels_caption(kernels) == "The 4 kernels of the first conv layer, 3×3 weights each, from -1.00 to 1.00."
