@@ -162,13 +162,15 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
             hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>", showscale=False,
         )
     )
-    # Heatmap cells cannot be selected: one invisible square per cell carries [true, predicted]
+    # Heatmap cells cannot be selected: one invisible square per cell carries [true, predicted, count]
     # (dashboard.ui.pick), so a click on a cell shows its digits.
     rows, cols = np.indices(matrix.shape)
     fig.add_trace(go.Scatter(
-        x=cols.ravel().astype(str), y=rows.ravel().astype(str), mode="markers", showlegend=False, customdata=np.stack([rows.ravel(), cols.ravel()], 1),
+        x=cols.ravel().astype(str), y=rows.ravel().astype(str), mode="markers", showlegend=False,
+        customdata=np.stack([rows.ravel(), cols.ravel(), matrix.ravel()], 1),
         marker={"symbol": "square", "size": 30, "color": "rgba(255, 255, 255, 0.01)", "line": {"width": 0}},
-        hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: click to see these digits<extra></extra>",
+        hovertemplate=("true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]} · "
+                       "click to see them<extra></extra>"),
     ))
     # The title sits at the top of the figure and the "predicted" axis (on top, as in the
     # usual layout) below it: a tall top margin keeps them apart.

@@ -88,7 +88,8 @@ def _by_key(record: RunRecord) -> str:
 def side_by_side_figures(selected: tuple[RunRecord, ...], names: tuple[str, ...],
                          groups: tuple[RunRecord, ...]) -> tuple[go.Figure, ...]:
     """(validation curves of the selected runs that trained, accuracy vs parameters, accuracy vs last map side of
-    their networks over every cached seed `groups`), built once per server and shared (read-only)."""
+    their networks over every cached seed `groups`, and the three charts' captions), built once per server and
+    shared (read-only)."""
     networks = group_runs(groups)
     curves = {n: r.history.get("val_accuracy", []) for r, n in zip(selected, names) if r.trained}
     by_params = compare.group_points(networks, lambda r: r.params)

@@ -209,10 +209,13 @@ def test_the_convolution_animation_does_not_move_by_itself_under_reduced_motion(
     try:
         tab.goto(f"{server}/Channels" + (f"?run={feature_run}" if feature_run else ""))
         wait_for_app(tab)
-        animated = tab.locator(".js-plotly-plot").filter(has=tab.locator(".updatemenu-container"))
-        assert animated.count() >= 1, "no animated chart on Channels"
-        chart = animated.first
-        chart.scroll_into_view_if_needed()
+        from playwright.sync_api import expect
+
+        box = tab.locator(".st-key-atlas_convolution")
+        box.scroll_into_view_if_needed()
+        chart = box.locator(".js-plotly-plot")
+        expect(chart.locator(".updatemenu-container")).to_be_attached(timeout=60_000)  # its Play button
+        tab.wait_for_timeout(500)
         first = chart.screenshot()
         tab.wait_for_timeout(1500)
         assert chart.screenshot() == first  # no frame advanced on its own: it plays only when asked
