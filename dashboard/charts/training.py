@@ -177,8 +177,10 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
     fig.update_layout(
         height=460, margin={"l": 10, "r": 10, "t": 90, "b": 10},
         title={"text": "Confusion matrix (diagonal = correct)", "y": 0.98, "yanchor": "top"},
-        xaxis={"title": {"text": "predicted", "standoff": 6}, "side": "top", "dtick": 1},
-        yaxis={"title": "true", "autorange": "reversed", "dtick": 1},
+        # Fixed ranges: the squares' markers would otherwise pad the axes by a cell.
+        xaxis={"title": {"text": "predicted", "standoff": 6}, "side": "top", "dtick": 1, "showgrid": False,
+               "zeroline": False, "range": [-0.5, len(digits) - 0.5]},
+        yaxis={"title": "true", "dtick": 1, "showgrid": False, "zeroline": False, "range": [len(digits) - 0.5, -0.5]},
     )
     return fig
 
