@@ -12,7 +12,9 @@ from dashboard import network_text
 from dashboard.spec import BOOK
 from dashboard.summaries import preset_summaries
 from dashboard.ui import cached, nav, text
-from dashboard.ui.architecture import CHART_CONFIG, book_field_figure, summary_table
+from dashboard.chart_texts import field_caption
+from dashboard.ui.architecture import book_field_figure, summary_table
+from dashboard.ui.chart import chart
 from dashboard.ui.decode import shape_panel
 
 st.set_page_config(page_title="ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
@@ -41,7 +43,7 @@ with left:
         "that sentence."
     )
 with right:
-    st.plotly_chart(book_field_figure(), key="home_rf", config=CHART_CONFIG)
+    chart(book_field_figure(), "home_rf", field_caption(cached.layer_rows(BOOK.to_json())))
     st.caption("Each square is the window of the digit that the centre position of a layer's map sees; "
                "*jump* is how many pixels apart the windows of neighbouring positions are.")
 

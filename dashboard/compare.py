@@ -169,3 +169,15 @@ def evaluation_note(accuracy_here: float, n_test: int, same_data: bool, run: Run
                 f"(recorded {run.test_accuracy:.2%}).")
     return (f"Evaluated on this server's data, {here_name} ({n_test:,} test images): accuracy {accuracy_here:.2%}. "
             f"The run was trained and tested on {data_name(run)} (recorded test accuracy {run.test_accuracy:.2%}).")
+
+
+def cell_title(n: int, true_digit: int | None, predicted_digit: int | None) -> str:
+    """The title of the digits shown for a cell of the confusion matrix (None: any digit)."""
+    if true_digit is None and predicted_digit is None:
+        return f"{n} misclassified test images: ✗ predicted (true)" if n else "No misclassified images"
+    if true_digit is not None and true_digit == predicted_digit:
+        return f"{n} test image{'s' if n != 1 else ''} of a {true_digit} read right" if n else f"No {true_digit} read right"
+    what = " ".join(part for part in (f"true {true_digit}" if true_digit is not None else "",
+                                      f"predicted {predicted_digit}" if predicted_digit is not None else "") if part)
+    images = "image" if n == 1 else "images"
+    return f"{n} misclassified test {images}, {what}: ✗ predicted (true)" if n else f"No misclassified image, {what}"

@@ -47,6 +47,25 @@ def misclassified(true: np.ndarray, predicted: np.ndarray, confidence: np.ndarra
     return wrong[np.argsort(-np.asarray(confidence)[wrong], kind="stable")][:limit]
 
 
+def in_cell(true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, true_digit: int | None,
+            predicted_digit: int | None, limit: int = 40) -> np.ndarray:
+    """Indices of the images in a cell (or a row or column) of the confusion matrix, most confident first.
+
+    None is any digit; the mistakes only, unless both digits are given and equal (that digit's right
+    predictions, the matrix's diagonal cell). At most `limit`.
+    """
+    true, predicted = np.asarray(true), np.asarray(predicted)
+    keep = np.ones(len(true), dtype=bool)
+    if true_digit is not None:
+        keep &= true == true_digit
+    if predicted_digit is not None:
+        keep &= predicted == predicted_digit
+    if true_digit is None or predicted_digit is None or true_digit != predicted_digit:
+        keep &= true != predicted
+    chosen = np.flatnonzero(keep)
+    return chosen[np.argsort(-np.asarray(confidence)[chosen], kind="stable")][:limit]
+
+
 def confidence_of(predicted: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """The probability (n,) the network gave each of its predicted digits (n,), from probabilities (n, 10)."""
     return probs[np.arange(len(predicted)), predicted].astype(np.float32)

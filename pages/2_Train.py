@@ -32,6 +32,7 @@ if settings is None:
 state.set_url(train=train_preset_name(settings))
 ui.describe(settings, data)
 ui.remember_shown(spec, data_key)  # what the Train button's callback submits
+ui.train_button(spec, settings, data)
 
 data_keys = {cached.mnist(key).fingerprint: key for key in choices}
 runs = ui_runs.cached_runs()

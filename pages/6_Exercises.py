@@ -24,3 +24,4 @@ ui_ex.network_caption(item, after_check=True)  # a network to build: one solutio
 ui_ex.show_feedback(item)
 ui_ex.step_buttons(len(seq))
 ui_ex.progress_sidebar(seq)
+ui_ex.remember()  # in this browser's storage: a reload keeps the progress

@@ -17,6 +17,7 @@ from dashboard.spec import INPUT_SIZE, LayerGeometry
 
 PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"
+DASHES = ("dot", "dash", "longdash", "dashdot", "longdashdot")  # receptive-field squares: a pattern each, besides a colour
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300)
 
 
@@ -102,13 +103,14 @@ def receptive_field_chart(
         top, left, bottom, right = geo.window(centre, centre)
         color = HIGHLIGHT if geo.name == highlight else PALETTE[i % len(PALETTE)]
         width = 4 if geo.name == highlight else 2
+        dash = "solid" if geo.name == highlight else DASHES[i % len(DASHES)]  # not told apart by colour alone
         label = f"{geo.name}: {geo.receptive_field}×{geo.receptive_field}, jump {geo.jump}"
         # A closed outline as a scatter trace, so it has a legend entry and a hover label.
         xs = [left - 0.5, right + 0.5, right + 0.5, left - 0.5, left - 0.5]
         ys = [top - 0.5, top - 0.5, bottom + 0.5, bottom + 0.5, top - 0.5]
         fig.add_trace(
             go.Scatter(
-                x=xs, y=ys, mode="lines", name=label, line=dict(color=color, width=width),
+                x=xs, y=ys, mode="lines", name=label, line=dict(color=color, width=width, dash=dash),
                 hoverinfo="name",
             )
         )

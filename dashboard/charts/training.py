@@ -25,6 +25,15 @@ def _epochs(values: Sequence[float]) -> list[int]:
     return list(range(1, len(values) + 1))
 
 
+def _one_or_more(values: Sequence[float]) -> dict:
+    """Scatter options of a history: a line through its epochs, or, for a single epoch, a large marker
+    with its value written beside it (a line of one point would be a lone dot)."""
+    if len(values) != 1:
+        return {"mode": "lines+markers"}
+    return {"mode": "markers+text", "marker": {"size": 12}, "text": [f"{values[0]:.2%}"],
+            "textposition": "middle right"}
+
+
 def learning_curves(history: Mapping[str, Sequence[float]], epochs: int | None = None) -> go.Figure:
     """Training and validation accuracy of one run, epoch by epoch (x axis up to `epochs`)."""
     fig = go.Figure()
@@ -33,7 +42,7 @@ def learning_curves(history: Mapping[str, Sequence[float]], epochs: int | None =
         values = list(history.get(metric, []))
         fig.add_trace(
             go.Scatter(
-                x=_epochs(values), y=values, name=name, mode="lines+markers",
+                x=_epochs(values), y=values, name=name, **_one_or_more(values),
                 line={"dash": dash}, hovertemplate="epoch %{x}: %{y:.4f}<extra>" + name + "</extra>",
             )
         )
@@ -55,7 +64,7 @@ def compare_curves(curves: Mapping[str, Sequence[float]], metric: str = "validat
     for label, values in curves.items():
         fig.add_trace(
             go.Scatter(
-                x=_epochs(values), y=list(values), name=plotly_text(label, 120), mode="lines+markers",
+                x=_epochs(values), y=list(values), name=plotly_text(label, 120), **_one_or_more(values),
                 hovertemplate="epoch %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
             )
         )
@@ -153,24 +162,39 @@ def confusion_figure(matrix: np.ndarray) -> go.Figure:
             hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>", showscale=False,
         )
     )
+    # Heatmap cells cannot be selected: one invisible square per cell carries [true, predicted, count]
+    # (dashboard.ui.pick), so a click on a cell shows its digits.
+    rows, cols = np.indices(matrix.shape)
+    fig.add_trace(go.Scatter(
+        x=cols.ravel().astype(str), y=rows.ravel().astype(str), mode="markers", showlegend=False,
+        customdata=np.stack([rows.ravel(), cols.ravel(), matrix.ravel()], 1),
+        marker={"symbol": "square", "size": 30, "color": "rgba(255, 255, 255, 0.01)", "line": {"width": 0}},
+        hovertemplate=("true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]} · "
+                       "click to see them<extra></extra>"),
+    ))
     # The title sits at the top of the figure and the "predicted" axis (on top, as in the
     # usual layout) below it: a tall top margin keeps them apart.
     fig.update_layout(
         height=460, margin={"l": 10, "r": 10, "t": 90, "b": 10},
         title={"text": "Confusion matrix (diagonal = correct)", "y": 0.98, "yanchor": "top"},
-        xaxis={"title": {"text": "predicted", "standoff": 6}, "side": "top", "dtick": 1},
-        yaxis={"title": "true", "autorange": "reversed", "dtick": 1},
+        # Fixed ranges: the squares' markers would otherwise pad the axes by a cell.
+        xaxis={"title": {"text": "predicted", "standoff": 6}, "side": "top", "dtick": 1, "showgrid": False,
+               "zeroline": False, "range": [-0.5, len(digits) - 0.5]},
+        yaxis={"title": "true", "dtick": 1, "showgrid": False, "zeroline": False, "range": [len(digits) - 0.5, -0.5]},
     )
     return fig
 
 
 WRONG_MARK = "✗"  # marks a wrong prediction in words as well as in red
-LABEL_BAND = 13  # pixels of background under each mistake for its label (never on the strokes)
+RIGHT_MARK = "✓"  # a right one (a diagonal cell of the confusion matrix), in words as well as in green
+LABEL_BAND = 17  # pixels of background under each digit for its label (never on the strokes)
+LABEL_SIZE = 15  # the labels' font size in pixels
 
 
-def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10) -> go.Figure:
-    """Misclassified digits tiled into ONE heatmap, each labelled '✗ predicted (true)' in red in a band under it
-    (the cross says wrong where the colour cannot be told)."""
+def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence[int], cols: int = 10,
+                    title: str | None = None) -> go.Figure:
+    """Test digits tiled into ONE heatmap, each labelled '✗ predicted (true)' in red under it when wrong,
+    '✓ predicted' in green when right (the mark says which where the colour cannot be told)."""
     images = np.asarray(images)
     n = len(images)
     # Each digit gets a band of background under it for its label, then the shared tiler.
@@ -183,20 +207,25 @@ def mistakes_figure(images: np.ndarray, true: Sequence[int], predicted: Sequence
     # One list, set once: `add_annotation` in a loop copies every earlier label each time (~6 ms a label).
     labels = [
         {"x": (i % cols) * step + TILE / 2 - 0.5, "y": (i // cols) * row_step + TILE, "xanchor": "center",
-         "yanchor": "top", "showarrow": False, "text": f"{WRONG_MARK}<b>{int(predicted[i])}</b> ({int(true[i])})",
-         "font": {"size": 11, "color": "#c92a2a"}}
+         "yanchor": "top", "showarrow": False, "text": _tile_label(int(true[i]), int(predicted[i])),
+         "font": {"size": LABEL_SIZE, "color": "#c92a2a" if int(true[i]) != int(predicted[i]) else "#2b8a3e"}}
         for i in range(n)
     ]
     rows = max(1, -(-n // cols))
     fig.update_layout(
         annotations=labels,
-        height=max(150, 80 * rows + 50), margin={"l": 5, "r": 5, "t": 30, "b": 5},
-        title=f"{n} misclassified test images: {WRONG_MARK} predicted (true)" if n else "No misclassified images",
+        height=max(150, 90 * rows + 50), margin={"l": 5, "r": 5, "t": 30, "b": 5},
+        title=title or (f"{n} misclassified test images: {WRONG_MARK} predicted (true)" if n else "No misclassified images"),
         xaxis={"visible": False, "constrain": "domain"},
         yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x"},
         plot_bgcolor="white",
     )
     return fig
+
+
+def _tile_label(true: int, predicted: int) -> str:
+    """'✗3 (5)' for a 5 read as 3, '✓5' for a 5 read right."""
+    return f"{RIGHT_MARK}<b>{predicted}</b>" if true == predicted else f"{WRONG_MARK}<b>{predicted}</b> ({true})"
 
 
 def family_chart(points: Sequence[tuple[int, Spread | None]], x_title: str, log_x: bool = False) -> go.Figure:

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import links, network_text
+from dashboard import chart_texts, links, network_text
 from dashboard.charts import architecture as charts
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, geometry, preset_name
 from dashboard.summaries import summary_frame, summary_markdown, training_problems
 from dashboard.ui import cached, state, text
+from dashboard.ui.chart import chart
 from dashboard.ui.decode import shape_panel
 
 MARK = "background-color: #FFE3E3"  # the row of the highlighted layer (side by side)
@@ -33,9 +34,6 @@ NARROW_COLUMNS = {
     "Receptive field": st.column_config.NumberColumn("Field", width=44),
     "Jump": st.column_config.TextColumn(width=44),
 }
-# Plotly's own toolbar (zoom, pan, download) would sit on the charts' titles; these figures
-# need none of it (Streamlit's fullscreen button stays).
-CHART_CONFIG = {"displayModeBar": False}
 
 
 @st.cache_resource(show_spinner=False, max_entries=128, ttl=cached.IDLE_TTL)
@@ -123,9 +121,9 @@ def show_network(spec: NetworkSpec, key: str, narrow: bool = False, params_top: 
         st.caption(unseen)
     shape_panel(spec, rows, key=key, stacked=narrow)
     spatial, params, field = figures(spec.to_json(), params_top)
-    st.plotly_chart(spatial, key=f"{key}_spatial", config=CHART_CONFIG)
-    st.plotly_chart(params, key=f"{key}_params", config=CHART_CONFIG)
-    st.plotly_chart(field, key=f"{key}_rf", config=CHART_CONFIG)
+    chart(spatial, f"{key}_spatial", chart_texts.spatial_caption(rows))
+    chart(params, f"{key}_params", chart_texts.params_caption(rows))
+    chart(field, f"{key}_rf", chart_texts.field_caption(rows))
 
 
 def show_networks(spec: NetworkSpec, other: NetworkSpec | None) -> None:

@@ -21,6 +21,7 @@ from dashboard.spec import LayerGeometry
 from dashboard.ui import atlas as ui_atlas
 from dashboard.ui import cached
 from dashboard.ui import pick
+from dashboard.ui.chart import CONFIG
 from dashboard.ui.memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int
 
@@ -106,7 +107,7 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
         pick.clickable_chart(
             atlas_figure(run_key, layer_name, cached.mnist().fingerprint, int(st.session_state["atlas_channel"]),
                          _atlas=atlas),
-            key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels,
+            key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels, config=CONFIG,
         )
     with slider_box:
         channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel")
@@ -123,7 +124,7 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
         st.plotly_chart(
             on_digit_figure(run_key, layer_name, channel, image_digest(digit.image), digit_name, best_window,
                             _image=digit.image, _map=channel_map, _geo=geo, _strongest=strongest),
-            key="atlas_on_digit",
+            key="atlas_on_digit", config=CONFIG,
         )
     with text_col:
         st.markdown(on_digit_text(channel, channel_map, strongest, geo, best_window))
@@ -135,5 +136,6 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
         "(ReLU) and writes it to its map. Press Play or drag the slider."
     )
     st.plotly_chart(
-        ui_atlas.convolution_figure(run_key, layer_name, channel, digit.image, digit_name), key="atlas_convolution"
+        ui_atlas.convolution_figure(run_key, layer_name, channel, digit.image, digit_name), key="atlas_convolution",
+        config=CONFIG,
     )

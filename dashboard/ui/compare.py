@@ -11,16 +11,18 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import compare
+from dashboard import chart_texts, compare
 from dashboard.charts import training as charts
-from dashboard.evaluation import confusion_matrix, misclassified
+from dashboard.evaluation import confusion_matrix, in_cell
 from dashboard.labels import data_name, dataset_name
 from dashboard.run import RunRecord
 from dashboard.seeds import SPREAD_WORDS, group_runs
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
+from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.memory import released_when_idle
+from dashboard.ui.pick import clickable_chart
 
 
 def own_keys() -> set[str]:
@@ -86,13 +88,18 @@ def _by_key(record: RunRecord) -> str:
 def side_by_side_figures(selected: tuple[RunRecord, ...], names: tuple[str, ...],
                          groups: tuple[RunRecord, ...]) -> tuple[go.Figure, ...]:
     """(validation curves of the selected runs that trained, accuracy vs parameters, accuracy vs last map side of
-    their networks over every cached seed `groups`), built once per server and shared (read-only)."""
+    their networks over every cached seed `groups`, and the three charts' captions), built once per server and
+    shared (read-only)."""
     networks = group_runs(groups)
+    curves = {n: r.history.get("val_accuracy", []) for r, n in zip(selected, names) if r.trained}
+    by_params = compare.group_points(networks, lambda r: r.params)
+    by_side = compare.group_points(networks, lambda r: r.final_map[0] if r.final_map else None)
     return (
-        charts.compare_curves({n: r.history.get("val_accuracy", []) for r, n in zip(selected, names) if r.trained}),
-        charts.group_scatter(compare.group_points(networks, lambda r: r.params), "parameters", log_x=True),
-        charts.group_scatter(compare.group_points(networks, lambda r: r.final_map[0] if r.final_map else None),
-                             "last conv map side", title="Test accuracy vs the last conv layer's spatial size"),
+        charts.compare_curves(curves),
+        charts.group_scatter(by_params, "parameters", log_x=True),
+        charts.group_scatter(by_side, "last conv map side", title="Test accuracy vs the last conv layer's spatial size"),
+        (chart_texts.compare_curves_caption(curves), chart_texts.scatter_caption(by_params, "parameters"),
+         chart_texts.scatter_caption(by_side, "last conv map side")),
     )
 
 
@@ -113,15 +120,16 @@ def side_by_side(runs: list[RunRecord]) -> None:
         return
     networks = compare.selected_groups(selected, runs)
     every_seed = tuple(r for g in networks for r in g.runs)
-    curves, by_params, by_side = side_by_side_figures(selected, tuple(labels[r.key] for r in selected), every_seed)
+    curves, by_params, by_side, captions = side_by_side_figures(selected, tuple(labels[r.key] for r in selected),
+                                                                every_seed)
     failed = [r for r in selected if not r.trained]
-    st.plotly_chart(curves, key="compare_curves")
+    chart(curves, "compare_curves", captions[0])
     if failed:
         text.caption("Not drawn, because the training failed: "
                      + "; ".join(f"{labels[r.key]}: {r.diagnosis}" for r in failed))
     left, right = st.columns(2)
-    left.plotly_chart(by_params, key="compare_params")
-    right.plotly_chart(by_side, key="compare_side")
+    chart(by_params, "compare_params", captions[1], where=left)
+    chart(by_side, "compare_side", captions[2], where=right)
     st.caption("Each point is a network with all its cached seeds (not only the runs selected): the median of those "
                "that trained, with a bar from the lowest to the highest; a cross is a training that failed.")
     for sentence in compare.judgement_sentences(networks):
@@ -133,13 +141,18 @@ def side_by_side(runs: list[RunRecord]) -> None:
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
-def up_close_figures(key: str, fingerprint: str, limit: int, *, _images: np.ndarray, _true: np.ndarray,
-                     _predicted: np.ndarray, _confidence: np.ndarray) -> tuple[go.Figure, go.Figure]:
-    """(confusion matrix, the `limit` most confident mistakes) of run `key` on the test set `fingerprint`
-    (whose images, labels and the run's predictions and their probabilities follow), built once and shared."""
-    wrong = misclassified(_true, _predicted, _confidence, limit=limit)
-    return (charts.confusion_figure(confusion_matrix(_true, _predicted)),
-            charts.mistakes_figure(_images[wrong], _true[wrong], _predicted[wrong], cols=10))
+def up_close_figures(key: str, fingerprint: str, limit: int, cell: tuple[int | None, int | None], *,
+                     _images: np.ndarray, _true: np.ndarray, _predicted: np.ndarray,
+                     _confidence: np.ndarray) -> tuple[go.Figure, go.Figure, str]:
+    """(confusion matrix, the `limit` most confident images of `cell` (true, predicted; None is any digit,
+    both None the mistakes), the matrix's caption) of run `key` on the test set `fingerprint` (whose images,
+    labels and the run's predictions and their probabilities follow), built once and shared."""
+    shown = in_cell(_true, _predicted, _confidence, *cell, limit=limit)
+    matrix = confusion_matrix(_true, _predicted)
+    return (charts.confusion_figure(matrix),
+            charts.mistakes_figure(_images[shown], _true[shown], _predicted[shown], cols=10,
+                                   title=compare.cell_title(len(shown), *cell)),
+            chart_texts.confusion_caption(matrix))
 
 
 @st.fragment
@@ -157,11 +170,20 @@ def up_close(runs: list[RunRecord]) -> None:
     st.caption(text.md(compare.evaluation_note(float(np.mean(predicted == true)), len(true),
                                                data.fingerprint == record.data_fingerprint, record, dataset_name(data))))
     left, right = st.columns([2, 3])
-    limit = right.slider("Mistakes to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
-    confusion, mistakes = up_close_figures(record.key, data.fingerprint, limit, _images=data.x_test, _true=true,
-                                          _predicted=predicted, _confidence=confidence)
-    left.plotly_chart(confusion, key="compare_confusion")
-    right.plotly_chart(mistakes, key="compare_grid")
+    digits = list(range(10))
+    cell_true = left.selectbox("True digit", digits, index=None, placeholder="any", key="compare_cell_true")
+    cell_predicted = left.selectbox("Predicted digit", digits, index=None, placeholder="any",
+                                    key="compare_cell_predicted")
+    limit = right.slider("Images to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
+    confusion, mistakes, caption = up_close_figures(
+        record.key, data.fingerprint, limit, (cell_true, cell_predicted), _images=data.x_test, _true=true,
+        _predicted=predicted, _confidence=confidence)
+    with left:
+        clickable_chart(confusion, key="compare_confusion", widget_keys=["compare_cell_true", "compare_cell_predicted"],
+                        valid=lambda v: 0 <= v[0] < 10 and 0 <= v[1] < 10, config=CONFIG)
+        text.caption(caption)
+    right.plotly_chart(mistakes, key="compare_grid", config=CONFIG)
     right.caption(f"{int(np.sum(predicted != true)):,} of {len(true):,} test images are misclassified; the most "
-                  "confident mistakes come first. Under each image: the predicted digit in bold, the true one "
-                  "in brackets.")
+                  "confident mistakes come first. Under each image: ✗ and the predicted digit in bold, the true one "
+                  "in brackets (✓ and the digit for a right one). Choose a true and a predicted digit, or click a "
+                  "cell of the matrix, to see the images of that cell.")

@@ -2,7 +2,9 @@
 
 The logic (checking, progress, what counts as solved) is `dashboard.exercises`; this module keeps
 it in `st.session_state`, draws it, and moves between exercises in widget callbacks that only
-change the step. Feedback is plain text (it may quote the learner's answer).
+change the step. Feedback is plain text (it may quote the learner's answer). The progress is also
+kept in the browser's own storage (`dashboard.ui.learner`), so that a reload keeps it; never in
+the URL.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import streamlit as st
 from dashboard import exercises as ex
 from dashboard.labels import run_title
 from dashboard.seeds import group_of
-from dashboard.ui import state, text
+from dashboard.ui import learner, state, text
 from dashboard.ui.runs import cached_runs, model_cache
 
 PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
 STEP = "ex_step"  # index of the exercise shown
 FEEDBACK = "ex_feedback"  # the `ex.Feedback` of the last check or reveal
 UPLOADED = "ex_uploaded"  # file id of the last progress file applied
+RESTORED = "ex_restored"  # True once the browser's stored progress has been considered
 
 ICONS = {"solved": ":material/check_circle:", "revealed": ":material/visibility:",
          "open": ":material/radio_button_unchecked:"}
@@ -33,7 +36,30 @@ def sequence() -> list[ex.Exercise]:
         st.session_state[PROGRESS] = ex.new_progress()
     if STEP not in st.session_state:
         st.session_state[STEP] = state.url_int("step", 1, len(seq), 1) - 1  # 1-based in the URL
+    restore(seq)
     return seq
+
+
+def restore(seq: list[ex.Exercise]) -> None:
+    """Once per session, the progress this browser stored (rechecked) if the session has none of its own."""
+    if st.session_state.get(RESTORED):
+        return
+    if not learner.browser_read():
+        learner.wait_for_browser()
+        return
+    st.session_state[RESTORED] = True
+    stored = learner.stored_progress()
+    if stored is None or st.session_state[PROGRESS].get("answers"):
+        return
+    loaded, _ = ex.progress_from_json(stored, seq)
+    st.session_state[PROGRESS] = ex.with_step(loaded, st.session_state[STEP])
+
+
+def remember() -> None:
+    """Keep the progress (without the step, which the URL holds) in the browser's storage, once there is some."""
+    progress = st.session_state[PROGRESS]
+    if progress.get("answers") or learner.stored_progress() is not None:
+        learner.save_progress(ex.progress_to_json(ex.with_step(progress, 0)))
 
 
 def go_to(step: int, count: int) -> None:

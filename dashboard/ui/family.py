@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from dashboard.chart_texts import family_caption
 from dashboard.charts import training as charts
 from dashboard.data import MnistData
 from dashboard.families import (
@@ -25,6 +26,7 @@ from dashboard.spec import NetworkSpec
 from dashboard.training import TrainSettings
 from dashboard.ui import cached
 from dashboard.ui import jobs as ui_jobs
+from dashboard.ui.chart import chart
 from dashboard.ui.runs import cached_runs, model_cache
 from dashboard.ui.state import kept
 from dashboard.ui.text import md
@@ -100,8 +102,8 @@ def _show_family(chosen: dict) -> None:
                + (f"; not trained: {', '.join(failed)}" if failed else "")
                + f". Points: {SPREAD_WORDS}.")
     points = [(v, None if g is None else g.spread) for v, g in groups]
-    st.plotly_chart(charts.family_chart(points, VARIES[vary], log_x=vary in ("last_filters", "dense_units",
-                                                                           "train_size")), key="family_chart")
+    chart(charts.family_chart(points, VARIES[vary], log_x=vary in ("last_filters", "dense_units", "train_size")),
+          "family_chart", family_caption(points, VARIES[vary]))
     for sentence in best_value_sentences([(v, g.spread) for v, g in done], VARIES[vary]):
         st.markdown(f"- {md(sentence)}")
 

@@ -96,6 +96,9 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
         st.markdown(texts.projection_text(numbers, layer_name, method, proj["explained"]))
         points = event.selection.points if event is not None and hasattr(event, "selection") else []
         chosen = [values[0] for values in map(point_values, points) if values][:MAX_SHOWN]
+        # The keyboard's way to a selection: the sample's misclassified images.
+        if not chosen and st.toggle("Show the misclassified images of the sample", key="inside_show_wrong"):
+            chosen = [int(i) for i, t, p in zip(proj["indices"], proj["labels"], proj["predicted"]) if t != p][:MAX_SHOWN]
         if chosen:
             truth = {int(i): (int(t), int(p)) for i, t, p in zip(proj["indices"], proj["labels"], proj["predicted"])}
             captions = [f"#{i}<br>{truth[i][0]}→{truth[i][1]}" if i in truth else f"#{i}" for i in chosen]
@@ -136,7 +139,9 @@ def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_na
             selection_mode="points",
         )
         if not record.is_imported:  # the Channels page needs the app's network description
-            channel_link(record.key, st.session_state.get("inside_channels"), channels)
+            chosen = st.selectbox("Channel to look at", list(range(channels)), index=None, placeholder="choose one",
+                                  key="inside_channel_pick")  # the keyboard's way to the click
+            channel_link(record.key, st.session_state.get("inside_channels"), channels, chosen)
     with text_col:
         st.markdown(texts.channels_text(conv_name, ablation.channel_accuracy, ablation.channel_order, ablation.baseline))
 

@@ -14,9 +14,11 @@ import uuid
 
 import streamlit as st
 
+from dashboard.chart_texts import curves_caption
 from dashboard.charts import training as charts
 from dashboard.jobs import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
 from dashboard.outside import escape_markdown as md_text
+from dashboard.ui.chart import chart
 from dashboard.ui.runs import model_cache
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
@@ -132,7 +134,7 @@ def live_job(key: str) -> None:
     st.progress(status.fraction, text=f"{status.fraction:.0%}")
     if status.batches:
         st.markdown(f"Running loss **{status.loss:.4f}** · running accuracy **{status.accuracy:.2%}**")
-    st.plotly_chart(charts.learning_curves(status.history, status.epochs or 1), key=f"live_curve_{key}")
+    chart(charts.learning_curves(status.history, status.epochs or 1), f"live_curve_{key}", curves_caption(status.history))
     st.button("Cancel this job", key=f"cancel_live_{key}", icon=":material/stop_circle:", on_click=manager().cancel, args=(status.id,))
 
 

@@ -23,11 +23,13 @@ from dashboard.imported import has_maps
 from dashboard.labels import network_line, run_title
 from dashboard.outside import escape_markdown
 from dashboard.run import RunRecord
+from dashboard.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
 from dashboard.charts import maps as charts
 from dashboard.charts.atlas import position_markers
 from dashboard.spec import MAP_KINDS, PRESETS, LayerGeometry, geometry
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
+from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.runs import run_model, run_network
 from dashboard.ui.state import kept, set_url, url_int
@@ -174,27 +176,28 @@ def show_reading(
     )
     position = position_picker(run, key, url=url)
     figures = figures_of(run_id, digit, position, true_label, wide, _run=run, _reading=reading)
-    probabilities.plotly_chart(figures["probabilities"], key=f"{key}_probs")
+    chart(figures["probabilities"], f"{key}_probs", probabilities_caption(reading.probabilities), where=probabilities)
     picture, bars = st.columns([1, 1])
     side = last.size or 1
     if side > 1:
         with picture:
             clickable_chart(
                 figures["window"], key=f"{key}_window", widget_keys=[f"{key}_row", f"{key}_col"],
-                valid=lambda v: 0 <= v[0] < side and 0 <= v[1] < side,
+                valid=lambda v: 0 <= v[0] < side and 0 <= v[1] < side, config=CONFIG,
             )
     else:
-        picture.plotly_chart(figures["window"], key=f"{key}_window")
-    bars.plotly_chart(figures["strongest"], key=f"{key}_strongest")
+        picture.plotly_chart(figures["window"], key=f"{key}_window", config=CONFIG)
+    bars_data = figures["strongest"].data[0]
+    chart(figures["strongest"], f"{key}_strongest", strongest_caption(list(bars_data.x), list(bars_data.y)), where=bars)
 
     st.markdown("##### Activation maps")
     st.caption("Each tile is one channel, scaled to its own maximum: yellow is where it is strongest, dark purple "
                "where it is zero. Hover for the channel number.")
     for layer in reading.layers:
-        st.plotly_chart(figures[f"layer:{layer.name}"], key=f"{key}_layer_{layer.name}")
+        chart(figures[f"layer:{layer.name}"], f"{key}_layer_{layer.name}", maps_caption(layer.name, layer.maps))
 
     st.markdown("##### First conv layer's kernels")
-    st.plotly_chart(figures["kernels"], key=f"{key}_kernels")
+    chart(figures["kernels"], f"{key}_kernels", kernels_caption(run.kernels))
 
 
 def second_default(records: list[RunRecord], first: RunRecord) -> str | None:

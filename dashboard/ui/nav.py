@@ -44,8 +44,23 @@ FAVICON = (
 
 
 # Slider values in the text colour rather than the primary colour (see .streamlit/config.toml):
-# readable at 4.5:1 or more in both themes.
-STYLE = '<style>[data-testid="stSliderThumbValue"] { color: inherit; }</style>'
+# readable at 4.5:1 or more in both themes. Markdown tables scroll sideways in their own box, so that
+# a phone (390 px) shows the page at its width and a wide table scrolls alone; so do activation tiles. Under
+# prefers-reduced-motion, Streamlit's transitions and plotly's animated frames do not move. The
+# browser-storage components (dashboard.ui.learner) take no room.
+STYLE = (
+    "<style>"
+    '.st-key-learner_read, [class*="st-key-learner_write_"] { display: none; }'
+    '[data-testid="stSliderThumbValue"] { color: inherit; }'
+    '[data-testid="stMarkdownContainer"] table { display: block; max-width: 100%; overflow-x: auto; }'
+    # On a phone, Feature maps' activation tiles keep a readable size and their chart scrolls sideways.
+    '@media (max-width: 640px) { .stElementContainer[class*="_layer_"] { overflow-x: auto; } '
+    '.stElementContainer[class*="_layer_"] > div { min-width: 640px; } }'
+    "@media (prefers-reduced-motion: reduce) { *, *::before, *::after { animation-duration: 0.01ms !important; "
+    "animation-iteration-count: 1 !important; transition-duration: 0.01ms !important; "
+    "scroll-behavior: auto !important; } }"
+    "</style>"
+)
 
 
 def available_pages() -> list[tuple[str, str, str, str]]:
@@ -56,11 +71,12 @@ def available_pages() -> list[tuple[str, str, str, str]]:
 def sidebar_nav() -> None:
     """Links to every page at the top of the sidebar, then this session's training jobs, live.
 
-    First remembers the values of kept widgets; also starts, once per server, the thread that
+    Reads the browser's storage once per session (`dashboard.ui.learner`). First remembers the values of kept widgets; also starts, once per server, the thread that
     releases what departed sessions held (`dashboard.ui.memory`), notes this session for it,
     and freezes the imported modules out of the garbage collector's way.
     """
     from dashboard.ui.jobs import jobs_panel
+    from dashboard.ui.learner import load
     from dashboard.ui.memory import freeze_imports, note_session, start_trimmer
 
     state.remember_widgets()
@@ -73,3 +89,4 @@ def sidebar_nav() -> None:
             st.page_link(path, label=label, icon=icon)
         jobs_panel()
         st.divider()
+    load()

@@ -78,11 +78,14 @@ def bar_channel(event: Any, channels: int) -> int | None:
     return None
 
 
-def channel_link(run_key: str, event: Any, channels: int) -> None:
-    """After a bar of a channel chart is clicked: a link to what that channel looks for (else a hint)."""
+def channel_link(run_key: str, event: Any, channels: int, chosen: int | None = None) -> None:
+    """After a bar of a channel chart is clicked, or a channel `chosen` in a box: a link to what that
+    channel looks for (else a hint). A click wins over the box."""
     channel = bar_channel(event, channels)
     if channel is None:
-        st.caption("Click a bar to see what that channel looks for.")
+        channel = chosen if chosen is not None and 0 <= chosen < channels else None
+    if channel is None:
+        st.caption("Click a bar, or choose a channel in the box, to see what that channel looks for.")
         return
     # The Channels page prefers its session state to the URL: set both.
     st.session_state["atlas_run"], st.session_state["atlas_channel"] = run_key, channel

@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard import trainform as form
 from dashboard.charts import training as charts
+from dashboard.chart_texts import curves_caption
 from dashboard.data import MnistData
 from dashboard.jobs import JobLimitError
 from dashboard.labels import data_name, dataset_name, run_title, trained_where, training_accuracy_note
@@ -28,6 +29,7 @@ from dashboard.training import (
 )
 from dashboard.ui import cached, state, text
 from dashboard.ui import jobs as ui_jobs
+from dashboard.ui.chart import chart
 
 COMPARE = "pages/3_Compare.py"
 HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one: what Flatten or global averaging "
@@ -118,34 +120,45 @@ def data_radio() -> tuple[str, MnistData, dict[str, str]]:
 
 
 def settings_form(n_train: int) -> TrainSettings | None:
-    """The preset box and the settings form in the sidebar; the settings shown (None after an error)."""
+    """The preset box and the settings in the sidebar; the settings shown (None after an error).
+
+    The page starts from the `fast` preset (one epoch: a first training takes seconds), or the
+    link's (?train=book).
+    """
     for key in ("train_preset", *form.FIELDS, "train_all", "train_size"):
         state.kept(key)  # settings chosen before a visit to another page come back
-    if "train_epochs" not in st.session_state:  # first visit: the book preset, or the link's (?train=fast)
-        st.session_state["train_preset"] = state.url_token("train", allowed=list(TRAIN_PRESETS)) or "book"
+    if "train_epochs" not in st.session_state:  # first visit: the fast preset, or the link's
+        st.session_state["train_preset"] = state.url_token("train", allowed=list(TRAIN_PRESETS)) or "fast"
         _load(form.preset_values(st.session_state["train_preset"]))
     st.session_state["train_size"] = form.clamp_size(st.session_state.get("train_size"), n_train)
     st.selectbox("Start from preset", list(TRAIN_PRESETS), key="train_preset", on_change=_on_preset,
                  help="\n\n".join(f"**{name}**: {note}" for name, note in TRAIN_PRESET_NOTES.items()))
-    with st.form("train_form", border=False):  # changing a setting does not rerun the page
-        st.slider("Epochs", MIN_EPOCHS, MAX_EPOCHS, key="train_epochs")
-        st.select_slider("Batch size", form.BATCH_SIZES, key="train_batch")
-        st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True)
-        st.select_slider("Learning rate", form.LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}")
-        st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule")
-        st.select_slider("Label smoothing", form.SMOOTHINGS, key="train_smoothing", format_func=lambda v: f"{v:g}",
-                         help="Train towards 0.91 for the right digit and 0.01 for each other one (at 0.1), not 1 and 0.")
-        st.checkbox(f"All {n_train:,} training images", key="train_all")
-        st.slider("Training images (when not all)", form.SIZE_STEP, form.size_max(n_train), step=form.SIZE_STEP,
-                  key="train_size")
-        st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
-        st.form_submit_button("Train", type="primary", icon=":material/model_training:", key="train_button",
-                              on_click=_submit)
+    st.slider("Epochs", MIN_EPOCHS, MAX_EPOCHS, key="train_epochs")
+    st.select_slider("Batch size", form.BATCH_SIZES, key="train_batch")
+    st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True)
+    st.select_slider("Learning rate", form.LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}")
+    st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule")
+    st.select_slider("Label smoothing", form.SMOOTHINGS, key="train_smoothing", format_func=lambda v: f"{v:g}",
+                     help="Train towards 0.91 for the right digit and 0.01 for each other one (at 0.1), not 1 and 0.")
+    st.checkbox(f"All {n_train:,} training images", key="train_all")
+    st.slider("Training images (when not all)", form.SIZE_STEP, form.size_max(n_train), step=form.SIZE_STEP,
+              key="train_size")
+    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
     try:
         return form.settings_from_values(_values(), n_train)
     except SettingsError as err:  # only reachable through tampered session state
         text.error(f"These settings cannot be used: {err}", icon=":material/error:")
         return None
+
+
+def train_button(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:
+    """The Train button in the main area, with how long these settings will take."""
+    seconds = form.estimated_seconds(spec, settings, len(data.x_train), len(data.x_test))
+    button, words = st.columns([1, 6], vertical_alignment="center")
+    button.button("Train", type="primary", icon=":material/model_training:", key="train_button", on_click=_submit)
+    words.markdown(f"Training with these settings takes **{form.duration_words(seconds)}** on a quiet server "
+                 "(an estimate from the network's multiply-adds per image, the images and the epochs). "
+                 "The settings are in the sidebar.")
 
 
 def remember_shown(spec: NetworkSpec, data_key: str) -> None:
@@ -190,7 +203,7 @@ def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = No
     side, channels = record.final_map or (0, 0)
     d.metric("Map the head reads", f"{side}×{side}×{channels}", help=HEAD_MAP_HELP)
     e.metric("Training time", f"{record.train_seconds:.1f} s")
-    st.plotly_chart(charts.learning_curves(record.history), key="result_curves")
+    chart(charts.learning_curves(record.history), "result_curves", curves_caption(record.history))
     note = training_accuracy_note(record.history, dropout=record.spec is not None and record.spec.dropout > 0)
     if note:
         st.caption(note)
@@ -276,11 +289,11 @@ def show_view(view: form.TrainView, data: MnistData, runs: list[RunRecord] | Non
             also = (f" With these very settings it was trained on {escape_markdown(data_name(alike))} "
                     f"(test accuracy {alike.test_accuracy:.2%})." if alike is not None else "")
             st.info(f"This network has not been trained with these settings on {where} yet; it has been "
-                    f"trained otherwise (listed below).{also} Press **Train** in the sidebar to train it on "
+                    f"trained otherwise (listed below).{also} Press **Train** above to train it on "
                     f"{where}: the training runs as a job on the server, so you can keep using the app.",
                     icon=":material/info:")
         else:
-            st.info(f"This run is not in the cache yet (no run of this network on any data). Press **Train** in "
-                    f"the sidebar to train it on {where}: the training runs as a job on the server, so you can "
+            st.info(f"This run is not in the cache yet (no run of this network on any data). Press **Train** above "
+                    f"to train it on {where}: the training runs as a job on the server, so you can "
                     "keep using the app (the jobs panel in the sidebar follows it) and come back for the results.",
                     icon=":material/info:")

@@ -92,6 +92,42 @@ def test_one_run_up_close_from_the_link(two_runs):
     assert len(mistakes["layout"]["annotations"]) == min(40, int(np.sum(predicted != data.y_test)))
 
 
+def test_a_cell_of_the_confusion_matrix_shows_its_digits(two_runs):
+    from dashboard.ui.pick import picked_values
+
+    record = two_runs["unpooled"]
+    at = open_page(PAGE, {"run": record.key})
+    data = load_mnist("embedded")
+    predicted, _ = predict_labels(ModelCache().load_model(record.key), data.x_test)
+    wrong = predicted != data.y_test
+    true_digit, predicted_digit = (int(v) for v in np.argwhere(np.bincount(
+        data.y_test[wrong] * 10 + predicted[wrong], minlength=100).reshape(10, 10) > 0)[0])
+    # A click on a cell: the chart's invisible square there carries [true, predicted] for the boxes.
+    confusion = next(f for f in figures_of(at) if f["layout"]["title"]["text"].startswith("Confusion"))
+    squares = confusion["data"][1]
+    cell = next(i for i, (x, y) in enumerate(zip(squares["x"], squares["y"]))
+                if (int(y), int(x)) == (true_digit, predicted_digit))
+    picked = picked_values({"selection": {"points": [{"customdata": array(squares["customdata"])[cell].tolist()}]}})
+    assert picked[:2] == [true_digit, predicted_digit]
+    # The keyboard's way: the two boxes.
+    at.selectbox(key="compare_cell_true").set_value(true_digit)
+    at.selectbox(key="compare_cell_predicted").set_value(predicted_digit).run()
+    assert not at.exception
+    grid = next(f for f in figures_of(at) if "test image" in f["layout"]["title"]["text"]
+                and "Confusion" not in f["layout"]["title"]["text"])
+    in_cell = int(np.sum((data.y_test == true_digit) & (predicted == predicted_digit)))
+    assert grid["layout"]["title"]["text"].startswith(f"{min(in_cell, 40)} misclassified test image"
+                                                      ) and f"true {true_digit} predicted {predicted_digit}" in grid["layout"]["title"]["text"]
+    assert [a["text"] for a in grid["layout"]["annotations"]] == [f"✗<b>{predicted_digit}</b> ({true_digit})"] * min(in_cell, 40)
+    assert all(a["font"]["size"] >= 14 for a in grid["layout"]["annotations"])  # readable, and marked, not red only
+    # The diagonal cell: that digit's right predictions, marked with a tick.
+    at.selectbox(key="compare_cell_predicted").set_value(true_digit).run()
+    grid = next(f for f in figures_of(at) if "read right" in f["layout"]["title"]["text"])
+    assert {a["text"] for a in grid["layout"]["annotations"]} == {f"✓<b>{true_digit}</b>"}
+    caption = next(c.value for c in at.caption if c.value.startswith("Confusion matrix"))
+    assert f"{int(np.sum(~wrong)):,} of {len(data.y_test):,} test images are on the diagonal" in unescaped(caption)
+
+
 def test_an_unknown_run_in_the_link_warns_and_falls_back(two_runs):
     at = open_page(PAGE, {"run": "ffffffffffffffff"})
     assert not at.exception
@@ -152,7 +188,7 @@ def test_the_mistakes_caption_matches_the_labels(two_runs):
     wrong = int(np.sum(predicted != data.y_test))
     caption = next(c.value for c in at.caption if "misclassified" in c.value)
     assert caption.startswith(f"{wrong:,} of {len(data.y_test):,} test images are misclassified")
-    assert "Large digit" not in caption and "Under each image: the predicted digit in bold" in caption
+    assert "Large digit" not in caption and "Under each image: ✗ and the predicted digit in bold" in caption
     accuracy = next(unescaped(c.value) for c in at.caption if c.value.startswith("On its"))
     assert f"accuracy {float(np.mean(predicted == data.y_test)):.2%}" in accuracy
     assert f"recorded {record.test_accuracy:.2%}" in accuracy and "embedded subset (12,000 images)" in accuracy

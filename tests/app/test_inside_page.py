@@ -87,6 +87,14 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     assert "**Dark red** marks where the evidence *for* 7" in words and "Bright regions" not in words
     assert gradcam["data"][1]["colorscale"][-1][1] == "rgba(122, 4, 3, 0.8)"
 
+    # With the keyboard: a channel chosen in a box links to what it looks for (as a click on its bar
+    # does), and a toggle shows the sample's misclassified images (as a lasso around them does).
+    at.selectbox(key="inside_channel_pick").set_value(5).run()
+    assert any(link.proto.label == "What channel 5 looks for" for link in at.get("page_link"))
+    at.toggle(key="inside_show_wrong").set_value(True).run()
+    assert not at.exception
+    assert figure(at, "Selected (label→predicted)")
+
     depth = figure(at, "Test accuracy")  # both runs share their settings: two points
     assert sorted(plotly_array(depth["data"][0]["x"]).tolist()) == [3, 5]
     buttons = at.get("download_button")

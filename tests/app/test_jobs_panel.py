@@ -11,7 +11,7 @@ from dashboard.cache import ModelCache
 from dashboard.data import load_mnist
 from dashboard.jobs import default_manager
 from dashboard.spec import NetworkSpec
-from dashboard.training import TrainSettings
+from dashboard.training import TRAIN_PRESETS, TrainSettings
 from tests.app.apptools import open_page, wait_for_jobs
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,11 @@ SPEC = {"blocks": [{"filters": 4}, {"filters": 6}], "dense_units": 0}  # no othe
 
 
 def quick(at, seed: int, size: int, epochs: int = 1) -> None:
+    """The book preset's optimizer settings (the page starts from fast), a few epochs and images."""
+    book = TRAIN_PRESETS["book"]
+    at.select_slider(key="train_lr").set_value(book.learning_rate)
+    at.selectbox(key="train_schedule").set_value(book.schedule)
+    at.select_slider(key="train_smoothing").set_value(book.label_smoothing)
     at.slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_batch").set_value(32)
     at.checkbox(key="train_all").uncheck()

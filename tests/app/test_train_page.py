@@ -47,10 +47,13 @@ def shown_run() -> str:
 
 
 def set_quick_settings(at: AppTest, seed: int) -> None:
-    """1 epoch, 500 images, batch 32, lr 0.004 (form widgets: they apply when Train is pressed).
+    """1 epoch, 500 images, batch 32, the book preset's schedule and smoothing at lr 0.004 (the page starts from fast).
 
     Seeds 11, 12, 14 and 15 train (24-36%); seed 13 does not (13.75%, its loss stays at ln 10).
     """
+    book = TRAIN_PRESETS["book"]
+    at.selectbox(key="train_schedule").set_value(book.schedule)
+    at.select_slider(key="train_smoothing").set_value(book.label_smoothing)
     at.slider(key="train_epochs").set_value(1)
     at.select_slider(key="train_lr").set_value(0.004)
     at.select_slider(key="train_batch").set_value(32)
@@ -59,19 +62,38 @@ def set_quick_settings(at: AppTest, seed: int) -> None:
     at.number_input(key="train_seed").set_value(seed)
 
 
-def test_opens_with_the_book_preset_and_the_current_network():
+def test_opens_with_the_fast_preset_the_current_network_and_how_long_training_takes():
     at = open_page(PAGE, {"preset": "tiny"})
     assert not at.exception
-    book = TRAIN_PRESETS["book"]
-    assert at.slider(key="train_epochs").value == book.epochs
-    assert at.select_slider(key="train_batch").value == book.batch_size
+    fast = TRAIN_PRESETS["fast"]
+    assert at.slider(key="train_epochs").value == fast.epochs == 1
+    assert at.select_slider(key="train_batch").value == fast.batch_size
     assert at.radio(key="train_optimizer").value == "rmsprop"
     assert any("tiny" in md.value for md in at.markdown)
-    assert at.query_params["train"] == "book"
+    assert at.query_params["train"] == "fast"
+    # The Train button is in the main area (not the sidebar), beside how long the settings take.
+    assert "train_button" in [b.key for b in at.main.button] and "train_button" not in [b.key for b in at.sidebar.button]
+    assert any("Training with these settings takes **about 5 s**" in md.value for md in at.markdown)
+    at.slider(key="train_epochs").set_value(10).run()  # the estimate follows the settings at once
+    assert any("Training with these settings takes **about 20 s**" in md.value for md in at.markdown)
+
+
+def test_training_estimates_scale_with_epochs_images_and_multiply_adds():
+    from dashboard.spec import BOOK, PRESETS
+    from dashboard.trainform import duration_words, estimated_seconds
+
+    fast, book = TRAIN_PRESETS["fast"], TRAIN_PRESETS["book"]
+    full = estimated_seconds(BOOK, fast, 60_000, 10_000)
+    assert 25 <= full <= 40  # measured: 22-29 s on a quiet 2-core machine, 25-40 s with other work
+    assert estimated_seconds(BOOK, fast, 12_000, 2_000) < full / 3  # the embedded subset
+    assert estimated_seconds(BOOK, book, 60_000, 10_000) > 4 * full  # five epochs
+    assert estimated_seconds(PRESETS["tiny"], fast, 60_000, 10_000) < full / 2
+    assert [duration_words(s) for s in (2, 31, 139, 3 * 3600)] == ["about 5 s", "about 30 s", "about 2 min", "about 3 h"]
 
 
 def test_preset_choice_fills_the_settings_and_the_link():
     at = open_page(PAGE, {"preset": "tiny"})
+    at.selectbox(key="train_preset").set_value("book").run()
     at.selectbox(key="train_preset").set_value("fast").run()
     assert not at.exception
     fast = TRAIN_PRESETS["fast"]
@@ -93,7 +115,7 @@ def test_a_bad_training_preset_in_the_link_warns_and_falls_back():
     at = open_page(PAGE, {"preset": "tiny", "train": "turbo!"})
     assert not at.exception
     assert any("train" in w.value for w in at.warning)
-    assert at.slider(key="train_epochs").value == TRAIN_PRESETS["book"].epochs
+    assert at.slider(key="train_epochs").value == TRAIN_PRESETS["fast"].epochs
 
 
 @pytest.mark.slow  # trains
@@ -108,7 +130,8 @@ def test_train_one_epoch_then_the_same_run_comes_from_the_cache():
     assert not at.exception
     wait_for_jobs()  # Train submits a job and returns at once
     at.run()
-    assert any(s.value.startswith("Trained on this server in ") for s in at.success), [s.value for s in at.success]
+    assert any(s.value.startswith("Trained on this server in ") for s in at.success), \
+        [e.value for e in (*at.success, *at.info, *at.error, *at.warning)]
     labels = [m.label for m in at.metric]
     assert labels[:2] == ["Test accuracy (seed 11)", "Validation accuracy"]
     assert at.metric[3].value == "5×5×5"  # (28-2)/2=13, (13-2)/2=5
@@ -197,7 +220,7 @@ def test_train_offers_the_cached_runs_of_the_current_network_with_their_data():
 
 def test_a_cached_run_of_the_network_on_this_servers_data_can_be_shown_here(shown_run):
     key = shown_run
-    at = open_page(PAGE, {"spec": json.dumps(SPEC)})  # book preset: not that run's settings
+    at = open_page(PAGE, {"spec": json.dumps(SPEC)})  # fast preset: not that run's settings
     assert not at.exception and not at.success
     at.button(key=f"train_show_{key}").click().run()
     assert not at.exception
