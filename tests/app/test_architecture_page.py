@@ -141,8 +141,8 @@ def test_comparison_shows_two_networks_side_by_side():
     # Side by side, the three numbers are one line each (metrics' large numbers were cut off).
     lines = [md.value for md in at.markdown if md.value.endswith("its receptive field **7×7**")
              or md.value.endswith("its receptive field **18×18**")]
-    assert lines == ["**93,322** parameters · last conv map **3×3×64** · its receptive field **18×18**",
-                     "**2,038,922** parameters · last conv map **22×22×64** · its receptive field **7×7**"]
+    assert lines == ["**93,322** parameters · last conv output **3×3×64** · its receptive field **18×18**",
+                     "**2,038,922** parameters · last conv output **22×22×64** · its receptive field **7×7**"]
     at.selectbox(key="arch_compare").set_value("(none)")
     at.run()
     assert [m.value for m in at.metric] == ["93,322", "3×3×64", "18×18"] and "compare" not in at.query_params
