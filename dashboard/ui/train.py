@@ -253,7 +253,7 @@ def describe(settings: TrainSettings, data: MnistData) -> None:
 def _trained_here(view: form.TrainView) -> bool:
     """True if this session's job trained and stored the run just now (not an older cached run)."""
     job = view.job
-    mine = {status.id for status in ui_jobs.manager().jobs(ui_jobs.session_id())}
+    mine = {status.id for status in ui_jobs.my_jobs()}
     return job is not None and job.state == "done" and job.stored and job.id in mine
 
 
