@@ -5,6 +5,7 @@ convolution animation still under reduced motion."""
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -223,3 +224,46 @@ def test_the_convolution_animation_does_not_move_by_itself_under_reduced_motion(
         assert duration in ("1e-05s", "0.00001s", "0s"), duration  # the page's own transitions are off
     finally:
         context.close()
+
+
+def test_a_learners_jobs_are_back_after_a_reload_but_not_in_another_browser(server, browser):
+    from playwright.sync_api import expect
+
+    seed = random.randrange(1000, 2**31 - 1)  # a run no earlier test session has cached: it trains as a job
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    try:
+        tab.goto(f"{server}/Train?preset=tiny&train=fast&settings=seed{seed}~n1000&data=embedded")
+        wait_for_app(tab)
+        train_button(tab).click()
+        sidebar = tab.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text(re.compile(r"^Training jobs \(")).first).to_be_visible(timeout=30_000)
+        assert sidebar.get_by_text(re.compile(r"tiny · ")).count() == 1
+        link = tab.url
+        assert f"seed{seed}" in link and "learner" not in link  # the link carries the settings, not who trains
+
+        tab.reload()  # a new Streamlit session: the browser's learner id finds the job again
+        wait_for_app(tab)
+        sidebar = tab.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text(re.compile(r"tiny · ")).first).to_be_visible(timeout=30_000)
+        expect(sidebar.get_by_text(re.compile("done: test accuracy|running|queued")).first).to_be_visible(
+            timeout=30_000)
+        second = context.new_page()  # a new tab of the same browser
+        second.goto(f"{server}/Architecture")
+        wait_for_app(second)
+        expect(second.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"tiny · ")).first).to_be_visible(
+            timeout=30_000)
+    finally:
+        context.close()
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # another learner opening the link
+    other = fresh.new_page()
+    try:
+        other.goto(link)
+        wait_for_app(other)
+        other.wait_for_timeout(3000)  # the browser's answer, and a rerun if it had jobs
+        wait_for_app(other)
+        assert other.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"^Training jobs \(")).count() == 0
+        assert other.get_by_label("Seed").input_value() == str(seed)  # the same view: the link's settings
+    finally:
+        fresh.close()
