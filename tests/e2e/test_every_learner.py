@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -156,6 +158,21 @@ def test_on_a_phone_train_a_tiny_network_and_follow_it_in_the_jobs_panel(server,
         context.close()
 
 
+@contextmanager
+def opened_in_another_browser(browser, link: str, settle_ms: int) -> Iterator:
+    """A tab of a fresh browser context (another learner) on `link`, once the app has settled."""
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    try:
+        other.goto(link)
+        wait_for_app(other)
+        other.wait_for_timeout(settle_ms)
+        wait_for_app(other)
+        yield other
+    finally:
+        fresh.close()
+
+
 def _solved(tab) -> str:
     return tab.locator('[data-testid="stSidebar"] [data-testid="stProgress"]').inner_text()
 
@@ -190,18 +207,10 @@ def test_exercise_progress_survives_a_reload_but_not_a_shared_link(server, brows
     finally:
         context.close()
 
-    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # another learner opening the link
-    other = fresh.new_page()
-    try:
-        other.goto(link)
-        wait_for_app(other)
-        other.wait_for_timeout(1500)
-        wait_for_app(other)
+    with opened_in_another_browser(browser, link, 1500) as other:  # another learner opening the link
         assert _solved(other).startswith("0 of ")
         learner = other.evaluate(f"JSON.parse(window.localStorage.getItem('{STORAGE_KEY}')).learner")
         assert re.fullmatch(r"[0-9a-f]{32}", learner) and learner not in stored  # its own id
-    finally:
-        fresh.close()
 
 
 def test_the_convolution_animation_does_not_move_by_itself_under_reduced_motion(server, browser, feature_run):
@@ -256,14 +265,7 @@ def test_a_learners_jobs_are_back_after_a_reload_but_not_in_another_browser(serv
     finally:
         context.close()
 
-    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # another learner opening the link
-    other = fresh.new_page()
-    try:
-        other.goto(link)
-        wait_for_app(other)
-        other.wait_for_timeout(3000)  # the browser's answer, and a rerun if it had jobs
-        wait_for_app(other)
+    # The browser's answer, and a rerun if it had jobs, come within 3 s.
+    with opened_in_another_browser(browser, link, 3000) as other:  # another learner opening the link
         assert other.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"^Training jobs \(")).count() == 0
         assert other.get_by_label("Seed").input_value() == str(seed)  # the same view: the link's settings
-    finally:
-        fresh.close()
