@@ -84,14 +84,16 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     at.radio(key="train_data").set_value("embedded").run()
     quick(at, seed=21, size=1000)
     at.button(key="train_button").click().run()
-    assert any(s.value.startswith("Trained on this server in ") for s in at.success), [s.value for s in at.success]
+    # A success box, or a warning one when the run did not train (this 1-epoch run at seed 21 does not, here).
+    notes = [box.value for box in (*at.success, *at.warning)]
+    assert any(note.startswith("Trained on this server in ") for note in notes), notes
     assert at.metric[0].value == f"{record.test_accuracy:.2%}"
     # Another session sees the same run as a cached one.
     other = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=60)
     other.radio(key="train_data").set_value("embedded").run()
     quick(other, seed=21, size=1000)
     other.button(key="train_button").click().run()
-    assert any(s.value.startswith("Trained before: loaded from the cache") for s in other.success)
+    assert any(box.value.startswith("Trained before: loaded from the cache") for box in (*other.success, *other.warning))
 
 
 def test_the_panel_and_the_train_page_show_a_running_job_live():
