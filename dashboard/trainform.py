@@ -7,6 +7,8 @@ everything that decides something lives here, where unit tests reach it:
   widget values as `TrainSettings`;
 - the data choices that really differ (offline, "the app's data" *is* the embedded subset, so
   only one is offered) and their names;
+- the settings in a link (`settings_to_link`, `settings_from_link`): the preset the form
+  started from, and a compact text of what differs from it;
 - how long a training will take (`estimated_seconds`, `duration_words`), from the network's
   multiply-adds and the images and epochs;
 - what the page shows for one network, settings and data (`train_view`): the cached run, its
@@ -18,6 +20,8 @@ Pure Python: no Streamlit, no TensorFlow.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +29,7 @@ from typing import Any
 from dashboard.data import MnistData
 from dashboard.job_status import JobStatus
 from dashboard.labels import dataset_name
+from dashboard.outside import plain
 from dashboard.run import RunRecord, make_key
 from dashboard.spec import NetworkSpec
 from dashboard.summaries import multiply_adds, training_problems
@@ -102,6 +107,104 @@ def settings_from_values(values: Mapping[str, Any], n_train: int) -> TrainSettin
         schedule=str(values["train_schedule"]),
         label_smoothing=float(values["train_smoothing"]),
     )
+
+
+# --- settings in a link ----------------------------------------------------------------------
+#
+# `?train=<preset>&settings=<parts>`: the preset the form started from, and each widget value
+# that differs from it as one part, parts joined by "~" (left alone in a URL):
+# `3ep~b128~adam~lr0.004~cosine~ls0.1~n5000~seed7` (`all` for every training image).
+
+LINK_SEPARATOR = "~"
+MAX_LINK_CHARS = 300  # longer than any canonical settings text; a longer one is refused unread
+MAX_SEED = 2**31 - 1
+_PART = re.compile(r"^(?:(?P<epochs>\d{1,4})ep|b(?P<batch>\d{1,4})|lr(?P<lr>[0-9.e\-]{1,12})|ls(?P<smoothing>[0-9.]{1,6})"
+                   r"|n(?P<size>\d{1,7})|(?P<all>all)|seed(?P<seed>\d{1,10})|(?P<name>[a-z_]{1,20}))$")
+
+
+def _part(key: str, value: Any) -> str:
+    """One widget value as its link part."""
+    if key == "train_epochs":
+        return f"{int(value)}ep"
+    if key == "train_batch":
+        return f"b{int(value)}"
+    if key == "train_lr":
+        return f"lr{float(value):g}"
+    if key == "train_smoothing":
+        return f"ls{float(value):g}"
+    if key == "train_seed":
+        return f"seed{int(value)}"
+    return str(value)  # optimizer, schedule
+
+
+def settings_to_link(values: Mapping[str, Any], preset: str) -> str | None:
+    """The link text of the widget `values` against training preset `preset` (None if they are the preset)."""
+    base = preset_values(preset)
+    parts = [_part(key, values[key]) for key in FIELDS if values[key] != base[key]]
+    if not values["train_all"]:
+        parts.append(f"n{int(values['train_size'])}")
+    return LINK_SEPARATOR.join(parts) or None
+
+
+def _offered(text: str, offered: Iterable[float]) -> float | None:
+    """The offered value equal to the number `text`, or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return next((v for v in offered if math.isclose(v, number, rel_tol=1e-9, abs_tol=1e-12)), None)
+
+
+def _read_part(part: str) -> tuple[str, Any] | None:
+    """(widget key, value) of one link part, or None if it is malformed or names a value no widget offers."""
+    match = _PART.match(part)
+    if match is None:
+        return None
+    found = {name: text for name, text in match.groupdict().items() if text is not None}
+    name, text = next(iter(found.items()))
+    if name == "epochs" and MIN_EPOCHS <= int(text) <= MAX_EPOCHS:
+        return "train_epochs", int(text)
+    if name == "batch" and int(text) in BATCH_SIZES:
+        return "train_batch", int(text)
+    if name == "lr" and (lr := _offered(text, LEARNING_RATES)) is not None:
+        return "train_lr", lr
+    if name == "smoothing" and (smoothing := _offered(text, SMOOTHINGS)) is not None:
+        return "train_smoothing", smoothing
+    if name == "size" and int(text) >= SIZE_STEP and int(text) % SIZE_STEP == 0:
+        return "train_size", int(text)
+    if name == "all":
+        return "train_all", True
+    if name == "seed" and int(text) <= MAX_SEED:
+        return "train_seed", int(text)
+    if name == "name" and text in OPTIMIZERS:
+        return "train_optimizer", text
+    if name == "name" and text in SCHEDULES:
+        return "train_schedule", text
+    return None
+
+
+def settings_from_link(preset: str, text: str | None) -> tuple[dict[str, Any], str | None]:
+    """The widget values of preset `preset` changed by the link text `text`, and a warning (plain text)
+    quoting the parts that were not used (each falls back to the preset's value)."""
+    values = preset_values(preset)
+    if text is None:
+        return values, None
+    if len(text) > MAX_LINK_CHARS:
+        return values, f"The link's training settings are too long ({len(text):,} characters); using the {preset} preset."
+    bad = []
+    for part in text.split(LINK_SEPARATOR):
+        read = _read_part(part)
+        if read is None:
+            bad.append(part)
+            continue
+        key, value = read
+        values[key] = value
+        if key == "train_size":
+            values["train_all"] = False
+    if not bad:
+        return values, None
+    quoted = ", ".join(repr(plain(part, 40)) for part in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    return values, f"Ignored training settings {quoted} in the link; the {preset} preset's values are used instead."
 
 
 # --- how long it takes -----------------------------------------------------------------------

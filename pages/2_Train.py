@@ -6,7 +6,6 @@ import streamlit as st
 
 from dashboard.spec import preset_name
 from dashboard.trainform import train_view
-from dashboard.training import train_preset_name
 from dashboard.ui import cached, nav, state, text
 from dashboard.ui import family as ui_family
 from dashboard.ui import jobs as ui_jobs
@@ -29,7 +28,7 @@ for note in data.notes:
     text.caption(f"Data note: {note}")
 if settings is None:
     st.stop()
-state.set_url(train=train_preset_name(settings))
+ui.settings_to_url(spec, data_key)
 ui.describe(settings, data)
 ui.remember_shown(spec, data_key)  # what the Train button's callback submits
 ui.train_button(spec, settings, data)

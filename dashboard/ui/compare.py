@@ -26,8 +26,8 @@ from dashboard.ui.pick import clickable_chart
 
 
 def own_keys() -> set[str]:
-    """Run keys of this session's jobs (the learner's own runs)."""
-    return {status.key for status in ui_jobs.manager().jobs(ui_jobs.session_id())}
+    """Run keys of this learner's jobs (their own runs)."""
+    return {status.key for status in ui_jobs.my_jobs()}
 
 
 PERCENT = "%.2f%%"

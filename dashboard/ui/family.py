@@ -145,13 +145,19 @@ def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData, 
     text = right.text_input("Values (comma-separated, at most 8)",
                             key=kept(f"family_values_{vary}", DEFAULT_VALUES[vary]))
     mine, builtin = st.columns(2)
+    # After a submission the page reruns: the sidebar's jobs panel, drawn before these buttons,
+    # then lists the members (and follows them live) from the start.
     if mine.button("Train this family", icon=":material/science:", key="family_train"):
         try:
-            _submit(family(spec, settings, vary, parse_values(text)), vary, data)
+            members = family(spec, settings, vary, parse_values(text))
         except FamilyError as err:
             st.error(f"This family cannot be trained: {escape_markdown(err)}", icon=":material/block:")
+        else:
+            _submit(members, vary, data)
+            st.rerun()
     if builtin.button("Train the built-in family", icon=":material/format_list_numbered:", key="family_builtin"):
         _submit(builtin_family(), "last_filters", data)
+        st.rerun()
     refused = st.session_state.pop("family_refused", None)
     if refused:
         st.warning(escape_markdown(refused), icon=":material/block:")

@@ -1,9 +1,12 @@
 """Streamlit side of training jobs: the server's job manager, the sidebar jobs panel, live views.
 
 The manager (`dashboard.jobs.default_manager`) belongs to the server process, not to a
-session: a job keeps going when its page is left or its tab closed. Each browser session has an
-id (Streamlit's session id) that the panel uses to list "your jobs"; the Train page looks jobs
-up by run key, whichever session started them. Panels update in `st.fragment(run_every=…)`,
+session: a job keeps going when its page is left or its tab closed. A learner's jobs are
+submitted and listed under the browser's learner id (`dashboard.ui.learner`, kept in the
+browser's localStorage), so that a reload or a new tab of the same browser finds them again and
+another browser opening a shared link does not; before the browser has answered (a session's
+first run) a random id of the session stands in, and its jobs stay listed. The Train page looks
+jobs up by run key, whichever learner started them. Panels update in `st.fragment(run_every=…)`,
 never through a full-page rerun; a job that finishes makes its fragment rerun the page once so
 that pages show the new run.
 """
@@ -18,6 +21,7 @@ from dashboard.chart_texts import curves_caption
 from dashboard.charts import training as charts
 from dashboard.jobs import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
 from dashboard.outside import escape_markdown as md_text
+from dashboard.ui import learner
 from dashboard.ui.chart import chart
 from dashboard.ui.runs import model_cache
 
@@ -33,13 +37,31 @@ def manager() -> JobManager:
     return default_manager(model_cache())
 
 
-def session_id() -> str:
-    """This browser session's id for its jobs (stable across pages, new for a new tab)."""
+def _tab_id() -> str:
+    """A random id of this session (stable across pages, new for a reload or a new tab)."""
     # Kept in session state rather than Streamlit's own session id: AppTest gives every test
     # session the same id, and this one also survives a reconnect of the same session.
     if "jobs_session" not in st.session_state:
         st.session_state["jobs_session"] = uuid.uuid4().hex
     return st.session_state["jobs_session"]
+
+
+def session_id() -> str:
+    """Whose jobs these are: the browser's learner id once known, else this session's id."""
+    return learner.learner_id() or _tab_id()
+
+
+def my_jobs() -> list[JobStatus]:
+    """The learner's jobs, newest first: the browser's and any this session started before the browser answered."""
+    jobs = manager()
+    owners = dict.fromkeys((session_id(), _tab_id()))
+    statuses = {status.id: status for owner in owners for status in jobs.jobs(owner)}
+    return sorted(statuses.values(), key=lambda status: status.submitted, reverse=True)
+
+
+def _has_jobs(learner_id: str | None) -> bool:
+    """True if the learner `learner_id` has jobs in this server (the browser's answer reruns the page then)."""
+    return learner_id is not None and bool(manager().jobs(learner_id))
 
 
 def show_notice() -> None:
@@ -96,7 +118,7 @@ def _draw_panel(statuses: list[JobStatus]) -> None:
 
 @st.fragment(run_every=PANEL_SECONDS)
 def _live_panel() -> None:
-    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
+    statuses = my_jobs()[:SHOWN_JOBS]
     _rerun_if_new_results(statuses)  # the last one finished: the page reruns and draws the panel still
     st.session_state["jobs_panel_drawn"] = True
     _draw_panel(statuses)
@@ -106,9 +128,13 @@ def jobs_panel() -> None:
     """The sidebar's jobs panel: this session's jobs, refreshed every second while one is active.
 
     A session's jobs are submitted in its own widget callbacks (Train, a family), and the full
-    rerun that follows draws the panel; a session with no active job polls nothing.
+    rerun that follows draws the panel; a session with no active job polls nothing. In a
+    session's first run the browser's learner id is not known yet: when the browser answers,
+    the page reruns once if that learner has jobs (a reload, a new tab), to list them.
     """
-    statuses = manager().jobs(session_id())[:SHOWN_JOBS]
+    if learner.learner_id() is None:
+        learner.wait_for_browser(when=_has_jobs)
+    statuses = my_jobs()[:SHOWN_JOBS]
     if not statuses:
         return
     show_notice()
@@ -144,4 +170,4 @@ def job_states(keys: list[str]) -> dict[str, JobStatus | None]:
     return {key: jobs.job_for_key(key) for key in keys}
 
 
-__all__ = ["ACTIVE", "jobs_panel", "live_job", "manager", "session_id", "show_notice", "job_states"]
+__all__ = ["ACTIVE", "jobs_panel", "live_job", "manager", "my_jobs", "session_id", "show_notice", "job_states"]

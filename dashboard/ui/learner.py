@@ -15,6 +15,7 @@ a learner across reloads). `stored_progress()` and `save_progress()` are the Exe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 import streamlit as st
 from streamlit_js_eval import streamlit_js_eval
@@ -38,15 +39,20 @@ def _read() -> None:
     """The reading component; its answer reruns only this fragment, or the page if one is waiting for it."""
     raw = streamlit_js_eval(js_expressions=browser_store.read_expression(), key="learner_read", height=0)
     if raw is not None and STORE not in st.session_state:
-        st.session_state[STORE] = browser_store.parse(raw)
-        if st.session_state.pop(WANTED, False):
+        st.session_state[STORE] = store = browser_store.parse(raw)
+        wanted = st.session_state.pop(WANTED, False)
+        if wanted is True or (callable(wanted) and wanted(store["learner"])):
             st.rerun()
 
 
-def wait_for_browser() -> None:
-    """Ask for a rerun of the page once the browser has answered (a page that shows what it stored)."""
-    if STORE not in st.session_state:
-        st.session_state[WANTED] = True
+def wait_for_browser(when: Callable[[str | None], bool] | None = None) -> None:
+    """Ask for a rerun of the page once the browser has answered (a page that shows what it stored).
+
+    With `when`, only if `when(learner id)` is true then (the jobs panel: if that learner has jobs).
+    """
+    if STORE in st.session_state or st.session_state.get(WANTED) is True:
+        return
+    st.session_state[WANTED] = True if when is None else when
 
 
 def learner_id() -> str | None:

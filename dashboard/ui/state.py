@@ -93,6 +93,11 @@ def set_spec(spec: NetworkSpec) -> None:
     st.query_params.update(links.spec_to_params(spec))
 
 
+def spec_to_url(spec: NetworkSpec) -> None:
+    """Keep `spec` in the URL (a page showing the network without changing it)."""
+    set_url(**{"preset": None, "spec": None, **links.spec_to_params(spec)})
+
+
 def url_int(name: str, low: int, high: int, default: int) -> int:
     """A whole number from the URL, with a warning if it was malformed."""
     value, warning = links.int_from_params(_params(), name, low, high, default)

@@ -36,6 +36,8 @@ HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one:
                  "reads. Architecture's 'last conv output' is the conv layer's own output, before that pooling.")
 SHOWN_KEY = "train_shown"  # session: the network and data the page last showed (for the callback)
 REFUSED_KEY = "train_refused"  # session: why the last Train press queued nothing
+LINK_KEY = "train_link"  # session: the link's (train, settings) last applied to the form or written to the URL
+DATA_LINK_KEY = "train_data_link"  # session: the link's data last applied or written
 
 
 def _values() -> dict:
@@ -106,6 +108,12 @@ def data_radio() -> tuple[str, MnistData, dict[str, str]]:
     """The sidebar's data choice among the data that really differ: (key, data, {key: name})."""
     choices = form.data_choices(cached.mnist("auto"), cached.mnist("embedded"))
     state.kept("train_data")
+    linked = st.query_params.get("data")
+    if "train_data" not in st.session_state or linked is not None and linked != st.session_state.get(DATA_LINK_KEY):
+        st.session_state[DATA_LINK_KEY] = linked  # a link opened: its data, if this server has them
+        chosen = state.url_token("data", allowed=list(choices))
+        if chosen is not None:
+            st.session_state["train_data"] = chosen
     if st.session_state.get("train_data") not in choices:
         st.session_state["train_data"] = next(iter(choices))
     only = len(choices) == 1
@@ -123,13 +131,20 @@ def settings_form(n_train: int) -> TrainSettings | None:
     """The preset box and the settings in the sidebar; the settings shown (None after an error).
 
     The page starts from the `fast` preset (one epoch: a first training takes seconds), or the
-    link's (?train=book).
+    link's settings (`?train=book&settings=3ep~lr0.004`, see `settings_to_url`); a link opened
+    later in the session (its settings differ from those the page last wrote) sets them too.
     """
     for key in ("train_preset", *form.FIELDS, "train_all", "train_size"):
         state.kept(key)  # settings chosen before a visit to another page come back
-    if "train_epochs" not in st.session_state:  # first visit: the fast preset, or the link's
-        st.session_state["train_preset"] = state.url_token("train", allowed=list(TRAIN_PRESETS)) or "fast"
-        _load(form.preset_values(st.session_state["train_preset"]))
+    linked = (st.query_params.get("train"), st.query_params.get("settings"))
+    if "train_epochs" not in st.session_state or linked != (None, None) and linked != st.session_state.get(LINK_KEY):
+        st.session_state[LINK_KEY] = linked
+        preset = state.url_token("train", allowed=list(TRAIN_PRESETS)) or "fast"
+        values, warning = form.settings_from_link(preset, linked[1])
+        if warning:
+            text.warning(warning)
+        st.session_state["train_preset"] = preset
+        _load(values)
     st.session_state["train_size"] = form.clamp_size(st.session_state.get("train_size"), n_train)
     st.selectbox("Start from preset", list(TRAIN_PRESETS), key="train_preset", on_change=_on_preset,
                  help="\n\n".join(f"**{name}**: {note}" for name, note in TRAIN_PRESET_NOTES.items()))
@@ -149,6 +164,16 @@ def settings_form(n_train: int) -> TrainSettings | None:
     except SettingsError as err:  # only reachable through tampered session state
         text.error(f"These settings cannot be used: {err}", icon=":material/error:")
         return None
+
+
+def settings_to_url(spec: NetworkSpec, data_key: str) -> None:
+    """Put the page's view in the URL: the network, the form's preset and settings, the data."""
+    preset = st.session_state["train_preset"]
+    linked = (preset, form.settings_to_link(_values(), preset))
+    state.spec_to_url(spec)
+    state.set_url(train=linked[0], settings=linked[1], data=data_key)
+    st.session_state[LINK_KEY] = linked
+    st.session_state[DATA_LINK_KEY] = data_key
 
 
 def train_button(spec: NetworkSpec, settings: TrainSettings, data: MnistData) -> None:
@@ -253,7 +278,7 @@ def describe(settings: TrainSettings, data: MnistData) -> None:
 def _trained_here(view: form.TrainView) -> bool:
     """True if this session's job trained and stored the run just now (not an older cached run)."""
     job = view.job
-    mine = {status.id for status in ui_jobs.manager().jobs(ui_jobs.session_id())}
+    mine = {status.id for status in ui_jobs.my_jobs()}
     return job is not None and job.state == "done" and job.stored and job.id in mine
 
 

@@ -5,7 +5,10 @@ convolution animation still under reduced motion."""
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -155,6 +158,21 @@ def test_on_a_phone_train_a_tiny_network_and_follow_it_in_the_jobs_panel(server,
         context.close()
 
 
+@contextmanager
+def opened_in_another_browser(browser, link: str, settle_ms: int) -> Iterator:
+    """A tab of a fresh browser context (another learner) on `link`, once the app has settled."""
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    try:
+        other.goto(link)
+        wait_for_app(other)
+        other.wait_for_timeout(settle_ms)
+        wait_for_app(other)
+        yield other
+    finally:
+        fresh.close()
+
+
 def _solved(tab) -> str:
     return tab.locator('[data-testid="stSidebar"] [data-testid="stProgress"]').inner_text()
 
@@ -189,18 +207,10 @@ def test_exercise_progress_survives_a_reload_but_not_a_shared_link(server, brows
     finally:
         context.close()
 
-    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})  # another learner opening the link
-    other = fresh.new_page()
-    try:
-        other.goto(link)
-        wait_for_app(other)
-        other.wait_for_timeout(1500)
-        wait_for_app(other)
+    with opened_in_another_browser(browser, link, 1500) as other:  # another learner opening the link
         assert _solved(other).startswith("0 of ")
         learner = other.evaluate(f"JSON.parse(window.localStorage.getItem('{STORAGE_KEY}')).learner")
         assert re.fullmatch(r"[0-9a-f]{32}", learner) and learner not in stored  # its own id
-    finally:
-        fresh.close()
 
 
 def test_the_convolution_animation_does_not_move_by_itself_under_reduced_motion(server, browser, feature_run):
@@ -223,3 +233,39 @@ def test_the_convolution_animation_does_not_move_by_itself_under_reduced_motion(
         assert duration in ("1e-05s", "0.00001s", "0s"), duration  # the page's own transitions are off
     finally:
         context.close()
+
+
+def test_a_learners_jobs_are_back_after_a_reload_but_not_in_another_browser(server, browser):
+    from playwright.sync_api import expect
+
+    seed = random.randrange(1000, 2**31 - 1)  # a run no earlier test session has cached: it trains as a job
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    try:
+        tab.goto(f"{server}/Train?preset=tiny&train=fast&settings=seed{seed}~n1000&data=embedded")
+        wait_for_app(tab)
+        train_button(tab).click()
+        sidebar = tab.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text(re.compile(r"^Training jobs \(")).first).to_be_visible(timeout=30_000)
+        assert sidebar.get_by_text(re.compile(r"tiny · ")).count() == 1
+        link = tab.url
+        assert f"seed{seed}" in link and "learner" not in link  # the link carries the settings, not who trains
+
+        tab.reload()  # a new Streamlit session: the browser's learner id finds the job again
+        wait_for_app(tab)
+        sidebar = tab.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text(re.compile(r"tiny · ")).first).to_be_visible(timeout=30_000)
+        expect(sidebar.get_by_text(re.compile("done: test accuracy|running|queued")).first).to_be_visible(
+            timeout=30_000)
+        second = context.new_page()  # a new tab of the same browser
+        second.goto(f"{server}/Architecture")
+        wait_for_app(second)
+        expect(second.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"tiny · ")).first).to_be_visible(
+            timeout=30_000)
+    finally:
+        context.close()
+
+    # The browser's answer, and a rerun if it had jobs, come within 3 s.
+    with opened_in_another_browser(browser, link, 3000) as other:  # another learner opening the link
+        assert other.locator('[data-testid="stSidebar"]').get_by_text(re.compile(r"^Training jobs \(")).count() == 0
+        assert other.get_by_label("Seed").input_value() == str(seed)  # the same view: the link's settings

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as hst
 
 from dashboard import trainform as form
 from dashboard.data import load_mnist
@@ -104,3 +107,30 @@ def test_job_states_are_shown_with_material_icons_not_emoji():
 
     assert set(STATE_ICONS) == {*ACTIVE, DONE, FAILED, CANCELLED}
     assert all(icon.startswith(":material/") and icon.endswith(":") for icon in STATE_ICONS.values())
+
+
+# --- settings in a link --------------------------------------------------------------------------
+
+@hsettings(max_examples=60, deadline=None)
+@given(preset=hst.sampled_from(list(form.TRAIN_PRESETS)), epochs=hst.integers(form.MIN_EPOCHS, form.MAX_EPOCHS),
+       batch=hst.sampled_from(form.BATCH_SIZES), optimizer=hst.sampled_from(form.OPTIMIZERS),
+       lr=hst.sampled_from(form.LEARNING_RATES), schedule=hst.sampled_from(form.SCHEDULES),
+       smoothing=hst.sampled_from(form.SMOOTHINGS), size=hst.one_of(hst.none(), hst.integers(1, 100)),
+       seed=hst.integers(0, form.MAX_SEED))
+def test_any_form_settings_survive_a_link(preset, epochs, batch, optimizer, lr, schedule, smoothing, size, seed):
+    values = {"train_epochs": epochs, "train_batch": batch, "train_optimizer": optimizer, "train_lr": lr,
+              "train_schedule": schedule, "train_smoothing": smoothing, "train_seed": seed,
+              "train_all": size is None}
+    if size is not None:
+        values["train_size"] = size * form.SIZE_STEP
+    text = form.settings_to_link(values, preset)
+    assert text is None or form._PART.match(text.split("~")[0])
+    decoded, warning = form.settings_from_link(preset, text)
+    assert warning is None and decoded == values
+
+
+def test_a_links_bad_parts_fall_back_to_the_preset_and_are_quoted_flat():
+    values, warning = form.settings_from_link("book", "2ep~lr0.5~b64~<script>\nx~" + "z" * 100)
+    assert values["train_epochs"] == 2 and values["train_lr"] == form.TRAIN_PRESETS["book"].learning_rate
+    assert warning.startswith("Ignored training settings 'lr0.5', '<script> x', '" + "z" * 10) and "\n" not in warning
+    assert form.settings_from_link("fast", "1ep" * 200)[1].startswith("The link's training settings are too long")
