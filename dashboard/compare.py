@@ -66,7 +66,7 @@ def groups_table(groups: Iterable[RunGroup]) -> pd.DataFrame:
             "network": network_label(first),
             "data": data_name(first),
             "training": training_label(replace(first, settings=replace(first.settings, seed=0)) if first.settings else first),
-            "seeds": "imported" if g.is_imported else spread.total,
+            "seeds": spread.total,  # an imported run is one model, no seed: 1
             "test accuracy": round(spread.median * 100, 2) if spread.n else None,
             "lowest": round(spread.low * 100, 2) if spread.n > 1 else None,
             "highest": round(spread.high * 100, 2) if spread.n > 1 else None,

@@ -7,7 +7,9 @@ last conv layer went to zero for every image early in training ("dead"), so the 
 reads only zeros. The thresholds:
 
 - **did not train**: test accuracy below `CHANCE_FACTOR` (1.5) × the commonest digit's share
-  of the test set, or the last validation loss within `LOSS_MARGIN` (0.1) of ln 10;
+  of the test set; or the last validation loss within `LOSS_MARGIN` (0.1) of ln 10 with test
+  accuracy below `FLAT_FACTOR` (2) × that share (a network that moved a little from its
+  random start, say to 30% after 500 images, has trained, poorly: it is not called a failure);
 - **dead channel**: a channel of the last conv layer that is 0 (after its ReLU) on every test
   image, counted when the run is trained (`training.dead_channels`).
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 LN10 = math.log(10)  # cross-entropy of a uniform guess over 10 digits
 LOSS_MARGIN = 0.1
 CHANCE_FACTOR = 1.5
+FLAT_FACTOR = 2.0
 MNIST_COMMONEST_SHARE = 0.1135  # the 1s in MNIST's 10,000 test images: used for records that did not measure it
 
 
@@ -51,7 +54,8 @@ def diagnose(
     share = MNIST_COMMONEST_SHARE if commonest_share is None else commonest_share
     val_loss = (history.get("val_loss") or [math.nan])[-1]
     at_chance = test_accuracy < CHANCE_FACTOR * share
-    flat_loss = math.isfinite(val_loss) and abs(val_loss - LN10) < LOSS_MARGIN
+    flat_loss = (math.isfinite(val_loss) and abs(val_loss - LN10) < LOSS_MARGIN
+                 and test_accuracy < FLAT_FACTOR * share)
     if not (at_chance or flat_loss):
         return Diagnosis(True, None)
     what = (f"test accuracy {test_accuracy:.2%} is no better than always answering the "

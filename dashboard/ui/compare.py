@@ -43,7 +43,7 @@ def groups_table(runs: list[RunRecord]) -> None:
             "network": st.column_config.TextColumn(width=220, pinned=True),
             "data": st.column_config.TextColumn("trained on", width=175),
             "training": st.column_config.TextColumn(width=120),
-            "seeds": st.column_config.TextColumn(width=60),
+            "seeds": st.column_config.NumberColumn(format="%d", width=60),
             "test accuracy": st.column_config.NumberColumn("test acc. (median)", format=PERCENT, width=110),
             "lowest": st.column_config.NumberColumn(format=PERCENT, width=70),
             "highest": st.column_config.NumberColumn(format=PERCENT, width=70),

@@ -21,9 +21,12 @@ SPEC = {"blocks": [{"filters": 4}, {"filters": 6}], "dense_units": 0}  # no othe
 
 
 def quick(at, seed: int, size: int, epochs: int = 1) -> None:
-    """The book preset's optimizer settings (the page starts from fast), a few epochs and images."""
+    """The book preset's schedule and smoothing at lr 0.004 (the page starts from fast), a few epochs and images.
+
+    At lr 0.004, 1,000 images and seed 21 the run trains (50%); at the book's 0.001 it barely moves (14%).
+    """
     book = TRAIN_PRESETS["book"]
-    at.select_slider(key="train_lr").set_value(book.learning_rate)
+    at.select_slider(key="train_lr").set_value(0.004)
     at.selectbox(key="train_schedule").set_value(book.schedule)
     at.select_slider(key="train_smoothing").set_value(book.label_smoothing)
     at.slider(key="train_epochs").set_value(epochs)
@@ -46,7 +49,7 @@ def panel_texts(at) -> list[str]:
 
 def run_key(seed: int, size: int, epochs: int = 1) -> str:
     data = load_mnist("embedded")
-    settings = TrainSettings(epochs=epochs, batch_size=32, train_size=size, seed=seed)
+    settings = TrainSettings(epochs=epochs, batch_size=32, train_size=size, learning_rate=0.004, seed=seed)
     return ModelCache().key(NetworkSpec.from_dict(SPEC), settings, data.fingerprint)
 
 
@@ -54,12 +57,11 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     at = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=120)
     at.radio(key="train_data").set_value("embedded").run()
     quick(at, seed=21, size=1000)
-    start = time.monotonic()
     at.button(key="train_button").click().run()
-    assert time.monotonic() - start < 30  # returns without waiting for the training
     assert not at.exception
     key = run_key(21, 1000)
-    assert default_manager().job_for_key(key) is not None
+    status = default_manager().job_for_key(key)
+    assert status is not None and status.active  # the click returned while the job is still queued or running
     at.run()  # the panel's idle fragment reruns the page within seconds: here at once
     assert any("Training jobs" in text for text in panel_texts(at))
 
@@ -84,8 +86,7 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     at.radio(key="train_data").set_value("embedded").run()
     quick(at, seed=21, size=1000)
     at.button(key="train_button").click().run()
-    # A success box, or a warning one when the run did not train (this 1-epoch run at seed 21 does not, here).
-    notes = [box.value for box in (*at.success, *at.warning)]
+    notes = [box.value for box in at.success]
     assert any(note.startswith("Trained on this server in ") for note in notes), notes
     assert at.metric[0].value == f"{record.test_accuracy:.2%}"
     # Another session sees the same run as a cached one.
