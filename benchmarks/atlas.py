@@ -98,7 +98,7 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
-    at.switch_page("pages/8_Channels.py")
+    at.switch_page("pages/6_Channels.py")
     at.query_params["run"] = args.run
     page_first, _ = timed(at.run)
     assert not at.exception, at.exception

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.spec import preset_name
 from dashboard.trainform import train_view
-from dashboard.ui import cached, nav, state, text
+from dashboard.ui import cached, nav, page_paths, state, text
 from dashboard.ui import family as ui_family
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import runs as ui_runs
@@ -18,7 +18,7 @@ st.title(":material/model_training: Train")
 
 spec = state.current_spec()
 st.markdown(f"Network: **{preset_name(spec) or 'custom'}** · `{spec.describe()}`")
-st.page_link("pages/1_Architecture.py", label="Change the network on Architecture", icon=":material/architecture:")
+st.page_link(page_paths.ARCHITECTURE, label="Change the network on Architecture", icon=":material/architecture:")
 
 with st.sidebar:
     st.header("Training settings")

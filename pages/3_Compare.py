@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.seeds import group_runs
-from dashboard.ui import compare as ui
+from dashboard.ui import compare as ui, page_paths
 from dashboard.ui import nav
 from dashboard.ui import runs as ui_runs
 
@@ -21,7 +21,7 @@ runs = ui_runs.cached_runs()
 if not runs:
     st.info("No trained runs yet: train one on the Train page, or warm the cache with "
             "`python -m dashboard warm --grid workshop`.", icon=":material/info:")
-    st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
+    st.page_link(page_paths.TRAIN, label="Train a network", icon=":material/model_training:")
     st.stop()
 
 n_networks = len(group_runs(runs))

@@ -16,7 +16,7 @@ from dashboard import chart_texts, links, network_text
 from dashboard.charts import architecture as charts
 from dashboard.spec import BOOK, PRESETS, NetworkSpec, geometry, preset_name
 from dashboard.summaries import summary_frame, summary_markdown, training_problems
-from dashboard.ui import cached, state, text
+from dashboard.ui import cached, page_paths, state, text
 from dashboard.ui.chart import chart
 from dashboard.ui.decode import shape_panel
 
@@ -191,7 +191,7 @@ def imported_models() -> None:
     st.header("Imported models")
     st.caption("Models uploaded on the Import page: shapes, parameters, receptive fields and jumps come "
                "from their layers' own Keras configurations, through the same geometry routine.")
-    st.page_link("pages/7_Import.py", label="Import another model", icon=":material/upload_file:")
+    st.page_link(page_paths.IMPORT, label="Import another model", icon=":material/upload_file:")
     chosen = runs.run_picker("Imported model", key="arch_imported", url_name="imported", runs=imported_runs)
     if chosen is not None:
         st.dataframe(imports.summary_table(chosen), hide_index=True,

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import exercises as ex
 from dashboard.labels import run_title
 from dashboard.seeds import group_of
-from dashboard.ui import learner, state, text
+from dashboard.ui import learner, page_paths, state, text
 from dashboard.ui.runs import cached_runs, model_cache
 
 PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
@@ -105,7 +105,7 @@ def network_caption(item: ex.Exercise, after_check: bool) -> None:
 
 
 def _run_answer(key: str) -> str:
-    st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
+    st.page_link(page_paths.TRAIN, label="Train a network", icon=":material/model_training:")
     runs = cached_runs()
     if not runs:
         st.info("No trained runs yet: train one on the Train page, then come back.", icon=":material/info:")
@@ -126,7 +126,7 @@ def answer_input(item: ex.Exercise) -> str:
                           format_func=lambda i: item.choices[i], key=key)
         return "" if picked is None else str(picked + 1)
     if item.kind == "network":
-        st.page_link("pages/1_Architecture.py", label="Build it on Architecture", icon=":material/account_tree:")
+        st.page_link(page_paths.ARCHITECTURE, label="Build it on Architecture", icon=":material/account_tree:")
         if st.button("Use my current network (from the Architecture page)", key="ex_use_current"):
             st.session_state[key] = state.current_spec().to_json()
         return st.text_area("Your network as JSON", key=key, height=120, max_chars=ex.MAX_ANSWER_CHARS)

@@ -18,7 +18,7 @@ from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError
 from dashboard.outside import code_span, escape_markdown
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec
-from dashboard.ui import cached, state
+from dashboard.ui import cached, page_paths, state
 from dashboard.ui import maps as ui_maps
 from dashboard.ui import runs as ui_runs
 
@@ -79,9 +79,9 @@ def show_imported(record: RunRecord, hit: bool) -> None:
     if record.imported.chain:
         links = st.container(horizontal=True)
         if has_maps(record):
-            links.page_link("pages/4_Feature_maps.py", label="Feature maps", icon=":material/grid_view:")
-            links.page_link("pages/5_Inside_the_3x3.py", label="Inside the 3×3", icon=":material/biotech:")
-        links.page_link("pages/3_Compare.py", label="Compare", icon=":material/bar_chart:")
+            links.page_link(page_paths.FEATURE_MAPS, label="Feature maps", icon=":material/grid_view:")
+            links.page_link(page_paths.INSIDE, label="Inside the 3×3", icon=":material/biotech:")
+        links.page_link(page_paths.COMPARE, label="Compare", icon=":material/bar_chart:")
     st.dataframe(summary_table(record), hide_index=True, column_config={
         "Param #": st.column_config.NumberColumn(format="localized")})
     st.caption(f"Total params: {record.params:,}")
@@ -126,7 +126,7 @@ def offer_architecture(record: RunRecord) -> None:
             del st.session_state[name]  # the editor reloads its widgets from the new network
         st.session_state["arch_imported"] = record.key  # and the page summarises this upload too
         state.set_spec(fits)
-        st.switch_page("pages/1_Architecture.py")
+        st.switch_page(page_paths.ARCHITECTURE)
 
 
 def scaling_choice(record: RunRecord) -> RunRecord:

@@ -22,7 +22,7 @@ from dashboard.labels import training_label
 from dashboard.run import RunRecord
 from dashboard.seeds import SPREAD_WORDS, group_of
 from dashboard.spec import LayerGeometry
-from dashboard.ui import inside, text
+from dashboard.ui import inside, page_paths, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.memory import released_when_idle
 from dashboard.ui.pick import point_values
@@ -170,7 +170,7 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
                 "toggle above to include every cached run.",
                 icon=":material/info:",
             )
-            st.page_link("pages/2_Train.py", label="Train a family of networks", icon=":material/model_training:")
+            st.page_link(page_paths.TRAIN, label="Train a family of networks", icon=":material/model_training:")
     with text_col:
         st.markdown(texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows],
                                      marked=any(r.key == record.key for r in rows)))

@@ -21,7 +21,7 @@ from dashboard.chart_texts import curves_caption
 from dashboard.charts import training as charts
 from dashboard.jobs import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
 from dashboard.outside import escape_markdown as md_text
-from dashboard.ui import learner
+from dashboard.ui import learner, page_paths
 from dashboard.ui.chart import chart
 from dashboard.ui.runs import model_cache
 
@@ -100,10 +100,10 @@ def _job_line(status: JobStatus) -> None:
         st.button("Cancel", key=f"cancel_job_{status.id}", icon=":material/stop_circle:",
                   on_click=manager().cancel, args=(status.id,))
     elif status.state == DONE and status.stored:
-        st.page_link("pages/3_Compare.py", label="Results on Compare", icon=":material/compare_arrows:",
+        st.page_link(page_paths.COMPARE, label="Results on Compare", icon=":material/compare_arrows:",
                      query_params={"run": status.key})
     elif status.state == DONE:
-        st.page_link("pages/2_Train.py", label="Results and download on Train", icon=":material/model_training:")
+        st.page_link(page_paths.TRAIN, label="Results and download on Train", icon=":material/model_training:")
 
 
 def _draw_panel(statuses: list[JobStatus]) -> None:

@@ -16,20 +16,21 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.ui import state
+from dashboard.ui.page_paths import ARCHITECTURE, CHANNELS, COMPARE, EXERCISES, FEATURE_MAPS, HOME, IMPORT, INSIDE, TRAIN
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# (path relative to the entrypoint, label, Material icon, what the page is for)
+# (path relative to the entrypoint, label, Material icon, what the page is for), in menu order
 PAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("streamlit_app.py", "Home", ":material/home:", "The question, and the short answer."),
-    ("pages/1_Architecture.py", "Architecture", ":material/account_tree:", "Change the network and watch every layer's shape, parameters and receptive field."),
-    ("pages/2_Train.py", "Train", ":material/model_training:", "Train any network on MNIST with live curves; nothing is trained twice."),
-    ("pages/3_Compare.py", "Compare", ":material/bar_chart:", "Validation accuracy of different networks side by side."),
-    ("pages/4_Feature_maps.py", "Feature maps", ":material/draw:", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
-    ("pages/5_Inside_the_3x3.py", "Inside the 3×3", ":material/grid_view:", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
-    ("pages/8_Channels.py", "What channels look for", ":material/visibility:", "Every channel's favourite windows and pattern, and where it fires on your digit."),
-    ("pages/6_Exercises.py", "Exercises", ":material/school:", "Workshop tasks the app checks for you."),
-    ("pages/7_Import.py", "Import", ":material/upload_file:", "Bring the Keras model from your notebook and explore it on every page."),
+    (HOME, "Home", ":material/home:", "The question, and the short answer."),
+    (ARCHITECTURE, "Architecture", ":material/account_tree:", "Change the network and watch every layer's shape, parameters and receptive field."),
+    (TRAIN, "Train", ":material/model_training:", "Train any network on MNIST with live curves; nothing is trained twice."),
+    (COMPARE, "Compare", ":material/bar_chart:", "Validation accuracy of different networks side by side."),
+    (FEATURE_MAPS, "Feature maps", ":material/draw:", "Draw a digit and follow it layer by layer down to the 3×3 maps."),
+    (INSIDE, "Inside the 3×3", ":material/grid_view:", "Why 576 numbers are enough: projections, ablations, Grad-CAM."),
+    (CHANNELS, "What channels look for", ":material/visibility:", "Every channel's favourite windows and pattern, and where it fires on your digit."),
+    (EXERCISES, "Exercises", ":material/school:", "Workshop tasks the app checks for you."),
+    (IMPORT, "Import", ":material/upload_file:", "Bring the Keras model from your notebook and explore it on every page."),
 )
 # The browser tab's icon for `st.set_page_config(page_icon=FAVICON)`: a 3×3 grid as SVG, which
 # Streamlit sends as a data URL. A Material icon as `page_icon` makes every browser fetch it

@@ -13,6 +13,7 @@ from dashboard.numbers import choose_points, numbers_sentences, seeds_caption
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.memory import released_when_idle
 from dashboard.ui.text import caption, md
+from dashboard.ui import page_paths
 
 
 @released_when_idle
@@ -43,7 +44,7 @@ def show_numbers(records: Sequence[Any], key: str = "numbers") -> None:
             "trained alike. The Train page trains the whole family at once.",
             icon=":material/info:",
         )
-        st.page_link("pages/2_Train.py", label="Train the family on the Train page", icon=":material/model_training:")
+        st.page_link(page_paths.TRAIN, label="Train the family on the Train page", icon=":material/model_training:")
         if not points:
             return
     chart_col, text_col = st.columns([3, 2])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
+from dashboard.ui import page_paths
 
 
 def point_values(point: Any) -> list[int] | None:
@@ -91,6 +92,6 @@ def channel_link(run_key: str, event: Any, channels: int, chosen: int | None = N
     st.session_state["atlas_run"], st.session_state["atlas_channel"] = run_key, channel
     st.session_state.pop("atlas_layer", None)  # its last conv layer: the one these channels belong to
     st.page_link(
-        "pages/8_Channels.py", label=f"What channel {channel} looks for", icon=":material/flashlight_on:",
+        page_paths.CHANNELS, label=f"What channel {channel} looks for", icon=":material/flashlight_on:",
         query_params={"run": run_key, "channel": str(channel)},
     )

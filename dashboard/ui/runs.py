@@ -31,7 +31,7 @@ from dashboard.entry import MODEL_FILE, RECORD_FILE
 from dashboard.labels import run_title
 from dashboard.run import RunRecord, shipped_book
 from dashboard.stored import result_name
-from dashboard.ui import text
+from dashboard.ui import page_paths, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.state import kept, set_url, url_token
 from dashboard.ui.memory import released_when_idle
@@ -193,7 +193,7 @@ def run_picker(
     runs = cached_runs() if runs is None else runs
     if not runs:
         st.info("No trained runs yet: train one on the Train page.", icon=":material/info:")
-        st.page_link("pages/2_Train.py", label="Train a network", icon=":material/model_training:")
+        st.page_link(page_paths.TRAIN, label="Train a network", icon=":material/model_training:")
         return None
     by_key = {record.key: record for record in runs}
     kept(key)  # the run picked before a visit to another page

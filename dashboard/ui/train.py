@@ -27,11 +27,10 @@ from dashboard.training import (
     HISTORY_KEYS, MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESET_NOTES, TRAIN_PRESETS,
     SettingsError, TrainSettings, train_preset_name,
 )
-from dashboard.ui import cached, state, text
+from dashboard.ui import cached, page_paths, state, text
 from dashboard.ui import jobs as ui_jobs
 from dashboard.ui.chart import chart
 
-COMPARE = "pages/3_Compare.py"
 HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one: what Flatten or global averaging "
                  "reads. Architecture's 'last conv output' is the conv layer's own output, before that pooling.")
 SHOWN_KEY = "train_shown"  # session: the network and data the page last showed (for the callback)
@@ -239,7 +238,7 @@ def show_results(record: RunRecord, note: str, runs: list[RunRecord] | None = No
     versions = ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items()))
     st.caption(text.md(f"Run {record.key} · trained on {data_name(record)} · created {record.created or '?'}"
                        + (f" · {versions}" if versions else ""), 400))
-    st.page_link(COMPARE, label="Its mistakes and confusion matrix on Compare", icon=":material/compare_arrows:",
+    st.page_link(page_paths.COMPARE, label="Its mistakes and confusion matrix on Compare", icon=":material/compare_arrows:",
                  query_params={"run": record.key})
 
 
@@ -258,7 +257,7 @@ def related_runs(related: list[RunRecord], choices: dict[str, str], data_keys: d
                         on_click=_show_run, args=(run.settings.to_json(), here))
         else:
             show.caption(f"trained on {text.md(data_name(run))}, which this server does not have")
-        link.page_link(COMPARE, label="On Compare", icon=":material/compare_arrows:", query_params={"run": run.key})
+        link.page_link(page_paths.COMPARE, label="On Compare", icon=":material/compare_arrows:", query_params={"run": run.key})
 
 
 def refused_notice() -> None:

@@ -15,7 +15,7 @@ from dashboard.data import load_mnist
 from dashboard.digits import from_mnist
 from dashboard.spec import BOOK, geometry
 
-PAGE = "pages/8_Channels.py"
+PAGE = "pages/6_Channels.py"
 BOOK_RUN = "5ac6e14cdfcf409e"  # shipped: the book network, book preset
 
 

@@ -55,13 +55,13 @@ CHANGES: dict[str, tuple[str | None, Callable[[AppTest], AppTest]]] = {
     "architecture": ("pages/1_Architecture.py", lambda at: at.slider(key="arch_n_blocks").set_value(2).run()),
     "train": ("pages/2_Train.py", train_with_own_network),
     "feature-maps": ("pages/4_Feature_maps.py", lambda at: at.number_input(key="fm_index").set_value(7).run()),
-    "exercises": ("pages/6_Exercises.py", lambda at: at.sidebar.button(key="ex_goto_2").click().run()),
+    "exercises": ("pages/7_Exercises.py", lambda at: at.sidebar.button(key="ex_goto_2").click().run()),
 }
 SLOW = {  # each opens a trained run (1-3 s)
     "compare": ("pages/3_Compare.py", lambda at: at.selectbox(key="compare_run")
                 .set_value(at.selectbox(key="compare_run").options[1]).run()),
     "inside": ("pages/5_Inside_the_3x3.py", lambda at: at.number_input(key="inside_index").set_value(11).run()),
-    "channels": ("pages/8_Channels.py", lambda at: at.slider(key="atlas_channel").set_value(5).run()),
+    "channels": ("pages/6_Channels.py", lambda at: at.slider(key="atlas_channel").set_value(5).run()),
 }
 
 

@@ -16,7 +16,7 @@ from dashboard.runs import get_or_train
 from dashboard.spec import PRESETS, ConvBlock, NetworkSpec
 from dashboard.training import TrainSettings
 
-PAGE = "pages/6_Exercises.py"
+PAGE = "pages/7_Exercises.py"
 N = len(ex.exercises())
 
 

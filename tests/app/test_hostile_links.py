@@ -22,9 +22,9 @@ TRAIN = "pages/2_Train.py"
 COMPARE = "pages/3_Compare.py"
 FEATURE_MAPS = "pages/4_Feature_maps.py"
 INSIDE = "pages/5_Inside_the_3x3.py"
-EXERCISES = "pages/6_Exercises.py"
-IMPORT = "pages/7_Import.py"
-CHANNELS = "pages/8_Channels.py"
+EXERCISES = "pages/7_Exercises.py"
+IMPORT = "pages/8_Import.py"
+CHANNELS = "pages/6_Channels.py"
 PAGES = [HOME, ARCHITECTURE, TRAIN, COMPARE, FEATURE_MAPS, INSIDE, EXERCISES, IMPORT, CHANNELS]
 
 LINK = "[Login here](https://example.org/x)"

@@ -16,7 +16,7 @@ from tests.app.apptools import figures, open_page
 
 pytestmark = pytest.mark.slow
 
-PAGE = "pages/7_Import.py"
+PAGE = "pages/8_Import.py"
 MIME = "application/octet-stream"
 
 

@@ -118,7 +118,7 @@ def test_inside_keeps_its_choices():
 
 
 def test_exercises_keep_answers_typed_but_not_checked():
-    page = "pages/6_Exercises.py"
+    page = "pages/7_Exercises.py"
     at = open_page(page)
     at.text_input(key="ex_answer_conv1_shape").input("(None, 13, 13, 32)").run()
     at.button(key="ex_next").click().run()

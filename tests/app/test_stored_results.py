@@ -24,7 +24,7 @@ from tests.marks import trains
 
 SPEC = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6)), dense_units=0)  # last map 5×5×6
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=500, seed=5)
-PAGES = {"compare": "pages/3_Compare.py", "inside": "pages/5_Inside_the_3x3.py", "channels": "pages/8_Channels.py"}
+PAGES = {"compare": "pages/3_Compare.py", "inside": "pages/5_Inside_the_3x3.py", "channels": "pages/6_Channels.py"}
 
 
 @pytest.fixture(scope="module")
