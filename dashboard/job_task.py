@@ -13,6 +13,7 @@ the training callback at most every `CANCEL_CHECK_SECONDS`. No Streamlit here.
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 import threading
@@ -22,14 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.data import MnistData, load_mnist
+from dashboard.job_guard import POOL_VAR  # "1" in the worker processes of the app's own pool
 
 PROGRESS_TOPIC = "convnet-job-progress"
+POOL_LABEL = "a worker process of the app's server"
 PROGRESS_SECONDS = 0.5  # at most two batch messages a second per job
 CANCEL_CHECK_SECONDS = 0.5
 
 
 class JobCancelled(Exception):
     """The job's cancel flag was set: the training stopped and nothing was returned."""
+
+
+class MemoryRefused(RuntimeError):
+    """The worker's own memory budget is smaller than the job needs: it refused before any work."""
 
 
 class DataMismatch(RuntimeError):
@@ -69,6 +76,16 @@ def check_data(data: MnistData, expected: str, where: str) -> None:
         )
 
 
+def check_memory(need_bytes: int, where: str) -> None:
+    """Raise `MemoryRefused` when this worker's memory budget is below what the job needs."""
+    from dashboard.memory_budget import MB, read_memory
+
+    memory = read_memory()
+    if need_bytes and memory.limit and need_bytes > memory.limit:
+        raise MemoryRefused(f"worker {where} refused the job: it has {memory.limit / MB:,.0f} MB and training "
+                              f"this network needs about {need_bytes / MB:,.0f} MB; nothing was stored")
+
+
 def _where() -> tuple[str, Any]:
     """(a person-readable name of this worker, the Dask worker or None)."""
     host = socket.gethostname()
@@ -80,6 +97,8 @@ def _where() -> tuple[str, Any]:
         return f"{host} (no Dask worker)", None
     if worker.address.startswith("inproc://"):
         return f"{host} (in the app's process)", worker
+    if os.environ.get(POOL_VAR) == "1":  # set by the pool's `MemoryGuard` in its own worker processes
+        return f"{worker.address} ({POOL_LABEL} on {host})", worker
     return f"{worker.address} (host {host})", worker
 
 
@@ -130,11 +149,13 @@ def run_job(
     fingerprint: str,
     data_source: str,
     submitted_at: float,
+    need_bytes: int = 0,
 ) -> dict[str, Any]:
     """Train one run; return {"record_json": str, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
 
     `data` is the app's data scattered to the cluster, or None: then the worker uses its own
-    (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`.
+    (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`. A worker whose own
+    memory budget (`dashboard.memory_budget.read_memory`) is below `need_bytes` refuses too.
     """
     from dashboard.runs import make_record
     from dashboard.spec import NetworkSpec
@@ -144,6 +165,7 @@ def run_job(
     queued = max(0.0, time.time() - submitted_at)  # wall clocks: exact on one machine
     reporter = _Reporter(job_id, worker)
     reporter.check_cancel(force=True)
+    check_memory(need_bytes, where)
     if data is None:
         data = _worker_data(data_source)
     check_data(data, fingerprint, where)

@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.cache import ModelCache
 from dashboard.data import load_mnist
+from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import default_manager
 from dashboard.spec import NetworkSpec
 from dashboard.training import TrainSettings
@@ -67,7 +68,7 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     assert [link for link in at.sidebar.get("page_link") if "Compare" in link.proto.label]
 
     record = ModelCache().get(key)
-    assert record is not None and "in the app's process" in record.trained_on
+    assert record is not None and POOL_LABEL in record.trained_on
     at.switch_page(COMPARE).run()
     assert not at.exception
     picker = at.selectbox(key="compare_run")

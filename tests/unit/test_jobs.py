@@ -205,7 +205,7 @@ def test_an_unreachable_scheduler_falls_back_to_in_process_with_a_notice(monkeyp
         start = time.monotonic()
         status = manager.submit(TINY, settings(600), data, session="x")
         assert time.monotonic() - start < 30
-        assert "cannot be reached" in manager.notice and "on this server instead" in manager.notice
+        assert "cannot be reached" in manager.notice and "on this server's worker processes instead" in manager.notice
         assert not manager.remote and manager.wait(status.id, 120).state == DONE
     finally:
         manager.close()

@@ -15,6 +15,7 @@ import pytest
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData, load_mnist
 from dashboard.job_cluster import process_cluster_client
+from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import DONE, FAILED, JobManager
 from dashboard.spec import PRESETS
 from dashboard.training import TrainSettings
@@ -113,6 +114,6 @@ def test_a_lost_scheduler_falls_back_to_training_here(monkeypatch, cache, data):
             finished = manager.wait(status.id, 300)
             assert finished.state == DONE, finished.message
             assert "Lost the Dask cluster" in manager.notice and not manager.remote
-            assert "in the app's process" in finished.record.trained_on
+            assert POOL_LABEL in finished.record.trained_on  # the app's own worker process, never its server's
         finally:
             manager.close()

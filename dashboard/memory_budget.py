@@ -1,0 +1,250 @@
+"""How much memory this process may use, and how much a training needs: the app's memory budget.
+
+`read_memory()` follows `/proc/self/cgroup` to the process's own memory cgroup (it may sit in a
+nested group) and walks up to the root: the tightest limit on the way is the budget (cgroup v2
+`memory.max`, v1 `memory.limit_in_bytes`; "max" or v1's huge number mean no limit there), and
+that group's use as the cgroup counts it (`memory.current` / `memory.usage_in_bytes`, page cache
+included) is what is in use. Without a limit anywhere it is the machine's memory
+(`/proc/meminfo`: MemTotal, and MemTotal - MemAvailable in use). `MEMORY_BUDGET_MB` in the
+environment overrides the limit (an operator who knows better, tests).
+
+`training_need(spec, settings, data)` estimates a training's peak in a fresh worker process,
+part by part (`Need`): the runtime (Python, Dask's worker, TensorFlow and Keras), the data the
+worker holds, the weights with their gradients and optimizer slots, and the activations of one
+batch. The constants were measured with `benchmarks/worker_memory.py` (see their comments).
+
+`slot_bytes` splits what the server leaves free into one share per concurrent training, and
+`refusal` says, in one plain sentence with the numbers, why a training cannot fit its share and
+what to do instead. Pure Python: imports neither TensorFlow nor Streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dashboard.spec import INPUT_CHANNELS, INPUT_SIZE, NetworkSpec
+from dashboard.summaries import summarize
+
+MB = 2**20
+NO_LIMIT = 2**60  # cgroup v1 writes 9223372036854771712 (page-rounded 2**63 - 1) for "no limit"
+BUDGET_VAR = "MEMORY_BUDGET_MB"
+
+# Measured with benchmarks/worker_memory.py (2 cores, tensorflow-cpu 2.21, Keras 3, Python 3.11):
+# a fresh process after importing `dashboard`, Dask's worker and TensorFlow with Keras, before any
+# data or model (RSS 347-352 MB on three runs); a Dask worker process adds its own threads and
+# buffers on top (the idle worker measured 112 MB before TensorFlow, vs 95 MB for a bare process).
+RUNTIME_MB = 370
+# A Keras model holds its weights, their gradients, the optimizer's slots (RMSprop one, Adam two)
+# and the compiled step's copies; saving adds the `.keras` bytes. Measured: the book network
+# (93,322 parameters) adds < 5 MB, so this factor only matters for the largest networks.
+WEIGHT_COPIES = 6
+# TensorFlow keeps each layer's output for the backward pass and allocates the gradients of the
+# same size; with the float32 input batch, the one-hot labels and the allocator's slack, the fit's
+# peak over the model was measured at ~3.2 times the forward activations of one batch
+# (book network at batch 64 and 512, no_pooling at batch 64).
+ACTIVATION_COPIES = 4
+FIXED_OVERHEAD_MB = 60  # tf.data pipelines, the fit's and evaluation's graphs, the progress events
+EVAL_BATCH = 500  # `dashboard.training.EVAL_BATCH`: validation and test passes, forward only
+DATA_COPIES = 2  # the worker's copy of the data, and the training slice as a TensorFlow constant
+# The server itself while a room browses: 244 MB measured (issue 25, every page, full MNIST),
+# plus the Dask scheduler and client that hand out the jobs.
+SERVER_RESERVE_MB = 300
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The memory budget of a process: its limit and what is in use, in bytes, and where they come from."""
+
+    limit: int
+    used: int
+    source: str  # "cgroup v2 /sys/fs/cgroup/…", "cgroup v1 …", "the machine (/proc/meminfo)", "MEMORY_BUDGET_MB"
+    limited: bool  # True when a cgroup (or the operator) sets the limit, False for the machine's memory
+
+    def describe(self) -> str:
+        """One plain line: '690 MB (memory cgroup limit), 244 MB in use'."""
+        what = "memory cgroup limit" if self.limited and self.source.startswith("cgroup") else (
+            BUDGET_VAR if self.limited else "this machine's memory")
+        return f"{self.limit / MB:,.0f} MB ({what}), {self.used / MB:,.0f} MB in use"
+
+
+def _read_int(path: Path) -> int | None:
+    """A cgroup file's number; None for "max", a missing file or anything unreadable."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text == "max":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return None if value >= NO_LIMIT else value
+
+
+def cgroup_groups(proc_cgroup: str) -> tuple[str | None, str | None]:
+    """(v1 memory group path, v2 group path) of a `/proc/<pid>/cgroup` text; None where absent."""
+    v1 = v2 = None
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and controllers == "":
+            v2 = path
+        elif "memory" in controllers.split(","):
+            v1 = path
+    return v1, v2
+
+
+def _ancestors(base: Path, group: str) -> list[Path]:
+    """The group's directory under `base` and each parent up to `base` (the group first).
+
+    In a container with its own cgroup namespace the path may name a group that is not under
+    this mount: then the mount's root is the process's group.
+    """
+    parts = [part for part in group.split("/") if part]
+    found = [base.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+    return [path for path in found if path.is_dir()] or [base]
+
+
+def _tightest(groups: list[Path], limit_file: str, usage_file: str) -> tuple[int, int, Path] | None:
+    """(limit, use, group) of the group with the smallest limit among `groups`; None if none has one."""
+    best = None
+    for group in groups:
+        limit = _read_int(group / limit_file)
+        if limit is not None and (best is None or limit < best[0]):
+            best = (limit, _read_int(group / usage_file) or 0, group)
+    return best
+
+
+def machine_memory(meminfo: str) -> tuple[int, int]:
+    """(total, in use) in bytes from a `/proc/meminfo` text (in use: MemTotal - MemAvailable)."""
+    fields = {}
+    for line in meminfo.splitlines():
+        name, _, rest = line.partition(":")
+        number = rest.split()
+        if number and number[0].isdigit():
+            fields[name.strip()] = int(number[0]) * 1024  # kB
+    total = fields.get("MemTotal", 0)
+    return total, max(0, total - fields.get("MemAvailable", fields.get("MemFree", total)))
+
+
+def read_memory(root: str | os.PathLike = "/sys/fs/cgroup", proc_cgroup: str | os.PathLike = "/proc/self/cgroup",
+                meminfo: str | os.PathLike = "/proc/meminfo", environ: dict[str, str] | None = None) -> Memory:
+    """This process's memory budget (see the module docstring); never raises."""
+    environ = os.environ if environ is None else environ
+    root = Path(root)
+    try:
+        v1, v2 = cgroup_groups(Path(proc_cgroup).read_text(encoding="utf-8"))
+    except OSError:
+        v1 = v2 = None
+    found = None
+    if v1 is not None and (root / "memory").is_dir():
+        hit = _tightest(_ancestors(root / "memory", v1), "memory.limit_in_bytes", "memory.usage_in_bytes")
+        found = None if hit is None else (*hit, "cgroup v1")
+    if found is None and v2 is not None:
+        hit = _tightest(_ancestors(root, v2), "memory.max", "memory.current")
+        found = None if hit is None else (*hit, "cgroup v2")
+    try:
+        total, in_use = machine_memory(Path(meminfo).read_text(encoding="ascii"))
+    except (OSError, UnicodeDecodeError):
+        total, in_use = 0, 0
+    if found is not None and (not total or found[0] < total):
+        limit, used, group, version = found
+        memory = Memory(limit, used, f"{version} {group}", True)
+    else:
+        memory = Memory(total, in_use, f"the machine ({meminfo})", False)
+    override = environ.get(BUDGET_VAR, "")
+    if override.strip().isdigit() and int(override) > 0:
+        memory = Memory(int(override) * MB, memory.used, BUDGET_VAR, True)
+    return memory
+
+
+# --- what a training needs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Need:
+    """A training's estimated peak in a fresh worker process, part by part, in bytes."""
+
+    runtime: int
+    data: int
+    weights: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        """The whole estimate."""
+        return self.runtime + self.data + self.weights + self.activations
+
+    def parts_mb(self) -> dict[str, int]:
+        """Each part in whole MB (for reports)."""
+        return {name: round(getattr(self, name) / MB) for name in ("runtime", "data", "weights", "activations")}
+
+
+def activation_floats(spec: NetworkSpec) -> int:
+    """Numbers one image produces on its way through `spec`: the input and every layer's output."""
+    total = INPUT_SIZE * INPUT_SIZE * INPUT_CHANNELS
+    for row in summarize(spec):
+        size = 1
+        for dim in row.output_shape[1:]:
+            size *= int(dim or 1)
+        total += size
+    return total
+
+
+def data_bytes(data: Any, train_size: int | None = None) -> int:
+    """Bytes of the data a worker holds for one training (`MnistData` or anything with its arrays)."""
+    arrays = [data.x_train, data.y_train, data.x_test, data.y_test]
+    held = sum(int(array.nbytes) for array in arrays)
+    n = len(data.x_train) if train_size is None else min(train_size, len(data.x_train))
+    sliced = int(data.x_train[:n].nbytes + data.y_train[:n].nbytes)
+    return held + (DATA_COPIES - 1) * sliced
+
+
+def training_need(spec: NetworkSpec, settings: Any, data: Any) -> Need:
+    """The estimated peak of training `spec` with `settings` on `data` in a fresh worker process."""
+    params = sum(row.params for row in summarize(spec))
+    per_image = activation_floats(spec) * 4
+    activations = max(settings.batch_size * per_image * ACTIVATION_COPIES, EVAL_BATCH * per_image * 2)
+    return Need(runtime=(RUNTIME_MB + FIXED_OVERHEAD_MB) * MB, data=data_bytes(data, settings.train_size),
+                weights=params * 4 * WEIGHT_COPIES, activations=activations)
+
+
+# --- sharing the budget ---------------------------------------------------------------------
+
+
+def server_reserve(memory: Memory, own_rss: int = 0) -> int:
+    """Bytes kept for the server itself: what it uses now, at least `SERVER_RESERVE_MB`."""
+    return max(SERVER_RESERVE_MB * MB, own_rss)
+
+
+def slot_bytes(memory: Memory, slots: int, own_rss: int = 0) -> int:
+    """Bytes each of `slots` concurrent trainings may use: the limit less the server's reserve, shared."""
+    return max(0, (memory.limit - server_reserve(memory, own_rss)) // max(1, slots))
+
+
+ADVICE = ("pick a run that is already trained (the shipped runs on Compare, Feature maps and Inside), "
+          "a smaller batch size or a smaller network, run the app on your own computer "
+          "(streamlit run streamlit_app.py), or give it a workshop's Dask cluster (docs/deployment.md)")
+
+
+def refusal(need: Need, slot: int, memory: Memory, slots: int = 1) -> str | None:
+    """Why a training needing `need` cannot run in a share of `slot` bytes (one sentence), or None if it fits."""
+    if need.total <= slot:
+        return None
+    shared = f", shared by {slots} trainings at once" if slots > 1 else ""
+    return (f"Not enough memory for this training: this server has {memory.limit / MB:,.0f} MB, about "
+            f"{slot / MB:,.0f} MB of it for a training{shared}, and training this network needs about "
+            f"{need.total / MB:,.0f} MB. Instead: {ADVICE}.")
+
+
+def out_of_memory(need_bytes: int, memory: Memory, slot: int) -> str:
+    """The reason of a training whose worker was killed for memory (one sentence with the numbers)."""
+    return (f"the training ran out of memory: this server has {memory.limit / MB:,.0f} MB ({slot / MB:,.0f} MB "
+            f"for a training), training this network needs about {need_bytes / MB:,.0f} MB; nothing was stored. "
+            f"Instead: {ADVICE}")

@@ -1,0 +1,136 @@
+"""The app's default job cluster: its own worker processes on loopback, with a memory budget (dashboard.jobs).
+
+Slow tests start and stop their own worker pool (through `JobManager` with no client given) and
+train the tiny network on the embedded subset. The quick test refuses a training at `submit`
+from the memory budget alone, with no cluster.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import psutil
+import pytest
+
+from dashboard import jobs as jobs_mod
+from dashboard.cache import ModelCache
+from dashboard.data import MnistData, load_mnist
+from dashboard.job_task import POOL_LABEL
+from dashboard.jobs import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
+from dashboard.memory_budget import MB, Memory, Need
+from dashboard.spec import BOOK, PRESETS
+from dashboard.training import TRAIN_PRESETS, TrainSettings, train
+
+TINY = PRESETS["tiny"]
+QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def data() -> MnistData:
+    return load_mnist("embedded")
+
+
+@pytest.fixture
+def cache(tmp_path) -> ModelCache:
+    return ModelCache(root=tmp_path / "cache", shipped_root=None)
+
+
+@pytest.fixture
+def pool_env(monkeypatch):
+    """The app's defaults: no configured scheduler, no in-process opt-in."""
+    for name in ("DASK_SCHEDULER_ADDRESS", jobs_mod.IN_PROCESS_VAR, "MEMORY_BUDGET_MB"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def listening(process: psutil.Process) -> list[tuple[str, int]]:
+    return [(c.laddr.ip, c.laddr.port) for c in process.net_connections() if c.status == psutil.CONN_LISTEN]
+
+
+def oom_score_adj() -> str:
+    with open("/proc/self/oom_score_adj", encoding="ascii") as handle:
+        return handle.read().strip()
+
+
+@pytest.mark.slow
+def test_by_default_a_run_trains_in_a_worker_process_on_loopback_with_the_same_weights(pool_env, cache, data):
+    manager = JobManager(cache)
+    try:
+        status = manager.submit(TINY, QUICK, data, session="pool")
+        assert manager.where == POOL_WHERE and not manager.remote
+        done = manager.wait(status.id, 240)
+        assert done.state == DONE and done.stored, done.message
+        assert done.record.trained_on.startswith("tls://127.0.0.1:") and POOL_LABEL in done.record.trained_on
+        cache.load_model(status.key)  # the bytes from the worker are a sound model
+        # the same run trained here gives the same numbers: every random draw comes from its seed
+        direct = train(TINY, QUICK, data)
+        assert done.record.history == direct.history and done.record.test_accuracy == direct.test_accuracy
+        client = manager.client()
+        workers = client.run(lambda: (os.getpid(), oom_score_adj()))
+        if not workers:  # the idle worker may have been retired already: a task starts one again
+            client.submit(sum, [1, 2], pure=False).result(timeout=120)
+            workers = client.run(lambda: (os.getpid(), oom_score_adj()))
+        assert workers and all(pid != os.getpid() and score == "1000" for pid, score in workers.values())
+        server = psutil.Process()
+        sockets = listening(server) + [s for child in server.children(recursive=True) for s in listening(child)]
+        assert sockets and all(host == "127.0.0.1" for host, _ in sockets), sockets
+        assert client.scheduler.address.startswith("tls://127.0.0.1:")
+    finally:
+        manager.close()
+
+
+@pytest.mark.slow
+def test_a_worker_past_its_memory_share_fails_the_job_with_the_reason_and_nothing_is_stored(
+        pool_env, cache, data, monkeypatch):
+    # The estimate is made wrong on purpose (10 MB), so the job starts; the worker's share is
+    # 200 MB, less than TensorFlow alone: its guard ends it and the server goes on.
+    monkeypatch.setattr(jobs_mod, "training_need", lambda *args: Need(10 * MB, 0, 0, 0))
+    monkeypatch.setattr(jobs_mod, "own_rss", lambda: 0)  # this test process may hold TensorFlow already
+    memory = Memory(limit=500 * MB, used=0, source="test", limited=True)
+    manager = JobManager(cache, memory=memory)
+    try:
+        assert manager.slot == 200 * MB
+        status = manager.submit(TINY, QUICK, data, session="short")
+        failed = manager.wait(status.id, 240)
+        assert failed.state == FAILED, failed.describe()
+        assert failed.message.startswith("the training ran out of memory: this server has 500 MB (200 MB for a "
+                                         "training), training this network needs about"), failed.message
+        assert "nothing was stored" in failed.message and "shipped runs" in failed.message
+        assert cache.get(status.key) is None
+        assert not (cache.root.exists() and any(cache.root.iterdir()))
+        # the server keeps serving: the pool starts a new worker for the next piece of work
+        assert manager.client().submit(sum, [1, 2], pure=False).result(timeout=120) == 3
+    finally:
+        manager.close()
+
+
+class IdleClient:
+    """Enough of a Dask client for `JobManager` to refuse at submit without a cluster."""
+
+    status = "running"
+    cluster = None
+    scheduler = type("S", (), {"address": "inproc://idle"})()
+
+    def subscribe_topic(self, topic, handler):
+        pass
+
+    def submit(self, *args, **kwargs):
+        raise AssertionError("nothing may be submitted")
+
+
+def test_a_training_larger_than_its_share_is_refused_at_submit_with_the_numbers(cache, data, monkeypatch):
+    monkeypatch.setenv("MAX_CONCURRENT_TRAININGS", "1")
+    monkeypatch.setattr(jobs_mod, "own_rss", lambda: 0)
+    full = MnistData(np.zeros((60_000, 28, 28), np.uint8), np.zeros(60_000, np.uint8),
+                     np.zeros((10_000, 28, 28), np.uint8), np.zeros(10_000, np.uint8), "file", "full.npz")
+    small_box = JobManager(cache, client=IdleClient(), memory=Memory(600 * MB, 250 * MB, "cgroup v2 /box", True))
+    big_batch = TrainSettings.from_dict({**TRAIN_PRESETS["fast"].to_dict(), "batch_size": 4096})
+    with pytest.raises(NotEnoughMemory, match="this server has 600 MB, about 300 MB of it for a training") as err:
+        small_box.submit(BOOK, big_batch, full, session="s")
+    assert "smaller batch size" in str(err.value) and small_box.jobs() == []
+    monkeypatch.setenv("MAX_CONCURRENT_TRAININGS", "2")
+    shared = JobManager(cache, client=IdleClient(), memory=Memory(1100 * MB, 0, "cgroup v2 /box", True))
+    assert shared.slot == 400 * MB  # two trainings at once: each gets half of what the server leaves
+    with pytest.raises(NotEnoughMemory, match="shared by 2 trainings at once"):
+        shared.submit(BOOK, TRAIN_PRESETS["fast"], full, session="s")
+    assert "400 MB each (2 at once)" in shared.describe_budget()
