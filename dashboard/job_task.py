@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from dashboard.data import MnistData, load_mnist
@@ -132,12 +130,9 @@ class _Reporter:
 
 def model_bytes(model: Any) -> bytes:
     """The `.keras` file of `model` as the cache stores it (weights and architecture only)."""
-    from dashboard.cache import save_model
+    from dashboard.cache import model_file_bytes
 
-    with tempfile.TemporaryDirectory(prefix="convnet-job-") as tmp:
-        path = Path(tmp) / "model.keras"
-        save_model(model, path)
-        return path.read_bytes()
+    return model_file_bytes(model)
 
 
 def run_job(
@@ -190,3 +185,15 @@ def run_job(
     payload = model_bytes(result.model)
     del result
     return {"record_json": record.to_json(), "model": payload}
+
+
+def measure_import(data: bytes, filename: str, mnist: MnistData) -> dict[str, Any]:
+    """Load and measure an uploaded model file in this worker: {"scores": {…}, "test_accuracy": float, "model": bytes}.
+
+    Plain data only (the app checks it, `dashboard.jobs.JobManager.measure_import`); raises
+    `ModelFileError` for a file Keras refuses.
+    """
+    from dashboard.imported import measure_file
+
+    measured = measure_file(data, filename, mnist)
+    return {"scores": measured.scores, "test_accuracy": float(measured.test_accuracy), "model": measured.model}

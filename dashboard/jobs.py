@@ -75,7 +75,16 @@ from dashboard.job_cluster import (  # noqa: F401 - local_cluster_client re-expo
     worker_pool_client,
 )
 from dashboard.job_guard import MEMORY_TOPIC
-from dashboard.memory_budget import MB, Memory, out_of_memory, read_memory, refusal, slot_bytes, training_need
+from dashboard.memory_budget import (
+    MB,
+    Memory,
+    import_need,
+    out_of_memory,
+    read_memory,
+    refusal,
+    slot_bytes,
+    training_need,
+)
 from dashboard.job_result import JobResultError, check_result
 from dashboard.job_task import (
     PROGRESS_TOPIC,
@@ -83,6 +92,7 @@ from dashboard.job_task import (
     JobCancelled,
     MemoryRefused,
     cancel_event_name,
+    measure_import,
     run_job,
 )
 from dashboard.spec import NetworkSpec, validate
@@ -342,6 +352,41 @@ class JobManager:
                 self.notice = f"Lost the Dask cluster ({type(err).__name__}: {str(err)[:150]}); {self._instead()}."
                 self._client = None
 
+    # --- imported models ---------------------------------------------------------------------
+
+    def measure_import(self, data: bytes, filename: str, mnist: MnistData) -> Any:
+        """Load and measure an uploaded model file on the cluster (never in this process): an `imported.Measured`.
+
+        Raises `ModelFileError` when the worker refuses the file, ran out of memory or returned
+        anything but plain scores, an accuracy and model bytes.
+        """
+        from distributed.scheduler import KilledWorker
+
+        from dashboard.imported import SCALINGS, Measured
+        from dashboard.modelfile import ModelFileError
+
+        client = self.client()
+        key = f"convnet-import-{uuid.uuid4().hex[:12]}"
+        future = client.submit(measure_import, data, filename, self._data_future(client, mnist), key=key, pure=False)
+        try:
+            result = future.result()
+        except KilledWorker:
+            reason = self._memory_death(key, "", import_need(len(data), mnist), "measuring this model")
+            raise ModelFileError(reason or "the worker measuring this model died; nothing was stored") from None
+        finally:
+            future.release()
+            self._release_data_when_idle()
+        scores = result.get("scores") if isinstance(result, dict) else None
+        try:
+            scores = {name: {"accuracy": float(v["accuracy"]), "loss": float(v["loss"])}
+                      for name, v in scores.items() if name in SCALINGS}
+            accuracy, model = float(result["test_accuracy"]), result["model"]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            scores, accuracy, model = {}, float("nan"), None
+        if not scores or not 0.0 <= accuracy <= 1.0 or type(model) is not bytes:
+            raise ModelFileError("the worker's measurement of this model is not the plain data the app expects")
+        return Measured(scores, accuracy, model)
+
     # --- progress and results ---------------------------------------------------------------
 
     def _on_progress(self, event: Any) -> None:
@@ -368,15 +413,13 @@ class JobManager:
             with self._lock:
                 self._short[message["worker"]] = message
 
-    def _memory_death(self, job: _Job) -> str | None:
-        """The out-of-memory reason when the job's worker was ended by its guard, else None."""
-        address = job.status.trained_on.split(" ")[0]
-        task = f"convnet-train-{job.status.id}"
+    def _memory_death(self, task: str, address: str, need: int, what: str = "training this network") -> str | None:
+        """The out-of-memory reason when the worker running `task` (at `address`) was ended by its guard, else None."""
         with self._lock:
             hit = [m for a, m in self._short.items() if a == address or task in map(str, m.get("tasks", ()))]
         if not hit:
             return None
-        return out_of_memory(max(job.need, int(hit[0].get("used", 0) or 0)), self.memory, self.slot)
+        return out_of_memory(max(need, int(hit[0].get("used", 0) or 0)), self.memory, self.slot, what)
 
     def _on_done(self, job: _Job, future: Any) -> None:
         """The future finished (in a Dask thread): store the run, or record why not."""
@@ -436,7 +479,7 @@ class JobManager:
 
     def _death_reason(self, job: _Job) -> str:
         """Why a job whose worker died failed: out of memory (with the numbers) when that is known."""
-        short = self._memory_death(job)
+        short = self._memory_death(f"convnet-train-{job.status.id}", job.status.trained_on.split(" ")[0], job.need)
         if short is not None:
             return short
         if self.pooled:  # nothing else ends this server's workers: the kernel's OOM killer picks them first

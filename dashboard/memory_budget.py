@@ -215,6 +215,11 @@ def training_need(spec: NetworkSpec, settings: Any, data: Any) -> Need:
                 weights=params * 4 * WEIGHT_COPIES, activations=activations)
 
 
+def import_need(file_bytes: int, data: Any) -> int:
+    """The estimated peak of loading and measuring a model file of `file_bytes` on `data` in a fresh worker."""
+    return (RUNTIME_MB + FIXED_OVERHEAD_MB) * MB + data_bytes(data) + file_bytes * WEIGHT_COPIES
+
+
 # --- sharing the budget ---------------------------------------------------------------------
 
 
@@ -243,8 +248,8 @@ def refusal(need: Need, slot: int, memory: Memory, slots: int = 1) -> str | None
             f"{need.total / MB:,.0f} MB. Instead: {ADVICE}.")
 
 
-def out_of_memory(need_bytes: int, memory: Memory, slot: int) -> str:
-    """The reason of a training whose worker was killed for memory (one sentence with the numbers)."""
-    return (f"the training ran out of memory: this server has {memory.limit / MB:,.0f} MB ({slot / MB:,.0f} MB "
-            f"for a training), training this network needs about {need_bytes / MB:,.0f} MB; nothing was stored. "
-            f"Instead: {ADVICE}")
+def out_of_memory(need_bytes: int, memory: Memory, slot: int, what: str = "training this network") -> str:
+    """The reason of a job whose worker was ended for memory (one sentence with the numbers)."""
+    work = "training" if what.startswith("training") else "measurement"
+    return (f"the {work} ran out of memory: this server has {memory.limit / MB:,.0f} MB ({slot / MB:,.0f} MB "
+            f"for a job), {what} needs about {need_bytes / MB:,.0f} MB; nothing was stored. Instead: {ADVICE}")

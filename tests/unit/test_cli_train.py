@@ -29,8 +29,8 @@ def run_json(capsys, *args: str) -> dict:
 @pytest.mark.slow  # trains
 def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
     first = run_json(capsys, *TINY_ARGS)
-    assert set(first) == {"key", "cache_hit", "stored", "history", "test_accuracy", "train_seconds", "params",
-                          "trained_on", "queued_seconds"}
+    assert set(first) == {"key", "seed", "cache_hit", "stored", "trained", "diagnosis", "dead_channels", "history",
+                          "test_accuracy", "train_seconds", "params", "trained_on", "queued_seconds"}
     assert first["cache_hit"] is False and first["stored"] is True and first["params"] == 14_410
     assert POOL_LABEL in first["trained_on"] and first["queued_seconds"] >= 0
     assert all(len(v) == 1 for v in first["history"].values())

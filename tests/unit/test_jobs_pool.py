@@ -94,7 +94,7 @@ def test_a_worker_past_its_memory_share_fails_the_job_with_the_reason_and_nothin
         failed = manager.wait(status.id, 240)
         assert failed.state == FAILED, failed.describe()
         assert failed.message.startswith("the training ran out of memory: this server has 500 MB (200 MB for a "
-                                         "training), training this network needs about"), failed.message
+                                         "job), training this network needs about"), failed.message
         assert "nothing was stored" in failed.message and "shipped runs" in failed.message
         assert cache.get(status.key) is None
         assert not (cache.root.exists() and any(cache.root.iterdir()))

@@ -108,4 +108,5 @@ def test_a_training_that_does_not_fit_its_share_is_refused_with_the_numbers_and_
     assert reason.startswith("Not enough memory for this training: this server has 690 MB")
     assert "needs about 520 MB" in reason and "shipped runs" in reason and "smaller batch" in reason
     assert mb.refusal(need, 600 * MB, memory) is None
-    assert "ran out of memory: this server has 690 MB" in mb.out_of_memory(need.total, memory, slot)
+    assert "training ran out of memory: this server has 690 MB" in mb.out_of_memory(need.total, memory, slot)
+    assert mb.out_of_memory(need.total, memory, slot, "measuring this model").startswith("the measurement ran out")
