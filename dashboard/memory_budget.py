@@ -32,23 +32,25 @@ MB = 2**20
 NO_LIMIT = 2**60  # cgroup v1 writes 9223372036854771712 (page-rounded 2**63 - 1) for "no limit"
 BUDGET_VAR = "MEMORY_BUDGET_MB"
 
-# Measured with benchmarks/worker_memory.py (2 cores, tensorflow-cpu 2.21, Keras 3, Python 3.11):
-# a fresh process after importing `dashboard`, Dask's worker and TensorFlow with Keras, before any
-# data or model (RSS 347-352 MB on three runs); a Dask worker process adds its own threads and
-# buffers on top (the idle worker measured 112 MB before TensorFlow, vs 95 MB for a bare process).
-RUNTIME_MB = 370
+# Measured with benchmarks/worker_memory.py (2 cores, tensorflow-cpu 2.21, Keras 3, Python 3.11,
+# the book network with the `fast` preset on full MNIST, two malloc arenas as the pool's workers
+# have). Anonymous memory, which is what the worker's guard counts (TensorFlow's libraries add
+# ~440 MB of pages read from disk, which the kernel can drop and every process shares):
+# Python with `dashboard` and Dask 42 MB; TensorFlow and Keras imported 237 MB; a Dask worker
+# process adds its threads and buffers (~15 MB more).
+RUNTIME_MB = 255
+# The fit on top of the data: 126 MB for the book network at batch 64 (its weights and one
+# batch's activations are ~10 MB of it): the compiled training step, tf.data's pipelines and
+# TensorFlow's allocator. The test evaluation and the dead-channel count add ~15 MB more.
+FIXED_OVERHEAD_MB = 130
 # A Keras model holds its weights, their gradients, the optimizer's slots (RMSprop one, Adam two)
-# and the compiled step's copies; saving adds the `.keras` bytes. Measured: the book network
-# (93,322 parameters) adds < 5 MB, so this factor only matters for the largest networks.
+# and the compiled step's copies; saving adds the `.keras` bytes.
 WEIGHT_COPIES = 6
-# TensorFlow keeps each layer's output for the backward pass and allocates the gradients of the
-# same size; with the float32 input batch, the one-hot labels and the allocator's slack, the fit's
-# peak over the model was measured at ~3.2 times the forward activations of one batch
-# (book network at batch 64 and 512, no_pooling at batch 64).
+# TensorFlow keeps each layer's output of a batch for the backward pass and allocates gradients
+# of the same size, with the float32 input and the allocator's slack.
 ACTIVATION_COPIES = 4
-FIXED_OVERHEAD_MB = 60  # tf.data pipelines, the fit's and evaluation's graphs, the progress events
 EVAL_BATCH = 500  # `dashboard.training.EVAL_BATCH`: validation and test passes, forward only
-DATA_COPIES = 2  # the worker's copy of the data, and the training slice as a TensorFlow constant
+DATA_COPIES = 1  # the worker's own copy; training gathers its batches from it (`training._gathered`)
 # The server itself while a room browses: 244 MB measured (issue 25, every page, full MNIST),
 # plus the Dask scheduler and client that hand out the jobs.
 SERVER_RESERVE_MB = 300
@@ -186,15 +188,25 @@ class Need:
         return {name: round(getattr(self, name) / MB) for name in ("runtime", "data", "weights", "activations")}
 
 
-def activation_floats(spec: NetworkSpec) -> int:
-    """Numbers one image produces on its way through `spec`: the input and every layer's output."""
-    total = INPUT_SIZE * INPUT_SIZE * INPUT_CHANNELS
+def layer_sizes(spec: NetworkSpec) -> list[int]:
+    """Numbers one image is at each step through `spec`: the input, then every layer's output."""
+    sizes = [INPUT_SIZE * INPUT_SIZE * INPUT_CHANNELS]
     for row in summarize(spec):
         size = 1
         for dim in row.output_shape[1:]:
             size *= int(dim or 1)
-        total += size
-    return total
+        sizes.append(size)
+    return sizes
+
+
+def activation_floats(spec: NetworkSpec) -> int:
+    """Numbers one image produces on its way through `spec`: the input and every layer's output."""
+    return sum(layer_sizes(spec))
+
+
+def largest_layer(spec: NetworkSpec) -> int:
+    """Numbers of the largest single step (input or a layer's output) of one image through `spec`."""
+    return max(layer_sizes(spec))
 
 
 def data_bytes(data: Any, train_size: int | None = None) -> int:
@@ -210,7 +222,10 @@ def training_need(spec: NetworkSpec, settings: Any, data: Any) -> Need:
     """The estimated peak of training `spec` with `settings` on `data` in a fresh worker process."""
     params = sum(row.params for row in summarize(spec))
     per_image = activation_floats(spec) * 4
-    activations = max(settings.batch_size * per_image * ACTIVATION_COPIES, EVAL_BATCH * per_image * 2)
+    # a forward-only pass reuses the fit's freed buffers: measured +15 MB for the book network,
+    # whose largest output at the evaluation's batch is 43 MB
+    evaluation = EVAL_BATCH * largest_layer(spec) * 4
+    activations = max(settings.batch_size * per_image * ACTIVATION_COPIES, evaluation)
     return Need(runtime=(RUNTIME_MB + FIXED_OVERHEAD_MB) * MB, data=data_bytes(data, settings.train_size),
                 weights=params * 4 * WEIGHT_COPIES, activations=activations)
 

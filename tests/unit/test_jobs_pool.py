@@ -16,11 +16,14 @@ import pytest
 from dashboard import jobs as jobs_mod
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData, load_mnist
+from dashboard.imported import import_model
 from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
 from dashboard.memory_budget import MB, Memory, Need
+from dashboard.modelfile import ModelFileError, sha256
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TRAIN_PRESETS, TrainSettings, train
+from tests import keras_models as km
 
 TINY = PRESETS["tiny"]
 QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)
@@ -81,7 +84,7 @@ def test_by_default_a_run_trains_in_a_worker_process_on_loopback_with_the_same_w
 
 @pytest.mark.slow
 def test_a_worker_past_its_memory_share_fails_the_job_with_the_reason_and_nothing_is_stored(
-        pool_env, cache, data, monkeypatch):
+        pool_env, tmp_path, cache, data, monkeypatch):
     # The estimate is made wrong on purpose (10 MB), so the job starts; the worker's share is
     # 200 MB, less than TensorFlow alone: its guard ends it and the server goes on.
     monkeypatch.setattr(jobs_mod, "training_need", lambda *args: Need(10 * MB, 0, 0, 0))
@@ -98,8 +101,32 @@ def test_a_worker_past_its_memory_share_fails_the_job_with_the_reason_and_nothin
         assert "nothing was stored" in failed.message and "shipped runs" in failed.message
         assert cache.get(status.key) is None
         assert not (cache.root.exists() and any(cache.root.iterdir()))
+        # an import under the same share: its worker is ended too, the file is not stored
+        model_file = km.save(km.book(), tmp_path, "stranger", "keras").read_bytes()
+        with pytest.raises(ModelFileError, match="^the measurement ran out of memory: this server has 500 MB"):
+            import_model(model_file, "stranger.keras", data, cache, measure=manager.measure_import)
+        assert cache.get(sha256(model_file)) is None and not (cache.root.exists() and any(cache.root.iterdir()))
         # the server keeps serving: the pool starts a new worker for the next piece of work
         assert manager.client().submit(sum, [1, 2], pure=False).result(timeout=120) == 3
+    finally:
+        manager.close()
+
+
+@pytest.mark.slow
+def test_an_imported_model_is_loaded_and_measured_in_a_worker_as_it_would_be_here(pool_env, tmp_path, data):
+    model_file = km.save(km.book(), tmp_path, "mine", "keras").read_bytes()
+    here, _ = import_model(model_file, "mine.keras", data, ModelCache(root=tmp_path / "here", shipped_root=None))
+    cache = ModelCache(root=tmp_path / "pool", shipped_root=None)
+    manager = JobManager(cache)
+    try:
+        record, hit = import_model(model_file, "mine.keras", data, cache, measure=manager.measure_import)
+        assert not hit and manager.where == POOL_WHERE
+        assert record.key == here.key == sha256(model_file) and record.test_accuracy == here.test_accuracy
+        assert record.imported.scaling_scores == here.imported.scaling_scores
+        assert record.imported.scaling == here.imported.scaling
+        cache.load_model(record.key)  # the stored bytes are a loadable model
+        with pytest.raises(ModelFileError, match="Keras cannot load|not a"):  # a refusal comes back as one
+            manager.measure_import(b"PK\x03\x04 not a model", "broken.keras", data)
     finally:
         manager.close()
 
