@@ -29,7 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links  # noqa: E402
+from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links, start_server  # noqa: E402,E501
 from dashboard.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20
@@ -107,26 +107,8 @@ class Sampler:
 
 
 def start(box: Box, port: int, log: Path, in_process: bool) -> subprocess.Popen:
-    import urllib.request
-
-    env = {**os.environ, "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="convnet-box-cache-"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    if in_process:
-        env["JOBS_IN_PROCESS"] = "1"
-    command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
-                               preexec_fn=box.enter)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"streamlit did not start; see {log}")
+    """The app's server in the box (the worker processes it starts are in the box too)."""
+    return start_server(ROOT, port, log, {"JOBS_IN_PROCESS": "1"} if in_process else {}, preexec_fn=box.enter)
 
 
 def alive(base: str) -> bool:

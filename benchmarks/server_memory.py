@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -119,13 +120,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(app_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="convnet-bench-srv-"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def start_server(app_dir: Path, port: int, log: Path, environ: dict[str, str] | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
+    """`streamlit run` of `app_dir` on loopback `port` (extra `environ`; `preexec_fn` runs in the child first)."""
+    env = {**os.environ, "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="convnet-bench-srv-"), "TF_CPP_MIN_LOG_LEVEL": "2",
+           **(environ or {})}
     # The shipped runs are read from the checkout; trained runs (none here) would go to a temp dir.
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=app_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(command, cwd=app_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
+                               preexec_fn=preexec_fn)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:

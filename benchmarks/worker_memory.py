@@ -19,21 +19,20 @@ import json
 import os
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
 
+from benchmarks.train_memory import PeakWatcher  # noqa: E402
 from dashboard.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20
 
 
-class Peak:
+class Peak(PeakWatcher):
     """Anonymous memory of this process (what `dashboard.job_guard` watches) every 10 ms, and RSS.
 
     `take()` returns (anonymous now, anonymous peak since the last take, RSS now) in MB: RSS adds
@@ -41,14 +40,7 @@ class Peak:
     """
 
     def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self.peak = max(self.peak, anonymous_bytes())
-            time.sleep(0.01)
+        super().__init__(anonymous_bytes, 0.01)
 
     def take(self) -> tuple[float, float, float]:
         now = anonymous_bytes()

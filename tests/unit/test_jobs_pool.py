@@ -15,7 +15,7 @@ import pytest
 
 from dashboard import jobs as jobs_mod
 from dashboard.cache import ModelCache
-from dashboard.data import MnistData, load_mnist
+from dashboard.data import MnistData
 from dashboard.imported import import_model
 from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
@@ -24,19 +24,10 @@ from dashboard.modelfile import ModelFileError, sha256
 from dashboard.spec import BOOK, PRESETS
 from dashboard.training import TRAIN_PRESETS, TrainSettings, train
 from tests import keras_models as km
+from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 TINY = PRESETS["tiny"]
 QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)
-
-
-@pytest.fixture(scope="module")
-def data() -> MnistData:
-    return load_mnist("embedded")
-
-
-@pytest.fixture
-def cache(tmp_path) -> ModelCache:
-    return ModelCache(root=tmp_path / "cache", shipped_root=None)
 
 
 @pytest.fixture
