@@ -20,7 +20,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from dashboard.data import MnistData, load_mnist
+from dashboard.data import MnistData, load_mnist, read_npz
 from dashboard.job_guard import POOL_VAR  # "1" in the worker processes of the app's own pool
 
 PROGRESS_TOPIC = "convnet-job-progress"
@@ -55,8 +55,11 @@ _own_data: dict[str, MnistData] = {}  # this worker process's own MNIST, loaded 
 _own_data_lock = threading.Lock()
 
 
-def _worker_data(source: str) -> MnistData:
-    """The worker's own MNIST: the embedded subset, or `load_mnist("auto")` (its `MNIST_NPZ`)."""
+def _worker_data(source: str, path: str = "") -> MnistData:
+    """The worker's own MNIST: the file at `path` (a worker of the app's own pool reads the app's file), else
+    the embedded subset, or `load_mnist("auto")` (its `MNIST_NPZ`)."""
+    if path:
+        return read_npz(path, source=source)  # not kept: the pool's worker is retired when idle
     wanted = "embedded" if source == "embedded" else "auto"
     with _own_data_lock:
         if wanted not in _own_data:
@@ -145,11 +148,13 @@ def run_job(
     data_source: str,
     submitted_at: float,
     need_bytes: int = 0,
+    data_path: str = "",
 ) -> dict[str, Any]:
     """Train one run; return {"record_json": str, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
 
     `data` is the app's data scattered to the cluster, or None: then the worker uses its own
-    (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`. A worker whose own
+    (`MNIST_NPZ`, or the app's own file at `data_path`: the app's worker pool, on its machine)
+    and refuses when its fingerprint is not `fingerprint`. A worker whose own
     memory budget (`dashboard.memory_budget.read_memory`) is below `need_bytes` refuses too.
     """
     from dashboard.runs import make_record
@@ -162,7 +167,7 @@ def run_job(
     reporter.check_cancel(force=True)
     check_memory(need_bytes, where)
     if data is None:
-        data = _worker_data(data_source)
+        data = _worker_data(data_source, data_path)
     check_data(data, fingerprint, where)
     net, how = NetworkSpec.from_dict(spec), TrainSettings.from_dict(settings)
     reporter.send({"state": "running", "where": where, "queued_seconds": queued}, force=True)
@@ -187,13 +192,16 @@ def run_job(
     return {"record_json": record.to_json(), "model": payload}
 
 
-def measure_import(data: bytes, filename: str, mnist: MnistData) -> dict[str, Any]:
+def measure_import(data: bytes, filename: str, mnist: MnistData | str) -> dict[str, Any]:
     """Load and measure an uploaded model file in this worker: {"scores": {…}, "test_accuracy": float, "model": bytes}.
 
-    Plain data only (the app checks it, `dashboard.jobs.JobManager.measure_import`); raises
+    `mnist` is the app's data, or the path of its file. Plain data only (the app checks it,
+    `dashboard.jobs.JobManager.measure_import`); raises
     `ModelFileError` for a file Keras refuses.
     """
     from dashboard.imported import measure_file
 
+    if isinstance(mnist, str):  # the app's worker pool reads the app's data file itself
+        mnist = read_npz(mnist)
     measured = measure_file(data, filename, mnist)
     return {"scores": measured.scores, "test_accuracy": float(measured.test_accuracy), "model": measured.model}

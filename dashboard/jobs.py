@@ -315,10 +315,11 @@ class JobManager:
         future.add_done_callback(lambda f, job=job: self._on_done(job, f))
 
     def _submit_future(self, client: Any, job: _Job) -> Any:
-        data_ref = None if self.own_data else self._data_future(client, job.data)
+        path = self._data_path(job.data)
+        data_ref = None if self.own_data or path else self._data_future(client, job.data)
         return client.submit(
             run_job, job.status.id, job.status.key, job.spec.to_dict(), job.settings.to_dict(), data_ref,
-            job.data.fingerprint, job.data.source, job.status.submitted, job.need,
+            job.data.fingerprint, job.data.source, job.status.submitted, job.need, path,
             key=f"convnet-train-{job.status.id}", pure=False,
             fifo_timeout="0 ms",  # every job its own generation: trained in the order asked (the queue place shown)
         )
@@ -332,6 +333,11 @@ class JobManager:
     def pooled(self) -> bool:
         """True while jobs go to the app's own worker processes."""
         return self.where == POOL_WHERE
+
+    def _data_path(self, data: MnistData) -> str:
+        """The data's file when the app's own pool trains (same machine: a worker reads it, the server
+        holds no copy in the task graph and sends none), else "" (the data travels to the cluster)."""
+        return data.path if self.pooled and data.path and os.path.isfile(data.path) else ""
 
     def _data_future(self, client: Any, data: MnistData) -> Any:
         """The app's data on the cluster, sent once per fingerprint (at most two kept)."""
@@ -366,12 +372,17 @@ class JobManager:
         from dashboard.modelfile import ModelFileError
 
         client = self.client()
+        need = import_need(len(data), mnist)
+        reason = None if self.remote else refusal(need, self.slot, self.memory, self.slots, "measuring this model")
+        if reason is not None:
+            raise ModelFileError(reason)
         key = f"convnet-import-{uuid.uuid4().hex[:12]}"
-        future = client.submit(measure_import, data, filename, self._data_future(client, mnist), key=key, pure=False)
+        mnist_ref = self._data_path(mnist) or self._data_future(client, mnist)
+        future = client.submit(measure_import, data, filename, mnist_ref, key=key, pure=False)
         try:
             result = future.result()
         except KilledWorker:
-            reason = self._memory_death(key, "", import_need(len(data), mnist), "measuring this model")
+            reason = self._memory_death(key, "", need, "measuring this model")
             raise ModelFileError(reason or "the worker measuring this model died; nothing was stored") from None
         finally:
             future.release()

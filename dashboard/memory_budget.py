@@ -52,8 +52,9 @@ ACTIVATION_COPIES = 4
 EVAL_BATCH = 500  # `dashboard.training.EVAL_BATCH`: validation and test passes, forward only
 DATA_COPIES = 1  # the worker's own copy; training gathers its batches from it (`training._gathered`)
 # The server itself while a room browses: 244 MB measured (issue 25, every page, full MNIST),
-# plus the Dask scheduler and client that hand out the jobs.
-SERVER_RESERVE_MB = 300
+# plus the Dask scheduler and client that hand out the jobs: measured with benchmarks/box_memory.py
+# in a 690 MB cgroup, the server's RSS peaked at 393 MB (anonymous 314 MB) while handing out a job.
+SERVER_RESERVE_MB = 400
 
 
 @dataclass(frozen=True)
@@ -253,14 +254,16 @@ ADVICE = ("pick a run that is already trained (the shipped runs on Compare, Feat
           "(streamlit run streamlit_app.py), or give it a workshop's Dask cluster (docs/deployment.md)")
 
 
-def refusal(need: Need, slot: int, memory: Memory, slots: int = 1) -> str | None:
-    """Why a training needing `need` cannot run in a share of `slot` bytes (one sentence), or None if it fits."""
-    if need.total <= slot:
+def refusal(need: Need | int, slot: int, memory: Memory, slots: int = 1, what: str = "training this network") -> str | None:
+    """Why a job needing `need` (bytes, or a `Need`) cannot run in a share of `slot` bytes (one sentence), or None."""
+    total = need.total if isinstance(need, Need) else int(need)
+    if total <= slot:
         return None
-    shared = f", shared by {slots} trainings at once" if slots > 1 else ""
-    return (f"Not enough memory for this training: this server has {memory.limit / MB:,.0f} MB, about "
-            f"{slot / MB:,.0f} MB of it for a training{shared}, and training this network needs about "
-            f"{need.total / MB:,.0f} MB. Instead: {ADVICE}.")
+    shared = f", shared by {slots} jobs at once" if slots > 1 else ""
+    work = "this training" if what.startswith("training") else "this"
+    return (f"Not enough memory for {work}: this server has {memory.limit / MB:,.0f} MB, about "
+            f"{slot / MB:,.0f} MB of it for a job{shared}, and {what} needs about "
+            f"{total / MB:,.0f} MB. Instead: {ADVICE}.")
 
 
 def out_of_memory(need_bytes: int, memory: Memory, slot: int, what: str = "training this network") -> str:

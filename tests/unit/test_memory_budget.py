@@ -100,13 +100,14 @@ def test_the_estimate_grows_with_the_batch_the_network_and_the_data():
 def test_a_training_that_does_not_fit_its_share_is_refused_with_the_numbers_and_what_to_do():
     memory = mb.Memory(690 * MB, 200 * MB, "cgroup v2 /x", True)
     slot = mb.slot_bytes(memory, slots=1)
-    assert slot == 690 * MB - mb.SERVER_RESERVE_MB * MB
+    assert slot == 690 * MB - mb.SERVER_RESERVE_MB * MB == 290 * MB
     assert mb.slot_bytes(memory, slots=2) == slot // 2  # two trainings at once: two estimates
-    assert mb.slot_bytes(memory, slots=1, own_rss=500 * MB) == 190 * MB  # a server already using more
+    assert mb.slot_bytes(memory, slots=1, own_rss=600 * MB) == 90 * MB  # a server already using more
     need = mb.Need(runtime=400 * MB, data=60 * MB, weights=10 * MB, activations=50 * MB)
     reason = mb.refusal(need, slot, memory)
     assert reason.startswith("Not enough memory for this training: this server has 690 MB")
     assert "needs about 520 MB" in reason and "shipped runs" in reason and "smaller batch" in reason
     assert mb.refusal(need, 600 * MB, memory) is None
+    assert mb.refusal(need.total, 100 * MB, memory, what="measuring this model").startswith("Not enough memory for this:")
     assert "training ran out of memory: this server has 690 MB" in mb.out_of_memory(need.total, memory, slot)
     assert mb.out_of_memory(need.total, memory, slot, "measuring this model").startswith("the measurement ran out")
