@@ -29,7 +29,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links, start_server  # noqa: E402,E501
+from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links, start_server, stop_server  # noqa: E402,E501
 from dashboard.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20
@@ -211,11 +211,7 @@ def main() -> int:
         report["oom_kills_in_box"] = box.oom_kills()
         report["server_alive_at_end"] = server.poll() is None and alive(base)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server, 30)
         time.sleep(2)
         box.close()
     print(json.dumps(report, indent=1))

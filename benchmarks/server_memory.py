@@ -143,6 +143,15 @@ def start_server(app_dir: Path, port: int, log: Path, environ: dict[str, str] | 
     raise SystemExit(f"streamlit did not start; see {log}")
 
 
+def stop_server(server: subprocess.Popen, seconds: float = 20) -> None:
+    """Ask the server to stop; kill it after `seconds`."""
+    server.terminate()
+    try:
+        server.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def wait_rendered(page, timeout: float = 240.0) -> str:
     """Wait until the script run is over (no status widget for 3 s); 'ok', 'exception' or 'timeout'."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
@@ -239,11 +248,7 @@ def main() -> None:
         report["after_minus_before_mb"] = round((after - before) / MB)
         report["worst_single_added_mb"] = max((r["peak_added_mb"] for r in singles), default=0)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     print(json.dumps(report, indent=1))
     ok = report["worst_single_added_mb"] <= 100 and report["after_minus_before_mb"] <= 100
     print(f"targets (≤100 MB per link, ≤100 MB left after {args.settle:.0f} s): {'met' if ok else 'NOT met'}")

@@ -51,7 +51,11 @@ CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
 HTTP_ADDRESS = "127.0.0.1:0"  # Dask's own HTTP servers (health, metrics): loopback, any free port
 ADAPT_INTERVAL = "500ms"  # how often the pool checks whether it needs a worker (job start latency)
-ADAPT_WAIT_COUNT = 4  # idle checks in a row before a worker is retired (2 s: a queue's next job keeps it)
+# Idle checks in a row before a worker is retired: 20 s, so that a learner's next press (another
+# seed, a family) reuses the worker. A fresh worker's first batch came 9-13 s after the press, an
+# in-process cluster's (TensorFlow already imported) 1-2 s (tiny network, embedded set, loaded
+# machine). The idle worker stays inside the memory share its jobs were admitted to.
+ADAPT_WAIT_COUNT = 40
 RESULT_DESERIALIZERS = ["msgpack"]  # results from a cluster: plain data (str, bytes, numbers), never pickles
 INSECURE_VAR = "DASK_ALLOW_INSECURE"
 LOOPBACK_NAMES = {"localhost"}
