@@ -79,14 +79,18 @@ def test_submit_on_train_switch_page_come_back_finished_and_listed():
     at.radio(key="train_data").set_value("embedded").run()
     quick(at, seed=21, size=1000)
     at.button(key="train_button").click().run()
-    assert any(s.value.startswith("Trained on this server in ") for s in at.success), [s.value for s in at.success]
+    # seed 21 of this tiny network does not learn (14% on the test set, the same in any process): the
+    # note then comes in a warning beside the failed-training verdict instead of a success
+    notes = [s.value for s in at.success] + [w.value for w in at.warning]
+    assert any(note.startswith("Trained on this server in ") for note in notes), notes
     assert at.metric[0].value == f"{record.test_accuracy:.2%}"
     # Another session sees the same run as a cached one.
     other = open_page(TRAIN, {"spec": json.dumps(SPEC)}, timeout=60)
     other.radio(key="train_data").set_value("embedded").run()
     quick(other, seed=21, size=1000)
     other.button(key="train_button").click().run()
-    assert any(s.value.startswith("Trained before: loaded from the cache") for s in other.success)
+    notes = [s.value for s in other.success] + [w.value for w in other.warning]
+    assert any(note.startswith("Trained before: loaded from the cache") for note in notes), notes
 
 
 def test_the_panel_and_the_train_page_show_a_running_job_live():
