@@ -12,7 +12,8 @@ starts later, runs its `setup`:
 
 Why not Dask's own `memory_limit`: its nanny measures RSS, which counts the ~440 MB of
 TensorFlow's libraries read from disk (pages the kernel can drop, and that every process using
-TensorFlow shares); a worker with a 400 MB share was killed while importing TensorFlow.
+TensorFlow shares): measured, RSS 678 MB right after importing TensorFlow, 237 MB of it
+anonymous, so any share under ~715 MB would end every worker before its first batch.
 No Streamlit; imports neither TensorFlow nor the app's training code (only Dask's plugin base).
 """
 
@@ -75,6 +76,7 @@ class MemoryGuard(WorkerPlugin):
         """Nothing to undo: the thread ends with the process."""
 
     def _watch(self, worker: Any) -> None:
+        """Poll this process's anonymous memory until it passes the share (then the process ends)."""
         while True:
             used = anonymous_bytes()
             if used > self.limit_bytes:

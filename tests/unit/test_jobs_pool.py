@@ -17,6 +17,7 @@ from dashboard import jobs as jobs_mod
 from dashboard.cache import ModelCache
 from dashboard.data import MnistData
 from dashboard.imported import import_model
+from dashboard.job_guard import anonymous_bytes, prefer_me_for_oom
 from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
 from dashboard.memory_budget import MB, Memory, Need
@@ -153,3 +154,14 @@ def test_a_training_larger_than_its_share_is_refused_at_submit_with_the_numbers(
     assert "400 MB each (2 at once)" in shared.describe_budget()
     with pytest.raises(ModelFileError, match="Not enough memory for this: .* measuring this model needs about"):
         shared.measure_import(b"PK", "m.keras", full)  # refused before any work: nothing submitted
+
+
+def test_the_guard_counts_anonymous_memory_only_and_asks_the_kernel_to_kill_the_worker_first(tmp_path):
+    status = tmp_path / "status"
+    status.write_text("VmRSS:\t  700000 kB\nRssAnon:\t  200000 kB\nRssFile:\t  450000 kB\nRssShmem:\t    1000 kB\n")
+    assert anonymous_bytes(str(status)) == 201000 * 1024  # TensorFlow's library pages (RssFile) are not counted
+    assert anonymous_bytes(str(tmp_path / "missing")) == 0
+    assert 0 < anonymous_bytes() < psutil.Process().memory_info().rss  # this process's own, from /proc
+    score = tmp_path / "oom_score_adj"
+    assert prefer_me_for_oom(str(score)) and score.read_text() == "1000"
+    assert not prefer_me_for_oom(str(tmp_path / "no" / "such" / "file"))
