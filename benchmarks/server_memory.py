@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -119,13 +120,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(app_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="convnet-bench-srv-"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def start_server(app_dir: Path, port: int, log: Path, environ: dict[str, str] | None = None,
+                 preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
+    """`streamlit run` of `app_dir` on loopback `port` (extra `environ`; `preexec_fn` runs in the child first)."""
+    env = {**os.environ, "MODEL_CACHE_DIR": tempfile.mkdtemp(prefix="convnet-bench-srv-"), "TF_CPP_MIN_LOG_LEVEL": "2",
+           **(environ or {})}
     # The shipped runs are read from the checkout; trained runs (none here) would go to a temp dir.
     command = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
                "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=app_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(command, cwd=app_dir, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env,
+                               preexec_fn=preexec_fn)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -136,6 +141,15 @@ def start_server(app_dir: Path, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.5)
     process.kill()
     raise SystemExit(f"streamlit did not start; see {log}")
+
+
+def stop_server(server: subprocess.Popen, seconds: float = 20) -> None:
+    """Ask the server to stop; kill it after `seconds`."""
+    server.terminate()
+    try:
+        server.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
 
 
 def wait_rendered(page, timeout: float = 240.0) -> str:
@@ -234,11 +248,7 @@ def main() -> None:
         report["after_minus_before_mb"] = round((after - before) / MB)
         report["worst_single_added_mb"] = max((r["peak_added_mb"] for r in singles), default=0)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
     print(json.dumps(report, indent=1))
     ok = report["worst_single_added_mb"] <= 100 and report["after_minus_before_mb"] <= 100
     print(f"targets (≤100 MB per link, ≤100 MB left after {args.settle:.0f} s): {'met' if ok else 'NOT met'}")

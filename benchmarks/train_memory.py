@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,17 +30,19 @@ LIMIT_MB = 1536
 
 
 class PeakWatcher:
-    """Samples this process's RSS every 20 ms; `peak_mb` is the largest seen since `reset()`."""
+    """Samples this process's RSS (or another `measure` in bytes) every `seconds`; `peak` is the largest seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, measure: Callable[[], int] | None = None, seconds: float = 0.02) -> None:
         self.process = psutil.Process()
+        self.measure = measure or (lambda: self.process.memory_info().rss)
+        self.seconds = seconds
         self.peak = 0
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
         while True:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.02)
+            self.peak = max(self.peak, self.measure())
+            time.sleep(self.seconds)
 
     def now_mb(self) -> float:
         return self.process.memory_info().rss / 2**20

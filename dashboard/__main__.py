@@ -419,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     from dashboard.cache import CacheError
     from dashboard.data import DataError
     from dashboard.grids import GridError
+    from dashboard.job_status import JobLimitError
     from dashboard.modelfile import ModelFileError
     from dashboard.training import SettingsError
 
@@ -430,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (DataError, SettingsError, GridError) as err:
+    except (DataError, SettingsError, GridError, JobLimitError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CacheError as err:

@@ -434,6 +434,16 @@ def _group_of_entry(path: Path) -> object:
     return ("entry", path.name)
 
 
+def model_file_bytes(model: Any) -> bytes:
+    """The `.keras` file of `model` as the cache stores it (weights and architecture only), as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="convnet-model-") as tmp:
+        path = Path(tmp) / MODEL_FILE
+        save_model(model, path)
+        return path.read_bytes()
+
+
 def save_model(model: Any, path: Path) -> None:
     """Save weights and architecture only (no optimizer state: half the size), fsynced."""
     # A model rebuilt from its config is uncompiled: no optimizer variables in the file.

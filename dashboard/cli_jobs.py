@@ -24,6 +24,8 @@ def manager_for_cli(cache: Any) -> JobManager:
     if manager.notice:
         print(f"warning: {manager.notice}", file=sys.stderr)
     print(manager.describe(), file=sys.stderr)
+    if not manager.remote:  # a configured cluster's workers check their own budgets
+        print(manager.describe_budget(), file=sys.stderr)
     return manager
 
 

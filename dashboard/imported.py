@@ -14,7 +14,7 @@ No Streamlit; TensorFlow is imported when a model is loaded or measured.
 from __future__ import annotations
 
 import math
-
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from dashboard.cache import ModelCache
 from dashboard.run import ImportedModel, RunRecord, library_versions, now_iso
 from dashboard.kerasgeometry import LayerShape
-from dashboard.modelfile import Inspection, check_config, inspect_model_file, load_checked, sha256
+from dashboard.modelfile import Inspection, ModelFileError, check_config, inspect_model_file, load_checked, sha256
 from dashboard.spec import MAP_KINDS, LayerGeometry
 from dashboard.summaries import LayerRow
 
@@ -190,19 +190,46 @@ def make_record(inspection: Inspection, data: Any, scaling: str, scores: dict[st
     )
 
 
-def import_model(data: bytes, filename: str, mnist: Any, cache: ModelCache) -> tuple[RunRecord, bool]:
-    """(record, cache_hit): check, load, measure and store a model file; `ModelFileError` if refused."""
+@dataclass(frozen=True)
+class Measured:
+    """What loading and measuring a model file gave: accuracy under each scaling, on the whole test set, and
+    the model's `.keras` bytes as the cache stores them."""
+
+    scores: dict[str, dict[str, float]]
+    test_accuracy: float
+    model: bytes
+
+
+def measure_file(data: bytes, filename: str, mnist: Any) -> Measured:
+    """Inspect, load (safe mode) and measure a model file here; `ModelFileError` if refused (TensorFlow here)."""
+    from dashboard.cache import model_file_bytes
+
+    inspection = inspect_model_file(data, filename)
+    model = load_checked(data, inspection)
+    scores = scaling_scores(model, inspection.input_shape, mnist.x_test, mnist.y_test)
+    accuracy = test_accuracy(model, inspection.input_shape, best_scaling(scores), mnist)
+    return Measured(scores, accuracy, model_file_bytes(model))
+
+
+def import_model(data: bytes, filename: str, mnist: Any, cache: ModelCache,
+                 measure: Callable[[bytes, str, Any], Measured] = measure_file) -> tuple[RunRecord, bool]:
+    """(record, cache_hit): check, measure and store a model file; `ModelFileError` if refused.
+
+    `measure` loads and measures the file: here by default, in a worker process for the app's
+    server (`dashboard.jobs.JobManager.measure_import`), so a stranger's file never runs in it.
+    The record is made here from this process's own inspection of the file; the measured model's
+    bytes are inspected again before they are stored.
+    """
     key = sha256(data)
     record = cache.get(key)
     if record is not None and record.is_imported:
         return record, True
     inspection = inspect_model_file(data, filename)
-    model = load_checked(data, inspection)
-    scores = scaling_scores(model, inspection.input_shape, mnist.x_test, mnist.y_test)
-    scaling = best_scaling(scores)
-    accuracy = test_accuracy(model, inspection.input_shape, scaling, mnist)
-    record = make_record(inspection, mnist, scaling, scores, accuracy)
-    cache.put(record, model)
+    measured = measure(data, filename, mnist)
+    if inspect_model_file(measured.model, filename).params != inspection.params:
+        raise ModelFileError("the measured model is not the uploaded one (its parameters differ)")
+    record = make_record(inspection, mnist, best_scaling(measured.scores), measured.scores, measured.test_accuracy)
+    cache.put_bytes(record, measured.model)
     return cache.get(key) or record, False
 
 

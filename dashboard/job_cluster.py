@@ -1,7 +1,13 @@
 """Which Dask cluster jobs run on, and how the app's training data gets there. No Streamlit here.
 
-- `local_cluster_client`: the default, an in-process cluster (one worker, one thread per
-  concurrent training). Dask starts an HTTP server in its scheduler and worker even without a
+- `worker_pool_client`: the default, a `LocalCluster` whose worker processes are started for
+  the work and retired when idle (`adapt(minimum=0, maximum=N)`: an idle worker holding
+  TensorFlow would spend the budget on its own). Every party listens on 127.0.0.1 only and speaks
+  TLS with a throw-away certificate of this process (`Security.temporary()`): nobody else can
+  submit work. Each worker runs `dashboard.job_guard.MemoryGuard` (OOM score 1000, ended past its
+  share of the memory budget), and a job whose worker died is not retried (`allowed-failures` 0);
+- `local_cluster_client`: the in-process cluster (one worker, one thread per concurrent
+  training), used when the operator asks for it (`JOBS_IN_PROCESS=1`) and by fast tests. Dask starts an HTTP server in its scheduler and worker even without a
   dashboard, on port 8787 unless told otherwise (`dashboard_address=None` still means 8787 in
   distributed 2026.8); here both listen on a free port of the loopback interface only
   (`HTTP_ADDRESS`), so two app processes never fight over 8787 and nothing is exposed;
@@ -44,6 +50,12 @@ from dashboard.job_task import provide_data
 CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
 HTTP_ADDRESS = "127.0.0.1:0"  # Dask's own HTTP servers (health, metrics): loopback, any free port
+ADAPT_INTERVAL = "500ms"  # how often the pool checks whether it needs a worker (job start latency)
+# Idle checks in a row before a worker is retired: 20 s, so that a learner's next press (another
+# seed, a family) reuses the worker. A fresh worker's first batch came 9-13 s after the press, an
+# in-process cluster's (TensorFlow already imported) 1-2 s (tiny network, embedded set, loaded
+# machine). The idle worker stays inside the memory share its jobs were admitted to.
+ADAPT_WAIT_COUNT = 40
 RESULT_DESERIALIZERS = ["msgpack"]  # results from a cluster: plain data (str, bytes, numbers), never pickles
 INSECURE_VAR = "DASK_ALLOW_INSECURE"
 LOOPBACK_NAMES = {"localhost"}
@@ -51,6 +63,10 @@ WORKER_CONFIG = {  # worker processes keep glibc's default malloc tuning (see th
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
 }
+# The pool's workers also use two malloc arenas instead of glibc's eight a core: TensorFlow's
+# threads each filled an arena of their own. Measured (benchmarks/worker_memory.py, book network,
+# `fast`, full MNIST): peak anonymous memory 516 MB with the default, 474 MB with two arenas.
+POOL_ENVIRON = {"distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 2}
 
 
 def env_int(name: str, default: int) -> int:
@@ -75,6 +91,32 @@ def local_cluster_client(threads: int | None = None) -> Any:
                                dashboard_address=HTTP_ADDRESS, worker_dashboard_address=HTTP_ADDRESS,
                                memory_limit=0, silence_logs=logging.ERROR)
     return Client(cluster, set_as_default=False)
+
+
+def worker_pool_client(workers: int, limit_bytes: int) -> Any:
+    """A Dask client of the app's own pool: up to `workers` single-threaded worker processes, started for the work.
+
+    Loopback and TLS only; each worker ends itself past `limit_bytes` of anonymous memory
+    (`MemoryGuard`; 0: no guard) and a job whose worker died fails at once (no retry).
+    """
+    import dask
+    from distributed import Client, LocalCluster
+    from distributed.security import Security
+
+    from dashboard.job_guard import MemoryGuard
+
+    security = Security.temporary()  # a key and certificate made now, known to this process only
+    # Nannies read these when they start a worker, which the pool does long after this call.
+    dask.config.set({**WORKER_CONFIG, **POOL_ENVIRON})
+    pool_config = {"distributed.scheduler.allowed-failures": 0, **dict.fromkeys(CONFIG_KEYS.values())}
+    with dask.config.set(pool_config):
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, protocol="tls://", host="127.0.0.1",
+                               security=security, dashboard_address=HTTP_ADDRESS, worker_dashboard_address=HTTP_ADDRESS,
+                               memory_limit=0, silence_logs=logging.ERROR)
+    client = Client(cluster, set_as_default=False, security=security, deserializers=RESULT_DESERIALIZERS)
+    client.register_plugin(MemoryGuard(limit_bytes))
+    cluster.adapt(minimum=0, maximum=workers, interval=ADAPT_INTERVAL, wait_count=ADAPT_WAIT_COUNT)
+    return client
 
 
 def process_cluster_client(workers: int, security: Any = None) -> Any:

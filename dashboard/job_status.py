@@ -28,6 +28,10 @@ class JobLimitError(RuntimeError):
     """Too many queued jobs (for this session or this server); the message says which limit."""
 
 
+class NotEnoughMemory(JobLimitError):
+    """The training does not fit this machine's memory budget; the message gives the numbers and what to do."""
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """A snapshot of one job for pages and the CLI (never changes once returned)."""

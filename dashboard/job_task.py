@@ -13,23 +13,28 @@ the training callback at most every `CANCEL_CHECK_SECONDS`. No Streamlit here.
 
 from __future__ import annotations
 
+import os
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
-from dashboard.data import MnistData, load_mnist
+from dashboard.data import MnistData, load_mnist, read_npz
+from dashboard.job_guard import POOL_VAR  # "1" in the worker processes of the app's own pool
 
 PROGRESS_TOPIC = "convnet-job-progress"
+POOL_LABEL = "a worker process of the app's server"
 PROGRESS_SECONDS = 0.5  # at most two batch messages a second per job
 CANCEL_CHECK_SECONDS = 0.5
 
 
 class JobCancelled(Exception):
     """The job's cancel flag was set: the training stopped and nothing was returned."""
+
+
+class MemoryRefused(RuntimeError):
+    """The worker's own memory budget is smaller than the job needs: it refused before any work."""
 
 
 class DataMismatch(RuntimeError):
@@ -50,8 +55,11 @@ _own_data: dict[str, MnistData] = {}  # this worker process's own MNIST, loaded 
 _own_data_lock = threading.Lock()
 
 
-def _worker_data(source: str) -> MnistData:
-    """The worker's own MNIST: the embedded subset, or `load_mnist("auto")` (its `MNIST_NPZ`)."""
+def _worker_data(source: str, path: str = "") -> MnistData:
+    """The worker's own MNIST: the file at `path` (a worker of the app's own pool reads the app's file), else
+    the embedded subset, or `load_mnist("auto")` (its `MNIST_NPZ`)."""
+    if path:
+        return read_npz(path, source=source)  # not kept: the pool's worker is retired when idle
     wanted = "embedded" if source == "embedded" else "auto"
     with _own_data_lock:
         if wanted not in _own_data:
@@ -69,6 +77,16 @@ def check_data(data: MnistData, expected: str, where: str) -> None:
         )
 
 
+def check_memory(need_bytes: int, where: str) -> None:
+    """Raise `MemoryRefused` when this worker's memory budget is below what the job needs."""
+    from dashboard.memory_budget import MB, read_memory
+
+    memory = read_memory()
+    if need_bytes and memory.limit and need_bytes > memory.limit:
+        raise MemoryRefused(f"worker {where} refused the job: it has {memory.limit / MB:,.0f} MB and training "
+                              f"this network needs about {need_bytes / MB:,.0f} MB; nothing was stored")
+
+
 def _where() -> tuple[str, Any]:
     """(a person-readable name of this worker, the Dask worker or None)."""
     host = socket.gethostname()
@@ -80,6 +98,8 @@ def _where() -> tuple[str, Any]:
         return f"{host} (no Dask worker)", None
     if worker.address.startswith("inproc://"):
         return f"{host} (in the app's process)", worker
+    if os.environ.get(POOL_VAR) == "1":  # set by the pool's `MemoryGuard` in its own worker processes
+        return f"{worker.address} ({POOL_LABEL} on {host})", worker
     return f"{worker.address} (host {host})", worker
 
 
@@ -113,12 +133,9 @@ class _Reporter:
 
 def model_bytes(model: Any) -> bytes:
     """The `.keras` file of `model` as the cache stores it (weights and architecture only)."""
-    from dashboard.cache import save_model
+    from dashboard.cache import model_file_bytes
 
-    with tempfile.TemporaryDirectory(prefix="convnet-job-") as tmp:
-        path = Path(tmp) / "model.keras"
-        save_model(model, path)
-        return path.read_bytes()
+    return model_file_bytes(model)
 
 
 def run_job(
@@ -130,11 +147,15 @@ def run_job(
     fingerprint: str,
     data_source: str,
     submitted_at: float,
+    need_bytes: int = 0,
+    data_path: str = "",
 ) -> dict[str, Any]:
     """Train one run; return {"record_json": str, "model": bytes}. Raises `JobCancelled`, `DataMismatch`.
 
     `data` is the app's data scattered to the cluster, or None: then the worker uses its own
-    (`MNIST_NPZ`) and refuses when its fingerprint is not `fingerprint`.
+    (`MNIST_NPZ`, or the app's own file at `data_path`: the app's worker pool, on its machine)
+    and refuses when its fingerprint is not `fingerprint`. A worker whose own
+    memory budget (`dashboard.memory_budget.read_memory`) is below `need_bytes` refuses too.
     """
     from dashboard.runs import make_record
     from dashboard.spec import NetworkSpec
@@ -144,8 +165,9 @@ def run_job(
     queued = max(0.0, time.time() - submitted_at)  # wall clocks: exact on one machine
     reporter = _Reporter(job_id, worker)
     reporter.check_cancel(force=True)
+    check_memory(need_bytes, where)
     if data is None:
-        data = _worker_data(data_source)
+        data = _worker_data(data_source, data_path)
     check_data(data, fingerprint, where)
     net, how = NetworkSpec.from_dict(spec), TrainSettings.from_dict(settings)
     reporter.send({"state": "running", "where": where, "queued_seconds": queued}, force=True)
@@ -168,3 +190,18 @@ def run_job(
     payload = model_bytes(result.model)
     del result
     return {"record_json": record.to_json(), "model": payload}
+
+
+def measure_import(data: bytes, filename: str, mnist: MnistData | str) -> dict[str, Any]:
+    """Load and measure an uploaded model file in this worker: {"scores": {…}, "test_accuracy": float, "model": bytes}.
+
+    `mnist` is the app's data, or the path of its file. Plain data only (the app checks it,
+    `dashboard.jobs.JobManager.measure_import`); raises
+    `ModelFileError` for a file Keras refuses.
+    """
+    from dashboard.imported import measure_file
+
+    if isinstance(mnist, str):  # the app's worker pool reads the app's data file itself
+        mnist = read_npz(mnist)
+    measured = measure_file(data, filename, mnist)
+    return {"scores": measured.scores, "test_accuracy": float(measured.test_accuracy), "model": measured.model}

@@ -324,13 +324,29 @@ def make_key(spec: NetworkSpec, settings: TrainSettings, data_fingerprint: str) 
 
 
 def library_versions() -> dict[str, str]:
-    """Versions that produced a model: recorded in each run, never part of its key (imports TensorFlow)."""
-    import keras
-    import numpy
-    import tensorflow as tf
+    """Versions that produced a model: recorded in each run, never part of its key.
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": numpy.__version__}
+    Read from the installed packages' metadata, so that the server (which records an imported
+    model measured by a worker) never imports TensorFlow for it; TensorFlow's own
+    `__version__` where no package names it (a build from source).
+    """
+    import numpy
+
+    return {"python": platform.python_version(), "tensorflow": _installed("tensorflow", "tensorflow-cpu"),
+            "keras": _installed("keras"), "numpy": numpy.__version__}
+
+
+def _installed(*names: str) -> str:
+    """The version of the first installed distribution of `names`, else the module's `__version__`."""
+    from importlib import metadata
+
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    module = __import__(names[0])
+    return str(module.__version__)
 
 
 def now_iso() -> str:

@@ -1,7 +1,8 @@
 """Streamlit side of imported models: the uploader, the import itself, and the summary of one.
 
-Heavy work (checks, loading, measuring the test set) runs in the page script, never in a widget
-callback; every name from the file is shown as plain text.
+Heavy work (checks, then loading and measuring the test set in a job worker, never in the
+server's process) runs in the page script, never in a widget callback; every name from the file
+is shown as plain text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dashboard.outside import code_span, escape_markdown
 from dashboard.run import RunRecord
 from dashboard.spec import NetworkSpec
 from dashboard.ui import cached, page_paths, state
+from dashboard.ui import jobs as ui_jobs
 from dashboard.ui import maps as ui_maps
 from dashboard.ui import runs as ui_runs
 
@@ -103,7 +105,9 @@ def import_upload(upload: Any) -> RunRecord | None:
         return None
     try:
         with st.spinner("Checking the file, loading it safely and measuring it on the test set…"):
-            record, hit = import_model(upload.getvalue(), upload.name, cached.mnist(), ui_runs.model_cache())
+            # loaded and measured by a job worker, never in the server's process
+            record, hit = import_model(upload.getvalue(), upload.name, cached.mnist(), ui_runs.model_cache(),
+                                       measure=ui_jobs.manager().measure_import)
     except ModelFileError as err:
         show_refusal(str(err))
         return None

@@ -114,6 +114,8 @@ def _draw_panel(statuses: list[JobStatus]) -> None:
         if others > 0:
             st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
         st.caption(md_text(manager().describe().capitalize() + "."))
+        if manager().memory.limited and not manager().remote:  # a small box: say how much a training may use
+            st.caption(md_text(manager().describe_budget().capitalize() + "."))
 
 
 @st.fragment(run_every=PANEL_SECONDS)

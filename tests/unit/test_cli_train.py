@@ -8,6 +8,7 @@ import pytest
 
 from dashboard.__main__ import EXIT_BAD_INPUT, main
 from dashboard.grids import GridError, builtin_grids, load_grid, parse_grid
+from dashboard.job_task import POOL_LABEL
 from dashboard.spec import PRESETS
 from dashboard.training import TRAIN_PRESETS
 
@@ -32,7 +33,7 @@ def test_train_prints_the_result_then_hits_the_cache(capsys, own_cache):
                           "test_accuracy", "train_seconds", "params", "trained_on", "queued_seconds"}
     assert first["trained"] is True and first["diagnosis"] is None and first["seed"] == 0
     assert first["cache_hit"] is False and first["stored"] is True and first["params"] == 14_410
-    assert "in the app's process" in first["trained_on"] and first["queued_seconds"] >= 0
+    assert POOL_LABEL in first["trained_on"] and first["queued_seconds"] >= 0
     assert all(len(v) == 1 for v in first["history"].values())
     assert (own_cache / first["key"] / "model.keras").is_file()
     second = run_json(capsys, *TINY_ARGS)

@@ -147,7 +147,8 @@ def no_traffic(monkeypatch):
     monkeypatch.setattr("distributed.Client.__init__", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(jobs_mod, "local_cluster_client", lambda: FakeClient())
+    monkeypatch.setattr(jobs_mod, "local_cluster_client", lambda *args: FakeClient())
+    monkeypatch.setattr(jobs_mod, "worker_pool_client", lambda *args: FakeClient())
     for name in (INSECURE_VAR, CA_VAR, CERT_VAR, KEY_VAR):
         monkeypatch.delenv(name, raising=False)
     return attempts
@@ -161,8 +162,8 @@ def test_plain_tcp_to_another_machine_is_refused_from_the_address_alone(monkeypa
     assert no_traffic == []
     assert f"The Dask scheduler address {address} is plain TCP to another machine" in manager.notice
     assert "tls://" in manager.notice and INSECURE_VAR in manager.notice
-    assert manager.notice.endswith("Jobs run on this server instead.")
-    assert manager.describe() == "jobs run on this server (in-process Dask)" and not manager.remote
+    assert manager.notice.endswith("Jobs run on this server's worker processes instead.")
+    assert manager.describe() == "jobs run on this server's worker processes" and not manager.remote
 
 
 def test_tls_without_the_apps_certificates_names_the_variables_and_never_connects(monkeypatch, no_traffic):

@@ -13,10 +13,11 @@ import pytest
 from dashboard import job_cluster
 from dashboard import jobs as jobs_mod
 from dashboard.cache import ModelCache
-from dashboard.data import MnistData, load_mnist
+from dashboard.data import MnistData
 from dashboard.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobManager, local_cluster_client
 from dashboard.spec import PRESETS
 from dashboard.training import TrainSettings
+from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow
 TINY = PRESETS["tiny"]
@@ -30,16 +31,6 @@ def client():
     cluster = client.cluster
     client.close()
     cluster.close()
-
-
-@pytest.fixture(scope="module")
-def data() -> MnistData:
-    return load_mnist("embedded")
-
-
-@pytest.fixture
-def cache(tmp_path) -> ModelCache:
-    return ModelCache(root=tmp_path / "cache", shipped_root=None)
 
 
 @pytest.fixture
@@ -205,7 +196,7 @@ def test_an_unreachable_scheduler_falls_back_to_in_process_with_a_notice(monkeyp
         start = time.monotonic()
         status = manager.submit(TINY, settings(600), data, session="x")
         assert time.monotonic() - start < 30
-        assert "cannot be reached" in manager.notice and "on this server instead" in manager.notice
+        assert "cannot be reached" in manager.notice and "on this server's worker processes instead" in manager.notice
         assert not manager.remote and manager.wait(status.id, 120).state == DONE
     finally:
         manager.close()

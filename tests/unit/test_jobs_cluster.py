@@ -12,12 +12,13 @@ import time
 import dask
 import pytest
 
-from dashboard.cache import ModelCache
-from dashboard.data import MnistData, load_mnist
+from dashboard.data import MnistData
 from dashboard.job_cluster import process_cluster_client
+from dashboard.job_task import POOL_LABEL
 from dashboard.jobs import DONE, FAILED, JobManager
 from dashboard.spec import PRESETS
 from dashboard.training import TrainSettings
+from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow
 TINY = PRESETS["tiny"]
@@ -38,16 +39,6 @@ def cluster_client():
     yield client
     client.close()
     cluster.close()
-
-
-@pytest.fixture(scope="module")
-def data() -> MnistData:
-    return load_mnist("embedded")
-
-
-@pytest.fixture
-def cache(tmp_path) -> ModelCache:
-    return ModelCache(root=tmp_path / "cache", shipped_root=None)
 
 
 def test_two_jobs_train_in_parallel_on_two_worker_processes(cluster_client, cache, data):
@@ -113,6 +104,6 @@ def test_a_lost_scheduler_falls_back_to_training_here(monkeypatch, cache, data):
             finished = manager.wait(status.id, 300)
             assert finished.state == DONE, finished.message
             assert "Lost the Dask cluster" in manager.notice and not manager.remote
-            assert "in the app's process" in finished.record.trained_on
+            assert POOL_LABEL in finished.record.trained_on  # the app's own worker process, never its server's
         finally:
             manager.close()
