@@ -34,8 +34,9 @@ def sequence() -> list[ex.Exercise]:
                        siblings=lambda record: group_of(record, cached_runs()))
     if not isinstance(st.session_state.get(PROGRESS), dict):
         st.session_state[PROGRESS] = ex.new_progress()
-    if STEP not in st.session_state:
-        st.session_state[STEP] = state.url_int("step", 1, len(seq), 1) - 1  # 1-based in the URL
+    step = state.url_int("step", 1, len(seq), 1) - 1  # 1-based in the URL; a bad one warns on every rerun
+    if STEP not in st.session_state:  # (the browser's answer reruns the page: the warning must stay)
+        st.session_state[STEP] = step
     restore(seq)
     return seq
 

@@ -21,7 +21,7 @@ def test_a_training_goes_on_after_leaving_the_train_page(server, page):
     page.goto(f"{server}/Train?{query}")
     wait_for_app(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_role("button", name="Train", exact=False).first.click()
+    page.locator('[data-testid="stMain"]').get_by_role("button", name="Train", exact=True).first.click()
     page.wait_for_timeout(300)  # the click reaches the server, which submits the job
     sidebar.get_by_role("link", name="Architecture").click()  # leave at once
     expect(page).to_have_url(re.compile(re.escape(f"{server}/Architecture") + r"(\?.*)?$"), timeout=30_000)
