@@ -12,6 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import exercises as ex
+from dashboard import links
 from dashboard.labels import run_title
 from dashboard.seeds import group_of
 from dashboard.ui import learner, page_paths, state, text
@@ -21,6 +22,7 @@ PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
 STEP = "ex_step"  # index of the exercise shown
 FEEDBACK = "ex_feedback"  # the `ex.Feedback` of the last check or reveal
 UPLOADED = "ex_uploaded"  # file id of the last progress file applied
+LINK_WARNING = "ex_link_warning"  # why the link's step was not used, kept for the session's reruns
 RESTORED = "ex_restored"  # True once the browser's stored progress has been considered
 
 ICONS = {"solved": ":material/check_circle:", "revealed": ":material/visibility:",
@@ -34,9 +36,11 @@ def sequence() -> list[ex.Exercise]:
                        siblings=lambda record: group_of(record, cached_runs()))
     if not isinstance(st.session_state.get(PROGRESS), dict):
         st.session_state[PROGRESS] = ex.new_progress()
-    step = state.url_int("step", 1, len(seq), 1) - 1  # 1-based in the URL; a bad one warns on every rerun
-    if STEP not in st.session_state:  # (the browser's answer reruns the page: the warning must stay)
-        st.session_state[STEP] = step
+    if STEP not in st.session_state:
+        step, warning = links.int_from_params(state.query_values(), "step", 1, len(seq), 1)  # 1-based in the URL
+        st.session_state[STEP], st.session_state[LINK_WARNING] = step - 1, warning
+    if st.session_state.get(LINK_WARNING):  # shown until the learner moves: the browser's answer reruns the page
+        text.warning(st.session_state[LINK_WARNING])
     restore(seq)
     return seq
 
@@ -67,6 +71,7 @@ def go_to(step: int, count: int) -> None:
     """Widget callback: only moves the step; the rerun draws it."""
     st.session_state[STEP] = max(0, min(count - 1, step))
     st.session_state[PROGRESS] = ex.with_step(st.session_state[PROGRESS], st.session_state[STEP])
+    st.session_state.pop(LINK_WARNING, None)
 
 
 def progress_upload(seq: list[ex.Exercise]) -> None:

@@ -60,8 +60,12 @@ def kept(key: str, default: Any = None) -> str:
     return key
 
 
-def _params() -> dict[str, list[str]]:
+def query_values() -> dict[str, list[str]]:
+    """Every query parameter of the URL with all its values (as `dashboard.links` reads them)."""
     return {name: st.query_params.get_all(name) for name in st.query_params.keys()}
+
+
+_params = query_values
 
 
 def current_spec() -> NetworkSpec:
