@@ -8,6 +8,7 @@ cluster. Slow tests (`slow`): each starts and stops its own TLS `LocalCluster` o
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import logging
@@ -359,7 +360,9 @@ def test_clients_without_a_workshop_certificate_are_refused(tmp_path, certs):
         address = cluster.scheduler_address
         port = address.rsplit(":", 1)[1]
         before = set(cluster.scheduler.clients)
-        no_cert = asyncio.run(_raw_tls_without_a_certificate(address, str(certs / "ca.pem")))
+        # A loop of its own in a fresh thread: an earlier test may leave this thread's event loop running.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            no_cert = pool.submit(asyncio.run, _raw_tls_without_a_certificate(address, str(certs / "ca.pem"))).result()
         assert no_cert.startswith("refused: CommClosedError") and "SSL" in no_cert, no_cert  # the TLS handshake fails
         outsiders = {
             "another authority's certificate": (address, Security(tls_ca_file=str(certs / "ca.pem"),
