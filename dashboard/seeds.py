@@ -142,19 +142,24 @@ class RunGroup:
         return self.next_seeds(len(self.seeds) + 1)[0]
 
 
+def _by_seed(record: RunRecord) -> tuple[bool, int, str]:
+    """Sort key of a group's runs: by seed (imported runs, which have none, last), then key."""
+    return record.seed is None, record.seed or 0, record.key
+
+
 def group_runs(records: Iterable[RunRecord]) -> list[RunGroup]:
     """Records grouped by `group_id`, in the order each group is first seen; runs ordered by seed."""
     groups: dict[tuple[Any, ...], list[RunRecord]] = {}
     for record in records:
         groups.setdefault(group_id(record), []).append(record)
-    return [RunGroup(tuple(sorted(runs, key=lambda r: (r.seed is None, r.seed or 0, r.key)))) for runs in groups.values()]
+    return [RunGroup(tuple(sorted(runs, key=_by_seed))) for runs in groups.values()]
 
 
 def group_of(record: RunRecord, records: Iterable[RunRecord]) -> RunGroup:
     """The group `record` belongs to among `records` (itself included if missing)."""
     wanted = group_id(record)
     members = [r for r in records if group_id(r) == wanted and r.key != record.key]
-    return RunGroup(tuple(sorted([record, *members], key=lambda r: (r.seed is None, r.seed or 0, r.key))))
+    return RunGroup(tuple(sorted([record, *members], key=_by_seed)))
 
 
 # --- judging a difference ------------------------------------------------------------------------
