@@ -310,8 +310,9 @@ def show_view(view: form.TrainView, data: MnistData, runs: list[RunRecord] | Non
         where = escape_markdown(dataset_name(data))
         if view.related:
             alike = view.alike
+            spread = None if alike is None else group_of(alike, runs or [alike]).spread  # its seeds, not one draw
             also = (f" With these very settings it was trained on {escape_markdown(data_name(alike))} "
-                    f"(test accuracy {alike.test_accuracy:.2%})." if alike is not None else "")
+                    f"(test accuracy {escape_markdown(spread.text())})." if alike is not None else "")
             st.info(f"This network has not been trained with these settings on {where} yet; it has been "
                     f"trained otherwise (listed below).{also} Press **Train** above to train it on "
                     f"{where}: the training runs as a job on the server, so you can keep using the app.",

@@ -208,7 +208,7 @@ def test_train_offers_the_cached_runs_of_the_current_network_with_their_data():
     at = open_page(PAGE, {"preset": "book", "train": "book"})
     assert not at.exception
     assert not any("not in the cache yet" in i.value for i in at.info)
-    assert any(f"it was trained on full MNIST (test accuracy {book.test_accuracy:.2%})" in unescaped(i.value)
+    assert any(f"it was trained on full MNIST (test accuracy {book.test_accuracy:.2%} (1 seed))" in unescaped(i.value)
                for i in at.info), [i.value for i in at.info]
     lines = [unescaped(m.value) for m in at.markdown]
     assert any(f"book · book preset · test {book.test_accuracy:.2%} · full MNIST · shipped · {book.key[:6]}" in line
