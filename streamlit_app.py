@@ -1,24 +1,24 @@
 """ConvNet Explorer: home page and entrypoint (`streamlit run streamlit_app.py`).
 
 Loads fast: the book network's summary comes from JSON made by Keras, so this page never
-imports TensorFlow; its figures are built once per server (`dashboard.ui.architecture`).
+imports TensorFlow; its figures are built once per server (`dashboard.ui.network_summary`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import network_text
-from dashboard.spec import BOOK
-from dashboard.summaries import preset_summaries
-from dashboard.ui import cached, nav, text
-from dashboard.chart_texts import field_caption
-from dashboard.ui.architecture import book_field_figure, summary_table
+from dashboard.views import network_text
+from dashboard.network.spec import BOOK
+from dashboard.network.summaries import preset_summaries
+from dashboard.ui import cached, page_setup, text
+from dashboard.views.chart_texts import field_caption
+from dashboard.ui.network_summary import book_field_figure, summary_table
 from dashboard.ui.chart import chart
-from dashboard.ui.decode import shape_panel
+from dashboard.ui.decode_panel import shape_panel
 
-st.set_page_config(page_title="ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 
 st.title("ConvNet Explorer")
 st.markdown(
@@ -51,7 +51,7 @@ st.subheader("What `(None, 3, 3, 64)` means")
 shape_panel(BOOK, book["layers"], key="home", layer=LAST_CONV)
 
 st.subheader("Explore")
-for path, label, icon, purpose in nav.available_pages()[1:]:
+for path, label, icon, purpose in page_setup.available_pages()[1:]:
     st.page_link(path, label=f"**{label}** — {purpose}", icon=icon)
 
 st.divider()

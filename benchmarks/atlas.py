@@ -10,7 +10,7 @@ this machine, each view under 2 s after that. Times, in one fresh process:
 - one channel on a digit (the cached sub-model's forward pass and the figure);
 - the whole page under AppTest, first run in this warmed process and a rerun.
 
-    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/atlas.py [--run KEY] [--stored]
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/atlas_cache.py [--run KEY] [--stored]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MNIST_DOWNLOAD", "0")
-RESULTS = ROOT / "benchmarks" / "results" / "atlas.json"
+RESULTS = ROOT / "benchmarks" / "results" / "atlas_cache.json"
 SHIPPED_BOOK = "5ac6e14cdfcf409e"
 FIRST_TARGET_S, VIEW_TARGET_S = 20.0, 2.0
 
@@ -40,7 +40,7 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 def ignore_stored_results() -> None:
     """Measure the computations: results kept beside runs are neither read nor written."""
-    from dashboard.cache import ModelCache
+    from dashboard.store.cache import ModelCache
 
     ModelCache.read_result = lambda self, key, name: None  # type: ignore[method-assign]
     ModelCache.write_result = lambda self, key, name, data, shipped=False: False  # type: ignore[method-assign]
@@ -50,22 +50,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default=SHIPPED_BOOK, help="run key (default: the shipped book run)")
     parser.add_argument("--stored", action="store_true",
-                        help="read results kept beside the run (dashboard.stored) instead of computing them")
+                        help="read results kept beside the run (dashboard.store.stored) instead of computing them")
     args = parser.parse_args()
     if not args.stored:
         ignore_stored_results()
 
-    from dashboard import atlas as atlas_math
+    from dashboard.inspection import channel_atlas as atlas_math
     from dashboard.charts import atlas as charts
-    from dashboard.digits import from_mnist
-    from dashboard.spec import geometry
-    from dashboard.ui import atlas, cached
-    from dashboard.ui.runs import model_cache, run_model
+    from dashboard.mnist.digits import from_mnist
+    from dashboard.network.spec import geometry
+    from dashboard.ui import atlas_cache, cached
+    from dashboard.ui.run_picker import model_cache, run_model
 
     record = model_cache().get(args.run)
     if record is None:
         sys.exit(f"run {args.run} is not in the cache")
-    from dashboard.labels import network_label
+    from dashboard.views.labels import network_label
 
     spec = record.spec
     data = cached.mnist()
@@ -75,7 +75,7 @@ def main() -> None:
     print(f"{'load model':<34} {load:7.2f} s", flush=True)
     results["load_model_s"] = load
     for layer in ("conv2d_2", "conv2d"):
-        compute = lambda: atlas.channel_atlas(args.run, spec.to_json(), layer, data.fingerprint)  # noqa: E731
+        compute = lambda: atlas_cache.channel_atlas(args.run, spec.to_json(), layer, data.fingerprint)  # noqa: E731
         first, value = timed(compute)
         again, value = timed(compute)
         figure, _ = timed(lambda: charts.atlas_chart(value.windows.crops, value.patterns, layer, selected=3).to_json())
@@ -86,7 +86,7 @@ def main() -> None:
     image = from_mnist(data.x_test[0])
 
     def one_channel() -> str:
-        channel_map = atlas.layer_maps(args.run, "conv2d_2", image)[:, :, 5]
+        channel_map = atlas_cache.layer_maps(args.run, "conv2d_2", image)[:, :, 5]
         boxes = charts.window_boxes(geo, atlas_math.strongest_positions(channel_map))
         return charts.channel_on_digit_chart(image, atlas_math.channel_overlay(channel_map, geo), boxes, "c5").to_json()
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links, start_server, stop_server  # noqa: E402,E501
-from dashboard.job_guard import anonymous_bytes  # noqa: E402
+from dashboard.jobs.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20
 
@@ -128,7 +128,7 @@ def alive(base: str) -> bool:
 
 def press_train(browser, base: str, preset: str, train: str) -> str:
     """Open Train on the preset network and settings, press Train, wait for the panel's verdict."""
-    from dashboard.spec import PRESETS
+    from dashboard.network.spec import PRESETS
 
     # one dense unit more than the preset: the same cost, but a run no cache holds (the book's `fast` run ships)
     network = PRESETS[preset].to_dict()

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.spec import PRESETS, ConvBlock, NetworkSpec  # noqa: E402
+from dashboard.network.spec import PRESETS, ConvBlock, NetworkSpec  # noqa: E402
 
 C = ConvBlock
-# Exercise 11's budget (dashboard.exercises.BUDGET_PARAMS) is below every preset and shipped run
+# Exercise 11's budget (dashboard.workshop.exercises.BUDGET_PARAMS) is below every preset and shipped run
 # (the smallest, tiny, has 14,410): these are the designs a learner might try under 10,000.
 CANDIDATES: dict[str, NetworkSpec] = {
     "tiny": PRESETS["tiny"],  # 14,410: over the budget; for reference
@@ -42,9 +42,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     args = parser.parse_args()
-    from dashboard.data import load_mnist
-    from dashboard.model import build_model
-    from dashboard.training import TRAIN_PRESETS, TrainSettings, train
+    from dashboard.mnist.data import load_mnist
+    from dashboard.training.model import build_model
+    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
 
     presets = dict(TRAIN_PRESETS)
     # The earlier two-epoch fast preset (the shipped runs before the one-epoch one), for comparison.

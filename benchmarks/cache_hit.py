@@ -55,11 +55,11 @@ def main() -> int:
     else:
         os.environ.pop("MNIST_NPZ", None)
         os.environ["MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="convnet-bench-hit-")
-        from dashboard.cache import ModelCache
-        from dashboard.data import load_mnist
-        from dashboard.runs import get_or_train
-        from dashboard.spec import PRESETS
-        from dashboard.training import TRAIN_PRESETS
+        from dashboard.store.cache import ModelCache
+        from dashboard.mnist.data import load_mnist
+        from dashboard.store.runs import get_or_train
+        from dashboard.network.spec import PRESETS
+        from dashboard.training.trainer import TRAIN_PRESETS
 
         print("training tiny / book preset on the embedded subset once…", flush=True)
         get_or_train(PRESETS["tiny"], TRAIN_PRESETS["book"], load_mnist("auto"), ModelCache())

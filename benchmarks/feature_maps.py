@@ -3,7 +3,7 @@
 For the book network, times what a rerun does after the canvas sends a new drawing:
   1. preprocess the canvas's RGBA pixels into the 28×28 input (`digits.from_canvas`),
   2. one forward pass returning every activation and the probabilities (`RunMaps.read`: numpy,
-     `dashboard.forward`),
+     `dashboard.inspection.forward`),
   3. every figure the page draws for the run (`charts.maps.reading_figures` and the 28×28
      preview), and their JSON as `st.plotly_chart` makes it (`plotly.io.to_json`).
 Target: at most 150 ms median for the whole. The run's weights are read once (as the page's
@@ -33,22 +33,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
 
-from dashboard import digits  # noqa: E402
-from dashboard.cache import ModelCache  # noqa: E402
+from dashboard.mnist import digits  # noqa: E402
+from dashboard.store.cache import ModelCache  # noqa: E402
 from dashboard.charts import maps as charts  # noqa: E402
-from dashboard.data import load_mnist  # noqa: E402
-from dashboard.spec import BOOK  # noqa: E402
+from dashboard.mnist.data import load_mnist  # noqa: E402
+from dashboard.network.spec import BOOK  # noqa: E402
 
 TARGET_MS = 150.0
 
 
 def load_book(run_key: str | None) -> tuple[str, object, str]:
-    """(key, `dashboard.forward.Network`, description) of the network to time."""
-    from dashboard.forward import Network
+    """(key, `dashboard.inspection.forward.Network`, description) of the network to time."""
+    from dashboard.inspection.forward import Network
 
     cache = ModelCache()
     if run_key is None:
-        from dashboard.run import shipped_book
+        from dashboard.store.run import shipped_book
 
         shipped = shipped_book(cache.runs())
         run_key = shipped.key if shipped else None
@@ -56,10 +56,10 @@ def load_book(run_key: str | None) -> tuple[str, object, str]:
         record = cache.get(run_key)
         if record is None or record.spec is None:
             raise SystemExit(f"run {run_key!r} is not a run of the app's networks in the cache")
-        from dashboard.labels import run_title
+        from dashboard.views.labels import run_title
 
         return run_key, Network(record.spec, cache.load_weights(run_key)), f"run {run_key} ({run_title(record)})"
-    from dashboard.model import build_model
+    from dashboard.training.model import build_model
 
     model = build_model(BOOK)
     weights = {layer.name: tuple(np.asarray(w) for w in layer.get_weights()) for layer in model.layers if layer.weights}
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
-    from dashboard.ui.maps import STRONGEST, network_maps
+    from dashboard.ui.map_panels import STRONGEST, network_maps
 
     started = time.perf_counter()
     key, network, description = load_book(args.run)

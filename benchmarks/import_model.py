@@ -36,9 +36,9 @@ def rss_mb() -> float:
 
 def book_file(folder: Path) -> tuple[bytes, str]:
     """(bytes, description) of the book network's .keras file."""
-    from dashboard.cache import ModelCache
-    from dashboard.spec import BOOK
-    from dashboard.training import TRAIN_PRESETS
+    from dashboard.store.cache import ModelCache
+    from dashboard.network.spec import BOOK
+    from dashboard.training.trainer import TRAIN_PRESETS
 
     cache = ModelCache()
     book = TRAIN_PRESETS["book"]
@@ -66,11 +66,11 @@ def main() -> None:
 
     import keras  # noqa: F401 - counted in the baseline, as in a running server
 
-    from dashboard.cache import ModelCache
+    from dashboard.store.cache import ModelCache
     from dashboard.charts import maps as charts
-    from dashboard.data import load_mnist
-    from dashboard.imported import app_model, import_model, map_geometry
-    from dashboard.ui.maps import prepare_run  # Streamlit is imported, not run
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.imported import app_model, import_model, map_geometry
+    from dashboard.ui.map_panels import prepare_run  # Streamlit is imported, not run
 
     mnist = load_mnist(args.data)
     folder = Path(tempfile.mkdtemp(prefix="convnet-import-bench-"))

@@ -1,7 +1,7 @@
 """Benchmark: each computation of the Inside-the-3×3 page, first time and cached, for the book run.
 
 Target (issue 5): every chart appears in under 2 s after the first time. Each step calls the
-page's own `st.cache_*` wrappers (dashboard.ui.inside) twice and times both calls, then times
+page's own `st.cache_*` wrappers (dashboard.ui.inside_cache) twice and times both calls, then times
 building and serialising the figure; finally the whole page runs twice under AppTest.
 With `--rss`, a real `streamlit run` server opens the page in headless Chromium and the
 server's memory (RSS) is read before and after: what a deployment needs.
@@ -9,7 +9,7 @@ server's memory (RSS) is read before and after: what a deployment needs.
 The run: `--run KEY`, else the shipped book run, else a book run already in the cache for the
 data in use, else the book network trained with the "fast" preset into a temporary cache.
 
-    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/inside.py [--rss] [--no-tsne] [--stored]
+    MNIST_NPZ=/work/shared/data/mnist.npz python benchmarks/inside_cache.py [--rss] [--no-tsne] [--stored]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MNIST_DOWNLOAD", "0")
-RESULTS = ROOT / "benchmarks" / "results" / "inside.json"
+RESULTS = ROOT / "benchmarks" / "results" / "inside_cache.json"
 TARGET_SECONDS = 2.0
 
 
@@ -39,15 +39,15 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 def find_or_train_book() -> str:
     """Key of the book run to measure (see the module docstring)."""
-    from dashboard.cache import ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.runs import get_or_train
-    from dashboard.spec import BOOK
-    from dashboard.training import TRAIN_PRESETS
+    from dashboard.store.cache import ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.runs import get_or_train
+    from dashboard.network.spec import BOOK
+    from dashboard.training.trainer import TRAIN_PRESETS
 
     cache = ModelCache()
     data = load_mnist("auto")
-    from dashboard.run import find_run, shipped_book
+    from dashboard.store.run import find_run, shipped_book
 
     runs = cache.runs()
     found = shipped_book(runs) or find_run(runs, spec=BOOK, data_fingerprint=data.fingerprint)
@@ -66,9 +66,9 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
     import numpy as np
 
     from dashboard.charts import inside as charts
-    from dashboard.digits import from_mnist
-    from dashboard.ui import cached, inside
-    from dashboard.ui.runs import model_cache, run_model
+    from dashboard.mnist.digits import from_mnist
+    from dashboard.ui import cached, inside_cache
+    from dashboard.ui.run_picker import model_cache, run_model
 
     record = model_cache().get(key)
     spec = record.spec
@@ -88,30 +88,30 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
         return value
 
     step("load model", lambda: run_model(key))
-    step("final map of 2,000 images", lambda: inside.features(key, inside.N_IMAGES, fp))
+    step("final map of 2,000 images", lambda: inside_cache.features(key, inside_cache.N_IMAGES, fp))
     step(
         "PCA projection",
-        lambda: inside.projection(key, "pca", fp),
+        lambda: inside_cache.projection(key, "pca", fp),
         lambda p: charts.projection_chart(p["coords"], p["labels"], p["indices"], p["predicted"], "PCA", p["explained"]),
     )
     if tsne:
         step(
             "t-SNE projection",
-            lambda: inside.projection(key, "tsne", fp),
+            lambda: inside_cache.projection(key, "tsne", fp),
             lambda p: charts.projection_chart(p["coords"], p["labels"], p["indices"], p["predicted"], "t-SNE"),
         )
     ablation = step(
         "ablations (positions+channels)",
-        lambda: inside.ablation(key, fp),
+        lambda: inside_cache.ablation(key, fp),
         lambda a: charts.position_chart(a.zero_one, a.baseline, "zeroed"),
     )
     step("channel chart", lambda: ablation, lambda a: charts.channel_chart(a.channel_accuracy, a.channel_order, a.baseline))
     step(
         "Grad-CAM of one digit",
-        lambda: inside.grad_cam(key, spec.to_json(), np.asarray(image, np.float32), None),
+        lambda: inside_cache.grad_cam(key, spec.to_json(), np.asarray(image, np.float32), None),
         lambda c: charts.gradcam_chart(image, c.heatmap, c.coarse, "Grad-CAM"),
     )
-    step("summary CSV", lambda: inside.summary_csv(spec.to_json()))
+    step("summary CSV", lambda: inside_cache.summary_csv(spec.to_json()))
     return rows
 
 
@@ -192,7 +192,7 @@ def bench_rss(key: str) -> dict:
 
 def ignore_stored_results() -> None:
     """Measure the computations: results kept beside runs are neither read nor written."""
-    from dashboard.cache import ModelCache
+    from dashboard.store.cache import ModelCache
 
     ModelCache.read_result = lambda self, key, name: None  # type: ignore[method-assign]
     ModelCache.write_result = lambda self, key, name, data, shipped=False: False  # type: ignore[method-assign]
@@ -204,13 +204,13 @@ def main() -> None:
     parser.add_argument("--no-tsne", action="store_true", help="skip the t-SNE projection")
     parser.add_argument("--rss", action="store_true", help="also measure a real server's memory in Chromium")
     parser.add_argument("--stored", action="store_true",
-                        help="read results kept beside the run (dashboard.stored) instead of computing them")
+                        help="read results kept beside the run (dashboard.store.stored) instead of computing them")
     args = parser.parse_args()
     if not args.stored:
         ignore_stored_results()
 
     key = args.run or find_or_train_book()
-    from dashboard.data import load_mnist
+    from dashboard.mnist.data import load_mnist
 
     print(f"run {key} · data: {load_mnist('auto').label}", flush=True)
     rows = bench_steps(key, tsne=not args.no_tsne)

@@ -56,10 +56,10 @@ class Peaks:
 
 
 def run_mode(mode: str) -> dict:
-    from dashboard.cache import ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.spec import BOOK, PRESETS
-    from dashboard.training import TRAIN_PRESETS, TrainSettings, train
+    from dashboard.store.cache import ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.network.spec import BOOK, PRESETS
+    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
 
     peaks = Peaks()
     data = load_mnist("auto")
@@ -74,15 +74,15 @@ def run_mode(mode: str) -> dict:
         return {"mode": mode, "first_batch_s": first[0], "total_s": total, "train_seconds": result.train_seconds,
                 "test_accuracy": result.test_accuracy, "server_peak_mb": peaks.server, "workers_peak_mb": peaks.children}
 
-    from dashboard.job_cluster import process_cluster_client
-    from dashboard.jobs import JobManager
+    from dashboard.jobs.job_cluster import process_cluster_client
+    from dashboard.jobs.job_manager import JobManager
 
     client = None
     if mode == "cluster":
         client = process_cluster_client(1)
     elif mode == "tls":
-        from dashboard.cluster_certs import make_certificates
-        from dashboard.job_cluster import local_security
+        from dashboard.jobs.cluster_certs import make_certificates
+        from dashboard.jobs.job_cluster import local_security
 
         certs = make_certificates(Path(tempfile.mkdtemp(prefix="convnet-bench-certs-")) / "certs")
         client = process_cluster_client(1, security=local_security(certs.directory))

@@ -1,11 +1,11 @@
-"""What a network costs to train here, to set the caps in `dashboard.summaries`.
+"""What a network costs to train here, to set the caps in `dashboard.network.summaries`.
 
     MNIST_NPZ=/work/shared/data/mnist.npz flock /work/heavy.lock nice -n 10 python benchmarks/train_cost.py
 
 For each network (each in its own process, so the peak is its own) trains one epoch on 12,800
 images at batch 128 (100 steps) and reports the time an epoch of 54,000 images would take at that
 rate, and the process's peak resident memory (`ru_maxrss`), next to the network's parameters and
-multiply-adds an image as `dashboard.summaries` counts them.
+multiply-adds an image as `dashboard.network.summaries` counts them.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ IMAGES, BATCH = 12_800, 128
 
 
 def measure(name: str) -> dict:
-    from dashboard.data import load_mnist
-    from dashboard.spec import NetworkSpec
-    from dashboard.summaries import multiply_adds, total_params
-    from dashboard.training import TrainSettings, train
+    from dashboard.mnist.data import load_mnist
+    from dashboard.network.spec import NetworkSpec
+    from dashboard.network.summaries import multiply_adds, total_params
+    from dashboard.training.trainer import TrainSettings, train
 
     spec = NetworkSpec.from_dict(NETWORKS[name])
     data = load_mnist(os.environ.get("MNIST_NPZ", "auto"))

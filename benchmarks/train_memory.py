@@ -60,11 +60,11 @@ def main() -> int:
     print(f"start: {watch.now_mb():.0f} MB", flush=True)
     import keras  # noqa: F401  (TensorFlow: the big import)
 
-    from dashboard.cache import ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.runs import get_or_train
-    from dashboard.spec import BOOK
-    from dashboard.training import TRAIN_PRESETS, TrainSettings
+    from dashboard.store.cache import ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.runs import get_or_train
+    from dashboard.network.spec import BOOK
+    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
     print(f"after importing TensorFlow/Keras: {watch.now_mb():.0f} MB", flush=True)
     data = load_mnist("auto")

@@ -7,7 +7,7 @@ Prints the process's resident memory (RSS, sampled every 10 ms, and the kernel's
 after each part: Python with `dashboard` and Dask's worker imported (what an idle Dask worker
 holds), TensorFlow and Keras imported, the data loaded, the model built, the fit's peak, the
 test evaluation's and the dead-channel count's peak, and what is left once the result is
-dropped; then `dashboard.memory_budget.training_need`'s estimate for the same run. Run it with
+dropped; then `dashboard.jobs.memory_budget.training_need`'s estimate for the same run. Run it with
 `--in-worker` to time it inside a Dask worker process of the app's local pool instead.
 """
 
@@ -27,13 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from benchmarks.train_memory import PeakWatcher  # noqa: E402
-from dashboard.job_guard import anonymous_bytes  # noqa: E402
+from dashboard.jobs.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20
 
 
 class Peak(PeakWatcher):
-    """Anonymous memory of this process (what `dashboard.job_guard` watches) every 10 ms, and RSS.
+    """Anonymous memory of this process (what `dashboard.jobs.job_guard` watches) every 10 ms, and RSS.
 
     `take()` returns (anonymous now, anonymous peak since the last take, RSS now) in MB: RSS adds
     the pages of TensorFlow's libraries read from disk (~440 MB), which the kernel can drop.
@@ -62,9 +62,9 @@ def main() -> int:
     import distributed  # noqa: F401 - what a Dask worker process has before any job
 
     import dashboard  # noqa: F401
-    from dashboard.data import load_mnist
-    from dashboard.spec import PRESETS
-    from dashboard.training import TRAIN_PRESETS, TrainSettings
+    from dashboard.mnist.data import load_mnist
+    from dashboard.network.spec import PRESETS
+    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
     parts["dashboard and a Dask worker's imports"] = peak.take()
     import keras  # noqa: F401
@@ -78,18 +78,18 @@ def main() -> int:
                                    "train_size": args.train_size}.items() if v is not None}
     settings = TrainSettings.from_dict({**TRAIN_PRESETS[args.train_preset].to_dict(), **overrides})
     spec = PRESETS[args.preset]
-    from dashboard import training
+    from dashboard.training import trainer
 
     marks: dict[str, tuple[float, float]] = {}
-    real_evaluate = training._batches
+    real_evaluate = trainer._batches
 
     def noting_batches(*a, **k):  # the test pipeline is built right after the fit: mark the fit's peak
         if len(a[0]) == len(data.x_test) and "fit" not in marks:
             marks["fit (model built, compiled, trained)"] = peak.take()
         return real_evaluate(*a, **k)
 
-    training._batches = noting_batches
-    real_dead = training.dead_channels
+    trainer._batches = noting_batches
+    real_dead = trainer.dead_channels
 
     def noting_dead(*a, **k):
         marks["test evaluation"] = peak.take()
@@ -97,12 +97,12 @@ def main() -> int:
         marks["dead channels counted"] = peak.take()
         return out
 
-    training.dead_channels = noting_dead
+    trainer.dead_channels = noting_dead
     start = time.perf_counter()
-    result = training.train(spec, settings, data)
+    result = trainer.train(spec, settings, data)
     seconds = time.perf_counter() - start
     parts.update(marks)
-    from dashboard.job_task import model_bytes
+    from dashboard.jobs.job_task import model_bytes
 
     payload = model_bytes(result.model)
     parts["model saved to bytes"] = peak.take()
@@ -115,7 +115,7 @@ def main() -> int:
     parts["after the job (result dropped)"] = peak.take()
     kernel_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     try:
-        from dashboard.memory_budget import training_need
+        from dashboard.jobs.memory_budget import training_need
 
         need = training_need(spec, settings, data)
         estimate = {"estimate_mb": round(need.total / MB, 1), "estimate_parts_mb": need.parts_mb()}

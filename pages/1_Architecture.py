@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import architecture, nav, state, widgets
+from dashboard.ui import network_summary, page_setup, state, widgets
 
-st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 st.title("Architecture")
 st.caption(
     "Change the network in the sidebar: output shapes, parameter counts and receptive fields are "
@@ -28,6 +28,6 @@ else:
     spec = edited
     state.set_spec(spec)
 
-other = architecture.compare_choice(spec)
-architecture.show_networks(spec, other)
-architecture.imported_models()
+other = network_summary.compare_choice(spec)
+network_summary.show_networks(spec, other)
+network_summary.imported_models()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import maps as ui_maps
-from dashboard.ui import nav, runs
+from dashboard.ui import map_panels
+from dashboard.ui import page_setup, run_picker
 from dashboard.ui.state import kept, set_url
 
-st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 st.title("Feature maps")
 st.caption(
     "Draw a digit, pick a test image or upload a picture, and follow it through a trained network: "
@@ -17,19 +17,19 @@ st.caption(
     "position of the last conv layer sees."
 )
 
-records = runs.cached_runs()
+records = run_picker.cached_runs()
 with st.sidebar:
     st.header("Trained run")
-    first = runs.run_picker("Run", key="fm_run", runs=records) if records else None
+    first = run_picker.run_picker("Run", key="fm_run", runs=records) if records else None
     second = None
     if first is not None and len(records) > 1:
         if st.toggle("Compare with a second run", key=kept("fm_compare", "run2" in st.query_params)):
-            second = runs.run_picker(
-                "Second run", key="fm_run2", default_key=ui_maps.second_default(records, first), url_name="run2", runs=records
+            second = run_picker.run_picker(
+                "Second run", key="fm_run2", default_key=map_panels.second_default(records, first), url_name="run2", runs=records
             )
         else:
             set_url(run2=None)
 
 if not records:
     st.info("No trained runs yet: train one on the **Train** page, then come back.", icon=":material/info:")
-ui_maps.digit_and_maps([r for r in (first, second) if r is not None])
+map_panels.digit_and_maps([r for r in (first, second) if r is not None])

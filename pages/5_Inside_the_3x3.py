@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import labels
-from dashboard.imported import has_maps, layer_rows, map_geometry
+from dashboard.views import labels
+from dashboard.store.imported import has_maps, layer_rows, map_geometry
 from dashboard.outside import escape_markdown
-from dashboard.spec import geometry
-from dashboard.ui import cached, inside, inside_panels, nav, text
-from dashboard.ui.imports import what_is_shown
-from dashboard.ui.numbers import show_numbers
-from dashboard.ui.runs import cached_runs, load_run_model, load_run_network, run_picker
+from dashboard.network.spec import geometry
+from dashboard.ui import cached, inside_cache, inside_panels, page_setup, text
+from dashboard.ui.import_panel import what_is_shown
+from dashboard.ui.numbers_panel import show_numbers
+from dashboard.ui.run_picker import cached_runs, load_run_model, load_run_network, run_picker
 
-st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 st.title("Inside the 3×3")
 st.caption(
     "The book's network squeezes each digit into a 3×3×64 block: 576 numbers. Pick a trained "
@@ -61,7 +61,7 @@ inside_panels.verdict(record, runs)
 st.header(f"Where the {numbers:,} numbers go")
 inside_panels.projection_section(record, numbers, last_geo.name, data)
 
-ablation = inside.ablation(record.key, data.fingerprint)
+ablation = inside_cache.ablation(record.key, data.fingerprint)
 st.header(f"What each of the {side}×{side} positions carries")
 inside_panels.positions_section(record, data.fingerprint, ablation, last_geo, channels)
 
@@ -79,4 +79,4 @@ inside_panels.gradcam_section(record, "" if spec is None else spec.to_json(), la
 
 st.header("Downloads")
 st.caption("The trained model opens with `keras.saving.load_model(path)`. Each chart's toolbar saves it as PNG.")
-inside.download_buttons(record, key="inside_download")
+inside_cache.download_buttons(record, key="inside_download")

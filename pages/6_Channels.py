@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.spec import geometry
-from dashboard.ui import atlas as ui_atlas
-from dashboard.ui import atlas_panels as ui_atlas_panels
-from dashboard.ui import cached, nav
-from dashboard.ui.runs import cached_runs, load_run_network, run_picker
+from dashboard.network.spec import geometry
+from dashboard.ui import atlas_cache
+from dashboard.ui import channel_panels
+from dashboard.ui import cached, page_setup
+from dashboard.ui.run_picker import cached_runs, load_run_network, run_picker
 from dashboard.ui.state import kept, set_url, url_token
 
-st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 st.title("What each channel looks for")
 st.caption(
     "A channel is one filter of a conv layer, read at every position. For each channel: the "
@@ -47,5 +47,5 @@ set_url(layer=None if layer_name == names[-1] else layer_name)
 geo = next(g for g in convs if g.name == layer_name)
 
 data = cached.mnist()
-atlas = ui_atlas.channel_atlas(record.key, spec.to_json(), layer_name, data.fingerprint)
-ui_atlas_panels.channel_views(record.key, layer_name, geo, atlas)
+atlas = atlas_cache.channel_atlas(record.key, spec.to_json(), layer_name, data.fingerprint)
+channel_panels.channel_views(record.key, layer_name, geo, atlas)

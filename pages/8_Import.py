@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import imports, nav
+from dashboard.ui import import_panel, page_setup
 
-st.set_page_config(page_title="Import · ConvNet Explorer", page_icon=nav.FAVICON, layout="wide")
-nav.sidebar_nav()
+st.set_page_config(page_title="Import · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
+page_setup.sidebar_nav()
 st.title("Import your own model")
 st.caption(
     "Upload the `.keras` (or legacy `.h5`) file your notebook saved with `model.save(...)`: an MNIST "
@@ -16,8 +16,8 @@ st.caption(
     "standard Keras layer; only then does Keras load it, in safe mode. Nothing in the file is run."
 )
 
-record = imports.import_upload(imports.model_uploader("import_file"))
+record = import_panel.import_upload(import_panel.model_uploader("import_file"))
 if record is not None:
-    imports.offer_architecture(record)
-    imports.scaling_choice(record)
-imports.imported_runs_table()
+    import_panel.offer_architecture(record)
+    import_panel.scaling_choice(record)
+import_panel.imported_runs_table()

@@ -25,10 +25,10 @@ import pytest  # noqa: E402
 def _close_training_jobs():
     """Stop the process's job manager (and its in-process Dask cluster) while output is still open."""
     yield
-    from dashboard import jobs
+    from dashboard.jobs import job_manager
 
-    if jobs._default is not None:
-        jobs._default.close()
+    if job_manager._default is not None:
+        job_manager._default.close()
 
 
 def _uses_a_training_fixture(item) -> bool:

@@ -1,4 +1,4 @@
-"""Make the embedded MNIST subset that ships in ``dashboard/assets/mnist_subset.npz``.
+"""Make the embedded MNIST subset that ships in ``dashboard/mnist/assets/mnist_subset.npz``.
 
 A stratified sample of real MNIST: 1,200 training and 200 test images per digit, kept in
 their original order, so the app and its tests work offline on a fresh machine.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(__file__).resolve().parents[1] / "dashboard" / "assets" / "mnist_subset.npz"
+OUT = Path(__file__).resolve().parents[1] / "dashboard" / "mnist" / "assets" / "mnist_subset.npz"
 
 
 def stratified_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:

@@ -3,7 +3,7 @@
     python tools/make_shipped_results.py /work/shared/data/mnist.npz [--tsne] [--layers last|all]
 
 For each run in ``model_cache/shipped/`` trained on this data set (its fingerprint), computes
-with the app's own code and stores in ``<run>/results/`` (see ``dashboard.stored``): the test
+with the app's own code and stores in ``<run>/results/`` (see ``dashboard.store.stored``): the test
 predictions (Compare), the PCA projection and ablations of the last map (Inside the 3×3), and
 the channel atlas of the last conv layer, or of every conv layer with ``--layers all``
 (Channels); with ``--tsne``, the t-SNE projection too. A server using the same data then shows
@@ -32,12 +32,12 @@ def main() -> int:
     parser.add_argument("--replace", action="store_true", help="recompute results already stored")
     args = parser.parse_args()
 
-    from dashboard import analysis, atlas, final_maps, results
-    from dashboard.cache import SHIPPED_ROOT, ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.evaluation import confidence_of, predict_labels
-    from dashboard.spec import geometry
-    from dashboard.stored import result_name
+    from dashboard.inspection import analysis, channel_atlas, final_maps, results
+    from dashboard.store.cache import SHIPPED_ROOT, ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.inspection.evaluation import confidence_of, predict_labels
+    from dashboard.network.spec import geometry
+    from dashboard.store.stored import result_name
 
     data = load_mnist(args.data)
     cache = ModelCache(SHIPPED_ROOT.parent / ".unused", shipped_root=SHIPPED_ROOT)
@@ -67,7 +67,7 @@ def main() -> int:
         convs = [g for g in geometry(record.spec) if g.kind == "Conv2D"]
         for geo in convs if args.layers == "all" else convs[-1:]:
             keep(result_name("atlas", fp, geo.name), lambda: results.atlas_bytes(
-                atlas.build_atlas(model, geo.name, geo, data.x_test[: atlas_images()])))
+                channel_atlas.build_atlas(model, geo.name, geo, data.x_test[: atlas_images()])))
         size = sum(p.stat().st_size for p in (SHIPPED_ROOT / record.key / "results").iterdir())
         print(f"{record.key}  {record.spec.describe()[:40]:<40} {time.perf_counter() - started:6.1f} s  "
               f"{size / 1024:6.0f} KB", flush=True)
@@ -76,7 +76,7 @@ def main() -> int:
 
 def atlas_images() -> int:
     """How many test images the Channels page searches (its own constant)."""
-    from dashboard.ui.atlas import MAX_IMAGES
+    from dashboard.ui.atlas_cache import MAX_IMAGES
 
     return MAX_IMAGES
 

@@ -10,7 +10,7 @@ entry into ``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record
 model file is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are
 not shipped. ``--prune`` removes shipped runs that the given grids no longer make (e.g. runs
 of an older `fast` preset).
-Training is reproducible (`dashboard.reproducible`): a remake with the same library versions on
+Training is reproducible (`dashboard.training.reproducible`): a remake with the same library versions on
 the same CPU instruction set gives the same keys and the same models. Runs are trained seed by
 seed (every network's seed 0 first), the largest networks last.
 """
@@ -41,12 +41,12 @@ def main() -> int:
     parser.add_argument("--prune", action="store_true", help="remove shipped runs these grids do not make")
     args = parser.parse_args()
 
-    from dashboard.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.grids import load_grid
-    from dashboard.runs import get_or_train
-    from dashboard.spec import BOOK
-    from dashboard.training import TRAIN_PRESETS
+    from dashboard.store.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.training.grids import load_grid
+    from dashboard.store.runs import get_or_train
+    from dashboard.network.spec import BOOK
+    from dashboard.training.trainer import TRAIN_PRESETS
 
     data = load_mnist(args.data)
     if not data.is_full:
@@ -54,7 +54,7 @@ def main() -> int:
         return 2
     from dataclasses import replace
 
-    from dashboard.summaries import total_params
+    from dashboard.network.summaries import total_params
 
     runs = [("book · book", BOOK, TRAIN_PRESETS["book"])]
     for grid in args.grid:
@@ -76,7 +76,7 @@ def main() -> int:
         if target.exists() and not args.replace:
             print(f"{label}: already shipped as {key}")
             continue
-        from dashboard.model import build_model
+        from dashboard.training.model import build_model
 
         estimate_mb = build_model(spec).count_params() * 4 / 2**20  # float32 weights
         if estimate_mb > args.max_mb:

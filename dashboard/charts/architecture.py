@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts import OKABE_ITO
 
-from dashboard.spec import INPUT_SIZE, LayerGeometry
+from dashboard.network.spec import INPUT_SIZE, LayerGeometry
 
 PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"

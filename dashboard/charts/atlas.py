@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from dashboard.charts import tiles
-from dashboard.spec import INPUT_SIZE, LayerGeometry
+from dashboard.network.spec import INPUT_SIZE, LayerGeometry
 
 HIGHLIGHT = "#E03131"
 RING_COLORS = ("#E03131", "#F59F00", "#1098AD")  # strongest, second, third position

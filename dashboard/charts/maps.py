@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard import maps
+from dashboard.inspection import readings
 from dashboard.charts import OKABE_ITO, tiles
 from dashboard.charts.tiles import tile_origin
-from dashboard.maps import Reading
-from dashboard.spec import LayerGeometry
+from dashboard.inspection.readings import Reading
+from dashboard.network.spec import LayerGeometry
 
 PALETTE = OKABE_ITO
 HIGHLIGHT = "#E03131"
@@ -231,7 +231,7 @@ def reading_figures(
             title=f"({row}, {col}) sees {bottom - top + 1}×{right - left + 1}:<br>rows {top}–{bottom}, cols {left}–{right}",
         ),
         "strongest": strongest_chart(
-            maps.strongest_channels(reading.last_conv().maps, row, col, strongest), f"Strongest channels at ({row}, {col})"
+            readings.strongest_channels(reading.last_conv().maps, row, col, strongest), f"Strongest channels at ({row}, {col})"
         ),
     }
     for layer in reading.layers:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.numbers import REFERENCE_LABELS, NumbersPoint
+from dashboard.views.accuracy_by_size import REFERENCE_LABELS, NumbersPoint
 
 FAMILY_COLOR = "#4C6EF5"
 SEED_COLOR = "#495057"

@@ -1,6 +1,6 @@
 """The two 3×3s of `conv2d_2`, drawn to scale over the 28×28 input: its kernel and its output map.
 
-Pure plotly from numbers (`dashboard.decode.Squares`); no model is built.
+Pure plotly from numbers (`dashboard.network.decode.Squares`); no model is built.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.decode import Squares
-from dashboard.spec import INPUT_SIZE
+from dashboard.network.decode import Squares
+from dashboard.network.spec import INPUT_SIZE
 
 KERNEL_COLOR = "#F76707"
 OUTPUT_COLOR = "#4C6EF5"

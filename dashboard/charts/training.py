@@ -12,8 +12,8 @@ import plotly.graph_objects as go
 
 from dashboard.charts import OKABE_ITO
 from dashboard.charts.tiles import tile, with_band
-from dashboard.compare import GroupPoint
-from dashboard.seeds import Spread
+from dashboard.views.compare_table import GroupPoint
+from dashboard.store.seeds import Spread
 from dashboard.outside import plotly_text
 
 HEIGHT = 360

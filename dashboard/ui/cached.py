@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.data import MnistData, load_mnist
+from dashboard.mnist.data import MnistData, load_mnist
 
 # Every server-wide cache is bounded by `max_entries`; caches keyed by what sessions asked for
 # (runs, networks, digits) also expire after IDLE_TTL. Streamlit reaps expired entries on the
@@ -25,7 +25,7 @@ def mnist(source: str = "auto") -> MnistData:
 @st.cache_data(show_spinner=False, max_entries=256, ttl=IDLE_TTL)
 def layer_rows(spec_json: str) -> list[dict]:
     """Summary rows (shapes, params and formulas, receptive fields) of `spec_json`, as dicts; no weights."""
-    from dashboard.spec import NetworkSpec
-    from dashboard.summaries import summarize
+    from dashboard.network.spec import NetworkSpec
+    from dashboard.network.summaries import summarize
 
     return [row.to_dict() for row in summarize(NetworkSpec.from_json(spec_json))]

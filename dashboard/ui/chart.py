@@ -1,4 +1,4 @@
-"""A plotly chart with its meaning in words under it (`dashboard.chart_texts`), and no toolbar.
+"""A plotly chart with its meaning in words under it (`dashboard.views.chart_texts`), and no toolbar.
 
 Plotly's toolbar covers a chart's title on a phone, where it shows without hovering; Streamlit's
 own element toolbar (full screen) remains. The caption is plain text.

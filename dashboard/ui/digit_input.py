@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard import digits
-from dashboard.data import MnistData
-from dashboard.digits import image_digest
+from dashboard.mnist import digits
+from dashboard.mnist.data import MnistData
+from dashboard.mnist.digits import image_digest
 from dashboard.outside import plain, plotly_text
 from dashboard.ui import cached, text
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.memory import released_when_idle
+from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
 CURRENT_KEY = "digit_current"  # the last Digit any page showed

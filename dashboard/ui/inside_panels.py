@@ -1,7 +1,7 @@
 """The sections of "Inside the 3×3", each a fragment: a widget in one section reruns that section only.
 
-Every section reads the run's analyses from the server-wide caches of `dashboard.ui.inside`
-(computed once per run), draws its charts and shows the words of `dashboard.inside_texts`.
+Every section reads the run's analyses from the server-wide caches of `dashboard.ui.inside_cache`
+(computed once per run), draws its charts and shows the words of `dashboard.views.inside_texts`.
 """
 
 from __future__ import annotations
@@ -12,27 +12,27 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import inside_texts as texts
-from dashboard.charts import inside as charts
-from dashboard.data import MnistData
-from dashboard.diagnosis import dead_channels_sentence
-from dashboard.digits import image_digest
-from dashboard.evaluation import depth_runs, family_rows
-from dashboard.labels import training_label
-from dashboard.run import RunRecord
-from dashboard.seeds import SPREAD_WORDS, group_of
-from dashboard.spec import LayerGeometry
-from dashboard.ui import inside, page_paths, text
+from dashboard.views import inside_texts
+from dashboard.charts import inside
+from dashboard.mnist.data import MnistData
+from dashboard.training.diagnosis import dead_channels_sentence
+from dashboard.mnist.digits import image_digest
+from dashboard.inspection.evaluation import depth_runs, family_rows
+from dashboard.views.labels import training_label
+from dashboard.store.run import RunRecord
+from dashboard.store.seeds import SPREAD_WORDS, group_of
+from dashboard.network.spec import LayerGeometry
+from dashboard.ui import inside_cache, page_paths, text
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.memory import released_when_idle
+from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.pick import point_values
 from dashboard.ui.state import kept, set_url, url_int, url_token
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
 def projection_figure(run_key: str, method: str, data_fingerprint: str, *, _proj: dict) -> go.Figure:
-    """The projection chart of run `run_key` (its `inside.projection`, given), built once and shared."""
-    return charts.projection_chart(_proj["coords"], _proj["labels"], _proj["indices"], _proj["predicted"],
+    """The projection chart of run `run_key` (its `inside_cache.projection`, given), built once and shared."""
+    return inside.projection_chart(_proj["coords"], _proj["labels"], _proj["indices"], _proj["predicted"],
                                    method="PCA" if method == "pca" else "t-SNE", explained=_proj["explained"])
 
 
@@ -41,7 +41,7 @@ def projection_figure(run_key: str, method: str, data_fingerprint: str, *, _proj
 def gradcam_figure(run_key: str, digit: str, class_index: int, *, _image: np.ndarray, _cam) -> go.Figure:
     """The Grad-CAM chart of run `run_key` for the digit `_image` (named `digit`), built once and shared."""
     predicted = int(np.argmax(_cam.probabilities))
-    return charts.gradcam_chart(
+    return inside.gradcam_chart(
         _image, _cam.heatmap, _cam.coarse,
         f"Grad-CAM for digit {_cam.class_index} · predicted {predicted} ({_cam.probabilities[predicted]:.1%})",
     )
@@ -52,11 +52,11 @@ def gradcam_figure(run_key: str, digit: str, class_index: int, *, _image: np.nda
 def ablation_figures(run_key: str, data_fingerprint: str, *, _ablation) -> dict[str, go.Figure]:
     """The charts of run `run_key`'s ablation on the test set `data_fingerprint` (given), built once and shared."""
     return {
-        "zero_one": charts.position_chart(_ablation.zero_one, _ablation.baseline, "Accuracy with one position zeroed",
+        "zero_one": inside.position_chart(_ablation.zero_one, _ablation.baseline, "Accuracy with one position zeroed",
                                           note=f"all positions kept: {_ablation.baseline:.1%} on {_ablation.n_images:,} test images"),
-        "keep_one": charts.position_chart(_ablation.keep_one, _ablation.baseline, "Accuracy with only one position kept",
-                                          note=f"chance is {texts.CHANCE:.0%}"),
-        "channels": charts.channel_chart(_ablation.channel_accuracy, _ablation.channel_order, _ablation.baseline),
+        "keep_one": inside.position_chart(_ablation.keep_one, _ablation.baseline, "Accuracy with only one position kept",
+                                          note=f"chance is {inside_texts.CHANCE:.0%}"),
+        "channels": inside.channel_chart(_ablation.channel_accuracy, _ablation.channel_order, _ablation.baseline),
     }
 
 
@@ -65,11 +65,11 @@ def ablation_figures(run_key: str, data_fingerprint: str, *, _ablation) -> dict[
 def depth_figure(run_keys: tuple[tuple[str, float], ...], highlight: int | None, *, _rows) -> go.Figure:
     """The depth-against-size chart of the runs `run_keys` ((key, test accuracy) each; their family rows
     given), built once and shared."""
-    return charts.depth_size_chart([r.final_size for r in _rows], [r.test_accuracy for r in _rows],
+    return inside.depth_size_chart([r.final_size for r in _rows], [r.test_accuracy for r in _rows],
                                    [r.params for r in _rows], [r.label for r in _rows], highlight=highlight)
 
 
-PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside.TSNE_IMAGES:,} images, slower the first time)"}
+PROJECTIONS = {"pca": "PCA (fast)", "tsne": f"t-SNE ({inside_cache.TSNE_IMAGES:,} images, slower the first time)"}
 PREDICTED = -1  # Grad-CAM of the class the network predicts
 MAX_SHOWN = 24  # selected images drawn below the projection
 
@@ -83,7 +83,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
         key=kept("inside_proj", method),
     )
     set_url(proj=method)
-    proj = inside.projection(record.key, method, data.fingerprint)
+    proj = inside_cache.projection(record.key, method, data.fingerprint)
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         event = st.plotly_chart(
@@ -93,7 +93,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
             selection_mode=("points", "box", "lasso"),
         )
     with text_col:
-        st.markdown(texts.projection_text(numbers, layer_name, method, proj["explained"]))
+        st.markdown(inside_texts.projection_text(numbers, layer_name, method, proj["explained"]))
         points = event.selection.points if event is not None and hasattr(event, "selection") else []
         chosen = [values[0] for values in map(point_values, points) if values][:MAX_SHOWN]
         # The keyboard's way to a selection: the sample's misclassified images.
@@ -103,7 +103,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
             truth = {int(i): (int(t), int(p)) for i, t, p in zip(proj["indices"], proj["labels"], proj["predicted"])}
             captions = [f"#{i}<br>{truth[i][0]}→{truth[i][1]}" if i in truth else f"#{i}" for i in chosen]
             st.plotly_chart(
-                charts.thumbnails_chart(data.x_test[chosen], captions, cols=6, title="Selected (label→predicted)"),
+                inside.thumbnails_chart(data.x_test[chosen], captions, cols=6, title="Selected (label→predicted)"),
                 key="inside_selected",
                 config={"displayModeBar": False},
             )
@@ -112,7 +112,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
 def positions_section(record: RunRecord, data_fingerprint: str, ablation, geo: LayerGeometry, channels: int) -> None:
     """Accuracy with one position zeroed, and with one position alone, beside what they say.
 
-    `ablation` (a `dashboard.ablation.Ablation`) is run `record`'s on the test set `data_fingerprint`.
+    `ablation` (a `dashboard.inspection.ablation.Ablation`) is run `record`'s on the test set `data_fingerprint`.
     """
     figures = ablation_figures(record.key, data_fingerprint, _ablation=ablation)
     left_col, right_col, text_col = st.columns([2, 2, 2])
@@ -121,7 +121,7 @@ def positions_section(record: RunRecord, data_fingerprint: str, ablation, geo: L
     with right_col:
         st.plotly_chart(figures["keep_one"], key="inside_keep_one")
     with text_col:
-        st.markdown(texts.positions_text(geo, channels, ablation.zero_one, ablation.keep_one,
+        st.markdown(inside_texts.positions_text(geo, channels, ablation.zero_one, ablation.keep_one,
                                          ablation.baseline, ablation.n_images))
 
 
@@ -143,7 +143,7 @@ def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_na
                                   key="inside_channel_pick")  # the keyboard's way to the click
             channel_link(record.key, st.session_state.get("inside_channels"), channels, chosen)
     with text_col:
-        st.markdown(texts.channels_text(conv_name, ablation.channel_accuracy, ablation.channel_order, ablation.baseline))
+        st.markdown(inside_texts.channels_text(conv_name, ablation.channel_accuracy, ablation.channel_order, ablation.baseline))
 
 
 @st.fragment
@@ -156,7 +156,7 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
     shown, instead = depth_runs(records, record, same_only)
     rows = family_rows(shown)
     if instead:
-        st.caption(texts.depth_note(training_label(shown[0]), len(rows)))
+        st.caption(inside_texts.depth_note(training_label(shown[0]), len(rows)))
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
         if len(rows) >= 2:
@@ -172,7 +172,7 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
             )
             st.page_link(page_paths.TRAIN, label="Train a family of networks", icon=":material/model_training:")
     with text_col:
-        st.markdown(texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows],
+        st.markdown(inside_texts.depth_text([r.test_accuracy for r in rows], [r.params for r in rows],
                                      marked=any(r.key == record.key for r in rows)))
 
 
@@ -194,7 +194,7 @@ def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> 
         st.info("Grad-CAM scores the logits of a final Dense layer; this model ends in "
                 f"{last_layer_type}, so it is not shown.", icon=":material/info:")
         return
-    cam = inside.grad_cam(
+    cam = inside_cache.grad_cam(
         record.key, spec_json, np.asarray(digit.image, dtype=np.float32),
         None if cam_class == PREDICTED else int(cam_class),
     )
@@ -203,7 +203,7 @@ def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> 
         st.plotly_chart(gradcam_figure(record.key, image_digest(digit.image), int(cam_class), _image=digit.image, _cam=cam),
                         key="inside_gradcam")
     with text_col:
-        st.markdown(texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))
+        st.markdown(inside_texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))
 
 
 def verdict(record: RunRecord, runs: list[RunRecord]) -> None:

@@ -1,7 +1,7 @@
 """The learner's browser storage: a per-browser learner id and the exercise progress, across reloads.
 
 Streamlit's session state ends with the browser tab's connection; a reload starts a new session.
-What should outlive it is kept in the browser's own localStorage (`dashboard.browser_store`
+What should outlive it is kept in the browser's own localStorage (`dashboard.views.browser_store`
 describes the entry), read once per session through the `streamlit_js_eval` component: the first
 run of a session draws the component in a fragment, and the browser's answer reruns that fragment
 only (or the whole page, for a page that shows what the browser stored: `wait_for_browser`).
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit_js_eval import streamlit_js_eval
 
-from dashboard import browser_store
+from dashboard.views import browser_store
 
 STORE = "learner_store"  # session: the browser's entry as read, {"learner": …, "progress": …}
 PENDING = "learner_pending"  # session: progress text being written to the browser

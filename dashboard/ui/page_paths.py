@@ -1,6 +1,6 @@
 """Every page's script path, relative to the entrypoint: the one place that names them (in menu order).
 
-`st.page_link` and `st.switch_page` take these; `dashboard.ui.nav` lists them with their labels.
+`st.page_link` and `st.switch_page` take these; `dashboard.ui.page_setup` lists them with their labels.
 """
 
 HOME = "streamlit_app.py"

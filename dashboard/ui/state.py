@@ -19,8 +19,8 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import links
-from dashboard.spec import BOOK, NetworkSpec
+from dashboard.views import links
+from dashboard.network.spec import BOOK, NetworkSpec
 from dashboard.ui import text
 
 SPEC_KEY = "spec_json"
@@ -61,7 +61,7 @@ def kept(key: str, default: Any = None) -> str:
 
 
 def query_values() -> dict[str, list[str]]:
-    """Every query parameter of the URL with all its values (as `dashboard.links` reads them)."""
+    """Every query parameter of the URL with all its values (as `dashboard.views.links` reads them)."""
     return {name: st.query_params.get_all(name) for name in st.query_params.keys()}
 
 

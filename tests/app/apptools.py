@@ -74,7 +74,7 @@ def plotly_array(value) -> np.ndarray:
 
 def wait_for_jobs(timeout: float = 180) -> None:
     """Block until every training job of this process's job manager has finished."""
-    from dashboard.jobs import default_manager
+    from dashboard.jobs.job_manager import default_manager
 
     manager = default_manager()
     for status in manager.jobs():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from dashboard.summaries import total_params
+from dashboard.network.summaries import total_params
 from tests.app.markup import unescaped
 from tests.app.apptools import markdown_table, open_page
 from streamlit.testing.v1 import AppTest
 
-from dashboard.spec import PRESETS
+from dashboard.network.spec import PRESETS
 
 PAGE = "pages/1_Architecture.py"
 

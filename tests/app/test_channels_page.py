@@ -7,13 +7,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from tests.app.apptools import figures, open_page, plotly_array, png_picture
 
-from dashboard import atlas
+from dashboard.inspection import channel_atlas
 from dashboard.charts import tiles
-from dashboard.cache import ModelCache
+from dashboard.store.cache import ModelCache
 from dashboard.charts.atlas import GAP, mosaics
-from dashboard.data import load_mnist
-from dashboard.digits import from_mnist
-from dashboard.spec import BOOK, geometry
+from dashboard.mnist.data import load_mnist
+from dashboard.mnist.digits import from_mnist
+from dashboard.network.spec import BOOK, geometry
 
 PAGE = "pages/6_Channels.py"
 BOOK_RUN = "5ac6e14cdfcf409e"  # shipped: the book network, book preset
@@ -50,7 +50,7 @@ def test_atlas_of_the_last_layer_is_the_top_windows_of_the_test_images(page, mod
     fig = figure(at, "conv2d_2: what each channel looks for")
     # The left image is the tiled top-9 windows of an independent search over the same images.
     geo = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
-    found = atlas.top_windows(atlas.layer_output_model(model, "conv2d_2"), load_mnist("auto").x_test, geo)
+    found = channel_atlas.top_windows(channel_atlas.layer_output_model(model, "conv2d_2"), load_mnist("auto").x_test, geo)
     expected = tiles.tile(mosaics(found.crops), 8, gap=GAP)
     assert fig["data"][0]["type"] == "image" and fig["data"][0]["hoverinfo"] == "skip"  # the markers name channels
     np.testing.assert_array_equal(np.isnan(png_picture(fig["data"][0]["source"])), np.isnan(expected))  # gaps
@@ -68,11 +68,11 @@ def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
     at = page
     fig = figure(at, "Channel 5 of conv2d_2 on test image #3")
     image = from_mnist(load_mnist("auto").x_test[3])
-    body = atlas.layer_output_model(model, "conv2d_2")
+    body = channel_atlas.layer_output_model(model, "conv2d_2")
     channel_map = np.asarray(body(image[None, :, :, None]))[0, :, :, 5]
     geo = next(g for g in geometry(BOOK) if g.name == "conv2d_2")
-    np.testing.assert_allclose(plotly_array(fig["data"][1]["z"]), atlas.channel_overlay(channel_map, geo), atol=1e-5)
-    strongest = atlas.strongest_positions(channel_map)
+    np.testing.assert_allclose(plotly_array(fig["data"][1]["z"]), channel_atlas.channel_overlay(channel_map, geo), atol=1e-5)
+    strongest = channel_atlas.strongest_positions(channel_map)
     boxes = [(s["y0"] + 0.5, s["x0"] + 0.5, s["y1"] - 0.5, s["x1"] - 0.5) for s in fig["layout"]["shapes"]]
     assert boxes == [geo.window(r, c) for r, c, _ in strongest]
     text = " ".join(m.value for m in at.markdown)
@@ -115,7 +115,7 @@ def test_first_layer_and_bad_channel_in_the_link():
 def test_the_page_opens_on_the_channel_that_fires_most_on_the_digit_and_numbers_the_channels(model):
     at = run_page({"run": BOOK_RUN})  # no channel in the link; the first test image
     image = from_mnist(load_mnist("auto").x_test[0])
-    maps = np.asarray(atlas.layer_output_model(model, "conv2d_2")(image[None, :, :, None]))[0]  # (3, 3, 64)
+    maps = np.asarray(channel_atlas.layer_output_model(model, "conv2d_2")(image[None, :, :, None]))[0]  # (3, 3, 64)
     expected = int(np.argmax(maps.max(axis=(0, 1))))
     assert at.slider(key="atlas_channel").value == expected and maps[:, :, expected].max() > 0
     assert not any("stays at zero" in m.value for m in at.markdown)

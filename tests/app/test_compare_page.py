@@ -10,12 +10,12 @@ import pytest
 from tests.app.markup import unescaped
 from tests.app.apptools import open_page
 
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.evaluation import predict_labels
-from dashboard.runs import get_or_train
-from dashboard.spec import ConvBlock, NetworkSpec
-from dashboard.training import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.inspection.evaluation import predict_labels
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import ConvBlock, NetworkSpec
+from dashboard.training.trainer import TrainSettings
 from tests.marks import trains
 
 PAGE = "pages/3_Compare.py"
@@ -143,7 +143,7 @@ def test_a_damaged_run_is_reported_and_left_out(two_runs, tmp_path, monkeypatch)
     # A throw-away copy of the cache with one entry truncated, so other tests keep theirs.
     import shutil
 
-    from dashboard.ui import runs as ui_runs
+    from dashboard.ui import run_picker as ui_runs
 
     root = tmp_path / "cache"
     shutil.copytree(ModelCache().root, root, ignore=shutil.ignore_patterns(".locks"))
@@ -161,7 +161,7 @@ def test_a_damaged_run_is_reported_and_left_out(two_runs, tmp_path, monkeypatch)
 
 
 def test_runs_are_marked_by_their_data_and_the_newest_run_is_chosen(two_runs):
-    from dashboard.labels import data_name
+    from dashboard.views.labels import data_name
 
     runs = ModelCache().runs()
     at = open_page(PAGE)

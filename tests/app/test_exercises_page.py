@@ -9,12 +9,12 @@ from tests.app.markup import unescaped
 from tests.app.apptools import ROOT
 from streamlit.testing.v1 import AppTest
 
-from dashboard import exercises as ex
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.runs import get_or_train
-from dashboard.spec import PRESETS, ConvBlock, NetworkSpec
-from dashboard.training import TrainSettings
+from dashboard.workshop import exercises as ex
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import PRESETS, ConvBlock, NetworkSpec
+from dashboard.training.trainer import TrainSettings
 
 PAGE = "pages/7_Exercises.py"
 N = len(ex.exercises())

@@ -11,12 +11,12 @@ from tests.app.apptools import figures, open_page, plotly_array
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard import digits
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.runs import get_or_train
-from dashboard.spec import PRESETS, geometry
-from dashboard.training import TrainSettings
+from dashboard.mnist import digits
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import PRESETS, geometry
+from dashboard.training.trainer import TrainSettings
 from tests.marks import trains
 
 PAGE = "pages/4_Feature_maps.py"
@@ -230,7 +230,7 @@ def test_the_random_button_picks_an_image_in_range(tiny_runs):
 
 @pytest.mark.slow  # loads the shipped book run, ~1 s
 def test_the_default_run_is_the_shipped_book_network():
-    from dashboard.ui.runs import shipped_book_key
+    from dashboard.ui.run_picker import shipped_book_key
 
     key = shipped_book_key(ModelCache().runs())
     if key is None:
@@ -244,7 +244,7 @@ def test_the_default_run_is_the_shipped_book_network():
 
 
 def test_without_any_trained_run_the_page_says_so(monkeypatch):
-    monkeypatch.setattr("dashboard.ui.runs.cached_runs", lambda: [])
+    monkeypatch.setattr("dashboard.ui.run_picker.cached_runs", lambda: [])
     at = run_page({})
     assert any("No trained runs yet" in info.value for info in at.info)
     assert not predictions(at)

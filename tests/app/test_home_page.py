@@ -55,7 +55,7 @@ def test_the_menu_lists_every_page_with_its_url_and_a_material_icon():
     """Every file of pages/ is in the menu; Streamlit serves it at its name without the number."""
     from streamlit.source_util import page_icon_and_name
 
-    from dashboard.ui.nav import PAGES
+    from dashboard.ui.page_setup import PAGES
 
     files = [path for path, *_ in PAGES[1:]]
     assert sorted(files) == sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
@@ -66,8 +66,8 @@ def test_the_menu_lists_every_page_with_its_url_and_a_material_icon():
 
 def test_home_texts_agree_with_the_book_numbers():
     """The short answer's numbers, the 26 of the dense layers and the word "jump" are explained."""
-    from dashboard import network_text
-    from dashboard.spec import BOOK, geometry
+    from dashboard.views import network_text
+    from dashboard.network.spec import BOOK, geometry
 
     at = open_page(None)
     conv = next(g for g in geometry(BOOK) if g.name == "conv2d_2")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.cache import SHIPPED_ROOT
+from dashboard.store.cache import SHIPPED_ROOT
 from tests.app.apptools import open_page
 from tests.app.markup import rendered_markup, unescaped
 

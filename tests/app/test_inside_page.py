@@ -9,13 +9,13 @@ from tests.app.markup import unescaped
 from tests.app.apptools import figures, open_page, plotly_array
 from streamlit.testing.v1 import AppTest
 
-from dashboard import analysis
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.digits import from_mnist
-from dashboard.runs import get_or_train
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TrainSettings
+from dashboard.inspection import analysis
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.mnist.digits import from_mnist
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TrainSettings
 from tests.marks import trains
 
 PAGE = "pages/5_Inside_the_3x3.py"
@@ -104,7 +104,7 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     import csv
     import io
 
-    from dashboard.ui.inside import _summary_text  # what the Summary button's click runs
+    from dashboard.ui.inside_cache import _summary_text  # what the Summary button's click runs
 
     rows = list(csv.DictReader(io.StringIO(_summary_text(book))))
     assert rows[-1]["layer"] == "total" and sum(int(row["params"]) for row in rows[:-1]) == int(rows[-1]["params"]) == 93_322
@@ -174,19 +174,19 @@ def test_a_run_left_by_every_session_is_released_and_comes_back_on_the_next_view
     next view loads them again without a trace of it on the page."""
     import time
 
-    from dashboard.ui import memory
-    from dashboard.ui.inside import features
-    from dashboard.ui.runs import run_model
+    from dashboard.ui import session_memory
+    from dashboard.ui.inside_cache import features
+    from dashboard.ui.run_picker import run_model
 
     at = run_page({})
-    watched = {name for name, *_ in memory._uses}
+    watched = {name for name, *_ in session_memory._uses}
     assert {run_model.__wrapped__.__qualname__, features.__wrapped__.__qualname__} <= watched
-    key = next(args for name, args, _ in memory._uses if name == run_model.__wrapped__.__qualname__)
+    key = next(args for name, args, _ in session_memory._uses if name == run_model.__wrapped__.__qualname__)
     loaded = run_model(*key)
-    later = time.monotonic() + memory.ORPHAN_SECONDS + 1
-    assert memory.release_idle(now=later, alive=lambda session: False) >= 2
-    assert memory.tracked() == 0
+    later = time.monotonic() + session_memory.ORPHAN_SECONDS + 1
+    assert session_memory.release_idle(now=later, alive=lambda session: False) >= 2
+    assert session_memory.tracked() == 0
     assert run_model(*key) is not loaded  # really gone from Streamlit's cache: loaded anew
     at.run()
     assert not at.exception
-    assert figure(at, "3×3") and memory.tracked() >= 2
+    assert figure(at, "3×3") and session_memory.tracked() >= 2

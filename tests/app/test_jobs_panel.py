@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.job_task import POOL_LABEL
-from dashboard.jobs import default_manager
-from dashboard.ui.jobs import STATE_ICONS
-from dashboard.spec import NetworkSpec
-from dashboard.training import TRAIN_PRESETS, TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.jobs.job_task import POOL_LABEL
+from dashboard.jobs.job_manager import default_manager
+from dashboard.ui.jobs_panel import STATE_ICONS
+from dashboard.network.spec import NetworkSpec
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 from tests.app.apptools import open_page, wait_for_jobs
 
 pytestmark = pytest.mark.slow

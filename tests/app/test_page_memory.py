@@ -12,7 +12,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.cache import ModelCache
+from dashboard.store.cache import ModelCache
 from tests.app.apptools import open_page, wait_for_jobs
 
 TRAIN = "pages/2_Train.py"

@@ -12,14 +12,14 @@ import pytest
 import streamlit as st
 from tests.app.apptools import ROOT, figures, open_page, png_picture
 
-from dashboard import results
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.evaluation import predict_labels
-from dashboard.runs import get_or_train
-from dashboard.spec import ConvBlock, NetworkSpec
-from dashboard.stored import RESULTS_DIR, result_name
-from dashboard.training import TrainSettings
+from dashboard.inspection import results
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.inspection.evaluation import predict_labels
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import ConvBlock, NetworkSpec
+from dashboard.store.stored import RESULTS_DIR, result_name
+from dashboard.training.trainer import TrainSettings
 from tests.marks import trains
 
 SPEC = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6)), dense_units=0)  # last map 5×5×6
@@ -62,7 +62,7 @@ def test_compare_stores_its_predictions_and_a_new_server_reads_them(run, monkeyp
     np.testing.assert_allclose(confidence, probs.max(axis=1), rtol=1e-6)
 
     fresh_server()
-    monkeypatch.setattr("dashboard.evaluation.predict_labels", refuse("predictions"))
+    monkeypatch.setattr("dashboard.inspection.evaluation.predict_labels", refuse("predictions"))
     assert json.dumps(charts_of("compare", run.key)) == json.dumps(before)
 
 
@@ -73,8 +73,8 @@ def test_inside_stores_its_projection_and_ablation_and_a_new_server_reads_them(r
     assert {result_name("projection_pca", fp), result_name("ablation", fp)} <= {p.name for p in folder.iterdir()}
 
     fresh_server()
-    monkeypatch.setattr("dashboard.final_maps.sample_features", refuse("final maps"))
-    monkeypatch.setattr("dashboard.analysis.ablate", refuse("ablation"))
+    monkeypatch.setattr("dashboard.inspection.final_maps.sample_features", refuse("final maps"))
+    monkeypatch.setattr("dashboard.inspection.analysis.ablate", refuse("ablation"))
     after = charts_of("inside", run.key)
     titles = [f["layout"].get("title", {}).get("text", "") for f in after]
     assert len(after) == len(before) and any("PCA" in t for t in titles)
@@ -87,7 +87,7 @@ def test_channels_stores_the_atlas_and_a_new_server_reads_it(run, monkeypatch):
     assert ModelCache().read_result(run.key, result_name("atlas", fp, "conv2d_1")) is not None
 
     fresh_server()
-    monkeypatch.setattr("dashboard.atlas.build_atlas", refuse("atlas"))
+    monkeypatch.setattr("dashboard.inspection.channel_atlas.build_atlas", refuse("atlas"))
     after = charts_of("channels", run.key)
     crops, patterns = (png_picture(after[0]["data"][i]["source"]) for i in (0, 1))
     np.testing.assert_array_equal(crops, png_picture(before[0]["data"][0]["source"]))  # cut again from the images
@@ -136,5 +136,5 @@ def test_a_shipped_runs_results_on_other_data_are_kept_under_the_root(monkeypatc
     assert not (cache.entry_dir(key) / RESULTS_DIR / name).exists()  # never written into the shipped run
 
     fresh_server()
-    monkeypatch.setattr("dashboard.evaluation.predict_labels", refuse("predictions"))
+    monkeypatch.setattr("dashboard.inspection.evaluation.predict_labels", refuse("predictions"))
     assert json.dumps(charts_of("compare", key)) == json.dumps(before)

@@ -11,10 +11,10 @@ from tests.app.markup import unescaped
 from tests.marks import trains
 from streamlit.testing.v1 import AppTest
 
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.spec import NetworkSpec
-from dashboard.training import TRAIN_PRESETS, TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.network.spec import NetworkSpec
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
 PAGE = "pages/2_Train.py"
 # Its own network so that no other test has trained it: 2 small blocks, no dense layer.
@@ -79,8 +79,8 @@ def test_opens_with_the_fast_preset_the_current_network_and_how_long_training_ta
 
 
 def test_training_estimates_scale_with_epochs_images_and_multiply_adds():
-    from dashboard.spec import BOOK, PRESETS
-    from dashboard.trainform import duration_words, estimated_seconds
+    from dashboard.network.spec import BOOK, PRESETS
+    from dashboard.views.train_form import duration_words, estimated_seconds
 
     fast, book = TRAIN_PRESETS["fast"], TRAIN_PRESETS["book"]
     full = estimated_seconds(BOOK, fast, 60_000, 10_000)
@@ -186,7 +186,7 @@ def test_a_network_over_the_caps_says_so_and_offers_no_training():
     at.button(key="train_button").click().run()  # pressing Train anyway builds nothing
     assert not at.exception and any("too big to train here" in e.value for e in at.error)
     assert not any("Trained" in s.value for s in at.success)
-    from dashboard.jobs import default_manager
+    from dashboard.jobs.job_manager import default_manager
 
     assert not [j for j in default_manager().jobs() if j.active and "256" in j.label]  # no job either
 
@@ -202,7 +202,7 @@ def test_offline_train_offers_one_data_choice_named_for_people():
 
 
 def test_train_offers_the_cached_runs_of_the_current_network_with_their_data():
-    from dashboard.run import shipped_book
+    from dashboard.store.run import shipped_book
 
     book = shipped_book(ModelCache().runs())  # the book network, book preset, trained on full MNIST
     at = open_page(PAGE, {"preset": "book", "train": "book"})

@@ -64,11 +64,11 @@ def _no_browser(reason: str) -> None:
 def feature_run() -> str | None:
     """The run the drawing test reads with: None for the shipped book run (the page's default),
     else the key of a tiny network trained here (1 epoch on the embedded data, ~7 s)."""
-    from dashboard.cache import ModelCache
-    from dashboard.data import load_mnist
-    from dashboard.runs import get_or_train
-    from dashboard.spec import BOOK, PRESETS
-    from dashboard.training import TRAIN_PRESETS, TrainSettings
+    from dashboard.store.cache import ModelCache
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.runs import get_or_train
+    from dashboard.network.spec import BOOK, PRESETS
+    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
     cache = ModelCache()  # MODEL_CACHE_DIR: the tests' temp dir, which the server inherits
     book = TRAIN_PRESETS["book"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.ui.nav import PAGES
+from dashboard.ui.page_setup import PAGES
 from tests.e2e.test_browser import wait_for_app
 from tests.e2e.test_navigation import url_name
 

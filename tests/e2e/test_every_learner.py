@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from dashboard.ui.nav import PAGES
+from dashboard.ui.page_setup import PAGES
 from tests.e2e.test_browser import RUN_TIMEOUT_MS, exception_texts, wait_for_app
 from tests.e2e.test_navigation import url_name
 

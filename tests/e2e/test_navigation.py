@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dashboard.ui.nav import PAGES
+from dashboard.ui.page_setup import PAGES
 from tests.e2e.test_browser import exception_texts, wait_for_app
 
 pytestmark = pytest.mark.e2e

@@ -9,11 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard import analysis, downloads, gradcam, projection
-from dashboard.data import load_mnist
-from dashboard.model import activation_model, build_model, forward_all
-from dashboard.spec import BOOK, ConvBlock, NetworkSpec
-from dashboard.training import TrainSettings, train
+from dashboard.inspection import analysis, gradcam, projection
+from dashboard.views import downloads
+from dashboard.mnist.data import load_mnist
+from dashboard.training.model import activation_model, build_model, forward_all
+from dashboard.network.spec import BOOK, ConvBlock, NetworkSpec
+from dashboard.training.trainer import TrainSettings, train
 from tests.marks import trains
 
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=3000, learning_rate=3e-3)

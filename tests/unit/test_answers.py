@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.answers import parse_count, parse_int, parse_shape, parse_side
+from dashboard.workshop.answers import parse_count, parse_int, parse_shape, parse_side
 
 COUNTS = st.integers(min_value=0, max_value=10**9)
 

@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard import atlas
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist, to_model_input
-from dashboard.model import build_model
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, geometry
+from dashboard.inspection import channel_atlas
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist, to_model_input
+from dashboard.training.model import build_model
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, geometry
 
 SHIPPED_BOOK = "5ac6e14cdfcf409e"  # model_cache/shipped: the book network, book preset, full MNIST
 
@@ -46,9 +46,9 @@ def brute_force(maps: np.ndarray, k: int):
 @pytest.mark.parametrize("chunk", [7, 500])
 def test_top_windows_match_a_brute_force_scan(small, layer, chunk):
     spec, model, images = small
-    body = atlas.layer_output_model(model, layer)
+    body = channel_atlas.layer_output_model(model, layer)
     geo = geo_of(spec, layer)
-    found = atlas.top_windows(body, images, geo, k=9, chunk=chunk)
+    found = channel_atlas.top_windows(body, images, geo, k=9, chunk=chunk)
     maps = np.asarray(body(to_model_input(images)))
     expected = brute_force(maps, 9)
     assert found.scores.shape == (maps.shape[-1], 9) and found.crops.shape == (maps.shape[-1], 9, geo.receptive_field, geo.receptive_field)
@@ -64,13 +64,13 @@ def test_top_windows_match_a_brute_force_scan(small, layer, chunk):
 def test_crops_are_the_receptive_field_of_the_chosen_position(small):
     spec, model, images = small
     geo = geo_of(spec, "conv2d_1")  # 'same' padding: windows reach past the border
-    found = atlas.top_windows(atlas.layer_output_model(model, "conv2d_1"), images, geo, k=4)
+    found = channel_atlas.top_windows(channel_atlas.layer_output_model(model, "conv2d_1"), images, geo, k=4)
     rf = geo.receptive_field
     pixels = images.astype(np.float32) / 255.0
     for ch in range(found.scores.shape[0]):
         for crop, i, (r, q) in zip(found.crops[ch], found.images[ch], found.positions[ch]):
             top, left, bottom, right = geo.window(r, q)  # clipped to the image
-            t0, l0 = atlas.window_origin(geo, r, q)
+            t0, l0 = channel_atlas.window_origin(geo, r, q)
             inside = crop[top - t0 : bottom - t0 + 1, left - l0 : right - l0 + 1]
             np.testing.assert_array_equal(inside, pixels[i, top : bottom + 1, left : right + 1])
             assert crop.sum() == pytest.approx(inside.sum())  # outside the image: zeros
@@ -82,7 +82,7 @@ def test_window_origin_equals_the_geometry_window_away_from_borders():
         for r in range(g.size):
             top, left, bottom, right = g.window(r, r)
             if bottom - top + 1 == g.receptive_field:
-                assert atlas.window_origin(g, r, r) == (top, left)
+                assert channel_atlas.window_origin(g, r, r) == (top, left)
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +93,12 @@ def book_model():
 @pytest.mark.slow
 @pytest.mark.parametrize("layer", ["conv2d_2", "conv2d_1"])
 def test_gradient_ascent_raises_each_channel_well_above_grey(book_model, layer):
-    patterns = atlas.preferred_patterns(book_model, layer)
-    body = atlas.layer_output_model(book_model, layer)
+    patterns = channel_atlas.preferred_patterns(book_model, layer)
+    body = channel_atlas.layer_output_model(book_model, layer)
     channels = book_model.get_layer(layer).filters
     assert patterns.shape == (channels, 28, 28) and patterns.min() >= 0.0 and patterns.max() <= 1.0
-    on_pattern = atlas.channel_means(body, patterns)
-    on_grey = atlas.channel_means(body, np.full_like(patterns, atlas.GREY))
+    on_pattern = channel_atlas.channel_means(body, patterns)
+    on_grey = channel_atlas.channel_means(body, np.full_like(patterns, channel_atlas.GREY))
     # Channels like their own pattern more than grey, typically far more: every channel of the
     # last layer; in conv2d_1 a few nearly dead channels may barely move.
     raised = on_pattern > on_grey + 0.01
@@ -112,18 +112,18 @@ def test_gradient_ascent_raises_each_channel_well_above_grey(book_model, layer):
 @pytest.mark.slow
 def test_book_atlas_of_the_last_layer(book_model):
     images = load_mnist("auto").x_test[:300]
-    result = atlas.build_atlas(book_model, "conv2d_2", geo_of(BOOK, "conv2d_2"), images)
+    result = channel_atlas.build_atlas(book_model, "conv2d_2", geo_of(BOOK, "conv2d_2"), images)
     assert result.channels == 64 and result.n_images == 300
     assert result.windows.crops.shape == (64, 9, 18, 18)
     assert np.all(np.diff(result.windows.scores, axis=1) <= 0)  # strongest first
     with pytest.raises(ValueError):
-        atlas.build_atlas(book_model, "conv2d_2", geo_of(BOOK, "conv2d_1"), images)
+        channel_atlas.build_atlas(book_model, "conv2d_2", geo_of(BOOK, "conv2d_1"), images)
 
 
 def test_channel_overlay_puts_each_unit_at_its_window_centre():
     geo = geo_of(BOOK, "conv2d_2")  # 3×3, centres at 8.5 + 4i
     channel_map = np.arange(9, dtype=np.float32).reshape(3, 3)
-    overlay = atlas.channel_overlay(channel_map, geo)
+    overlay = channel_atlas.channel_overlay(channel_map, geo)
     assert overlay.shape == (28, 28)
     for r in range(3):
         for q in range(3):
@@ -134,18 +134,18 @@ def test_channel_overlay_puts_each_unit_at_its_window_centre():
 
 def test_strongest_positions_are_sorted_and_positive():
     m = np.array([[0.0, 3.0], [2.0, -1.0]])
-    assert atlas.strongest_positions(m, k=3) == [(0, 1, 3.0), (1, 0, 2.0)]
-    assert atlas.strongest_positions(np.zeros((3, 3))) == []
+    assert channel_atlas.strongest_positions(m, k=3) == [(0, 1, 3.0), (1, 0, 2.0)]
+    assert channel_atlas.strongest_positions(np.zeros((3, 3))) == []
 
 
 def test_conv_layers_only(small):
     _, model, _ = small
     with pytest.raises(ValueError):
-        atlas.layer_output_model(model, "max_pooling2d")
+        channel_atlas.layer_output_model(model, "max_pooling2d")
 
 
 def test_the_strongest_channel_is_the_one_with_the_highest_activation_anywhere():
     maps = np.zeros((3, 3, 5), dtype=np.float32)
     maps[2, 1, 3], maps[0, 0, 1] = 0.7, 0.5
-    assert atlas.strongest_channel(maps) == 3
-    assert atlas.strongest_channel(np.zeros((2, 2, 4))) == 0  # nothing fires: the first channel
+    assert channel_atlas.strongest_channel(maps) == 3
+    assert channel_atlas.strongest_channel(np.zeros((2, 2, 4))) == 0  # nothing fires: the first channel

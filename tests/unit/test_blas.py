@@ -1,11 +1,11 @@
-"""numpy's BLAS runs on one thread once a page module asks for it (dashboard.blas)."""
+"""numpy's BLAS runs on one thread once a page module asks for it (dashboard.host)."""
 
 from __future__ import annotations
 
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from dashboard.blas import one_blas_thread
+from dashboard.host import one_blas_thread
 
 
 def test_one_blas_thread_limits_numpys_blas_and_numbers_stay_the_same():

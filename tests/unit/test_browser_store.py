@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from dashboard import browser_store as bs
+from dashboard.views import browser_store as bs
 
 
 def test_parse_keeps_a_valid_learner_id_and_progress_text_and_drops_the_rest():

@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard import cache as cache_module
-from dashboard import tempdirs
-from dashboard.cache import CacheError, ModelCache, make_key
-from dashboard.labels import data_name, run_title
-from dashboard.run import RunRecord
-from dashboard.data import load_mnist, to_model_input
-from dashboard.runs import make_record
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
-from dashboard.training import TrainResult, TrainSettings, train
+from dashboard.store import cache as cache_module
+from dashboard.store import durable
+from dashboard.store.cache import CacheError, ModelCache, make_key
+from dashboard.views.labels import data_name, run_title
+from dashboard.store.run import RunRecord
+from dashboard.mnist.data import load_mnist, to_model_input
+from dashboard.store.runs import make_record
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
+from dashboard.training.trainer import TrainResult, TrainSettings, train
 from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
@@ -232,7 +232,7 @@ def test_model_that_cannot_be_loaded_raises_cache_error_and_is_set_aside(cache, 
 def test_load_weights_gives_the_model_s_arrays_and_sets_damaged_weights_aside(cache, trained, data):
     import zipfile
 
-    from dashboard.forward import Network
+    from dashboard.inspection.forward import Network
 
     record = store(cache, trained, data)
     network = Network(record.spec, cache.load_weights(record.key))  # read without Keras
@@ -322,7 +322,7 @@ def test_root_comes_from_model_cache_dir(tmp_path, monkeypatch):
 
 def test_least_recently_used_entries_are_evicted_past_the_limit(tmp_path, trained, data):
     probe = ModelCache(tmp_path / "probe", shipped_root=None)
-    one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
+    one_entry_mb = durable.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
     cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 2.5)
     a = store(cache, trained, data, size=301)
     b = store(cache, trained, data, size=302)
@@ -337,7 +337,7 @@ def test_least_recently_used_entries_are_evicted_past_the_limit(tmp_path, traine
 
 def test_a_networks_seeds_are_evicted_together(tmp_path, trained, data):
     probe = ModelCache(tmp_path / "probe", shipped_root=None)
-    one_entry_mb = tempdirs.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
+    one_entry_mb = durable.dir_bytes(probe.root / store(probe, trained, data).key) / 2**20
     cache = ModelCache(tmp_path / "cache", shipped_root=None, max_mb=one_entry_mb * 3.5)
     seeds = [store(cache, trained, data, seed=seed, size=301) for seed in range(3)]
     old = time.time() - 100
@@ -366,7 +366,7 @@ def test_prune_removes_stale_temp_dirs_and_set_aside_entries(cache, trained, dat
     cache.get(record.key)  # sets it aside
     stale = cache.root / ".tmp-crashed-1234"
     stale.mkdir()
-    old = time.time() - 2 * tempdirs.STALE_SECONDS
+    old = time.time() - 2 * durable.STALE_SECONDS
     os.utime(stale, (old, old))
     fresh = cache.root / ".tmp-in-progress"
     fresh.mkdir()
@@ -396,7 +396,7 @@ def test_runs_name_their_data_for_people(source, label, name, trained, data, cac
                          ids=["batch_norm", "avg_pool"])
 def test_every_layer_build_model_writes_is_accepted_back_from_the_cache(tmp_path, data, block):
     """A run of any network the app can build loads back (its archive's classes are the app's own)."""
-    from dashboard.model import build_model
+    from dashboard.training.model import build_model
 
     spec = NetworkSpec.from_dict({"blocks": [block, {"filters": 4}], "dense_units": 8, "dropout": 0.2})
     cache = ModelCache(tmp_path / "cache", shipped_root=None)

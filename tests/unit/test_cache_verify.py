@@ -19,14 +19,14 @@ from pathlib import Path
 import keras
 import pytest
 
-from dashboard import cache as cache_module
-from dashboard import tempdirs
-from dashboard.__main__ import main
-from dashboard.cache import CacheError, ModelCache
-from dashboard.model import build_model
-from dashboard.run import RunRecord, make_key
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
-from dashboard.training import TrainSettings
+from dashboard.store import cache as cache_module
+from dashboard.store import durable
+from dashboard.cli.commands import main
+from dashboard.store.cache import CacheError, ModelCache
+from dashboard.training.model import build_model
+from dashboard.store.run import RunRecord, make_key
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
+from dashboard.training.trainer import TrainSettings
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 SETTINGS = TrainSettings(epochs=1, batch_size=32, train_size=300)
@@ -244,7 +244,7 @@ def dead_pid() -> int:
 
 
 def temp_dir(root: Path, pid: int, host: str | None = None, age: float = 0.0, size: int = 5000) -> Path:
-    path = root / f".tmp-{pid}.{host or tempdirs.host_tag()}.0123abcd-somekey"
+    path = root / f".tmp-{pid}.{host or durable.host_tag()}.0123abcd-somekey"
     path.mkdir(parents=True)
     (path / "model.keras").write_bytes(b"x" * size)
     when = time.time() - age
@@ -257,7 +257,7 @@ def test_stale_temp_dirs_go_and_live_ones_stay(cache):
     killed = temp_dir(cache.root, dead_pid())
     live = temp_dir(cache.root, os.getpid())  # a save in progress in this very process
     other_host = temp_dir(cache.root, 1, host="ffffffff")
-    old_other_host = temp_dir(cache.root, 1, host="eeeeeeee", age=2 * tempdirs.STALE_SECONDS)
+    old_other_host = temp_dir(cache.root, 1, host="eeeeeeee", age=2 * durable.STALE_SECONDS)
     removed = cache.clean_stale_tmp()
     assert sorted(removed) == sorted([killed.name, old_other_host.name])
     assert live.is_dir() and other_host.is_dir() and not killed.exists() and not old_other_host.exists()
@@ -290,7 +290,7 @@ def test_a_killed_save_leaves_a_temp_dir_that_the_next_process_cleans(cache, tmp
     script = (
         "import os, sys, time\n"
         "from dashboard import cache as c\n"
-        "from dashboard.cache import ModelCache\n"
+        "from dashboard.store.cache import ModelCache\n"
         "def hang(model, path):\n"
         "    path.write_bytes(b'PK partial'); print('saving', flush=True); time.sleep(60)\n"
         "c.save_model = hang\n"
@@ -301,7 +301,7 @@ def test_a_killed_save_leaves_a_temp_dir_that_the_next_process_cleans(cache, tmp
                              cwd=Path(__file__).resolve().parents[2])
     try:
         assert child.stdout.readline().strip() == "saving"
-        temps = tempdirs.list_temp(cache.root)
+        temps = durable.list_temp(cache.root)
         assert len(temps) == 1 and cache.clean_stale_tmp() == []  # its writer is alive: left alone
     finally:
         child.kill()

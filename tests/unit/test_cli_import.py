@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dashboard.__main__ import main
+from dashboard.cli.commands import main
 from tests import keras_models as km
 
 pytestmark = pytest.mark.slow

@@ -23,16 +23,16 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from dashboard import jobs as jobs_mod
-from dashboard.__main__ import main
-from dashboard.cache import ModelCache
-from dashboard.cluster_certs import CA_VAR, CERT_VAR, KEY_VAR, CertificateError, check_tls_files, make_certificates
-from dashboard.data import load_mnist
-from dashboard.job_cluster import INSECURE_VAR, local_security
-from dashboard.job_result import JobResultError, check_result
-from dashboard.jobs import DONE, FAILED, JobManager
-from dashboard.spec import PRESETS
-from dashboard.training import TrainSettings
+from dashboard.jobs import job_manager as jobs_mod
+from dashboard.cli.commands import main
+from dashboard.store.cache import ModelCache
+from dashboard.jobs.cluster_certs import CA_VAR, CERT_VAR, KEY_VAR, CertificateError, check_tls_files, make_certificates
+from dashboard.mnist.data import load_mnist
+from dashboard.jobs.job_cluster import INSECURE_VAR, local_security
+from dashboard.jobs.job_result import JobResultError, check_result
+from dashboard.jobs.job_manager import DONE, FAILED, JobManager
+from dashboard.network.spec import PRESETS
+from dashboard.training.trainer import TrainSettings
 
 TINY = PRESETS["tiny"]
 QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)
@@ -204,8 +204,8 @@ def data():
 @pytest.fixture(scope="module")
 def genuine(data) -> dict:
     """A real worker result of the tiny network (trained here, no cluster)."""
-    from dashboard.job_task import run_job
-    from dashboard.run import make_key
+    from dashboard.jobs.job_task import run_job
+    from dashboard.store.run import make_key
 
     key = make_key(TINY, QUICK, data.fingerprint)
     return run_job("j", key, TINY.to_dict(), QUICK.to_dict(), data, data.fingerprint, data.source, time.time())
@@ -222,8 +222,8 @@ def lambda_model_bytes() -> bytes:
 
 
 def other_network_bytes() -> bytes:
-    from dashboard.job_task import model_bytes
-    from dashboard.model import build_model
+    from dashboard.jobs.job_task import model_bytes
+    from dashboard.training.model import build_model
 
     return model_bytes(build_model(PRESETS["global_avg"]))
 

@@ -7,15 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from dashboard import compare
+from dashboard.views import compare_table
 from dataclasses import replace
 
-from dashboard.charts.training import (
-    GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, group_scatter, mistakes_figure,
-)
-from dashboard.seeds import group_runs
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TRAIN_PRESETS
+from dashboard.charts.training import GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, group_scatter, mistakes_figure
+from dashboard.store.seeds import group_runs
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TRAIN_PRESETS
 from tests.unit.test_run import trained
 
 FULL = {"data_source": "file", "data_label": "file (60,000 train + 10,000 test images)", "data_fingerprint": "full"}
@@ -30,13 +28,13 @@ def runs():
 
 
 def test_the_table_names_the_data_and_puts_accuracy_and_time_before_the_identifiers():
-    table = compare.runs_table(runs())
-    assert list(table.columns) == list(compare.TABLE_COLUMNS)
+    table = compare_table.runs_table(runs())
+    assert list(table.columns) == list(compare_table.TABLE_COLUMNS)
     assert list(table.columns).index("train time (s)") < list(table.columns).index("key")
     assert table["data"].tolist() == ["full MNIST", "embedded subset (12,000 images)", "full MNIST"]
     assert table["test accuracy"].tolist() == [98.97, 97.55, 95.0]  # percent, as everywhere in the app
     assert table["seed"].tolist() == [0, 0, 0] and table["trained"].tolist() == [True, True, True]
-    assert compare.runs_table([]).columns.tolist() == list(compare.TABLE_COLUMNS)
+    assert compare_table.runs_table([]).columns.tolist() == list(compare_table.TABLE_COLUMNS)
 
 
 def seeded(accs, spec=BOOK, failed=()):
@@ -47,8 +45,8 @@ def seeded(accs, spec=BOOK, failed=()):
 
 def test_the_groups_table_puts_each_networks_seeds_together_with_median_range_and_failures():
     runs = seeded((0.9921, 0.9927, 0.9910)) + seeded((0.1135, 0.952, 0.957), spec=BOOK.with_block(2, filters=1), failed={0})
-    table = compare.groups_table(group_runs(runs))
-    assert table.columns.tolist() == list(compare.GROUP_COLUMNS)
+    table = compare_table.groups_table(group_runs(runs))
+    assert table.columns.tolist() == list(compare_table.GROUP_COLUMNS)
     assert table["seeds"].tolist() == [3, 3]
     assert table["test accuracy"].tolist() == [99.21, 95.45] and table["lowest"].tolist() == [99.10, 95.2]
     assert table["highest"].tolist() == [99.27, 95.7] and table["did not train"].tolist() == [0, 1]
@@ -57,38 +55,38 @@ def test_the_groups_table_puts_each_networks_seeds_together_with_median_range_an
 
 def test_scatter_points_are_networks_and_judgements_respect_the_spread():
     book, small = seeded((0.9921, 0.9927, 0.9910)), seeded((0.980, 0.982, 0.981), spec=PRESETS["tiny"])
-    groups = compare.selected_groups([book[0], small[1]], book + small)
+    groups = compare_table.selected_groups([book[0], small[1]], book + small)
     assert [len(g.runs) for g in groups] == [3, 3]  # every cached seed of a selected run's network
-    points = compare.group_points(groups, lambda r: r.params)
+    points = compare_table.group_points(groups, lambda r: r.params)
     assert [p.spread.median for p in points] == [0.9921, 0.981] and "3 seeds" in points[0].hover
-    (sentence,) = compare.judgement_sentences(groups)
+    (sentence,) = compare_table.judgement_sentences(groups)
     assert "more than the seed-to-seed spread" in sentence and sentence.endswith("(full MNIST)")
-    one_seed = compare.judgement_sentences(compare.selected_groups([book[0], small[0]], [book[0], small[0]]))
+    one_seed = compare_table.judgement_sentences(compare_table.selected_groups([book[0], small[0]], [book[0], small[0]]))
     assert "cannot tell" in one_seed[0]
     dying = seeded((0.1135, 0.99), failed={0})
-    fig = group_scatter(compare.group_points(compare.selected_groups(dying, dying), lambda r: r.params), "parameters")
+    fig = group_scatter(compare_table.group_points(compare_table.selected_groups(dying, dying), lambda r: r.params), "parameters")
     assert [t.name for t in fig.data] == ["full MNIST", "training failed (off the scale)"]
     assert list(fig.data[0].y) == [0.99] and list(fig.data[0].text) == ["book"]  # labelled on the chart itself
 
 
 def test_the_default_selection_starts_with_the_learners_newest_runs():
     listing = runs()  # the listing's order: shipped first, then newest
-    assert compare.default_selection(listing, own_keys={"other1"}) == ["other1", "mine2", "shipped1"]
-    assert compare.default_selection(listing) == ["mine2", "other1", "shipped1"]
-    assert compare.default_selection(listing, limit=1) == ["mine2"]
+    assert compare_table.default_selection(listing, own_keys={"other1"}) == ["other1", "mine2", "shipped1"]
+    assert compare_table.default_selection(listing) == ["mine2", "other1", "shipped1"]
+    assert compare_table.default_selection(listing, limit=1) == ["mine2"]
 
 
 def test_runs_are_grouped_by_their_data_full_mnist_first():
-    groups = compare.by_data(runs())
+    groups = compare_table.by_data(runs())
     assert [g.name for g in groups] == ["full MNIST", "embedded subset (12,000 images)"]
     assert [r.key for r in groups[0].runs] == ["shipped1", "other1"]
 
 
 def test_the_up_close_note_says_what_it_was_measured_on():
     run = runs()[1]
-    assert compare.evaluation_note(0.97, 2000, True, run, "x") == (
+    assert compare_table.evaluation_note(0.97, 2000, True, run, "x") == (
         "On its 2,000 test images (embedded subset (12,000 images)): accuracy 97.00% (recorded 97.55%).")
-    note = compare.evaluation_note(0.99, 10000, False, run, "full MNIST")
+    note = compare_table.evaluation_note(0.99, 10000, False, run, "full MNIST")
     assert "Evaluated on this server's data, full MNIST" in note and "trained and tested on embedded subset" in note
 
 
@@ -138,7 +136,7 @@ def test_charts_colour_categories_with_the_okabe_ito_palette_streamlit_is_given_
 
 def test_the_family_chart_ticks_its_own_values_and_draws_spread_and_failures():
     from dashboard.charts.training import family_chart
-    from dashboard.seeds import Spread
+    from dashboard.store.seeds import Spread
 
     points = [(1, Spread((), failed=3)), (2, Spread((0.95, 0.96, 0.957))), (4, Spread((0.98,))), (8, None)]
     fig = family_chart(points, "filters of the last conv layer", log_x=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import data
-from dashboard.data import DataError, load_mnist, read_npz, to_model_input
+from dashboard.mnist import data
+from dashboard.mnist.data import DataError, load_mnist, read_npz, to_model_input
 
 
 @pytest.fixture(scope="module")

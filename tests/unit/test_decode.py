@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from dashboard import decode
-from dashboard.spec import BOOK, PRESETS, geometry
+from dashboard.network import decode
+from dashboard.network.spec import BOOK, PRESETS, geometry
 from dashboard.ui.pick import picked_values
 
 
 def book_rows():
-    from dashboard.summaries import preset_summaries
+    from dashboard.network.summaries import preset_summaries
 
     return {r["name"]: r for r in preset_summaries()["book"]["layers"]}
 
@@ -93,8 +93,8 @@ def test_bar_channel_from_a_click_on_the_channel_chart():
 
 
 def test_the_two_3x3s_heading_appears_only_where_kernel_and_output_are_both_3x3():
-    from dashboard.decode import kernel_text
-    from dashboard.summaries import summarize
+    from dashboard.network.decode import kernel_text
+    from dashboard.network.summaries import summarize
 
     shapes = {row.name: row.output_shape for row in summarize(BOOK)}
     middle = kernel_text(BOOK, "conv2d_1", shapes["conv2d_1"])  # a 3×3 kernel, an 11×11 output
@@ -109,7 +109,7 @@ def test_the_words_for_a_place_in_a_feature_map_are_position_not_cell_or_unit():
     from pathlib import Path
 
     root = Path(__file__).parents[2]
-    from dashboard.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, TEXTS
+    from dashboard.workshop.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, TEXTS
     from dashboard.ui.widgets import PRESET_NOTES
 
     shown = [*ONE_BY_ONE_CHOICES, *ONE_BY_ONE_EXPLANATIONS, *(t["prompt"] + t["hint"] for t in TEXTS.values()),

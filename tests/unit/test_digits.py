@@ -12,8 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
-from dashboard import digits
-from dashboard.data import load_mnist
+from dashboard.mnist import digits
+from dashboard.mnist.data import load_mnist
 
 SIDE = 280  # the app's canvas
 
@@ -279,8 +279,8 @@ def test_a_phone_mpo_jpeg_reads_its_first_picture():
 
 @pytest.mark.slow
 def test_the_shipped_book_run_reads_test_digits_through_the_drawing_path():
-    from dashboard.ui.maps import run_maps
-    from dashboard.ui.runs import shipped_book_key
+    from dashboard.ui.map_panels import run_maps
+    from dashboard.ui.run_picker import shipped_book_key
 
     key = shipped_book_key()
     if key is None:

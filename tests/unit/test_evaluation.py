@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dashboard.evaluation import depth_runs, family_rows, same_training
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TrainSettings
+from dashboard.inspection.evaluation import depth_runs, family_rows, same_training
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TrainSettings
 from tests.unit.test_run import imported, trained
 
 

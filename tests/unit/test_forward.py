@@ -1,5 +1,5 @@
-"""A run's network in numpy (`dashboard.forward`) and its weights read from the archive
-(`dashboard.weights`), both checked against Keras; hostile weights files are refused."""
+"""A run's network in numpy (`dashboard.inspection.forward`) and its weights read from the archive
+(`dashboard.modelfiles.weights`), both checked against Keras; hostile weights files are refused."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dashboard import analysis, gradcam
-from dashboard.archive import WEIGHTS_NAME, ArchiveError
-from dashboard.forward import Network, conv2d, pool2d
-from dashboard.model import activation_model, build_model, forward_all
-from dashboard.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, problems
-from dashboard.weights import read_weights, weight_shapes
+from dashboard.inspection import analysis, gradcam
+from dashboard.modelfiles.archive import WEIGHTS_NAME, ArchiveError
+from dashboard.inspection.forward import Network, conv2d, pool2d
+from dashboard.training.model import activation_model, build_model, forward_all
+from dashboard.network.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, problems
+from dashboard.modelfiles.weights import read_weights, weight_shapes
 
 BN_AVG = NetworkSpec(blocks=(ConvBlock(6, 3, batch_norm=True, pool_type="avg"),
                              ConvBlock(8, 5, strides=2, padding="same", batch_norm=True)), dense_units=12, dropout=0.3)

@@ -1,4 +1,4 @@
-"""`dashboard.geometry`: shapes, parameters, formulas and receptive fields worked out by hand."""
+"""`dashboard.network.geometry`: shapes, parameters, formulas and receptive fields worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from dashboard.geometry import GeometryError, Layer, analyse, layer_from_config, square
+from dashboard.network.geometry import GeometryError, Layer, analyse, layer_from_config, square
 
 
 def formula_value(formula: str) -> int:

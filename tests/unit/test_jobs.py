@@ -1,4 +1,4 @@
-"""The job API (dashboard.jobs) on a real in-process Dask cluster: no Streamlit.
+"""The job API (dashboard.jobs.job_manager) on a real in-process Dask cluster: no Streamlit.
 
 Small networks on the embedded subset, one epoch: each training takes a few seconds.
 """
@@ -10,13 +10,12 @@ import time
 import numpy as np
 import pytest
 
-from dashboard import job_cluster
-from dashboard import jobs as jobs_mod
-from dashboard.cache import ModelCache
-from dashboard.data import MnistData
-from dashboard.jobs import CANCELLED, DONE, FAILED, JobLimitError, JobManager, local_cluster_client
-from dashboard.spec import PRESETS
-from dashboard.training import TrainSettings
+from dashboard.jobs import job_cluster
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import MnistData
+from dashboard.jobs.job_manager import CANCELLED, DONE, FAILED, JobLimitError, JobManager, local_cluster_client
+from dashboard.network.spec import PRESETS
+from dashboard.training.trainer import TrainSettings
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow
@@ -142,7 +141,7 @@ def test_a_failing_training_fails_with_its_reason_and_stores_nothing(manager, ca
     def broken(*args, **kwargs):
         raise RuntimeError("the GPU caught fire")
 
-    monkeypatch.setattr("dashboard.training.train", broken)  # the in-process worker sees it
+    monkeypatch.setattr("dashboard.training.trainer.train", broken)  # the in-process worker sees it
     status = manager.submit(TINY, settings(1000), data, session="f")
     failed = manager.wait(status.id, 60)
     assert failed.state == FAILED and "the GPU caught fire" in failed.message

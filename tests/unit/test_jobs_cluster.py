@@ -12,12 +12,12 @@ import time
 import dask
 import pytest
 
-from dashboard.data import MnistData
-from dashboard.job_cluster import process_cluster_client
-from dashboard.job_task import POOL_LABEL
-from dashboard.jobs import DONE, FAILED, JobManager
-from dashboard.spec import PRESETS
-from dashboard.training import TrainSettings
+from dashboard.mnist.data import MnistData
+from dashboard.jobs.job_cluster import process_cluster_client
+from dashboard.jobs.job_task import POOL_LABEL
+from dashboard.jobs.job_manager import DONE, FAILED, JobManager
+from dashboard.network.spec import PRESETS
+from dashboard.training.trainer import TrainSettings
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow

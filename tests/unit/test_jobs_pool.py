@@ -1,4 +1,4 @@
-"""The app's default job cluster: its own worker processes on loopback, with a memory budget (dashboard.jobs).
+"""The app's default job cluster: its own worker processes on loopback, with a memory budget (dashboard.jobs.job_manager).
 
 Slow tests start and stop their own worker pool (through `JobManager` with no client given) and
 train the tiny network on the embedded subset. The quick test refuses a training at `submit`
@@ -13,17 +13,17 @@ import numpy as np
 import psutil
 import pytest
 
-from dashboard import jobs as jobs_mod
-from dashboard.cache import ModelCache
-from dashboard.data import MnistData
-from dashboard.imported import import_model
-from dashboard.job_guard import anonymous_bytes, prefer_me_for_oom
-from dashboard.job_task import POOL_LABEL
-from dashboard.jobs import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
-from dashboard.memory_budget import MB, Memory, Need
-from dashboard.modelfile import ModelFileError, sha256
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TRAIN_PRESETS, TrainSettings, train
+from dashboard.jobs import job_manager as jobs_mod
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import MnistData
+from dashboard.store.imported import import_model
+from dashboard.jobs.job_guard import anonymous_bytes, prefer_me_for_oom
+from dashboard.jobs.job_task import POOL_LABEL
+from dashboard.jobs.job_manager import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
+from dashboard.jobs.memory_budget import MB, Memory, Need
+from dashboard.modelfiles.modelfile import ModelFileError, sha256
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
 from tests import keras_models as km
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 

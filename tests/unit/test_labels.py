@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard import labels
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TRAIN_PRESETS, TrainSettings
+from dashboard.views import labels
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 from tests.unit.test_run import imported, trained
 
 
@@ -57,7 +57,7 @@ def test_data_names(source, label, name):
 
 
 def test_loaded_data_is_named_the_same_way_as_a_run_trained_on_it():
-    from dashboard.data import load_mnist
+    from dashboard.mnist.data import load_mnist
 
     data = load_mnist("embedded")
     run = trained(data_source=data.source, data_label=data.label)
@@ -97,7 +97,7 @@ def test_the_training_accuracy_note_appears_only_when_training_accuracy_is_lower
 def test_a_failed_download_is_said_in_plain_words():
     import urllib.error
 
-    from dashboard.data import download_failed_note
+    from dashboard.mnist.data import download_failed_note
 
     note = download_failed_note(urllib.error.URLError(OSError(-2, "Name or service not known")))
     assert note == "MNIST could not be downloaded (no network): using the embedded subset"

@@ -1,15 +1,18 @@
 """The `dashboard` package's modules depend on each other one way only (read from the source with `ast`).
 
-Layers, lowest first: pure descriptions and outside input (`spec`, `data`, …) → `model` →
-`training` → the run object → `cache` → jobs → evaluation and analysis → `charts` (pure plotly)
-→ `ui` (the only code importing Streamlit) → the command line. A module may import its own
-layer or lower ones, never a higher one; imports inside functions count too. A new module
-must be placed in a layer here, so its place is a decision, not an accident.
+Layers, lowest first, each a set of packages (or top-level modules): the process and outside
+input (`outside`, `host`) → pure descriptions (`network`, `mnist`, `modelfiles`) → Keras models
+and training (`training`) → the run record and cache (`store`) → jobs (`jobs`) → what is
+computed from a run (`inspection`, `workshop`, `views`) → `charts` (pure plotly) → `ui` (the
+only code importing Streamlit) → the command line (`cli`). A module may import its own layer or
+lower ones, never a higher one; imports inside functions count too. A new package must be placed
+in a layer here, so its place is a decision, not an accident.
 """
 
 from __future__ import annotations
 
 import ast
+import collections
 import functools
 from pathlib import Path
 
@@ -18,20 +21,15 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "dashboard"
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("pure", {"outside", "geometry", "tempdirs", "data", "digits", "convolution", "spec", "kerasgeometry",
-              "train_settings", "summaries", "decode", "links", "grids", "modelfile", "archive", "blas",
-              "downloads", "projection", "exercise_texts", "network_text", "stored", "weights", "reproducible",
-              "diagnosis", "cluster_certs", "answers", "browser_store", "memory_budget"}),
-    ("model", {"model", "optim", "maps", "forward"}),
-    ("training", {"training", "families"}),
-    ("run", {"run", "labels", "entry", "seeds"}),
-    ("cache", {"cache", "runs", "imported"}),
-    ("jobs", {"job_status", "job_task", "job_cluster", "jobs", "cli_jobs", "job_result", "job_guard"}),
-    ("evaluation", {"evaluation", "analysis", "atlas", "numbers", "exercises", "exercise_checks", "inside_texts",
-                    "compare", "trainform", "results", "final_maps", "gradcam", "ablation", "chart_texts"}),
+    ("process and outside input", {"outside", "host"}),
+    ("pure descriptions", {"network", "mnist", "modelfiles"}),
+    ("Keras models and training", {"training"}),
+    ("run record and cache", {"store"}),
+    ("jobs", {"jobs"}),
+    ("computed from a run", {"inspection", "workshop", "views"}),
     ("charts", {"charts"}),
     ("ui", {"ui"}),
-    ("cli", {"__main__"}),
+    ("command line", {"cli", "__main__"}),
 ]
 
 
@@ -56,11 +54,10 @@ def _module_name(path: Path) -> str:
 
 
 def _layer(module: str) -> int:
-    """Index in LAYERS of a module ('charts.maps' lives in 'charts'); KeyError if unplaced."""
-    for name in (module, module.split(".")[0]):
-        for index, (_, members) in enumerate(LAYERS):
-            if name in members:
-                return index
+    """Index in LAYERS of a module ('network.spec' lives in 'network'); KeyError if unplaced."""
+    for index, (_, members) in enumerate(LAYERS):
+        if module.split(".")[0] in members:
+            return index
     raise KeyError(module)
 
 
@@ -134,7 +131,42 @@ def test_only_ui_imports_streamlit():
 
 
 def test_the_checker_sees_a_real_upward_import(tmp_path):
-    # the rule bites: `spec` importing `cache` would be reported
+    # the rule bites: `network.spec` importing `store.cache` would be reported, in either spelling
     fake = tmp_path / "spec.py"
-    fake.write_text("def f():\n    from dashboard.cache import ModelCache\n", encoding="utf-8")
-    assert "cache" in _imports(fake) and _layer("cache") > _layer("spec")
+    fake.write_text("def f():\n    from dashboard.store.cache import ModelCache\n    from dashboard.store import run\n",
+                    encoding="utf-8")
+    assert {"store.cache", "store.run"} <= _imports(fake) and _layer("store.cache") > _layer("network.spec")
+
+
+def test_no_relative_imports():
+    # the checker reads absolute `dashboard.…` imports only; a relative one would slip past it
+    relative = [f"{module}:{node.lineno}" for module, path in _modules().items()
+                for node in ast.walk(_tree(path)) if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not relative, f"use absolute `from dashboard.… import …`: {relative}"
+
+
+def test_the_checker_sees_a_relative_import(tmp_path):
+    fake = tmp_path / "spec.py"
+    fake.write_text("from ..store import cache\n", encoding="utf-8")
+    assert [n for n in ast.walk(ast.parse(fake.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
+
+
+def test_packages_mirror_the_layers():
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 10, f"dashboard/ holds packages; top-level modules: {top}"
+    packages = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
+    for name in packages:
+        doc = ast.get_docstring(_tree(PACKAGE / name / "__init__.py"))
+        assert doc and len(doc) > 80, f"dashboard/{name}/__init__.py: say in a paragraph what the package owns"
+        assert _try_layer(name), f"place the package {name} in a layer of {__name__}.LAYERS"
+
+
+def test_no_two_modules_share_a_file_name():
+    names = collections.Counter(p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert not [name for name, count in names.items() if count > 1]
+
+
+def test_no_module_is_long():
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 420}
+    assert not long, f"split these modules by what they own: {long}"

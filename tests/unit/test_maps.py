@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from dashboard import maps
+from dashboard.inspection import readings
 from dashboard.charts import tiles
 from dashboard.charts import maps as charts
-from dashboard.spec import PRESETS, geometry
+from dashboard.network.spec import PRESETS, geometry
 
 
 def ramp(h: int, w: int, c: int) -> np.ndarray:
@@ -23,10 +23,10 @@ def test_strongest_channels_at_a_position():
     data = np.zeros((3, 3, 6), np.float32)
     data[1, 2, :] = [0.5, 3.0, 0.0, 2.0, 1.0, 2.0]
     data[0, 0, 0] = 99.0  # elsewhere: must not count
-    assert maps.strongest_channels(data, 1, 2, k=3) == [(1, 3.0), (3, 2.0), (5, 2.0)]
-    assert len(maps.strongest_channels(data, 1, 2, k=50)) == 6
+    assert readings.strongest_channels(data, 1, 2, k=3) == [(1, 3.0), (3, 2.0), (5, 2.0)]
+    assert len(readings.strongest_channels(data, 1, 2, k=50)) == 6
     with pytest.raises(ValueError, match="outside"):
-        maps.strongest_channels(data, 3, 0)
+        readings.strongest_channels(data, 3, 0)
 
 
 class FakeForward:
@@ -48,7 +48,7 @@ def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
     outputs = [ramp(26, 26, 2)[None], ramp(13, 13, 2)[None], ramp(11, 11, 3)[None], probs]
     model = FakeForward(outputs)
     image = np.random.default_rng(1).random((28, 28)).astype(np.float32)
-    reading = maps.read_digit(model, ["conv2d", "max_pooling2d", "conv2d_1"], ["Conv2D", "MaxPooling2D", "Conv2D"], image)
+    reading = readings.read_digit(model, ["conv2d", "max_pooling2d", "conv2d_1"], ["Conv2D", "MaxPooling2D", "Conv2D"], image)
     assert model.seen.shape == (1, 28, 28, 1) and model.seen.dtype == np.float32
     np.testing.assert_array_equal(model.seen[0, :, :, 0], image)
     assert reading.predicted == 4 and reading.confidence == pytest.approx(0.9)
@@ -56,9 +56,9 @@ def test_read_digit_feeds_a_batch_of_one_and_packages_every_layer():
     assert reading.last_conv().name == "conv2d_1"
     assert reading.layers[1].label == "max_pooling2d (MaxPooling2D) · (None, 13, 13, 2)"
     with pytest.raises(ValueError):
-        maps.read_digit(model, ["conv2d"], ["Conv2D"], image)  # names do not match the outputs
+        readings.read_digit(model, ["conv2d"], ["Conv2D"], image)  # names do not match the outputs
     with pytest.raises(ValueError):
-        maps.read_digit(model, ["a"], ["Conv2D"], np.zeros((14, 14)))
+        readings.read_digit(model, ["a"], ["Conv2D"], np.zeros((14, 14)))
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -111,14 +111,14 @@ def test_kernels_chart_is_symmetric_around_zero():
     assert fig.data[0].zmin == -fig.data[0].zmax == pytest.approx(-np.abs(weights).max())
 
 
-def book_reading() -> maps.Reading:
+def book_reading() -> readings.Reading:
     """A reading shaped like the book network's, with distinct values everywhere."""
     shapes = [("conv2d", "Conv2D", (26, 26, 32)), ("max_pooling2d", "MaxPooling2D", (13, 13, 32)),
               ("conv2d_1", "Conv2D", (11, 11, 64)), ("max_pooling2d_1", "MaxPooling2D", (5, 5, 64)),
               ("conv2d_2", "Conv2D", (3, 3, 64))]
-    layers = tuple(maps.LayerMaps(name, kind, ramp(*shape)) for name, kind, shape in shapes)
+    layers = tuple(readings.LayerMaps(name, kind, ramp(*shape)) for name, kind, shape in shapes)
     probs = np.eye(10, dtype=np.float32)[7] * 0.9 + 0.01
-    return maps.Reading(np.zeros((28, 28), np.float32), probs, layers)
+    return readings.Reading(np.zeros((28, 28), np.float32), probs, layers)
 
 
 @pytest.mark.parametrize("wide,per_row", [(True, 16), (False, 8)], ids=["one_run", "two_runs"])

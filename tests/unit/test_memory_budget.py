@@ -1,4 +1,4 @@
-"""The memory budget (dashboard.memory_budget): cgroup v1 and v2 read from fake trees, estimates, refusals."""
+"""The memory budget (dashboard.jobs.memory_budget): cgroup v1 and v2 read from fake trees, estimates, refusals."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dashboard import memory_budget as mb
-from dashboard.data import MnistData
-from dashboard.spec import PRESETS
-from dashboard.training import TRAIN_PRESETS, TrainSettings
+from dashboard.jobs import memory_budget as mb
+from dashboard.mnist.data import MnistData
+from dashboard.network.spec import PRESETS
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
 MEMINFO = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n"
 MB = 2**20

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from keras import layers
 
-from dashboard.geometry import GeometryError, analyse, layer_from_config
-from dashboard.model import activation_model, build_model, forward_all, keras_rows
-from dashboard.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
-from dashboard.summaries import preset_summaries, summarize
+from dashboard.network.geometry import GeometryError, analyse, layer_from_config
+from dashboard.training.model import activation_model, build_model, forward_all, keras_rows
+from dashboard.network.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
+from dashboard.network.summaries import preset_summaries, summarize
 from tests.unit.test_geometry import formula_value
 
 
@@ -73,7 +73,7 @@ def test_names_equal_a_fresh_keras_sessions_names():
     script = textwrap.dedent(
         f"""
         import json, keras
-        from dashboard.spec import NetworkSpec
+        from dashboard.network.spec import NetworkSpec
         from tests.unit.test_model import independent_keras_model
         out = {{}}
         for name, data in json.loads({json.dumps(json.dumps(specs))}).items():

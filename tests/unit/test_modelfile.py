@@ -12,7 +12,7 @@ import keras
 import pytest
 from keras import layers
 
-from dashboard.modelfile import MAX_FILE_BYTES, ModelFileError, inspect_model_file, load_checked
+from dashboard.modelfiles.modelfile import MAX_FILE_BYTES, ModelFileError, inspect_model_file, load_checked
 from tests import keras_models as km
 
 FORMATS = ("keras", "h5")

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dashboard import network_text
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map, geometry
-from dashboard.summaries import summarize
+from dashboard.views import network_text
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map, geometry
+from dashboard.network.summaries import summarize
 
 TWO_BLOCKS = replace(BOOK, blocks=BOOK.blocks[:2])  # conv32-pool · conv64-pool
 FOUR_BLOCKS = replace(BOOK, blocks=(*BOOK.blocks, ConvBlock(64, pool=False)))  # the editor's fourth block
@@ -91,7 +91,7 @@ def test_keras_agrees_rows_26_and_27_never_reach_the_classifier():
     26–27 and columns 26–27, and not zero on every other row: the 26 of the text is Keras's too."""
     import tensorflow as tf
 
-    from dashboard.model import build_model
+    from dashboard.training.model import build_model
 
     model = build_model(BOOK)
     flatten = next(layer for layer in model.layers if layer.name == "flatten")
@@ -107,7 +107,7 @@ def test_keras_agrees_rows_26_and_27_never_reach_the_classifier():
 
 
 def test_the_table_formula_keeps_the_numbers_of_the_full_one():
-    from dashboard.summaries import short_formula
+    from dashboard.network.summaries import short_formula
 
     conv = next(r for r in summarize(BOOK) if r.name == "conv2d_2")
     assert conv.params_formula == "3×3×64 weights per filter × 64 filters + 64 biases = 36,928"

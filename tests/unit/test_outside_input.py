@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import exercises as ex
-from dashboard import links
-from dashboard.__main__ import main
-from dashboard.cache import ModelCache, RunRecord
+from dashboard.workshop import exercises as ex
+from dashboard.views import links
+from dashboard.cli.commands import main
+from dashboard.store.cache import ModelCache, RunRecord
 from dashboard.charts.inside import depth_size_chart
 from dashboard.charts.training import accuracy_scatter, compare_curves
 from dashboard.outside import escape_markdown, plotly_text
-from dashboard.grids import GridError, load_grid
-from dashboard.spec import NetworkSpec, SpecError
+from dashboard.training.grids import GridError, load_grid
+from dashboard.network.spec import NetworkSpec, SpecError
 from tests.app.markup import markup_in_markdown, markup_in_plotly
 
 ROOT = Path(__file__).resolve().parents[2]

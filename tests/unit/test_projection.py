@@ -1,11 +1,11 @@
-"""PCA and t-SNE in numpy (`dashboard.projection`): exact where small, randomized where large, against numpy's SVD."""
+"""PCA and t-SNE in numpy (`dashboard.inspection.projection`): exact where small, randomized where large, against numpy's SVD."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dashboard import projection
+from dashboard.inspection import projection
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.reproducible import INTER_OP_THREADS, INTRA_OP_THREADS, RECIPE, check_threads
-from dashboard.spec import NetworkSpec
-from dashboard.training import TrainSettings
+from dashboard.training.reproducible import INTER_OP_THREADS, INTRA_OP_THREADS, RECIPE, check_threads
+from dashboard.network.spec import NetworkSpec
+from dashboard.training.trainer import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"blocks": [{"filters": 8, "kernel_size": 3, "pool": True}, {"filters": 8, "kernel_size": 3, "pool": True}],
@@ -26,8 +26,8 @@ DYING = {"blocks": [{"filters": 4, "kernel_size": 3, "pool": True}, {"filters": 
 
 def fingerprint(spec: dict, settings: dict) -> dict:
     """Train on the embedded set; the weights' hash, history and test accuracy (run in any process)."""
-    from dashboard.data import load_mnist
-    from dashboard.training import train
+    from dashboard.mnist.data import load_mnist
+    from dashboard.training.trainer import train
 
     result = train(NetworkSpec.from_dict(spec), TrainSettings.from_dict(settings), load_mnist("embedded"))
     weights = hashlib.sha256(b"".join(w.numpy().tobytes() for w in result.model.weights)).hexdigest()
@@ -66,9 +66,9 @@ def test_one_core_two_cores_and_a_dask_worker_with_three_threads_train_the_same_
 
 @pytest.mark.slow  # trains
 def test_a_training_that_dies_is_recorded_as_failed_with_its_dead_channel():
-    from dashboard.data import load_mnist
-    from dashboard.runs import make_record
-    from dashboard.training import train
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.runs import make_record
+    from dashboard.training.trainer import train
 
     data, spec = load_mnist("embedded"), NetworkSpec.from_dict(DYING)
     verdicts = {}

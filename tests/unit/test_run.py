@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.cache import SHIPPED_ROOT
-from dashboard.reproducible import RECIPE
-from dashboard.run import ImportedModel, RunRecord, find_run, make_key, shipped_book
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
-from dashboard.training import TRAIN_PRESETS, TrainSettings
+from dashboard.store.cache import SHIPPED_ROOT
+from dashboard.training.reproducible import RECIPE
+from dashboard.store.run import ImportedModel, RunRecord, find_run, make_key, shipped_book
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
+from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 SHA = "ab" * 32
@@ -170,8 +170,8 @@ def test_trained_alike_needs_the_same_settings_and_data():
 
 
 def test_the_run_object_imports_neither_tensorflow_nor_streamlit():
-    code = ("import sys, dashboard.run, dashboard.labels, dashboard.cache, dashboard.entry, dashboard.evaluation, "
-            "dashboard.grids; print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
+    code = ("import sys, dashboard.store.run, dashboard.views.labels, dashboard.store.cache, dashboard.store.entry, dashboard.inspection.evaluation, "
+            "dashboard.training.grids; print(sorted(m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"

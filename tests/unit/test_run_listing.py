@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from dashboard.cache import ModelCache
-from dashboard.ui.runs import cache_signature
+from dashboard.store.cache import ModelCache
+from dashboard.ui.run_picker import cache_signature
 
 
 def entry(root, name: str, record: bytes = b"{}", model: bytes = b"zip") -> None:

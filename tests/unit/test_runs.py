@@ -8,13 +8,13 @@ import time
 import numpy as np
 import pytest
 
-from dashboard import runs
-from dashboard.cache import ModelCache
-from dashboard.data import load_mnist
-from dashboard.evaluation import confusion_matrix, misclassified
-from dashboard.runs import get_or_train
-from dashboard.spec import ConvBlock, NetworkSpec
-from dashboard.training import TrainSettings, train
+from dashboard.store import runs
+from dashboard.store.cache import ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.inspection.evaluation import confusion_matrix, misclassified
+from dashboard.store.runs import get_or_train
+from dashboard.network.spec import ConvBlock, NetworkSpec
+from dashboard.training.trainer import TrainSettings, train
 
 pytestmark = pytest.mark.slow  # every test here trains through get_or_train
 

@@ -14,16 +14,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dashboard.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
-from dashboard.data import load_mnist
-from dashboard.evaluation import predict_labels
-from dashboard.forward import Network
-from dashboard.grids import builtin_grids, load_grid
-from dashboard.numbers import classifier_numbers as classifier_inputs
-from dashboard.grids import numbers_family
-from dashboard.spec import BOOK, PRESETS, final_map
-from dashboard.reproducible import RECIPE
-from dashboard.training import TRAIN_PRESETS
+from dashboard.store.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
+from dashboard.mnist.data import load_mnist
+from dashboard.inspection.evaluation import predict_labels
+from dashboard.inspection.forward import Network
+from dashboard.training.grids import builtin_grids, load_grid
+from dashboard.views.accuracy_by_size import classifier_numbers as classifier_inputs
+from dashboard.training.grids import numbers_family
+from dashboard.network.spec import BOOK, PRESETS, final_map
+from dashboard.training.reproducible import RECIPE
+from dashboard.training.trainer import TRAIN_PRESETS
 
 TOLERANCE = 0.01
 MAX_SHIPPED_MB = 2.0
@@ -135,19 +135,19 @@ def test_shipped_run_loads_and_matches_its_recorded_accuracy(cache, embedded, ke
     p = record.test_accuracy
     margin = max(TOLERANCE, 4 * (p * (1 - p) / len(embedded.y_test)) ** 0.5)
     assert accuracy == pytest.approx(p, abs=margin)
-    # Feature maps and Channels read it without Keras (dashboard.forward): the same answers.
+    # Feature maps and Channels read it without Keras (dashboard.inspection.forward): the same answers.
     network = Network(record.spec, cache.load_weights(key))
     _, probabilities = network.maps_and_probs(embedded.x_test.astype(np.float32) / 255.0)
     assert np.mean(probabilities.argmax(axis=1) == predicted) > 0.999
 
 
-# --- the results stored beside them (dashboard.stored, tools/make_shipped_results.py) ---------------
+# --- the results stored beside them (dashboard.store.stored, tools/make_shipped_results.py) ---------------
 
 MNIST_TEST_FIRST = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # y_test[:10] of the real MNIST test set
 
 
 def stored_result(key: str, kind: str, fingerprint: str, *parts: str) -> bytes:
-    from dashboard.stored import result_name
+    from dashboard.store.stored import result_name
 
     data = ModelCache().read_result(key, result_name(kind, fingerprint, *parts))
     assert data is not None, f"{key} has no stored {kind} {parts}"
@@ -158,8 +158,8 @@ def stored_result(key: str, kind: str, fingerprint: str, *parts: str) -> bytes:
 def test_shipped_results_agree_with_the_record_and_with_each_other(cache, key):
     """Predictions (10,000 images, model.predict) and Inside's sample (final maps → head) are two
     computations; both must give the recorded accuracy and the same answers."""
-    from dashboard import results
-    from dashboard.spec import geometry
+    from dashboard.inspection import results
+    from dashboard.network.spec import geometry
 
     record = cache.get(key)
     fp = record.data_fingerprint

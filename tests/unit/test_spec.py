@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from dashboard.spec import (
-    BOOK,
-    PRESETS,
-    ConvBlock,
-    NetworkSpec,
-    SpecError,
-    final_map,
-    geometry,
-    layer_names,
-    preset_name,
-    problems,
-)
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, SpecError, final_map, geometry, layer_names, preset_name, problems
 
 ISSUE_EXAMPLE = {
     "blocks": [

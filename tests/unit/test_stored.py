@@ -1,4 +1,4 @@
-"""Results kept beside a run (`dashboard.stored`, `dashboard.results`): names, bounds, round trips, refusals."""
+"""Results kept beside a run (`dashboard.store.stored`, `dashboard.inspection.results`): names, bounds, round trips, refusals."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from dashboard import results, stored, tempdirs
-from dashboard.cache import ModelCache
-from dashboard.spec import BOOK, geometry
+from dashboard.inspection import results
+from dashboard.store import stored, durable
+from dashboard.store.cache import ModelCache
+from dashboard.network.spec import BOOK, geometry
 
 FP = "0123456789abcdef"
 
@@ -94,7 +95,7 @@ def test_a_killed_writes_temp_file_is_removed_by_a_later_write_but_a_live_one_is
     old, live = folder / ".tmp-1-dead", folder / ".tmp-2-live"
     old.write_bytes(b"half")
     live.write_bytes(b"half")
-    an_hour_ago = time.time() - tempdirs.STALE_SECONDS - 60
+    an_hour_ago = time.time() - durable.STALE_SECONDS - 60
     os.utime(old, (an_hour_ago, an_hour_ago))
     assert stored.write(tmp_path, stored.result_name("ablation", FP), b"abc")
     assert not old.exists() and live.exists()
@@ -148,7 +149,7 @@ def test_a_projection_comes_back_only_onto_the_test_images_it_names():
 
 
 def test_an_ablation_comes_back_only_for_its_map_shape():
-    from dashboard.ablation import Ablation
+    from dashboard.inspection.ablation import Ablation
 
     ablation = Ablation(baseline=0.98, zero_one=np.full((3, 3), 0.9, np.float32), keep_one=np.full((3, 3), 0.3),
                         channel_accuracy=np.linspace(0.5, 0.9, 4), channel_order=np.array([0, 1, 2, 3]), n_images=200)
@@ -161,7 +162,7 @@ def test_an_ablation_comes_back_only_for_its_map_shape():
 
 
 def test_an_atlas_comes_back_with_its_crops_cut_again_from_the_test_images():
-    from dashboard import atlas
+    from dashboard.inspection import channel_atlas
 
     geo = next(g for g in geometry(BOOK) if g.name == "conv2d_1")  # 5×5×64, receptive field 8
     rng = np.random.default_rng(2)
@@ -169,8 +170,8 @@ def test_an_atlas_comes_back_with_its_crops_cut_again_from_the_test_images():
     c, k = geo.channels, 9
     chosen = rng.integers(0, 30, (c, k))
     positions = rng.integers(0, geo.size, (c, k, 2))
-    windows = atlas.windows_of(rng.random((c, k)).astype(np.float32), chosen, positions, x_test[:30], geo)
-    original = atlas.Atlas("conv2d_1", windows, rng.random((c, 28, 28)).astype(np.float32),
+    windows = channel_atlas.windows_of(rng.random((c, k)).astype(np.float32), chosen, positions, x_test[:30], geo)
+    original = channel_atlas.Atlas("conv2d_1", windows, rng.random((c, 28, 28)).astype(np.float32),
                            rng.random(c).astype(np.float32), rng.random(c).astype(np.float32), n_images=30)
     back = results.atlas_from(results.atlas_bytes(original), "conv2d_1", geo, x_test)
     assert back is not None and back.n_images == 30 and back.channels == c

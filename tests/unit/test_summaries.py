@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
-from dashboard.summaries import (
-    MAX_TRAIN_MULTIPLY_ADDS,
-    MAX_TRAIN_PARAMS,
-    multiply_adds,
-    preset_summaries,
-    summarize,
-    total_params,
-    training_problems,
-)
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
+from dashboard.network.summaries import MAX_TRAIN_MULTIPLY_ADDS, MAX_TRAIN_PARAMS, multiply_adds, preset_summaries, summarize, total_params, training_problems
 
 LARGEST = NetworkSpec(blocks=(ConvBlock(256, 7, padding="same", pool=False),) * 6, dense_units=512)
 

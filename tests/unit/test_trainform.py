@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as hst
 
-from dashboard import trainform as form
-from dashboard.data import load_mnist
-from dashboard.job_status import JobStatus
-from dashboard.run import make_key
-from dashboard.spec import BOOK, PRESETS
-from dashboard.training import TRAIN_PRESETS, SettingsError, TrainSettings
+from dashboard.views import train_form as form
+from dashboard.mnist.data import load_mnist
+from dashboard.jobs.job_status import JobStatus
+from dashboard.store.run import make_key
+from dashboard.network.spec import BOOK, PRESETS
+from dashboard.training.trainer import TRAIN_PRESETS, SettingsError, TrainSettings
 from tests.unit.test_run import trained
 
 
@@ -94,7 +94,7 @@ def test_the_views_state_follows_the_job(state, record, expected):
 
 def test_a_network_too_big_is_said_so_unless_cached():
     data = load_mnist("embedded")
-    from dashboard.spec import ConvBlock, NetworkSpec
+    from dashboard.network.spec import ConvBlock, NetworkSpec
 
     huge = NetworkSpec(blocks=(ConvBlock(256, kernel_size=7, padding="same", pool=False),) * 6, dense_units=512)
     view = form.train_view(huge, TRAIN_PRESETS["book"], data, [], lambda k: None)
@@ -102,8 +102,8 @@ def test_a_network_too_big_is_said_so_unless_cached():
 
 
 def test_job_states_are_shown_with_material_icons_not_emoji():
-    from dashboard.job_status import ACTIVE, CANCELLED, DONE, FAILED
-    from dashboard.ui.jobs import STATE_ICONS
+    from dashboard.jobs.job_status import ACTIVE, CANCELLED, DONE, FAILED
+    from dashboard.ui.jobs_panel import STATE_ICONS
 
     assert set(STATE_ICONS) == {*ACTIVE, DONE, FAILED, CANCELLED}
     assert all(icon.startswith(":material/") and icon.endswith(":") for icon in STATE_ICONS.values())

@@ -7,22 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from dashboard.data import load_mnist, to_model_input
-from dashboard.spec import ConvBlock, NetworkSpec
-from dashboard.training import (
-    ONE_CYCLE_START,
-    TRAIN_PRESETS,
-    BatchProgress,
-    EpochProgress,
-    SettingsError,
-    TrainSettings,
-    learning_rate_schedule,
-    make_optimizer,
-    split_sizes,
-    steps_per_epoch,
-    train,
-    train_preset_name,
-)
+from dashboard.mnist.data import load_mnist, to_model_input
+from dashboard.network.spec import ConvBlock, NetworkSpec
+from dashboard.training.trainer import ONE_CYCLE_START, TRAIN_PRESETS, BatchProgress, EpochProgress, SettingsError, TrainSettings, learning_rate_schedule, make_optimizer, split_sizes, steps_per_epoch, train, train_preset_name
 from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)  # ~1.4k params: trains in ~1 s
@@ -109,8 +96,8 @@ def test_settings_round_trip_through_json_dict():
 
 def test_fields_added_later_are_left_out_while_zero_so_old_keys_stay():
     """Runs cached before `warmup` and `label_smoothing` existed keep their keys."""
-    from dashboard.cache import make_key
-    from dashboard.spec import BOOK
+    from dashboard.store.cache import make_key
+    from dashboard.network.spec import BOOK
 
     old_layout = {"epochs", "batch_size", "optimizer", "learning_rate", "train_size", "seed", "schedule"}
     assert set(TRAIN_PRESETS["book"].to_dict()) == old_layout
