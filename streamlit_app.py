@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.views import network_text
 from dashboard.network.spec import BOOK
 from dashboard.network.summaries import preset_summaries
 from dashboard.ui import cached, page_setup, text
-from dashboard.views.chart_texts import field_caption
-from dashboard.ui.network_summary import book_field_figure, summary_table
 from dashboard.ui.chart import chart
 from dashboard.ui.decode_panel import shape_panel
+from dashboard.ui.network_summary import book_field_figure, summary_table
+from dashboard.views import network_text
+from dashboard.views.chart_texts import field_caption
 
 st.set_page_config(page_title="ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
 page_setup.sidebar_nav()

@@ -55,8 +55,8 @@ def main() -> None:
     if not args.stored:
         ignore_stored_results()
 
-    from dashboard.inspection import channel_atlas as atlas_math
     from dashboard.charts import atlas as charts
+    from dashboard.inspection import channel_atlas as atlas_math
     from dashboard.mnist.digits import from_mnist
     from dashboard.network.spec import geometry
     from dashboard.ui import atlas_cache, cached

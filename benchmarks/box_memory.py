@@ -29,7 +29,15 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.server_memory import CHROMIUM, CHROMIUM_ARGS, WARM_LINKS, free_port, open_links, start_server, stop_server  # noqa: E402,E501
+from benchmarks.server_memory import (  # noqa: E402,E501
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WARM_LINKS,
+    free_port,
+    open_links,
+    start_server,
+    stop_server,
+)
 from dashboard.jobs.job_guard import anonymous_bytes  # noqa: E402
 
 MB = 2**20

@@ -44,7 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     from dashboard.mnist.data import load_mnist
     from dashboard.training.model import build_model
-    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
+    from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+    from dashboard.training.trainer import train
 
     presets = dict(TRAIN_PRESETS)
     # The earlier two-epoch fast preset (the shipped runs before the one-epoch one), for comparison.

@@ -55,14 +55,14 @@ def main() -> int:
     else:
         os.environ.pop("MNIST_NPZ", None)
         os.environ["MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="convnet-bench-hit-")
-        from dashboard.store.cache import ModelCache
+        from dashboard.jobs.train_now import train_now
         from dashboard.mnist.data import load_mnist
-        from dashboard.store.runs import get_or_train
         from dashboard.network.spec import PRESETS
-        from dashboard.training.trainer import TRAIN_PRESETS
+        from dashboard.store.cache import ModelCache
+        from dashboard.training.train_settings import TRAIN_PRESETS
 
         print("training tiny / book preset on the embedded subset once…", flush=True)
-        get_or_train(PRESETS["tiny"], TRAIN_PRESETS["book"], load_mnist("auto"), ModelCache())
+        train_now(PRESETS["tiny"], TRAIN_PRESETS["book"], load_mnist("auto"), ModelCache())
         query = {"preset": "tiny"}
         what = "tiny network, book preset, embedded subset"
 

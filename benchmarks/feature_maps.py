@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import plotly.io as pio  # noqa: E402
 
-from dashboard.mnist import digits  # noqa: E402
-from dashboard.store.cache import ModelCache  # noqa: E402
 from dashboard.charts import maps as charts  # noqa: E402
+from dashboard.mnist import digits  # noqa: E402
 from dashboard.mnist.data import load_mnist  # noqa: E402
 from dashboard.network.spec import BOOK  # noqa: E402
+from dashboard.store.cache import ModelCache  # noqa: E402
 
 TARGET_MS = 150.0
 

@@ -36,9 +36,9 @@ def rss_mb() -> float:
 
 def book_file(folder: Path) -> tuple[bytes, str]:
     """(bytes, description) of the book network's .keras file."""
-    from dashboard.store.cache import ModelCache
     from dashboard.network.spec import BOOK
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.store.cache import ModelCache
+    from dashboard.training.train_settings import TRAIN_PRESETS
 
     cache = ModelCache()
     book = TRAIN_PRESETS["book"]
@@ -66,9 +66,9 @@ def main() -> None:
 
     import keras  # noqa: F401 - counted in the baseline, as in a running server
 
-    from dashboard.store.cache import ModelCache
     from dashboard.charts import maps as charts
     from dashboard.mnist.data import load_mnist
+    from dashboard.store.cache import ModelCache
     from dashboard.store.imported import app_model, import_model, map_geometry
     from dashboard.ui.map_panels import prepare_run  # Streamlit is imported, not run
 

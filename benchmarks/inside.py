@@ -39,11 +39,11 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 def find_or_train_book() -> str:
     """Key of the book run to measure (see the module docstring)."""
-    from dashboard.store.cache import ModelCache
+    from dashboard.jobs.train_now import train_now
     from dashboard.mnist.data import load_mnist
-    from dashboard.store.runs import get_or_train
     from dashboard.network.spec import BOOK
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.store.cache import ModelCache
+    from dashboard.training.train_settings import TRAIN_PRESETS
 
     cache = ModelCache()
     data = load_mnist("auto")
@@ -57,7 +57,7 @@ def find_or_train_book() -> str:
         os.environ["MODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="inside-bench-")
         cache = ModelCache()
     print(f"no book run in the cache: training one on {data.label} (fast preset)…", flush=True)
-    record, _ = get_or_train(BOOK, TRAIN_PRESETS["fast"], data, cache)
+    record, _ = train_now(BOOK, TRAIN_PRESETS["fast"], data, cache)
     return record.key
 
 

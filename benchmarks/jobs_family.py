@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def run_mode(mode: str, members: int) -> dict:
-    from dashboard.store.cache import ModelCache
-    from dashboard.mnist.data import load_mnist
-    from dashboard.training.families import builtin_family
     from dashboard.jobs.job_cluster import process_cluster_client
     from dashboard.jobs.job_manager import JobManager
+    from dashboard.mnist.data import load_mnist
+    from dashboard.store.cache import ModelCache
+    from dashboard.training.families import builtin_family
 
     data = load_mnist("auto")
     client = None

@@ -56,10 +56,11 @@ class Peaks:
 
 
 def run_mode(mode: str) -> dict:
-    from dashboard.store.cache import ModelCache
     from dashboard.mnist.data import load_mnist
     from dashboard.network.spec import BOOK, PRESETS
-    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
+    from dashboard.store.cache import ModelCache
+    from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+    from dashboard.training.trainer import train
 
     peaks = Peaks()
     data = load_mnist("auto")

@@ -37,7 +37,8 @@ def measure(name: str) -> dict:
     from dashboard.mnist.data import load_mnist
     from dashboard.network.spec import NetworkSpec
     from dashboard.network.summaries import multiply_adds, total_params
-    from dashboard.training.trainer import TrainSettings, train
+    from dashboard.training.train_settings import TrainSettings
+    from dashboard.training.trainer import train
 
     spec = NetworkSpec.from_dict(NETWORKS[name])
     data = load_mnist(os.environ.get("MNIST_NPZ", "auto"))

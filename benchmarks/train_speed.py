@@ -34,7 +34,8 @@ import numpy as np  # noqa: E402
 
 from dashboard.mnist.data import load_mnist, to_model_input  # noqa: E402
 from dashboard.network.spec import BOOK  # noqa: E402
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train  # noqa: E402
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+from dashboard.training.trainer import train
 
 TARGET = 0.990
 RATIO_TARGET = 0.3  # issue 12 §5: fast's time to 99% at most 0.3 of the book's

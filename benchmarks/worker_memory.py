@@ -64,7 +64,7 @@ def main() -> int:
     import dashboard  # noqa: F401
     from dashboard.mnist.data import load_mnist
     from dashboard.network.spec import PRESETS
-    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+    from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 
     parts["dashboard and a Dask worker's imports"] = peak.take()
     import keras  # noqa: F401

@@ -1,6 +1,6 @@
-"""`python -m dashboard …` runs the command line (`dashboard.cli.commands`)."""
+"""`python -m dashboard …` runs the command line (`dashboard.cli.main`)."""
 
-from dashboard.cli.commands import main
+from dashboard.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

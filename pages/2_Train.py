@@ -5,12 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.network.spec import preset_name
+from dashboard.ui import cached, family_panel, jobs_panel, page_paths, page_setup, run_picker, state, text, train_panels
 from dashboard.views.train_form import train_view
-from dashboard.ui import cached, page_setup, page_paths, state, text
-from dashboard.ui import family_panel
-from dashboard.ui import jobs_panel
-from dashboard.ui import run_picker
-from dashboard.ui import train_panels
 
 st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
 page_setup.sidebar_nav()

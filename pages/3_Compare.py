@@ -5,9 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.store.seeds import group_runs
-from dashboard.ui import compare_panels, page_paths
-from dashboard.ui import page_setup
-from dashboard.ui import run_picker
+from dashboard.ui import compare_panels, page_paths, page_setup, run_picker
 
 st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
 page_setup.sidebar_nav()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import map_panels
-from dashboard.ui import page_setup, run_picker
+from dashboard.ui import map_panels, page_setup, run_picker
 from dashboard.ui.state import kept, set_url
 
 st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.views import labels
-from dashboard.store.imported import has_maps, layer_rows, map_geometry
-from dashboard.outside import escape_markdown
 from dashboard.network.spec import geometry
+from dashboard.outside import escape_markdown
+from dashboard.store.imported import has_maps, layer_rows, map_geometry
 from dashboard.ui import cached, inside_cache, inside_panels, page_setup, text
 from dashboard.ui.import_panel import what_is_shown
 from dashboard.ui.numbers_panel import show_numbers
 from dashboard.ui.run_picker import cached_runs, load_run_model, load_run_network, run_picker
+from dashboard.views import labels
 
 st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
 page_setup.sidebar_nav()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.network.spec import geometry
-from dashboard.ui import atlas_cache
-from dashboard.ui import channel_panels
-from dashboard.ui import cached, page_setup
+from dashboard.ui import atlas_cache, cached, channel_panels, page_setup
 from dashboard.ui.run_picker import cached_runs, load_run_network, run_picker
 from dashboard.ui.state import kept, set_url, url_token
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import exercise_panels
-from dashboard.ui import page_setup
+from dashboard.ui import exercise_panels, page_setup
 
 st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
 page_setup.sidebar_nav()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.store.cache import ModelCache
 from dashboard.mnist.data import MnistData, load_mnist
+from dashboard.store.cache import ModelCache
 
 
 @pytest.fixture(scope="module")

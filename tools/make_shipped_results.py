@@ -33,10 +33,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from dashboard.inspection import analysis, channel_atlas, final_maps, results
-    from dashboard.store.cache import SHIPPED_ROOT, ModelCache
-    from dashboard.mnist.data import load_mnist
     from dashboard.inspection.evaluation import confidence_of, predict_labels
+    from dashboard.mnist.data import load_mnist
     from dashboard.network.spec import geometry
+    from dashboard.store.cache import SHIPPED_ROOT, ModelCache
     from dashboard.store.stored import result_name
 
     data = load_mnist(args.data)

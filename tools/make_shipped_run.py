@@ -4,7 +4,7 @@
     python tools/make_shipped_run.py /path/to/mnist.npz --grid workshop --grid numbers:3 --max-mb 9
 
 Trains the book network with the book training preset (and, with ``--grid NAME[:SEEDS]``, every
-run of those grids with seeds 0 to SEEDS-1, each run once) through ``get_or_train`` into a work
+run of those grids with seeds 0 to SEEDS-1, each run once) through ``train_now`` into a work
 cache (``--work``; kept, so an interrupted remake resumes where it stopped), then copies each
 entry into ``model_cache/shipped/<key>/`` with ``"shipped": true`` in its record. Runs whose
 model file is larger than ``--max-mb`` (default 2 MB; the no-pooling network is ~8 MB) are
@@ -41,12 +41,12 @@ def main() -> int:
     parser.add_argument("--prune", action="store_true", help="remove shipped runs these grids do not make")
     args = parser.parse_args()
 
-    from dashboard.store.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache
+    from dashboard.jobs.train_now import train_now
     from dashboard.mnist.data import load_mnist
-    from dashboard.training.grids import load_grid
-    from dashboard.store.runs import get_or_train
     from dashboard.network.spec import BOOK
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.store.cache import MODEL_FILE, RECORD_FILE, SHIPPED_ROOT, ModelCache
+    from dashboard.training.grids import load_grid
+    from dashboard.training.train_settings import TRAIN_PRESETS
 
     data = load_mnist(args.data)
     if not data.is_full:
@@ -84,7 +84,7 @@ def main() -> int:
             wanted.discard(key)
             continue
         print(f"{label}: training ({settings.describe()})…", flush=True)
-        record, _ = get_or_train(spec, settings, data, work)
+        record, _ = train_now(spec, settings, data, work)
         source = work.root / key
         size_mb = (source / MODEL_FILE).stat().st_size / 2**20
         if size_mb > args.max_mb:

@@ -12,7 +12,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboard.charts import OKABE_ITO
-
 from dashboard.network.spec import INPUT_SIZE, LayerGeometry
 
 PALETTE = OKABE_ITO

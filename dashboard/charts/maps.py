@@ -12,9 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.inspection import readings
 from dashboard.charts import OKABE_ITO, tiles
 from dashboard.charts.tiles import tile_origin
+from dashboard.inspection import readings
 from dashboard.inspection.readings import Reading
 from dashboard.network.spec import LayerGeometry
 

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 
 from dashboard.charts import OKABE_ITO
 from dashboard.charts.tiles import tile, with_band
-from dashboard.views.compare_table import GroupPoint
-from dashboard.store.seeds import Spread
 from dashboard.outside import plotly_text
+from dashboard.store.seeds import Spread
+from dashboard.views.compare_table import GroupPoint
 
 HEIGHT = 360
 TILE = 28

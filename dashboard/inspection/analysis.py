@@ -27,11 +27,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dashboard.mnist.data import to_model_input
 from dashboard.inspection.ablation import Ablation
 from dashboard.inspection.gradcam import GradCam, as_input, finish
-from dashboard.training.model import is_map_layer
+from dashboard.mnist.data import to_model_input
 from dashboard.network.spec import LayerGeometry, NetworkSpec
+from dashboard.training.model import is_map_layer
 
 # The heads' first layers that `_linear_head` understands, identified by class.
 REDUCERS = {keras.layers.Flatten: "Flatten", keras.layers.GlobalAveragePooling2D: "GlobalAveragePooling2D"}

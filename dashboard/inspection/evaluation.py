@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from dashboard.mnist.data import to_model_input
-from dashboard.store.run import RunRecord
 from dashboard.network.spec import NetworkSpec
+from dashboard.store.run import RunRecord
 
 
 def predict_labels(model: Any, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dashboard.modelfiles.weights import Weights, weight_shapes
 from dashboard.network.convolution import padded
 from dashboard.network.geometry import Layer
 from dashboard.network.spec import INPUT_CHANNELS, INPUT_SIZE, MAP_KINDS, NetworkSpec, chain
-from dashboard.modelfiles.weights import Weights, weight_shapes
 
 BATCH_NORM_EPSILON = 1e-3  # Keras's default, which `build_model` keeps
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dashboard.mnist.data import to_model_input
 from dashboard.inspection.forward import Network, softmax
+from dashboard.mnist.data import to_model_input
 from dashboard.network.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+
 def strongest_channels(maps: np.ndarray, row: int, col: int, k: int = 8) -> list[tuple[int, float]]:
     """The k channels (index, activation) most active at position (row, col) of maps (h, w, c), strongest first."""
     maps = np.asarray(maps)

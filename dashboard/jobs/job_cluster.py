@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.jobs.cluster_certs import CA_FILE, CONFIG_KEYS, cert_name, check_tls_files, key_name, when
-from dashboard.mnist.data import MnistData
 from dashboard.jobs.job_task import provide_data
+from dashboard.mnist.data import MnistData
 
 CONNECT_SECONDS = 5.0  # to reach a configured scheduler before falling back
 ALLOWED_FAILURES = 1  # Dask retries a job once when its worker dies
@@ -77,12 +77,17 @@ def env_int(name: str, default: int) -> int:
         return default
 
 
+def max_concurrent_trainings() -> int:
+    """Trainings at once on this machine (`MAX_CONCURRENT_TRAININGS`, default 1): the one place it is read."""
+    return env_int("MAX_CONCURRENT_TRAININGS", 1)
+
+
 def local_cluster_client(threads: int | None = None) -> Any:
     """A Dask client of an in-process cluster: one worker, `threads` trainings at once, HTTP on loopback only."""
     import dask
     from distributed import Client, LocalCluster
 
-    threads = threads or env_int("MAX_CONCURRENT_TRAININGS", 1)
+    threads = threads or max_concurrent_trainings()
     # the app's TLS files are for a workshop's scheduler: nothing here leaves the process, and a
     # missing or expired file named there must not stop the fallback cluster
     no_tls = dict.fromkeys(CONFIG_KEYS.values())

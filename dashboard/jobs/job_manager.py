@@ -47,17 +47,56 @@ from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from dashboard.jobs.cluster_certs import CertificateError
+from dashboard.jobs.job_cluster import (
+    ClusterRefused,
+    configured_address,
+    connect,
+    describe_client,
+    env_int,
+    local_cluster_client,
+    max_concurrent_trainings,
+    plan_connection,
+    send_data,
+    worker_pool_client,
+)
+from dashboard.jobs.job_guard import MEMORY_TOPIC
+from dashboard.jobs.job_result import JobResultError, check_result
+from dashboard.jobs.job_status import (
+    ACTIVE,
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    JobLimitError,
+    JobStatus,
+    NotEnoughMemory,
+    default_label,
+)
+from dashboard.jobs.job_task import (
+    PROGRESS_TOPIC,
+    DataMismatch,
+    JobCancelled,
+    MemoryRefused,
+    cancel_event_name,
+    measure_import,
+    run_job,
+)
+from dashboard.jobs.memory_budget import (
+    MB,
+    Memory,
+    import_need,
+    out_of_memory,
+    read_memory,
+    refusal,
+    slot_bytes,
+    training_need,
+)
+from dashboard.mnist.data import MnistData
+from dashboard.network.spec import NetworkSpec, validate
 from dashboard.store.cache import ModelCache
 from dashboard.store.run import RunRecord
-from dashboard.mnist.data import MnistData
-from dashboard.jobs.job_status import ACTIVE, CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobLimitError, JobStatus, NotEnoughMemory, default_label
-from dashboard.jobs.cluster_certs import CertificateError
-from dashboard.jobs.job_cluster import ClusterRefused, configured_address, connect, describe_client, env_int, local_cluster_client, plan_connection, send_data, worker_pool_client
-from dashboard.jobs.job_guard import MEMORY_TOPIC
-from dashboard.jobs.memory_budget import MB, Memory, import_need, out_of_memory, read_memory, refusal, slot_bytes, training_need
-from dashboard.jobs.job_result import JobResultError, check_result
-from dashboard.jobs.job_task import PROGRESS_TOPIC, DataMismatch, JobCancelled, MemoryRefused, cancel_event_name, measure_import, run_job
-from dashboard.network.spec import NetworkSpec, validate
 from dashboard.training.train_settings import TrainSettings
 
 KEEP_FINISHED = 100  # finished jobs remembered (the newest); older ones are in the cache anyway
@@ -108,7 +147,7 @@ class JobManager:
         self.max_per_session = max_per_session or env_int("JOBS_MAX_PER_SESSION", 8)
         self.max_queued = max_queued or env_int("JOBS_MAX_QUEUED", 32)
         self.own_data = os.environ.get("JOBS_DATA", "scatter") == "own"  # workers use their MNIST_NPZ
-        self.slots = env_int("MAX_CONCURRENT_TRAININGS", 1)  # trainings at once on this machine
+        self.slots = max_concurrent_trainings()
         self.memory = memory or read_memory()  # this process's budget (cgroup limit or the machine's)
         self.slot = slot_bytes(self.memory, self.slots, own_rss())  # each local training's share
         self.notice = ""  # a warning for every page and the CLI (fallback to local training)
@@ -330,8 +369,8 @@ class JobManager:
         """
         from distributed.scheduler import KilledWorker
 
-        from dashboard.store.imported import SCALINGS, Measured
         from dashboard.modelfiles.modelfile import ModelFileError
+        from dashboard.store.imported import SCALINGS, Measured
 
         client = self.client()
         need = import_need(len(data), mnist)

@@ -19,10 +19,10 @@ from dataclasses import replace
 from typing import Any
 
 from dashboard.modelfiles.archive import ArchiveError
-from dashboard.network.geometry import GeometryError, layer_from_config
 from dashboard.modelfiles.modelfile import MAX_FILE_BYTES, ModelFileError, inspect_model_file
-from dashboard.store.run import RunRecord, make_key
+from dashboard.network.geometry import GeometryError, layer_from_config
 from dashboard.network.spec import INPUT_CHANNELS, INPUT_SIZE, NetworkSpec, chain
+from dashboard.store.run import RunRecord, make_key
 from dashboard.training.train_settings import TrainSettings
 
 RESULT_FIELDS = {"record_json": str, "model": bytes}

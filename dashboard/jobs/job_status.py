@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dashboard.store.run import RunRecord
 from dashboard.network.spec import NetworkSpec
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.run import RunRecord
+from dashboard.training.train_settings import TrainSettings
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
@@ -18,7 +18,7 @@ ACTIVE = (QUEUED, RUNNING)
 def default_label(spec: NetworkSpec, settings: TrainSettings) -> str:
     """A short name for a job: the presets' names where they fit, else the descriptions."""
     from dashboard.network.spec import preset_name
-    from dashboard.training.trainer import train_preset_name
+    from dashboard.training.train_settings import train_preset_name
 
     how = train_preset_name(settings)
     return f"{preset_name(spec) or spec.describe()} · {how + ' preset' if how else settings.describe()}"

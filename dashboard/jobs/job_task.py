@@ -17,11 +17,10 @@ import os
 import socket
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
-from dashboard.mnist.data import MnistData, load_mnist, read_npz
 from dashboard.jobs.job_guard import POOL_VAR  # "1" in the worker processes of the app's own pool
+from dashboard.mnist.data import MnistData, load_mnist, read_npz
 
 PROGRESS_TOPIC = "convnet-job-progress"
 POOL_LABEL = "a worker process of the app's server"
@@ -133,7 +132,7 @@ class _Reporter:
 
 def model_bytes(model: Any) -> bytes:
     """The `.keras` file of `model` as the cache stores it (weights and architecture only)."""
-    from dashboard.store.cache import model_file_bytes
+    from dashboard.store.durable import model_file_bytes
 
     return model_file_bytes(model)
 
@@ -157,9 +156,10 @@ def run_job(
     and refuses when its fingerprint is not `fingerprint`. A worker whose own
     memory budget (`dashboard.jobs.memory_budget.read_memory`) is below `need_bytes` refuses too.
     """
-    from dashboard.store.runs import make_record
     from dashboard.network.spec import NetworkSpec
-    from dashboard.training.trainer import TrainSettings, train
+    from dashboard.store.run import trained_record
+    from dashboard.training.train_settings import TrainSettings
+    from dashboard.training.trainer import train
 
     where, worker = _where()
     queued = max(0.0, time.time() - submitted_at)  # wall clocks: exact on one machine
@@ -186,7 +186,7 @@ def run_job(
 
     result = train(net, how, data, on_batch=on_batch, on_epoch=on_epoch)
     reporter.check_cancel(force=True)
-    record = replace(make_record(key, net, how, data, result), trained_on=where, queued_seconds=round(queued, 3))
+    record = trained_record(key, net, how, data, result, trained_on=where, queued_seconds=queued)
     payload = model_bytes(result.model)
     del result
     return {"record_json": record.to_json(), "model": payload}

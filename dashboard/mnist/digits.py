@@ -13,7 +13,6 @@ Pure numpy and Pillow: imports neither TensorFlow nor Streamlit.
 from __future__ import annotations
 
 import hashlib
-
 import io
 import warnings
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 

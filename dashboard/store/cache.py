@@ -8,7 +8,6 @@ Layout (the only module that writes `model_cache/`):
                                                never evicted, visible whatever the root
     <root>/.damaged/<key>-<time>/              entries found damaged, set aside for a look
     <root>/.tmp-<pid>.<host>.<rand>-<key>/     writes in progress (or left by a killed process)
-    <root>/.locks/                             cross-process lock files (see dashboard.store.runs)
     <entry>/results/, <root>/.results/<key>/   results kept beside a run (dashboard.store.stored); the
                                                second for shipped runs, which are never written
 
@@ -36,22 +35,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard.store import stored, durable
-from dashboard.store.entry import MAX_RECORD_BYTES, MODEL_FILE, RECORD_FILE, CacheError, load_entry, load_weights_entry, read_entry
-from dashboard.store.seeds import group_id
-from dashboard.store.run import RunRecord, library_versions, make_key, now_iso  # noqa: F401 - re-exported
 from dashboard.network.spec import NetworkSpec
+from dashboard.store import durable, stored
+from dashboard.store.entry import (
+    MODEL_FILE,
+    RECORD_FILE,
+    CacheError,
+    group_of_entry,
+    load_entry,
+    load_weights_entry,
+    read_entry,
+)
+from dashboard.store.run import RunRecord, make_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO_ROOT / "model_cache"
 SHIPPED_ROOT = DEFAULT_ROOT / "shipped"
 DAMAGED_DIR = ".damaged"
-LOCKS_DIR = ".locks"
 SHIPPED_RESULTS_DIR = ".results"
 TMP_PREFIX = durable.PREFIX
 DEFAULT_MAX_MB = 500.0
 
-__all__ = ["CacheError", "CacheReport", "ModelCache", "RunRecord", "make_key", "save_model"]
+__all__ = ["CacheError", "CacheReport", "ModelCache", "RunRecord", "make_key"]
 
 
 @dataclass(frozen=True)
@@ -291,7 +296,7 @@ class ModelCache:
 
     def put(self, record: RunRecord, model: Any) -> Path:
         """Store a run and its Keras model atomically; an existing sound entry of the same key is kept."""
-        return self._store(record, lambda path: save_model(model, path))
+        return self._store(record, lambda path: durable.save_model(model, path))
 
     def put_bytes(self, record: RunRecord, keras_bytes: bytes) -> Path:
         """Store a run from the bytes of its `.keras` file (a job's result, an upload), atomically."""
@@ -361,7 +366,7 @@ class ModelCache:
                 used = (path / MODEL_FILE).stat().st_mtime
             except OSError:
                 used = 0.0
-            group = _group_of_entry(path)
+            group = group_of_entry(path)
             groups.setdefault(group, []).append((used, path.name, durable.dir_bytes(path)))
         total = sum(size for members in groups.values() for _, _, size in members)
         removed = []
@@ -415,40 +420,3 @@ class ModelCache:
         durable.write_file(tmp, record.to_json().encode("utf-8"))
         os.replace(tmp, path / RECORD_FILE)
         durable.fsync_dir(path)
-
-    def lock_path(self, key: str) -> Path:
-        """Where the cross-process lock file of `key` lives."""
-        path = self.root / LOCKS_DIR
-        path.mkdir(parents=True, exist_ok=True)
-        return path / f"{key}.lock"
-
-
-def _group_of_entry(path: Path) -> object:
-    """The seed group of the run in `path`, from its record alone (eviction judges no archive); the entry if unreadable."""
-    try:
-        record_path = path / RECORD_FILE
-        if record_path.stat().st_size <= MAX_RECORD_BYTES:
-            return group_id(RunRecord.from_json(record_path.read_bytes()))
-    except (OSError, ValueError):
-        pass
-    return ("entry", path.name)
-
-
-def model_file_bytes(model: Any) -> bytes:
-    """The `.keras` file of `model` as the cache stores it (weights and architecture only), as bytes."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="convnet-model-") as tmp:
-        path = Path(tmp) / MODEL_FILE
-        save_model(model, path)
-        return path.read_bytes()
-
-
-def save_model(model: Any, path: Path) -> None:
-    """Save weights and architecture only (no optimizer state: half the size), fsynced."""
-    # A model rebuilt from its config is uncompiled: no optimizer variables in the file.
-    clone = type(model).from_config(model.get_config())
-    clone.set_weights(model.get_weights())
-    clone.save(path)
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())

@@ -1,5 +1,5 @@
-"""Durable writes of the model cache: fsynced files, and temp directories named after their writer,
-so a stale one can be told from a live one.
+"""Durable writes of the model cache: fsynced files, Keras models saved without optimizer state, and
+temp directories named after their writer, so a stale one can be told from a live one.
 
 A write goes to `<root>/.tmp-<pid>.<host>.<rand>-<what>/` and is renamed into place when
 complete. A process killed during a save leaves its temp directory behind. One is *stale*, and
@@ -22,6 +22,7 @@ import socket
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 PREFIX = ".tmp-"
 STALE_SECONDS = 3600.0
@@ -125,3 +126,23 @@ def dir_bytes(path: Path) -> int:
         except OSError:
             pass
     return total
+
+
+def model_file_bytes(model: Any) -> bytes:
+    """The `.keras` file of `model` as the cache stores it (weights and architecture only), as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="convnet-model-") as tmp:
+        path = Path(tmp) / "model.keras"
+        save_model(model, path)
+        return path.read_bytes()
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save weights and architecture only (no optimizer state: half the size), fsynced."""
+    # A model rebuilt from its config is uncompiled: no optimizer variables in the file.
+    clone = type(model).from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    clone.save(path)
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.modelfiles.archive import ArchiveError, inspect_archive
-from dashboard.store.run import RunRecord
 from dashboard.network.spec import MAP_KINDS, geometry
+from dashboard.store.run import RunRecord
+from dashboard.store.seeds import group_id
 
 MODEL_FILE = "model.keras"
 RECORD_FILE = "record.json"
@@ -119,3 +120,14 @@ def load_weights_entry(path: Path, record: RunRecord) -> dict:
         return read_weights(path / MODEL_FILE, record.spec)
     except ArchiveError as err:
         raise CacheError(f"run {path.name}: {MODEL_FILE}'s weights cannot be used: {err}") from None
+
+
+def group_of_entry(path: Path) -> object:
+    """The seed group of the run in `path`, from its record alone (eviction judges no archive); the entry if unreadable."""
+    try:
+        record_path = path / RECORD_FILE
+        if record_path.stat().st_size <= MAX_RECORD_BYTES:
+            return group_id(RunRecord.from_json(record_path.read_bytes()))
+    except (OSError, ValueError):
+        pass
+    return ("entry", path.name)

@@ -20,12 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from dashboard.store.cache import ModelCache
-from dashboard.store.run import ImportedModel, RunRecord, library_versions, now_iso
+from dashboard.modelfiles.modelfile import (
+    Inspection,
+    ModelFileError,
+    check_config,
+    inspect_model_file,
+    load_checked,
+    sha256,
+)
 from dashboard.network.keras_layers import LayerShape
-from dashboard.modelfiles.modelfile import Inspection, ModelFileError, check_config, inspect_model_file, load_checked, sha256
 from dashboard.network.spec import MAP_KINDS, LayerGeometry
 from dashboard.network.summaries import LayerRow
+from dashboard.store.cache import ModelCache
+from dashboard.store.run import ImportedModel, RunRecord, library_versions, now_iso
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of pixels in [0, 1], the usual torchvision numbers
 SCALING_SLICE = 1000  # test images used to pick the input scaling
@@ -202,7 +209,7 @@ class Measured:
 
 def measure_file(data: bytes, filename: str, mnist: Any) -> Measured:
     """Inspect, load (safe mode) and measure a model file here; `ModelFileError` if refused (TensorFlow here)."""
-    from dashboard.store.cache import model_file_bytes
+    from dashboard.store.durable import model_file_bytes
 
     inspection = inspect_model_file(data, filename)
     model = load_checked(data, inspection)

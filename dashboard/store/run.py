@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from dashboard.training.diagnosis import diagnose
-from dashboard.outside import OutsideInputError, loads_json
-from dashboard.training.reproducible import RECIPE
 from dashboard.network.spec import NetworkSpec, SpecError, final_map
-from dashboard.training.trainer import SettingsError, TrainSettings
+from dashboard.outside import OutsideInputError, loads_json
+from dashboard.training.diagnosis import diagnose
+from dashboard.training.reproducible import RECIPE
+from dashboard.training.train_settings import SettingsError, TrainSettings
 
 KEY_FORMAT = 2  # bump only if the meaning of a key changes (2: trained with `reproducible.RECIPE`)
 MAX_RECORD_CHARS = 200_000  # a record is ~1.5 KB; 20 epochs of history stay far below this
@@ -354,6 +354,25 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def trained_record(key: str, spec: NetworkSpec, settings: TrainSettings, data: Any, result: Any,
+                   trained_on: str = "", queued_seconds: float = 0.0) -> RunRecord:
+    """The record of a finished training (`data`: its `MnistData`; `result`: its `TrainResult`), judged."""
+    channels = final_map(spec)[1]
+    verdict = diagnose(result.history, result.test_accuracy, result.commonest_share, result.dead_channels, channels)
+    return RunRecord(
+        key=key, spec=spec, settings=settings,
+        history={k: [float(x) for x in v] for k, v in result.history.items()},
+        test_accuracy=float(result.test_accuracy), params=int(result.model.count_params()),
+        final_map=final_map(spec), train_seconds=round(float(result.train_seconds), 3),
+        data_source=data.source, data_label=data.label, data_fingerprint=data.fingerprint,
+        versions=library_versions(), created=now_iso(), shipped=False, trained_on=trained_on,
+        queued_seconds=round(max(float(queued_seconds), 0.0), 3), trained=verdict.trained,
+        diagnosis=verdict.sentence, dead_channels=result.dead_channels,
+        commonest_share=None if result.commonest_share is None else round(result.commonest_share, 6),
+        recipe=dict(result.recipe),
+    )
+
+
 # --- finding runs ------------------------------------------------------------------------------
 
 
@@ -382,6 +401,6 @@ def find_run(
 def shipped_book(runs: Iterable[RunRecord]) -> RunRecord | None:
     """The shipped run of the book network trained with the book's settings, if present."""
     from dashboard.network.spec import BOOK
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.training.train_settings import TRAIN_PRESETS
 
     return find_run(runs, spec=BOOK, settings=TRAIN_PRESETS["book"], shipped=True)

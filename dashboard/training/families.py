@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dashboard.network.spec import BOOK, LAST_FILTERS, ConvBlock, NetworkSpec, SpecError, final_map, problems
-from dashboard.training.trainer import TRAIN_PRESETS, SettingsError, TrainSettings
+from dashboard.training.train_settings import TRAIN_PRESETS, SettingsError, TrainSettings
 
 VARIES: dict[str, str] = {  # what a family can vary → how a person reads it
     "last_filters": "filters of the last conv layer",

@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from dashboard.outside import OutsideInputError, loads_json
 from dashboard.network.spec import BOOK, LAST_FILTERS, PRESETS, NetworkSpec, SpecError
+from dashboard.outside import OutsideInputError, loads_json
 from dashboard.training.train_settings import TRAIN_PRESETS, SettingsError, TrainSettings
 
 GRID_TRAIN_PRESET = "fast"

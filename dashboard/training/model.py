@@ -15,7 +15,16 @@ import keras
 import numpy as np
 from keras import layers
 
-from dashboard.network.spec import INPUT_CHANNELS, INPUT_SIZE, NUM_CLASSES, NetworkSpec, SpecError, geometry, layer_names, validate
+from dashboard.network.spec import (
+    INPUT_CHANNELS,
+    INPUT_SIZE,
+    NUM_CLASSES,
+    NetworkSpec,
+    SpecError,
+    geometry,
+    layer_names,
+    validate,
+)
 from dashboard.network.summaries import LayerRow, training_problems
 
 # Streamlit runs keras.backend.clear_session() and gc.collect() after every script run. With

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from dashboard.mnist.data import MnistData
-from dashboard.training.optim import ONE_CYCLE_START, ONE_CYCLE_WARMUP, learning_rate_schedule, make_loss, make_optimizer  # noqa: F401 (re-exported)
 from dashboard.network.spec import NUM_CLASSES, NetworkSpec, validate
-from dashboard.training.train_settings import MAX_BATCH, MAX_EPOCHS, MAX_LABEL_SMOOTHING, MAX_LEARNING_RATE, MAX_SEED, MAX_WARMUP, MIN_BATCH, MIN_EPOCHS, MIN_TRAIN_SIZE, OPTIMIZERS, SCHEDULES, TRAIN_PRESET_NOTES, TRAIN_PRESETS, SettingsError, TrainSettings, settings_problems, train_preset_name
+from dashboard.training.optim import make_loss, make_optimizer
+from dashboard.training.train_settings import SettingsError, TrainSettings
 
 VALIDATION_SPLIT = 0.1
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")

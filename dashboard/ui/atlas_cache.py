@@ -15,10 +15,10 @@ import numpy as np
 import streamlit as st
 
 from dashboard.host import one_blas_thread
-from dashboard.ui import cached
-from dashboard.network.spec import chain
-from dashboard.ui.run_picker import kept_result, result_file, run_model, run_network
 from dashboard.mnist.digits import image_digest
+from dashboard.network.spec import chain
+from dashboard.ui import cached
+from dashboard.ui.run_picker import kept_result, result_file, run_model, run_network
 from dashboard.ui.session_memory import released_when_idle
 
 one_blas_thread()  # numpy work here on one BLAS thread: see dashboard.host
@@ -71,8 +71,8 @@ def convolution_figure(run_key: str, layer_name: str, channel: int, image: np.nd
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
 def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str, digit_name: str, *,
                         _image: np.ndarray) -> Any:
-    from dashboard.network import convolution
     from dashboard.charts.conv_animation import convolution_chart
+    from dashboard.network import convolution
 
     network = run_network(run_key)
     kernel, bias = network.weights[layer_name]  # (k, k, c_in, c_out), (c_out,)

@@ -13,14 +13,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.inspection import channel_atlas
 from dashboard.charts.atlas import RING_NAMES, atlas_chart, channel_on_digit_chart, window_boxes
-from dashboard.network.decode import article
+from dashboard.inspection import channel_atlas
 from dashboard.mnist.digits import image_digest
+from dashboard.network.decode import article
 from dashboard.network.spec import LayerGeometry
-from dashboard.ui import atlas_cache
-from dashboard.ui import cached
-from dashboard.ui import pick
+from dashboard.ui import atlas_cache, cached, pick
 from dashboard.ui.chart import CONFIG
 from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int

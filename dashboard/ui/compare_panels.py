@@ -11,18 +11,16 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.views import chart_texts, compare_table
 from dashboard.charts import training
 from dashboard.inspection.evaluation import confusion_matrix, in_cell
-from dashboard.views.labels import data_name, dataset_name
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import SPREAD_WORDS, group_runs
-from dashboard.ui import cached, state, text
-from dashboard.ui import jobs_panel
-from dashboard.ui import run_picker
+from dashboard.ui import cached, jobs_panel, run_picker, state, text
 from dashboard.ui.chart import CONFIG, chart
-from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.pick import clickable_chart
+from dashboard.ui.session_memory import released_when_idle
+from dashboard.views import chart_texts, compare_table
+from dashboard.views.labels import data_name, dataset_name
 
 
 def own_keys() -> set[str]:

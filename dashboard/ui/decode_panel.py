@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.network import decode
 from dashboard.charts.shape import kernel_output_chart
+from dashboard.network import decode
 from dashboard.network.spec import NetworkSpec, geometry
 from dashboard.ui import cached
 from dashboard.ui.state import kept

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.workshop import exercises
-from dashboard.views import links
-from dashboard.views.labels import run_title
 from dashboard.store.seeds import group_of
 from dashboard.ui import learner, page_paths, state, text
 from dashboard.ui.run_picker import cached_runs, model_cache
+from dashboard.views import links
+from dashboard.views.labels import run_title
+from dashboard.workshop import exercises
 
 PROGRESS = "ex_progress"  # the learner's progress dict (JSON-ready)
 STEP = "ex_step"  # index of the exercise shown

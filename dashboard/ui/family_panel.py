@@ -6,21 +6,29 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard.views.chart_texts import family_caption
 from dashboard.charts import training
-from dashboard.mnist.data import MnistData
-from dashboard.training.families import BUILTIN_NAME, BUILTIN_VALUES, VARIES, FamilyError, Member, builtin_family, family, parse_values
 from dashboard.jobs.job_manager import JobLimitError
+from dashboard.mnist.data import MnistData
+from dashboard.network.spec import NetworkSpec
 from dashboard.outside import escape_markdown
 from dashboard.store.seeds import SPREAD_WORDS, RunGroup, best_value_sentences, group_of
-from dashboard.network.spec import NetworkSpec
-from dashboard.training.trainer import TrainSettings
-from dashboard.ui import cached
-from dashboard.ui import jobs_panel
+from dashboard.training.families import (
+    BUILTIN_NAME,
+    BUILTIN_VALUES,
+    VARIES,
+    FamilyError,
+    Member,
+    builtin_family,
+    family,
+    parse_values,
+)
+from dashboard.training.train_settings import TrainSettings
+from dashboard.ui import cached, jobs_panel
 from dashboard.ui.chart import chart
 from dashboard.ui.run_picker import cached_runs, model_cache
 from dashboard.ui.state import kept
 from dashboard.ui.text import md
+from dashboard.views.chart_texts import family_caption
 
 STATE_KEY = "family_members"  # session state: {"vary": str, "members": [(value, run key)]}
 DEFAULT_VALUES = {"last_filters": "1, 2, 4, 8, 16, 32, 64", "blocks": "1, 2, 3", "dense_units": "8, 16, 32, 64, 128",

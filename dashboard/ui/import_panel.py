@@ -13,16 +13,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.store.imported import SCALINGS, has_maps, import_model, rescale, summary_display_rows
-from dashboard.views.labels import data_name
 from dashboard.modelfiles.modelfile import MAX_FILE_BYTES, ModelFileError
-from dashboard.outside import code_span, escape_markdown
-from dashboard.store.run import RunRecord
 from dashboard.network.spec import NetworkSpec
-from dashboard.ui import cached, page_paths, state
-from dashboard.ui import jobs_panel
-from dashboard.ui import map_panels
-from dashboard.ui import run_picker
+from dashboard.outside import code_span, escape_markdown
+from dashboard.store.imported import SCALINGS, has_maps, import_model, rescale, summary_display_rows
+from dashboard.store.run import RunRecord
+from dashboard.ui import cached, jobs_panel, map_panels, page_paths, run_picker, state
+from dashboard.views.labels import data_name
 
 LAST = "import_last"  # session: key of the last imported run
 PICKERS = ("fm_run", "inside_run", "compare_run")  # run pickers that open on the imported run

@@ -13,8 +13,8 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from dashboard.inspection import final_maps
 from dashboard.host import one_blas_thread
+from dashboard.inspection import final_maps
 from dashboard.store.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
@@ -104,9 +104,9 @@ def _model_bytes(run_key: str) -> bytes:
 
 def _summary_text(record: RunRecord) -> str:
     # Called only when the button is clicked (on another thread, so no Streamlit cache here).
-    from dashboard.views.downloads import summary_csv
-    from dashboard.store.imported import layer_rows
     from dashboard.network.summaries import summarize
+    from dashboard.store.imported import layer_rows
+    from dashboard.views.downloads import summary_csv
 
     return summary_csv(layer_rows(record) if record.is_imported else [row.to_dict() for row in summarize(record.spec)])
 

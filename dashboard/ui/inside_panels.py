@@ -12,21 +12,22 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.views import inside_texts
 from dashboard.charts import inside
-from dashboard.mnist.data import MnistData
-from dashboard.training.diagnosis import dead_channels_sentence
-from dashboard.mnist.digits import image_digest
 from dashboard.inspection.evaluation import depth_runs, family_rows
-from dashboard.views.labels import training_label
+from dashboard.mnist.data import MnistData
+from dashboard.mnist.digits import image_digest
+from dashboard.network.spec import LayerGeometry
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import SPREAD_WORDS, group_of
-from dashboard.network.spec import LayerGeometry
+from dashboard.training.diagnosis import dead_channels_sentence
 from dashboard.ui import inside_cache, page_paths, text
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.pick import point_values
+from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int, url_token
+from dashboard.views import inside_texts
+from dashboard.views.labels import training_label
+
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)

@@ -17,13 +17,13 @@ import uuid
 
 import streamlit as st
 
-from dashboard.views.chart_texts import curves_caption
 from dashboard.charts import training
 from dashboard.jobs.job_manager import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
 from dashboard.outside import escape_markdown as md_text
 from dashboard.ui import learner, page_paths
 from dashboard.ui.chart import chart
 from dashboard.ui.run_picker import model_cache
+from dashboard.views.chart_texts import curves_caption
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
 # Streamlit's bundled Material icons (emoji render as empty boxes without a colour-emoji font).

@@ -16,24 +16,24 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from dashboard.inspection import readings
-from dashboard.mnist.digits import image_digest
-from dashboard.store.cache import CacheError
-from dashboard.store.imported import has_maps
-from dashboard.views.labels import network_line, run_title
-from dashboard.outside import escape_markdown
-from dashboard.store.run import RunRecord
-from dashboard.views.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
 from dashboard.charts import maps
 from dashboard.charts.atlas import position_markers
+from dashboard.inspection import readings
+from dashboard.mnist.digits import image_digest
 from dashboard.network.spec import MAP_KINDS, PRESETS, LayerGeometry, geometry
+from dashboard.outside import escape_markdown
+from dashboard.store.cache import CacheError
+from dashboard.store.imported import has_maps
+from dashboard.store.run import RunRecord
 from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.run_picker import run_model, run_network
-from dashboard.ui.state import kept, set_url, url_int
 from dashboard.ui.session_memory import released_when_idle
+from dashboard.ui.state import kept, set_url, url_int
+from dashboard.views.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
+from dashboard.views.labels import network_line, run_title
 
 STRONGEST = 8  # channels listed at the chosen position
 

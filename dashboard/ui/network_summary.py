@@ -12,13 +12,13 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.views import chart_texts, links, network_text
 from dashboard.charts import architecture
 from dashboard.network.spec import BOOK, PRESETS, NetworkSpec, geometry, preset_name
 from dashboard.network.summaries import summary_frame, summary_markdown, training_problems
 from dashboard.ui import cached, page_paths, state, text
 from dashboard.ui.chart import chart
 from dashboard.ui.decode_panel import shape_panel
+from dashboard.views import chart_texts, links, network_text
 
 MARK = "background-color: #FFE3E3"  # the row of the highlighted layer (side by side)
 PARAMS_HELP = ("Where the params come from: for a conv layer, kernel height × width × input channels "

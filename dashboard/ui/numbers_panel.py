@@ -8,12 +8,12 @@ from typing import Any
 import streamlit as st
 
 from dashboard.charts.numbers import numbers_chart
-from dashboard.views.labels import data_name, training_label
-from dashboard.views.accuracy_by_size import choose_points, numbers_sentences, seeds_caption
+from dashboard.ui import page_paths
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.text import caption, md
-from dashboard.ui import page_paths
+from dashboard.views.accuracy_by_size import choose_points, numbers_sentences, seeds_caption
+from dashboard.views.labels import data_name, training_label
 
 
 @released_when_idle
@@ -28,7 +28,7 @@ def numbers_figure(run_keys: tuple[tuple[str, float], ...], *, _points) -> Any:
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
 def chosen_points(run_keys: tuple[tuple[str, float], ...], *, _records: Sequence[Any]) -> tuple[list, Any]:
     """`choose_points` of the runs `run_keys` (their records, given), once per listing: it reads every run's geometry."""
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.training.train_settings import TRAIN_PRESETS
 
     return choose_points(_records, preferred_settings=TRAIN_PRESETS["fast"])
 

@@ -16,7 +16,17 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.ui import state
-from dashboard.ui.page_paths import ARCHITECTURE, CHANNELS, COMPARE, EXERCISES, FEATURE_MAPS, HOME, IMPORT, INSIDE, TRAIN
+from dashboard.ui.page_paths import (
+    ARCHITECTURE,
+    CHANNELS,
+    COMPARE,
+    EXERCISES,
+    FEATURE_MAPS,
+    HOME,
+    IMPORT,
+    INSIDE,
+    TRAIN,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

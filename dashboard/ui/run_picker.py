@@ -28,13 +28,13 @@ import streamlit as st
 
 from dashboard.store.cache import CacheError, ModelCache
 from dashboard.store.entry import MODEL_FILE, RECORD_FILE
-from dashboard.views.labels import run_title
 from dashboard.store.run import RunRecord, shipped_book
 from dashboard.store.stored import result_name
 from dashboard.ui import page_paths, text
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.state import kept, set_url, url_token
 from dashboard.ui.session_memory import released_when_idle
+from dashboard.ui.state import kept, set_url, url_token
+from dashboard.views.labels import run_title
 
 T = TypeVar("T")
 MAX_LOADED_MODELS = 8  # the no-pooling network is ~8 MB in memory; a handful is plenty

@@ -19,9 +19,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.views import links
 from dashboard.network.spec import BOOK, NetworkSpec
 from dashboard.ui import text
+from dashboard.views import links
 
 SPEC_KEY = "spec_json"
 KEPT_KEY = "_kept_widgets"  # {widget key: its last value seen}: not a widget key itself

@@ -12,21 +12,31 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard.views import train_form
 from dashboard.charts import training
-from dashboard.views.chart_texts import curves_caption
-from dashboard.mnist.data import MnistData
 from dashboard.jobs.job_manager import JobLimitError
-from dashboard.views.labels import data_name, dataset_name, run_title, trained_where, training_accuracy_note
+from dashboard.mnist.data import MnistData
+from dashboard.network.spec import NetworkSpec
+from dashboard.network.summaries import markdown_table, training_problems
 from dashboard.outside import escape_markdown
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import SEED_CHOICES, SPREAD_WORDS, group_of
-from dashboard.network.spec import NetworkSpec
-from dashboard.network.summaries import markdown_table, training_problems
-from dashboard.training.trainer import HISTORY_KEYS, MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESET_NOTES, TRAIN_PRESETS, SettingsError, TrainSettings, train_preset_name
-from dashboard.ui import cached, page_paths, state, text
-from dashboard.ui import jobs_panel
+from dashboard.training.train_settings import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRAIN_PRESET_NOTES,
+    TRAIN_PRESETS,
+    SettingsError,
+    TrainSettings,
+    train_preset_name,
+)
+from dashboard.training.trainer import HISTORY_KEYS
+from dashboard.ui import cached, jobs_panel, page_paths, state, text
 from dashboard.ui.chart import chart
+from dashboard.views import train_form
+from dashboard.views.chart_texts import curves_caption
+from dashboard.views.labels import data_name, dataset_name, run_title, trained_where, training_accuracy_note
 
 HEAD_MAP_HELP = ("The last conv block's output, after its pooling if it has one: what Flatten or global averaging "
                  "reads. Architecture's 'last conv output' is the conv layer's own output, before that pooling.")

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.network.spec import HEADS, KERNEL_SIZES, MAX_BLOCKS, MAX_DENSE_UNITS, MAX_DROPOUT, MIN_BLOCKS, PADDINGS, PRESETS, STRIDES, ConvBlock, NetworkSpec, POOL_TYPES, preset_name, problems
+from dashboard.network.spec import (
+    HEADS,
+    KERNEL_SIZES,
+    MAX_BLOCKS,
+    MAX_DENSE_UNITS,
+    MAX_DROPOUT,
+    MIN_BLOCKS,
+    PADDINGS,
+    POOL_TYPES,
+    PRESETS,
+    STRIDES,
+    ConvBlock,
+    NetworkSpec,
+    preset_name,
+    problems,
+)
 
 CUSTOM = "(custom)"
 PRESET_NOTES: dict[str, str] = {  # one line under the preset picker

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from dashboard.views.labels import data_name
+from dashboard.network.spec import BOOK, PRESETS, NetworkSpec, final_map
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import SPREAD_WORDS, RunGroup, Spread, difference_words, group_runs, judge
-from dashboard.network.spec import BOOK, PRESETS, NetworkSpec, final_map
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.train_settings import TrainSettings
+from dashboard.views.labels import data_name
 
 REFERENCES = ("global_avg", "one_by_one", "no_pooling")
 REFERENCE_LABELS = {

@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.views.labels import data_name, final_map_text, network_label, short_label, training_label
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import RunGroup, Spread, difference_words, group_id, group_of
+from dashboard.views.labels import data_name, final_map_text, network_label, short_label, training_label
 
 MAX_DEFAULT_SELECTED = 6
 # Column order: what a learner compares first (network, data, accuracy, time) fits a laptop's

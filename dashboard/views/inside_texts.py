@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dashboard.views.labels import HARMLESS_CHANNEL_DROP, position_judgement, window_judgement
-from dashboard.outside import code_span
 from dashboard.network.spec import LayerGeometry
+from dashboard.outside import code_span
+from dashboard.views.labels import HARMLESS_CHANNEL_DROP, position_judgement, window_judgement
 
 CHANCE = 0.1  # ten digits
 # Grad-CAM: positions whose heat reaches this share of the strongest count as "where the evidence sits".

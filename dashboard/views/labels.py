@@ -16,10 +16,10 @@ import re
 from dataclasses import replace
 
 from dashboard.mnist.data import MnistData
+from dashboard.network.spec import BOOK, NetworkSpec, preset_name
 from dashboard.outside import plain
 from dashboard.store.run import INPUT_SCALINGS, RunRecord
-from dashboard.network.spec import BOOK, NetworkSpec, preset_name
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 
 FULL_MNIST_MARK = "60,000 train + 10,000 test"  # how `dashboard.mnist.data` labels the full set
 FULL_TRAIN, FULL_TEST = 60_000, 10_000

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from dashboard.outside import plain
 from dashboard.network.spec import BOOK, PRESETS, NetworkSpec, SpecError, preset_name
+from dashboard.outside import plain
 
 MAX_VALUE_LENGTH = 2000  # longer than any valid spec's JSON; a longer value is refused unread
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.]{1,80}$")

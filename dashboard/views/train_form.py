@@ -26,14 +26,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.mnist.data import MnistData
 from dashboard.jobs.job_status import JobStatus
-from dashboard.views.labels import dataset_name
-from dashboard.outside import plain
-from dashboard.store.run import RunRecord, make_key
+from dashboard.mnist.data import MnistData
 from dashboard.network.spec import NetworkSpec
 from dashboard.network.summaries import multiply_adds, training_problems
-from dashboard.training.trainer import VALIDATION_SPLIT, MAX_EPOCHS, MIN_EPOCHS, OPTIMIZERS, SCHEDULES, TRAIN_PRESETS, TrainSettings
+from dashboard.outside import plain
+from dashboard.store.run import RunRecord, make_key
+from dashboard.training.train_settings import (
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRAIN_PRESETS,
+    TrainSettings,
+)
+from dashboard.training.trainer import VALIDATION_SPLIT
+from dashboard.views.labels import dataset_name
 
 BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 LEARNING_RATES = (1e-4, 3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 4e-3, 5e-3, 1e-2)

@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from dashboard.workshop.answers import parse_count, parse_shape, parse_side
 from dashboard.network.decode import article
 from dashboard.network.geometry import Layer
-from dashboard.store.run import RunRecord
 from dashboard.network.spec import NetworkSpec, SpecError, chain, final_map, geometry
 from dashboard.network.summaries import LayerRow, summarize
+from dashboard.store.run import RunRecord
+from dashboard.workshop.answers import parse_count, parse_shape, parse_side
 
 Check = Callable[[str], tuple[bool, str]]
 Mistakes = Mapping[str, str]  # a wrong answer as a learner types it → what it shows they missed

@@ -19,12 +19,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from dashboard.workshop.answers import parse_int, parse_shape
-from dashboard.workshop.exercise_checks import MAX_ANSWER_CHARS, Check, RunLookup, budget_checker, choice_checker, final_map_checker, layer_row, params_checker, receptive_field, receptive_field_checker, shape_checker, shape_text, total_params
-from dashboard.workshop.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, PLACEHOLDERS, TEXTS
+from dashboard.network.spec import BOOK, PRESETS, NetworkSpec
 from dashboard.outside import OutsideInputError, loads_json, plain
 from dashboard.store.run import RunRecord
-from dashboard.network.spec import BOOK, PRESETS, NetworkSpec
+from dashboard.workshop.answers import parse_int, parse_shape
+from dashboard.workshop.exercise_checks import (
+    MAX_ANSWER_CHARS,
+    Check,
+    RunLookup,
+    budget_checker,
+    choice_checker,
+    final_map_checker,
+    layer_row,
+    params_checker,
+    receptive_field,
+    receptive_field_checker,
+    shape_checker,
+    shape_text,
+    total_params,
+)
+from dashboard.workshop.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, PLACEHOLDERS, TEXTS
 
 __all__ = [
     "BUDGET_PARAMS", "BUDGET_TARGET", "MAX_ANSWER_CHARS", "Exercise", "Feedback", "attempt", "budget_checker",

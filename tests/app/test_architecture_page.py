@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from dashboard.network.summaries import total_params
-from tests.app.markup import unescaped
-from tests.app.apptools import markdown_table, open_page
 from streamlit.testing.v1 import AppTest
 
 from dashboard.network.spec import PRESETS
+from dashboard.network.summaries import total_params
+from tests.app.apptools import markdown_table, open_page
+from tests.app.markup import unescaped
 
 PAGE = "pages/1_Architecture.py"
 

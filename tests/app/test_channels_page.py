@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.app.apptools import figures, open_page, plotly_array, png_picture
 
-from dashboard.inspection import channel_atlas
 from dashboard.charts import tiles
-from dashboard.store.cache import ModelCache
 from dashboard.charts.atlas import GAP, mosaics
+from dashboard.inspection import channel_atlas
 from dashboard.mnist.data import load_mnist
 from dashboard.mnist.digits import from_mnist
 from dashboard.network.spec import BOOK, geometry
+from dashboard.store.cache import ModelCache
+from tests.app.apptools import figures, open_page, plotly_array, png_picture
 
 PAGE = "pages/6_Channels.py"
 BOOK_RUN = "5ac6e14cdfcf409e"  # shipped: the book network, book preset

@@ -7,15 +7,15 @@ import json
 
 import numpy as np
 import pytest
-from tests.app.markup import unescaped
-from tests.app.apptools import open_page
 
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import load_mnist
 from dashboard.inspection.evaluation import predict_labels
-from dashboard.store.runs import get_or_train
+from dashboard.jobs.train_now import train_now
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import ConvBlock, NetworkSpec
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
+from tests.app.apptools import open_page
+from tests.app.markup import unescaped
 from tests.marks import trains
 
 PAGE = "pages/3_Compare.py"
@@ -31,7 +31,7 @@ QUICK = TrainSettings(epochs=1, batch_size=32, train_size=500, learning_rate=0.0
 def two_runs():
     """Two 1-epoch tiny runs in the test cache (MODEL_CACHE_DIR), trained once for the module."""
     data, cache = load_mnist("embedded"), ModelCache()
-    return {name: get_or_train(spec, QUICK, data, cache)[0] for name, spec in SPECS.items()}
+    return {name: train_now(spec, QUICK, data, cache)[0] for name, spec in SPECS.items()}
 
 
 def figures_of(at) -> list[dict]:
@@ -146,7 +146,7 @@ def test_a_damaged_run_is_reported_and_left_out(two_runs, tmp_path, monkeypatch)
     from dashboard.ui import run_picker as ui_runs
 
     root = tmp_path / "cache"
-    shutil.copytree(ModelCache().root, root, ignore=shutil.ignore_patterns(".locks"))
+    shutil.copytree(ModelCache().root, root)
     bad = root / two_runs["pooled"].key / "model.keras"
     bad.write_bytes(bad.read_bytes()[:1000])
     monkeypatch.setenv("MODEL_CACHE_DIR", str(root))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.app.markup import unescaped
-from tests.app.apptools import ROOT
 from streamlit.testing.v1 import AppTest
 
-from dashboard.workshop import exercises as ex
-from dashboard.store.cache import ModelCache
+from dashboard.jobs.train_now import train_now
 from dashboard.mnist.data import load_mnist
-from dashboard.store.runs import get_or_train
 from dashboard.network.spec import PRESETS, ConvBlock, NetworkSpec
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
+from dashboard.workshop import exercises as ex
+from tests.app.apptools import ROOT
+from tests.app.markup import unescaped
 
 PAGE = "pages/7_Exercises.py"
 N = len(ex.exercises())
@@ -151,7 +151,7 @@ def test_network_exercise_uses_the_current_network():
 def test_budget_exercise_reads_the_cached_run():
     quick = TrainSettings(epochs=1, batch_size=64, train_size=500)
     small = NetworkSpec(blocks=(ConvBlock(8), ConvBlock(16), ConvBlock(32, pool=False)), dense_units=0)
-    record, _ = get_or_train(small, quick, load_mnist("auto"), ModelCache())
+    record, _ = train_now(small, quick, load_mnist("auto"), ModelCache())
     at = run_page({"step": str(N)})  # the last exercise
     box = at.selectbox(key="ex_answer_budget")
     assert any(record.key[:6] in option and "8,778 params" in option for option in box.options)

@@ -7,16 +7,16 @@ import json
 
 import numpy as np
 import pytest
-from tests.app.apptools import figures, open_page, plotly_array
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from dashboard.jobs.train_now import train_now
 from dashboard.mnist import digits
-from dashboard.store.cache import ModelCache
 from dashboard.mnist.data import load_mnist
-from dashboard.store.runs import get_or_train
 from dashboard.network.spec import PRESETS, geometry
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
+from tests.app.apptools import figures, open_page, plotly_array
 from tests.marks import trains
 
 PAGE = "pages/4_Feature_maps.py"
@@ -31,7 +31,7 @@ def tiny_runs() -> list[str]:
     cache = ModelCache()  # MODEL_CACHE_DIR: a temp dir (tests/conftest.py)
     keys = []
     for seed in (0, 1):
-        record, _ = get_or_train(TINY, TrainSettings(epochs=1, train_size=600, seed=seed), data, cache)
+        record, _ = train_now(TINY, TrainSettings(epochs=1, train_size=600, seed=seed), data, cache)
         keys.append(record.key)
     return keys
 

@@ -66,8 +66,8 @@ def test_the_menu_lists_every_page_with_its_url_and_a_material_icon():
 
 def test_home_texts_agree_with_the_book_numbers():
     """The short answer's numbers, the 26 of the dense layers and the word "jump" are explained."""
-    from dashboard.views import network_text
     from dashboard.network.spec import BOOK, geometry
+    from dashboard.views import network_text
 
     at = open_page(None)
     conv = next(g for g in geometry(BOOK) if g.name == "conv2d_2")

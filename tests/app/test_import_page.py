@@ -8,8 +8,8 @@ import pytest
 from keras import layers
 from streamlit.testing.v1 import AppTest
 
-from dashboard.store.cache import ModelCache
 from dashboard.mnist.data import load_mnist
+from dashboard.store.cache import ModelCache
 from dashboard.store.imported import model_input
 from tests import keras_models as km
 from tests.app.apptools import figures, open_page
@@ -155,9 +155,9 @@ def test_a_model_the_app_can_describe_opens_on_architecture(book_bytes):
 
 
 def test_fitting_spec_recognises_batch_norm_and_average_pooling(tmp_path):
-    from dashboard.store.imported import fitting_spec
     from dashboard.modelfiles.modelfile import inspect_model_file
     from dashboard.network.spec import ConvBlock, NetworkSpec
+    from dashboard.store.imported import fitting_spec
 
     model = keras.Sequential([
         keras.Input((28, 28, 1)), layers.Conv2D(4, 3, activation="relu"), layers.BatchNormalization(),

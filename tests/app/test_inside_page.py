@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from tests.app.markup import unescaped
-from tests.app.apptools import figures, open_page, plotly_array
 from streamlit.testing.v1 import AppTest
 
 from dashboard.inspection import analysis
-from dashboard.store.cache import ModelCache
+from dashboard.jobs.train_now import train_now
 from dashboard.mnist.data import load_mnist
 from dashboard.mnist.digits import from_mnist
-from dashboard.store.runs import get_or_train
 from dashboard.network.spec import BOOK, PRESETS
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
+from tests.app.apptools import figures, open_page, plotly_array
+from tests.app.markup import unescaped
 from tests.marks import trains
 
 PAGE = "pages/5_Inside_the_3x3.py"
@@ -27,8 +26,8 @@ QUICK = TrainSettings(epochs=1, batch_size=64, train_size=1000)
 def runs():
     """Two quick runs with the same settings in the test cache (MODEL_CACHE_DIR): book and tiny."""
     data, cache = load_mnist("auto"), ModelCache()
-    book, _ = get_or_train(BOOK, QUICK, data, cache)
-    tiny, _ = get_or_train(PRESETS["tiny"], QUICK, data, cache)
+    book, _ = train_now(BOOK, QUICK, data, cache)
+    tiny, _ = train_now(PRESETS["tiny"], QUICK, data, cache)
     return {"book": book, "tiny": tiny}
 
 
@@ -153,7 +152,7 @@ def test_hostile_links_fall_back_with_a_warning(runs, query):
 
 def test_comparison_can_include_runs_trained_otherwise(runs):
     other = TrainSettings(epochs=1, batch_size=128, train_size=500)
-    alone, _ = get_or_train(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
+    alone, _ = train_now(PRESETS["book2"], other, load_mnist("auto"), ModelCache())
     single = run_page({"run": alone.key})  # the only run trained this way: the shipped family instead
     assert not any("Only one run to show" in info.value for info in single.info)
     shown = len(plotly_array(figure(single, "Test accuracy")["data"][0]["x"]))

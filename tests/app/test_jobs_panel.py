@@ -7,13 +7,13 @@ import time
 
 import pytest
 
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import load_mnist
-from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.jobs.job_manager import default_manager
-from dashboard.ui.jobs_panel import STATE_ICONS
+from dashboard.jobs.job_task import POOL_LABEL
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import NetworkSpec
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+from dashboard.ui.jobs_panel import STATE_ICONS
 from tests.app.apptools import open_page, wait_for_jobs
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,11 @@ import statistics
 
 import numpy as np
 import pytest
+
+from dashboard.network.spec import BOOK, geometry
+from dashboard.store.cache import ModelCache
 from tests.app.apptools import figures, open_page, plotly_array
 from tests.app.markup import unescaped
-
-from dashboard.store.cache import ModelCache
-from dashboard.network.spec import BOOK, geometry
 
 BOOK_RUN = "5ac6e14cdfcf409e"  # shipped
 

@@ -10,16 +10,16 @@ import sys
 import numpy as np
 import pytest
 import streamlit as st
-from tests.app.apptools import ROOT, figures, open_page, png_picture
 
 from dashboard.inspection import results
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import load_mnist
 from dashboard.inspection.evaluation import predict_labels
-from dashboard.store.runs import get_or_train
+from dashboard.jobs.train_now import train_now
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import ConvBlock, NetworkSpec
+from dashboard.store.cache import ModelCache
 from dashboard.store.stored import RESULTS_DIR, result_name
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.train_settings import TrainSettings
+from tests.app.apptools import ROOT, figures, open_page, png_picture
 from tests.marks import trains
 
 SPEC = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(6)), dense_units=0)  # last map 5×5×6
@@ -31,7 +31,7 @@ PAGES = {"compare": "pages/3_Compare.py", "inside": "pages/5_Inside_the_3x3.py",
 @trains
 def run():
     """One tiny run in the test cache (MODEL_CACHE_DIR)."""
-    return get_or_train(SPEC, QUICK, load_mnist("auto"), ModelCache())[0]
+    return train_now(SPEC, QUICK, load_mnist("auto"), ModelCache())[0]
 
 
 def charts_of(page: str, key: str) -> list[dict]:

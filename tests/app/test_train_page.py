@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
+from dashboard.mnist.data import load_mnist
+from dashboard.network.spec import NetworkSpec
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 from tests.app.apptools import markdown_table, open_page, wait_for_jobs
 from tests.app.markup import unescaped
 from tests.marks import trains
-from streamlit.testing.v1 import AppTest
-
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import load_mnist
-from dashboard.network.spec import NetworkSpec
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
 
 PAGE = "pages/2_Train.py"
 # Its own network so that no other test has trained it: 2 small blocks, no dense layer.

@@ -64,17 +64,17 @@ def _no_browser(reason: str) -> None:
 def feature_run() -> str | None:
     """The run the drawing test reads with: None for the shipped book run (the page's default),
     else the key of a tiny network trained here (1 epoch on the embedded data, ~7 s)."""
-    from dashboard.store.cache import ModelCache
+    from dashboard.jobs.train_now import train_now
     from dashboard.mnist.data import load_mnist
-    from dashboard.store.runs import get_or_train
     from dashboard.network.spec import BOOK, PRESETS
-    from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+    from dashboard.store.cache import ModelCache
+    from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 
     cache = ModelCache()  # MODEL_CACHE_DIR: the tests' temp dir, which the server inherits
     book = TRAIN_PRESETS["book"]
     if any(r.shipped and r.spec == BOOK and r.settings == book for r in cache.runs()):
         return None
-    record, _ = get_or_train(PRESETS["tiny"], TrainSettings(epochs=1, seed=0), load_mnist("embedded"), cache)
+    record, _ = train_now(PRESETS["tiny"], TrainSettings(epochs=1, seed=0), load_mnist("embedded"), cache)
     return record.key
 
 

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from dashboard.inspection import analysis, gradcam, projection
-from dashboard.views import downloads
 from dashboard.mnist.data import load_mnist
-from dashboard.training.model import activation_model, build_model, forward_all
 from dashboard.network.spec import BOOK, ConvBlock, NetworkSpec
-from dashboard.training.trainer import TrainSettings, train
+from dashboard.training.model import activation_model, build_model, forward_all
+from dashboard.training.train_settings import TrainSettings
+from dashboard.training.trainer import train
+from dashboard.views import downloads
 from tests.marks import trains
 
 QUICK = TrainSettings(epochs=1, batch_size=32, train_size=3000, learning_rate=3e-3)

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from dashboard.inspection import channel_atlas
-from dashboard.store.cache import ModelCache
 from dashboard.mnist.data import load_mnist, to_model_input
-from dashboard.training.model import build_model
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, geometry
+from dashboard.store.cache import ModelCache
+from dashboard.training.model import build_model
 
 SHIPPED_BOOK = "5ac6e14cdfcf409e"  # model_cache/shipped: the book network, book preset, full MNIST
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import keras
 import pytest
 
+from dashboard.cli.main import main
+from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
 from dashboard.store import cache as cache_module
 from dashboard.store import durable
-from dashboard.cli.commands import main
 from dashboard.store.cache import CacheError, ModelCache
-from dashboard.training.model import build_model
 from dashboard.store.run import RunRecord, make_key
-from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.model import build_model
+from dashboard.training.train_settings import TrainSettings
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 SETTINGS = TrainSettings(epochs=1, batch_size=32, train_size=300)
@@ -289,7 +289,7 @@ def test_temp_dirs_never_count_in_sizes_or_listings(cache, capsys, monkeypatch):
 def test_a_killed_save_leaves_a_temp_dir_that_the_next_process_cleans(cache, tmp_path):
     script = (
         "import os, sys, time\n"
-        "from dashboard import cache as c\n"
+        "from dashboard.store import durable as c\n"
         "from dashboard.store.cache import ModelCache\n"
         "def hang(model, path):\n"
         "    path.write_bytes(b'PK partial'); print('saving', flush=True); time.sleep(60)\n"

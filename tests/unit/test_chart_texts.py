@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard.views import chart_texts as ct
 from dashboard.charts.training import compare_curves, learning_curves
-from dashboard.views.compare_table import GroupPoint, cell_title
 from dashboard.inspection.evaluation import in_cell
-from dashboard.store.seeds import Spread
 from dashboard.network.spec import BOOK
 from dashboard.network.summaries import summarize
+from dashboard.store.seeds import Spread
+from dashboard.views import chart_texts as ct
+from dashboard.views.compare_table import GroupPoint, cell_title
 
 
 def test_learning_curve_captions_name_the_last_and_the_best_epoch():

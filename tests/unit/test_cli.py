@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dashboard.cli.commands import main
+from dashboard.cli.main import main
 
 
 def test_summary_table_looks_like_model_summary(capsys):
@@ -64,7 +64,7 @@ def test_summary_of_the_largest_network_builds_no_model():
     """The summary is pure arithmetic: TensorFlow is never imported, so no weights are allocated."""
     spec = json.dumps({"blocks": [{"filters": 256, "kernel_size": 7, "padding": "same", "pool": False}] * 6,
                        "dense_units": 512})
-    code = ("import sys; from dashboard.cli.commands import main; rc = main(['summary', '--json', '--spec', sys.argv[1]]); "
+    code = ("import sys; from dashboard.cli.main import main; rc = main(['summary', '--json', '--spec', sys.argv[1]]); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code, spec], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

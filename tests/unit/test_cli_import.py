@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dashboard.cli.commands import main
+from dashboard.cli.main import main
 from tests import keras_models as km
 
 pytestmark = pytest.mark.slow

@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from dashboard.cli.commands import EXIT_BAD_INPUT, main
-from dashboard.training.grids import GridError, builtin_grids, load_grid, parse_grid
+from dashboard.cli.commands import EXIT_BAD_INPUT
+from dashboard.cli.main import main
 from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.network.spec import PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS
+from dashboard.training.grids import GridError, builtin_grids, load_grid, parse_grid
+from dashboard.training.train_settings import TRAIN_PRESETS
 
 TINY_ARGS = ["--preset", "tiny", "--data", "embedded", "--epochs", "1", "--train-size", "500"]
 

@@ -23,16 +23,23 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from dashboard.cli.main import main
 from dashboard.jobs import job_manager as jobs_mod
-from dashboard.cli.commands import main
-from dashboard.store.cache import ModelCache
-from dashboard.jobs.cluster_certs import CA_VAR, CERT_VAR, KEY_VAR, CertificateError, check_tls_files, make_certificates
-from dashboard.mnist.data import load_mnist
+from dashboard.jobs.cluster_certs import (
+    CA_VAR,
+    CERT_VAR,
+    KEY_VAR,
+    CertificateError,
+    check_tls_files,
+    make_certificates,
+)
 from dashboard.jobs.job_cluster import INSECURE_VAR, local_security
-from dashboard.jobs.job_result import JobResultError, check_result
 from dashboard.jobs.job_manager import DONE, FAILED, JobManager
+from dashboard.jobs.job_result import JobResultError, check_result
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import PRESETS
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
 
 TINY = PRESETS["tiny"]
 QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)

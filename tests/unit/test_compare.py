@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from dashboard.views import compare_table
-from dataclasses import replace
-
-from dashboard.charts.training import GAP, LABEL_BAND, TILE, accuracy_scatter, confusion_figure, group_scatter, mistakes_figure
-from dashboard.store.seeds import group_runs
+from dashboard.charts.training import (
+    GAP,
+    LABEL_BAND,
+    TILE,
+    accuracy_scatter,
+    confusion_figure,
+    group_scatter,
+    mistakes_figure,
+)
 from dashboard.network.spec import BOOK, PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS
+from dashboard.store.seeds import group_runs
+from dashboard.training.train_settings import TRAIN_PRESETS
+from dashboard.views import compare_table
 from tests.unit.test_run import trained
 
 FULL = {"data_source": "file", "data_label": "file (60,000 train + 10,000 test images)", "data_fingerprint": "full"}

@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard.network import convolution
 from dashboard.charts.conv_animation import convolution_chart
+from dashboard.network import convolution
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])

@@ -109,8 +109,8 @@ def test_the_words_for_a_place_in_a_feature_map_are_position_not_cell_or_unit():
     from pathlib import Path
 
     root = Path(__file__).parents[2]
-    from dashboard.workshop.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, TEXTS
     from dashboard.ui.widgets import PRESET_NOTES
+    from dashboard.workshop.exercise_texts import ONE_BY_ONE_CHOICES, ONE_BY_ONE_EXPLANATIONS, TEXTS
 
     shown = [*ONE_BY_ONE_CHOICES, *ONE_BY_ONE_EXPLANATIONS, *(t["prompt"] + t["hint"] for t in TEXTS.values()),
              *PRESET_NOTES.values(), (root / "streamlit_app.py").read_text()]

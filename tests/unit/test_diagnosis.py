@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from dashboard.training.diagnosis import LN10, dead_channels_sentence, diagnose
 from dashboard.store.run import RunRecord
+from dashboard.training.diagnosis import LN10, dead_channels_sentence, diagnose
 from tests.unit.test_run import trained
 
 

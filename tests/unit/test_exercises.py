@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.workshop import exercises as ex
 from dashboard.inspection.evaluation import paired_accuracies
-from dashboard.workshop.exercise_texts import PLACEHOLDERS, TEXTS
-from dashboard.store.run import RunRecord
-from dashboard.store.cache import SHIPPED_ROOT, ModelCache
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import SHIPPED_ROOT, ModelCache
+from dashboard.store.run import RunRecord
+from dashboard.training.train_settings import TrainSettings
+from dashboard.workshop import exercises as ex
+from dashboard.workshop.exercise_texts import PLACEHOLDERS, TEXTS
 
 # The book's numbers (Deep Learning with Python, listing 5.1 and model.summary()).
 BOOK_ANSWERS = {
@@ -434,7 +434,7 @@ def test_paired_accuracies_pair_runs_trained_alike_only():
 
 def test_budget_feedback_names_the_spread_of_the_networks_seeds_and_calls_a_failure_a_failure():
     from dashboard.store.seeds import RunGroup
-    from dashboard.training.trainer import TRAIN_PRESETS
+    from dashboard.training.train_settings import TRAIN_PRESETS
     from tests.unit.test_run import trained
 
     small = NetworkSpec.from_dict({"blocks": [{"filters": 4, "pool": True}], "dense_units": 0})

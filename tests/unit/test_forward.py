@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dashboard.inspection import analysis, gradcam
-from dashboard.modelfiles.archive import WEIGHTS_NAME, ArchiveError
 from dashboard.inspection.forward import Network, conv2d, pool2d
-from dashboard.training.model import activation_model, build_model, forward_all
-from dashboard.network.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, problems
+from dashboard.modelfiles.archive import WEIGHTS_NAME, ArchiveError
 from dashboard.modelfiles.weights import read_weights, weight_shapes
+from dashboard.network.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, problems
+from dashboard.training.model import activation_model, build_model, forward_all
 
 BN_AVG = NetworkSpec(blocks=(ConvBlock(6, 3, batch_norm=True, pool_type="avg"),
                              ConvBlock(8, 5, strides=2, padding="same", batch_norm=True)), dense_units=12, dropout=0.3)

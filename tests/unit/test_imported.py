@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-from dashboard.store.cache import ModelCache
-from dashboard.views.labels import run_title
-from dashboard.store.run import RunRecord
 from dashboard.mnist.data import load_mnist
-from dashboard.store.imported import SCALINGS, app_model, best_scaling, import_model, summary_display_rows, layer_rows, map_geometry, model_input, rescale
 from dashboard.modelfiles.modelfile import ModelFileError
 from dashboard.network.spec import BOOK, geometry
+from dashboard.store.cache import ModelCache
+from dashboard.store.imported import (
+    SCALINGS,
+    app_model,
+    best_scaling,
+    import_model,
+    layer_rows,
+    map_geometry,
+    model_input,
+    rescale,
+    summary_display_rows,
+)
+from dashboard.store.run import RunRecord
+from dashboard.views.labels import run_title
 from tests import keras_models as km
 
 pytestmark = pytest.mark.slow
@@ -192,8 +202,8 @@ def test_every_test_model_is_measured_as_keras_evaluates_it(tmp_path, mnist, nam
 
 
 def test_a_fitting_spec_is_recorded_and_round_trips(tmp_path, mnist):
-    from dashboard.store.run import RunRecord as TypedRecord
     from dashboard.network.spec import ConvBlock, NetworkSpec
+    from dashboard.store.run import RunRecord as TypedRecord
 
     cache = ModelCache(tmp_path / "cache", shipped_root=None)
     record, _ = import_model(km.save(km.book(), tmp_path, "b", "keras").read_bytes(), "b.keras", mnist, cache)

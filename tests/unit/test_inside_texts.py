@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.views import inside_texts as texts
-from dashboard.charts.inside import OVERLAY_COLORSCALE, HEAT_COLORSCALE, depth_size_chart, log_ticks, si_number
-from dashboard.views.labels import ESSENTIAL_POSITION_DROP, HARMLESS_CHANNEL_DROP, INFORMATIVE_WINDOW_ACCURACY
+from dashboard.charts.inside import HEAT_COLORSCALE, OVERLAY_COLORSCALE, depth_size_chart, log_ticks, si_number
 from dashboard.network.spec import BOOK, PRESETS, geometry
+from dashboard.views import inside_texts as texts
+from dashboard.views.labels import ESSENTIAL_POSITION_DROP, HARMLESS_CHANNEL_DROP, INFORMATIVE_WINDOW_ACCURACY
 
 
 def last_conv(spec):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from dashboard.jobs import job_cluster
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import MnistData
 from dashboard.jobs.job_manager import CANCELLED, DONE, FAILED, JobLimitError, JobManager, local_cluster_client
+from dashboard.mnist.data import MnistData
 from dashboard.network.spec import PRESETS
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.cache import ModelCache
+from dashboard.training.train_settings import TrainSettings
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow

@@ -12,12 +12,12 @@ import time
 import dask
 import pytest
 
-from dashboard.mnist.data import MnistData
 from dashboard.jobs.job_cluster import process_cluster_client
-from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.jobs.job_manager import DONE, FAILED, JobManager
+from dashboard.jobs.job_task import POOL_LABEL
+from dashboard.mnist.data import MnistData
 from dashboard.network.spec import PRESETS
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.train_settings import TrainSettings
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 
 pytestmark = pytest.mark.slow

@@ -14,16 +14,17 @@ import psutil
 import pytest
 
 from dashboard.jobs import job_manager as jobs_mod
-from dashboard.store.cache import ModelCache
-from dashboard.mnist.data import MnistData
-from dashboard.store.imported import import_model
 from dashboard.jobs.job_guard import anonymous_bytes, prefer_me_for_oom
-from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.jobs.job_manager import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
+from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.jobs.memory_budget import MB, Memory, Need
+from dashboard.mnist.data import MnistData
 from dashboard.modelfiles.modelfile import ModelFileError, sha256
 from dashboard.network.spec import BOOK, PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings, train
+from dashboard.store.cache import ModelCache
+from dashboard.store.imported import import_model
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+from dashboard.training.trainer import train
 from tests import keras_models as km
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures
 

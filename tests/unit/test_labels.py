@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.views import labels
 from dashboard.network.spec import BOOK, PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
+from dashboard.views import labels
 from tests.unit.test_run import imported, trained
 
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.views.links import MAX_VALUE_LENGTH, int_from_params, spec_from_params, spec_to_params, token_from_params
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
+from dashboard.views.links import (
+    MAX_VALUE_LENGTH,
+    int_from_params,
+    spec_from_params,
+    spec_to_params,
+    token_from_params,
+)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

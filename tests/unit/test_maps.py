@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from dashboard.inspection import readings
-from dashboard.charts import tiles
 from dashboard.charts import maps as charts
+from dashboard.charts import tiles
+from dashboard.inspection import readings
 from dashboard.network.spec import PRESETS, geometry
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from dashboard.jobs import memory_budget as mb
 from dashboard.mnist.data import MnistData
 from dashboard.network.spec import PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 
 MEMINFO = "MemTotal:       24000000 kB\nMemFree:         1000000 kB\nMemAvailable:   20000000 kB\n"
 MB = 2**20

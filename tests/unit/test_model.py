@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from keras import layers
 
 from dashboard.network.geometry import GeometryError, analyse, layer_from_config
-from dashboard.training.model import activation_model, build_model, forward_all, keras_rows
 from dashboard.network.spec import BOOK, KERNEL_SIZES, PRESETS, ConvBlock, NetworkSpec, SpecError, geometry, problems
 from dashboard.network.summaries import preset_summaries, summarize
+from dashboard.training.model import activation_model, build_model, forward_all, keras_rows
 from tests.unit.test_geometry import formula_value
 
 

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dashboard.views import network_text
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map, geometry
 from dashboard.network.summaries import summarize
+from dashboard.views import network_text
 
 TWO_BLOCKS = replace(BOOK, blocks=BOOK.blocks[:2])  # conv32-pool · conv64-pool
 FOUR_BLOCKS = replace(BOOK, blocks=(*BOOK.blocks, ConvBlock(64, pool=False)))  # the editor's fourth block

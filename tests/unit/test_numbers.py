@@ -6,11 +6,19 @@ from dataclasses import replace
 
 import pytest
 
-from dashboard.views.accuracy_by_size import NumbersPoint, choose_points, classifier_numbers, family_filters, numbers_sentences, point_of, seeds_caption
+from dashboard.network.spec import BOOK, PRESETS, NetworkSpec
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import RunGroup, group_runs
-from dashboard.network.spec import BOOK, PRESETS, NetworkSpec
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.train_settings import TrainSettings
+from dashboard.views.accuracy_by_size import (
+    NumbersPoint,
+    choose_points,
+    classifier_numbers,
+    family_filters,
+    numbers_sentences,
+    point_of,
+    seeds_caption,
+)
 from tests.unit.test_run import imported, trained
 
 FAST = TrainSettings(epochs=2, batch_size=128)

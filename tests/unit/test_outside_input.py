@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.workshop import exercises as ex
-from dashboard.views import links
-from dashboard.cli.commands import main
-from dashboard.store.cache import ModelCache, RunRecord
 from dashboard.charts.inside import depth_size_chart
 from dashboard.charts.training import accuracy_scatter, compare_curves
-from dashboard.outside import escape_markdown, plotly_text
-from dashboard.training.grids import GridError, load_grid
+from dashboard.cli.main import main
 from dashboard.network.spec import NetworkSpec, SpecError
+from dashboard.outside import escape_markdown, plotly_text
+from dashboard.store.cache import ModelCache, RunRecord
+from dashboard.training.grids import GridError, load_grid
+from dashboard.views import links
+from dashboard.workshop import exercises as ex
 from tests.app.markup import markup_in_markdown, markup_in_plotly
 
 ROOT = Path(__file__).resolve().parents[2]

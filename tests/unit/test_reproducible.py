@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.training.reproducible import INTER_OP_THREADS, INTRA_OP_THREADS, RECIPE, check_threads
 from dashboard.network.spec import NetworkSpec
-from dashboard.training.trainer import TrainSettings
+from dashboard.training.reproducible import INTER_OP_THREADS, INTRA_OP_THREADS, RECIPE, check_threads
+from dashboard.training.train_settings import TrainSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"blocks": [{"filters": 8, "kernel_size": 3, "pool": True}, {"filters": 8, "kernel_size": 3, "pool": True}],
@@ -67,14 +67,14 @@ def test_one_core_two_cores_and_a_dask_worker_with_three_threads_train_the_same_
 @pytest.mark.slow  # trains
 def test_a_training_that_dies_is_recorded_as_failed_with_its_dead_channel():
     from dashboard.mnist.data import load_mnist
-    from dashboard.store.runs import make_record
+    from dashboard.store.run import trained_record
     from dashboard.training.trainer import train
 
     data, spec = load_mnist("embedded"), NetworkSpec.from_dict(DYING)
     verdicts = {}
     for seed in (0, 1):
         settings = TrainSettings(epochs=1, batch_size=64, learning_rate=0.05, train_size=2000, seed=seed)
-        record = make_record(f"k{seed}", spec, settings, data, train(spec, settings, data))
+        record = trained_record(f"k{seed}", spec, settings, data, train(spec, settings, data))
         verdicts[seed] = record
     dead = verdicts[1]
     assert not dead.trained and dead.dead_channels == 1 and dead.recipe == RECIPE

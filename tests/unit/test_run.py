@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.store.cache import SHIPPED_ROOT
-from dashboard.training.reproducible import RECIPE
-from dashboard.store.run import ImportedModel, RunRecord, find_run, make_key, shipped_book
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, final_map
-from dashboard.training.trainer import TRAIN_PRESETS, TrainSettings
+from dashboard.store.cache import SHIPPED_ROOT
+from dashboard.store.run import ImportedModel, RunRecord, find_run, make_key, shipped_book
+from dashboard.training.reproducible import RECIPE
+from dashboard.training.train_settings import TRAIN_PRESETS, TrainSettings
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)
 SHA = "ab" * 32

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboard.store.seeds import RunGroup, Spread, difference_words, group_of, group_runs, judge
 from dashboard.network.spec import BOOK
-from dashboard.training.trainer import TrainSettings
+from dashboard.store.seeds import RunGroup, Spread, difference_words, group_of, group_runs, judge
+from dashboard.training.train_settings import TrainSettings
 from tests.unit.test_run import imported, trained
 
 FAST = TrainSettings(epochs=1)

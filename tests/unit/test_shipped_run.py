@@ -14,16 +14,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dashboard.store.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
-from dashboard.mnist.data import load_mnist
 from dashboard.inspection.evaluation import predict_labels
 from dashboard.inspection.forward import Network
-from dashboard.training.grids import builtin_grids, load_grid
-from dashboard.views.accuracy_by_size import classifier_numbers as classifier_inputs
-from dashboard.training.grids import numbers_family
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import BOOK, PRESETS, final_map
+from dashboard.store.cache import MODEL_FILE, SHIPPED_ROOT, ModelCache
+from dashboard.training.grids import builtin_grids, load_grid, numbers_family
 from dashboard.training.reproducible import RECIPE
-from dashboard.training.trainer import TRAIN_PRESETS
+from dashboard.training.train_settings import TRAIN_PRESETS
+from dashboard.views.accuracy_by_size import classifier_numbers as classifier_inputs
 
 TOLERANCE = 0.01
 MAX_SHIPPED_MB = 2.0

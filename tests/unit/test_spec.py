@@ -6,7 +6,18 @@ import json
 
 import pytest
 
-from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, SpecError, final_map, geometry, layer_names, preset_name, problems
+from dashboard.network.spec import (
+    BOOK,
+    PRESETS,
+    ConvBlock,
+    NetworkSpec,
+    SpecError,
+    final_map,
+    geometry,
+    layer_names,
+    preset_name,
+    problems,
+)
 
 ISSUE_EXAMPLE = {
     "blocks": [

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from dashboard.store.cache import make_key
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec, SpecError
-from dashboard.training.trainer import TRAIN_PRESETS
+from dashboard.store.cache import make_key
+from dashboard.training.train_settings import TRAIN_PRESETS
 
 BOOK_KEY_BEFORE = "6b68a242e2187dd1"  # make_key(BOOK, book preset, "x"): pool_type and batch_norm left out at their defaults
 NEW = NetworkSpec(blocks=(ConvBlock(8, batch_norm=True, pool_type="avg"), ConvBlock(16, pool=True)), dense_units=16)
@@ -45,8 +45,8 @@ def test_bad_pool_type_is_refused():
 
 @pytest.mark.slow
 def test_summary_matches_keras_for_batch_norm_and_average_pooling():
-    from dashboard.training.model import build_model
     from dashboard.network.summaries import summarize
+    from dashboard.training.model import build_model
 
     model = build_model(NEW)
     rows = summarize(NEW)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from dashboard.inspection import results
-from dashboard.store import stored, durable
-from dashboard.store.cache import ModelCache
 from dashboard.network.spec import BOOK, geometry
+from dashboard.store import durable, stored
+from dashboard.store.cache import ModelCache
 
 FP = "0123456789abcdef"
 

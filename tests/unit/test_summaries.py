@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dashboard.network.spec import BOOK, PRESETS, ConvBlock, NetworkSpec
-from dashboard.network.summaries import MAX_TRAIN_MULTIPLY_ADDS, MAX_TRAIN_PARAMS, multiply_adds, preset_summaries, summarize, total_params, training_problems
+from dashboard.network.summaries import (
+    MAX_TRAIN_MULTIPLY_ADDS,
+    MAX_TRAIN_PARAMS,
+    multiply_adds,
+    total_params,
+    training_problems,
+)
 
 LARGEST = NetworkSpec(blocks=(ConvBlock(256, 7, padding="same", pool=False),) * 6, dense_units=512)
 

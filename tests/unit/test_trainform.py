@@ -9,12 +9,12 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as hst
 
-from dashboard.views import train_form as form
-from dashboard.mnist.data import load_mnist
 from dashboard.jobs.job_status import JobStatus
-from dashboard.store.run import make_key
+from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import BOOK, PRESETS
-from dashboard.training.trainer import TRAIN_PRESETS, SettingsError, TrainSettings
+from dashboard.store.run import make_key
+from dashboard.training.train_settings import TRAIN_PRESETS, SettingsError, TrainSettings
+from dashboard.views import train_form as form
 from tests.unit.test_run import trained
 
 

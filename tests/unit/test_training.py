@@ -9,7 +9,9 @@ import pytest
 
 from dashboard.mnist.data import load_mnist, to_model_input
 from dashboard.network.spec import ConvBlock, NetworkSpec
-from dashboard.training.trainer import ONE_CYCLE_START, TRAIN_PRESETS, BatchProgress, EpochProgress, SettingsError, TrainSettings, learning_rate_schedule, make_optimizer, split_sizes, steps_per_epoch, train, train_preset_name
+from dashboard.training.optim import ONE_CYCLE_START, learning_rate_schedule, make_optimizer
+from dashboard.training.train_settings import TRAIN_PRESETS, SettingsError, TrainSettings, train_preset_name
+from dashboard.training.trainer import BatchProgress, EpochProgress, split_sizes, steps_per_epoch, train
 from tests.marks import trains
 
 MICRO = NetworkSpec(blocks=(ConvBlock(4), ConvBlock(8)), dense_units=0)  # ~1.4k params: trains in ~1 s
@@ -96,8 +98,8 @@ def test_settings_round_trip_through_json_dict():
 
 def test_fields_added_later_are_left_out_while_zero_so_old_keys_stay():
     """Runs cached before `warmup` and `label_smoothing` existed keep their keys."""
-    from dashboard.store.cache import make_key
     from dashboard.network.spec import BOOK
+    from dashboard.store.cache import make_key
 
     old_layout = {"epochs", "batch_size", "optimizer", "learning_rate", "train_size", "seed", "schedule"}
     assert set(TRAIN_PRESETS["book"].to_dict()) == old_layout
