@@ -17,10 +17,7 @@ from dashboard.ui.network_summary import book_field_figure, summary_table
 from dashboard.views import network_text
 from dashboard.views.chart_texts import field_caption
 
-st.set_page_config(page_title="ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-
-st.title("ConvNet Explorer")
+page_setup.setup("ConvNet Explorer")
 st.markdown(
     "#### The last conv layer of the book's MNIST network outputs `(None, 3, 3, 64)`.\n"
     "How can a network read a digit from a **3×3 image** — and get 99% of them right?"

@@ -6,9 +6,7 @@ import streamlit as st
 
 from dashboard.ui import network_summary, page_setup, state, widgets
 
-st.set_page_config(page_title="Architecture · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("Architecture")
+page_setup.setup("Architecture")
 st.caption(
     "Change the network in the sidebar: output shapes, parameter counts and receptive fields are "
     "worked out from the layers' arithmetic (the same numbers Keras reports), without building the "

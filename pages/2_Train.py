@@ -8,9 +8,7 @@ from dashboard.network.spec import preset_name
 from dashboard.ui import cached, family_panel, jobs_panel, page_paths, page_setup, run_picker, state, text, train_panels
 from dashboard.views.train_form import train_view
 
-st.set_page_config(page_title="Train · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title(":material/model_training: Train")
+page_setup.setup("Train", ":material/model_training: Train")
 
 spec = state.current_spec()
 st.markdown(f"Network: **{preset_name(spec) or 'custom'}** · `{spec.describe()}`")

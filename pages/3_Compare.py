@@ -7,9 +7,7 @@ import streamlit as st
 from dashboard.store.seeds import group_runs
 from dashboard.ui import compare_panels, page_paths, page_setup, run_picker
 
-st.set_page_config(page_title="Compare · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title(":material/compare_arrows: Compare runs")
+page_setup.setup("Compare", ":material/compare_arrows: Compare runs")
 st.caption(
     "Every run trained on this server (and the ones shipped with the app), with the data it was trained on. "
     "A run is trained once: the same network, settings, data and seed always come from the cache."

@@ -7,9 +7,7 @@ import streamlit as st
 from dashboard.ui import map_panels, page_setup, run_picker
 from dashboard.ui.state import kept, set_url
 
-st.set_page_config(page_title="Feature maps · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("Feature maps")
+page_setup.setup("Feature maps")
 st.caption(
     "Draw a digit, pick a test image or upload a picture, and follow it through a trained network: "
     "every conv and pooling layer's maps, the prediction, and the window of the digit that each "

@@ -13,9 +13,7 @@ from dashboard.ui.numbers_panel import show_numbers
 from dashboard.ui.run_picker import cached_runs, load_run_model, load_run_network, run_picker
 from dashboard.views import labels
 
-st.set_page_config(page_title="Inside the 3×3 · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("Inside the 3×3")
+page_setup.setup("Inside the 3×3")
 st.caption(
     "The book's network squeezes each digit into a 3×3×64 block: 576 numbers. Pick a trained "
     "run and see where those numbers put each digit, which positions and channels matter, and "

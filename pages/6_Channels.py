@@ -9,9 +9,7 @@ from dashboard.ui import atlas_cache, cached, channel_panels, page_setup
 from dashboard.ui.run_picker import cached_runs, load_run_network, run_picker
 from dashboard.ui.state import kept, set_url, url_token
 
-st.set_page_config(page_title="What channels look for · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("What each channel looks for")
+page_setup.setup("What channels look for", "What each channel looks for")
 st.caption(
     "A channel is one filter of a conv layer, read at every position. For each channel: the "
     "windows of the test images that excite it most, and the input it likes best, found by "

@@ -6,9 +6,7 @@ import streamlit as st
 
 from dashboard.ui import exercise_panels, page_setup
 
-st.set_page_config(page_title="Exercises · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("Exercises")
+page_setup.setup("Exercises")
 st.caption(
     "Short tasks for a workshop: predict, then check. Shapes and parameter counts are checked "
     "against Keras building the network; trained networks against the run the cache recorded."

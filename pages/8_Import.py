@@ -6,9 +6,7 @@ import streamlit as st
 
 from dashboard.ui import import_panel, page_setup
 
-st.set_page_config(page_title="Import · ConvNet Explorer", page_icon=page_setup.FAVICON, layout="wide")
-page_setup.sidebar_nav()
-st.title("Import your own model")
+page_setup.setup("Import", "Import your own model")
 st.caption(
     "Upload the `.keras` (or legacy `.h5`) file your notebook saved with `model.save(...)`: an MNIST "
     "model taking 28×28 digits as (28, 28, 1), (28, 28) or (784,). The app reads the file's "

@@ -2,7 +2,9 @@
 
 One module a topic: `architecture` (shapes, parameters, receptive fields), `training`
 (curves, comparisons, confusion), `maps` (activations, kernels, probabilities), `inside`
-(projections, ablations, Grad-CAM).
+(projections, ablations, Grad-CAM), `atlas` (what channels look for), `numbers` (accuracy
+against the last map's size), `shape` and `conv_animation` (a kernel on its input), and
+`tiles`, the one image tiler they share.
 """
 
 # Okabe and Ito's colour-blind-safe categorical palette (black, last in theirs, replaced by grey:

@@ -1,11 +1,12 @@
-"""The app's navigation: one list of pages for the sidebar and the home page.
+"""How every page starts (`setup`): its title, the server's housekeeping, and the app's navigation,
+one list of pages for the sidebar and the home page.
 
 Streamlit would label the entrypoint "streamlit app"; the config hides its automatic menu
-(`client.showSidebarNavigation = false`) and every page calls `sidebar_nav()` instead.
+(`client.showSidebarNavigation = false`) and every page calls `setup()`, which draws the sidebar.
 (`st.navigation` was tried and measured, and not kept: with a `pages/` directory, Streamlit
 1.67 runs a page file without the entrypoint on a fresh server's first visits and in AppTest
 after `switch_page`; see `tests/e2e/test_navigation.py`.) Being
-the first thing every page runs, it also remembers the values of kept widgets
+the first thing every page runs, `setup` also remembers the values of kept widgets
 (`state.remember_widgets`) before Streamlit drops those of the page just left.
 """
 
@@ -29,6 +30,7 @@ from dashboard.ui.page_paths import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+APP = "ConvNet Explorer"
 
 # (path relative to the entrypoint, label, Material icon, what the page is for), in menu order
 PAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -79,21 +81,33 @@ def available_pages() -> list[tuple[str, str, str, str]]:
     return [page for page in PAGES if (ROOT / page[0]).exists()]
 
 
-def sidebar_nav() -> None:
-    """Links to every page at the top of the sidebar, then this session's training jobs, live.
+def setup(title: str, heading: str | None = None) -> None:
+    """What every page does first: its tab title and icon, the server's housekeeping, the sidebar, its heading."""
+    st.set_page_config(page_title=title if title == APP else f"{title} · {APP}", page_icon=FAVICON, layout="wide")
+    housekeeping()
+    sidebar_nav()
+    st.title(heading or title)
 
-    Reads the browser's storage once per session (`dashboard.ui.learner`). First remembers the values of kept widgets; also starts, once per server, the thread that
-    releases what departed sessions held (`dashboard.ui.session_memory`), notes this session for it,
-    and freezes the imported modules out of the garbage collector's way.
-    """
-    from dashboard.ui.jobs_panel import jobs_panel
-    from dashboard.ui.learner import load
+
+def housekeeping() -> None:
+    """Remember kept widgets' values; start (once per server) the sweep that releases what departed
+    sessions held, note this session for it, and freeze the imported modules out of the collector's way."""
     from dashboard.ui.session_memory import freeze_imports, note_session, start_trimmer
 
     state.remember_widgets()
     start_trimmer()
     note_session()
     freeze_imports()
+
+
+def sidebar_nav() -> None:
+    """Links to every page at the top of the sidebar, then this session's training jobs, live.
+
+    Reads the browser's storage once per session (`dashboard.ui.learner`).
+    """
+    from dashboard.ui.jobs_panel import jobs_panel
+    from dashboard.ui.learner import load
+
     st.html(STYLE)
     with st.sidebar:
         for path, label, icon, _ in available_pages():

@@ -1,4 +1,5 @@
-"""The server's memory: per-run caches released once nobody uses them, and freed memory handed back.
+"""The server's memory: per-run caches released once nobody uses them, departed sessions closed, and a
+sweep that hands freed memory back (glibc's side: `dashboard.host`).
 
 Two things kept a server at its peak long after a room of learners had left:
 - the per-run caches (loaded models, their activation models, the Inside page's final maps):
@@ -33,11 +34,8 @@ counting; only cycles among them are never collected, a bounded, one-time cost.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import gc
-import os
 import sys
 import threading
 import time
@@ -46,6 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
+
+from dashboard import host
 
 TRIM_SECONDS = 10.0  # a sweep and a trim take a few milliseconds
 ORPHAN_SECONDS = 30.0  # released this long after the last session that used it has gone
@@ -173,34 +173,9 @@ def tracked() -> int:
         return len(_uses)
 
 
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
-MMAP_THRESHOLD = 1 << 20  # blocks from 1 MiB up get pages of their own, returned when freed
-
-
-def _tune_malloc() -> bool:
-    """Make glibc hand big blocks back and keep one arena a core; False where there is no glibc.
-
-    By default glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB),
-    so NumPy's and TensorFlow's arrays land in per-thread arenas (up to 8 a core) and stay there.
-    """
-    mallopt = _libc_function("mallopt")
-    if mallopt is None:
-        return False
-    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-    return mallopt(M_ARENA_MAX, max(2, os.cpu_count() or 1)) == 1 and ok
-
-
-def _libc_function(name: str):
-    """glibc's function `name`, or None where it does not exist."""
-    try:
-        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
-    except (OSError, AttributeError):
-        return None
-
-
 def _malloc_trim():
-    """glibc's `malloc_trim`, or None where it does not exist."""
-    return _libc_function("malloc_trim")
+    """glibc's `malloc_trim` (`dashboard.host`), or None; looked up here so tests can replace it."""
+    return host.malloc_trim()
 
 
 def _sweep_forever(trim) -> None:
@@ -218,7 +193,7 @@ def _sweep_forever(trim) -> None:
 @st.cache_resource(show_spinner=False, max_entries=1)
 def start_trimmer() -> threading.Thread:
     """Start (once per server) the thread that releases unused runs and returns freed memory."""
-    _tune_malloc()
+    host.tune_malloc()
     thread = threading.Thread(target=_sweep_forever, args=(_malloc_trim(),), name="memory-sweep", daemon=True)
     thread.start()
     return thread
@@ -227,9 +202,7 @@ def start_trimmer() -> threading.Thread:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _freeze_heap(tensorflow_loaded: bool) -> int:
     """Collect, then freeze every object alive now (once per server and `tensorflow_loaded`)."""
-    gc.collect()
-    gc.freeze()
-    return gc.get_freeze_count()
+    return host.freeze_heap()
 
 
 def freeze_imports() -> int:

@@ -6,7 +6,7 @@ one; each page writes its own state back to `st.query_params` so that a link rep
 Widget values survive page changes: Streamlit deletes the state of every widget that a run does
 not draw, so leaving a page would reset its settings. A page names each widget's key through
 `kept(key, default)`; `remember_widgets()` (called at the top of every page by
-`nav.sidebar_nav`) copies those values to a plain session key while they still exist, and
+`page_setup.setup`) copies those values to a plain session key while they still exist, and
 `kept` puts a dropped value back just before its widget is drawn again.
 
 Warnings about the link are plain text and shown escaped (`dashboard.ui.text`).

@@ -161,9 +161,26 @@ def test_budget_exercise_reads_the_cached_run():
     assert at.error and "under the target" in at.error[0].value and "over the budget" not in at.error[0].value
 
 
-def test_progress_can_be_downloaded():
+def test_progress_downloads_as_a_file_that_reads_back_as_the_same_progress(monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}  # the download button's bytes, as Streamlit's media storage receives them
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        if filename == "convnet-exercises.json":
+            files[filename] = bytes(path_or_data)
+        return real(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
     at = run_page()
+    at.text_input(key="ex_answer_conv1_shape").input("(None, 26, 26, 32)")
+    check(at)
     assert at.sidebar.get("download_button")[0].proto.label == "Download my progress"
+    progress, warnings = ex.progress_from_json(files["convnet-exercises.json"], ex.exercises())
+    assert warnings == [] and progress["answers"]["conv1_shape"]["ok"] is True
+    assert progress["answers"]["conv1_shape"]["answer"] == "(None, 26, 26, 32)"
+    assert progress == at.session_state["ex_progress"] | {"step": progress["step"]}
 
 
 def step_of(exercise_id: str) -> str:
