@@ -46,7 +46,7 @@ HOSTILE = [
 ]
 # Every name a page reads from the URL.
 NAMES = ["preset", "spec", "compare", "compare_spec", "run", "run2", "step", "digit", "input", "proj", "cam",
-         "train", "row", "col", "layer", "channel"]
+         "train", "settings", "data", "row", "col", "layer", "channel"]
 
 
 def spec_with(**fields) -> str:
@@ -136,6 +136,15 @@ def hostile_record():
 def test_a_record_with_markup_is_shown_as_text(hostile_record, page):
     at = open_page(page, {"run": hostile_record, "step": "11"}, timeout=240)
     assert_clean(at)
+
+
+@pytest.mark.parametrize("name", ["settings", "data"])
+@pytest.mark.parametrize("payload", [LINK, IMAGE], ids=["link", "image"])
+def test_train_quotes_markup_in_its_settings_and_data_as_text(name, payload):
+    at = open_page(TRAIN, {name: payload})
+    assert_clean(at)
+    warnings = shown(at.warning)
+    assert any(payload in w and name in w for w in warnings), warnings
 
 
 # --- anything at all in the URL, on every page ---------------------------------------------------
