@@ -169,10 +169,12 @@ def up_close(runs: list[RunRecord]) -> None:
                                                data.fingerprint == record.data_fingerprint, record, dataset_name(data))))
     left, right = st.columns([2, 3])
     digits = list(range(10))
-    cell_true = left.selectbox("True digit", digits, index=None, placeholder="any", key="compare_cell_true")
+    # In the link (`bind`): a bad value there needs no warning, Streamlit drops it and the default stands.
+    cell_true = left.selectbox("True digit", digits, index=None, placeholder="any", key="compare_cell_true",
+                               bind="query-params")
     cell_predicted = left.selectbox("Predicted digit", digits, index=None, placeholder="any",
-                                    key="compare_cell_predicted")
-    limit = right.slider("Images to show", 10, 100, step=10, key=state.kept("compare_mistakes", 40))
+                                    key="compare_cell_predicted", bind="query-params")
+    limit = right.slider("Images to show", 10, 100, step=10, value=40, key="compare_mistakes", bind="query-params")
     confusion, mistakes, caption = up_close_figures(
         record.key, data.fingerprint, limit, (cell_true, cell_predicted), _images=data.x_test, _true=true,
         _predicted=predicted, _confidence=confidence)

@@ -196,3 +196,13 @@ def test_the_mistakes_caption_matches_the_labels(two_runs):
     accuracy = next(unescaped(c.value) for c in at.caption if c.value.startswith("On its"))
     assert f"accuracy {float(np.mean(predicted == data.y_test)):.2%}" in accuracy
     assert f"recorded {record.test_accuracy:.2%}" in accuracy and "embedded subset (12,000 images)" in accuracy
+
+
+def test_the_cell_and_the_image_count_travel_in_the_link_and_bad_values_fall_back(two_runs):
+    # (the browser writes a bound widget's value into its address bar; AppTest has none, so a link is opened)
+    record = two_runs["unpooled"]
+    shared = open_page(PAGE, {"run": record.key, "compare_cell_true": "3", "compare_mistakes": "70"})
+    assert shared.selectbox(key="compare_cell_true").value == 3 and shared.slider(key="compare_mistakes").value == 70
+    bad = open_page(PAGE, {"run": record.key, "compare_cell_true": "[x](https://example.org)", "compare_mistakes": "7e9"})
+    assert not bad.exception
+    assert bad.selectbox(key="compare_cell_true").value is None and bad.slider(key="compare_mistakes").value == 40
