@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.ui import map_panels, page_setup, run_picker
-from dashboard.ui.state import kept, set_url
+from dashboard.ui.state import set_url
 
 page_setup.setup("Feature maps")
 st.caption(
@@ -20,7 +20,7 @@ with st.sidebar:
     first = run_picker.run_picker("Run", key="fm_run", runs=records) if records else None
     second = None
     if first is not None and len(records) > 1:
-        if st.toggle("Compare with a second run", key=kept("fm_compare", "run2" in st.query_params)):
+        if st.toggle("Compare with a second run", value="run2" in st.query_params, key="fm_compare", persist_state="session"):
             second = run_picker.run_picker(
                 "Second run", key="fm_run2", default_key=map_panels.second_default(records, first), url_name="run2", runs=records
             )

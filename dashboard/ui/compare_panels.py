@@ -15,7 +15,7 @@ from dashboard.charts import training
 from dashboard.inspection.evaluation import confusion_matrix, in_cell
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import SPREAD_WORDS, group_runs
-from dashboard.ui import cached, jobs_panel, run_picker, state, text
+from dashboard.ui import cached, jobs_panel, run_picker, text
 from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.session_memory import released_when_idle
@@ -106,12 +106,12 @@ def side_by_side(runs: list[RunRecord]) -> None:
     """The chosen runs' validation curves and accuracy scatters, marked by the data they were trained on."""
     by_key = {r.key: r for r in runs}
     labels = compare_table.curve_labels(runs)
-    state.kept("compare_runs")  # the choice made before a visit to another page
     if "compare_runs" in st.session_state:
         st.session_state["compare_runs"] = [k for k in st.session_state["compare_runs"] if k in by_key]
     else:
         st.session_state["compare_runs"] = compare_table.default_selection(runs, own_keys())
-    chosen = st.multiselect("Runs to compare", list(by_key), format_func=labels.get, key="compare_runs")
+    chosen = st.multiselect("Runs to compare", list(by_key), format_func=labels.get, key="compare_runs",
+                            persist_state="session")
     selected = tuple(by_key[k] for k in chosen)
     if not selected:
         st.info("Select one or more runs above to compare them.", icon=":material/info:")

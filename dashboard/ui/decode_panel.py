@@ -12,7 +12,6 @@ from dashboard.charts.shape import kernel_output_chart
 from dashboard.network import decode
 from dashboard.network.spec import NetworkSpec, geometry
 from dashboard.ui import cached
-from dashboard.ui.state import kept
 
 
 @st.cache_resource(show_spinner=False, max_entries=128, ttl=cached.IDLE_TTL)
@@ -44,10 +43,10 @@ def shape_panel(spec: NetworkSpec, rows: Sequence[dict], key: str, digit: int = 
     drawn over test digit number `digit`; the text beside the figure, or above it if `stacked`."""
     names = [r["name"] for r in rows]
     if layer is None:
-        widget = kept(f"{key}_decode_layer")
+        widget = f"{key}_decode_layer"
         if st.session_state.get(widget) not in names:
             st.session_state[widget] = [r["name"] for r in rows if r["type"] == "Conv2D"][-1]
-        layer = st.selectbox("Decode the output shape of", names, key=widget)
+        layer = st.selectbox("Decode the output shape of", names, key=widget, persist_state="session")
     row = rows[names.index(layer)]
     shape = list(row["output_shape"])
     geo = next((g for g in geometry(spec) if g.name == layer), None)

@@ -23,7 +23,7 @@ from dashboard.outside import plain, plotly_text
 from dashboard.ui import cached, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.session_memory import released_when_idle
-from dashboard.ui.state import kept, set_url, url_int, url_token
+from dashboard.ui.state import set_url, url_int, url_token
 
 CURRENT_KEY = "digit_current"  # the last Digit any page showed
 DRAWING_KEY = "digit_drawing"  # the canvas's last drawing (Fabric.js JSON), to redraw it elsewhere
@@ -61,7 +61,7 @@ def _random_index(index_key: str, count: int) -> None:
 
 def _test_image(key_prefix: str, data: MnistData, current: Digit | None) -> Digit:
     count = len(data.x_test)
-    index_key = kept(f"{key_prefix}_index")
+    index_key = f"{key_prefix}_index"
     if index_key not in st.session_state:
         fallback = current.index if current is not None and current.index is not None else 0
         st.session_state[index_key] = url_int("digit", 0, count - 1, min(fallback, count - 1))
@@ -70,7 +70,8 @@ def _test_image(key_prefix: str, data: MnistData, current: Digit | None) -> Digi
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     index = int(
         left.number_input(
-            f"Test image (0–{count - 1:,})", min_value=0, max_value=count - 1, step=1, key=index_key
+            f"Test image (0–{count - 1:,})", min_value=0, max_value=count - 1, step=1, key=index_key,
+            persist_state="session",
         )
     )
     right.button("Random", icon=":material/casino:", key=f"{key_prefix}_random", on_click=_random_index, args=(index_key, count))
@@ -83,7 +84,7 @@ def _drawing(key_prefix: str, current: Digit | None) -> Digit | None:
     from streamlit_drawable_canvas import st_canvas
 
     set_url(input="draw", digit=None)
-    stroke = st.slider("Stroke width", 8, 40, key=kept(f"{key_prefix}_stroke", DEFAULT_STROKE))
+    stroke = st.slider("Stroke width", 8, 40, value=DEFAULT_STROKE, key=f"{key_prefix}_stroke", persist_state="session")
     canvas_key = f"{key_prefix}_canvas"
     init_key = f"{key_prefix}_canvas_init"
     if canvas_key not in st.session_state:
@@ -147,14 +148,14 @@ def digit_input(key_prefix: str = "digit", data: MnistData | None = None, previe
     """
     data = cached.mnist() if data is None else data
     current = current_digit()
-    mode_key = kept(f"{key_prefix}_mode")
+    mode_key = f"{key_prefix}_mode"
     if mode_key not in st.session_state:
         token = url_token("input", allowed=list(MODES)) or (current.source if current is not None else "test")
         st.session_state[mode_key] = token
     controls, seen = st.columns([3, 2]) if preview else (st.container(), None)
     with controls:
         mode = st.radio(
-            "Digit", list(MODES), format_func=MODES.__getitem__, horizontal=True, key=mode_key
+            "Digit", list(MODES), format_func=MODES.__getitem__, horizontal=True, key=mode_key, persist_state="session"
         )
         if mode == "draw":
             digit = _drawing(key_prefix, current)

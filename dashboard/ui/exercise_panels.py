@@ -117,25 +117,26 @@ def _run_answer(key: str) -> str:
         st.info("No trained runs yet: train one on the Train page, then come back.", icon=":material/info:")
         return ""
     by_key = {r.key: r for r in runs}
-    chosen = st.selectbox("Your run", list(by_key), index=None, key=key,
+    chosen = st.selectbox("Your run", list(by_key), index=None, key=key, persist_state="session",
                           format_func=lambda k: f"{run_title(by_key[k])} · {by_key[k].params:,} params")
     return chosen or ""
 
 
 def answer_input(item: exercises.Exercise) -> str:
     """The answer widget for the exercise's kind; its value as text ('' when none)."""
-    key = state.kept(f"ex_answer_{item.id}")  # answers stay while the learner moves around
+    key = f"ex_answer_{item.id}"  # answers stay while the learner moves around (persist_state)
     if item.kind in ("shape", "number"):
-        return st.text_input("Your answer", key=key, placeholder=item.placeholder, max_chars=200)
+        return st.text_input("Your answer", key=key, placeholder=item.placeholder, max_chars=200, persist_state="session")
     if item.kind == "choice":
         picked = st.radio("Your answer", list(range(len(item.choices))), index=None,
-                          format_func=lambda i: item.choices[i], key=key)
+                          format_func=lambda i: item.choices[i], key=key, persist_state="session")
         return "" if picked is None else str(picked + 1)
     if item.kind == "network":
         st.page_link(page_paths.ARCHITECTURE, label="Build it on Architecture", icon=":material/account_tree:")
         if st.button("Use my current network (from the Architecture page)", key="ex_use_current"):
             st.session_state[key] = state.current_spec().to_json()
-        return st.text_area("Your network as JSON", key=key, height=120, max_chars=exercises.MAX_ANSWER_CHARS)
+        return st.text_area("Your network as JSON", key=key, height=120, max_chars=exercises.MAX_ANSWER_CHARS,
+                        persist_state="session")
     return _run_answer(key)
 
 

@@ -26,7 +26,6 @@ from dashboard.training.train_settings import TrainSettings
 from dashboard.ui import cached, jobs_panel
 from dashboard.ui.chart import chart
 from dashboard.ui.run_picker import cached_runs, model_cache
-from dashboard.ui.state import kept
 from dashboard.ui.text import md
 from dashboard.views.chart_texts import family_caption
 
@@ -140,9 +139,9 @@ def family_section(spec: NetworkSpec, settings: TrainSettings, data: MnistData, 
         "fast preset."
     )
     left, right = st.columns([1, 2])
-    vary = left.selectbox("Vary", list(VARIES), format_func=VARIES.get, key=kept("family_vary"))
+    vary = left.selectbox("Vary", list(VARIES), format_func=VARIES.get, key="family_vary", persist_state="session")
     text = right.text_input("Values (comma-separated, at most 8)",
-                            key=kept(f"family_values_{vary}", DEFAULT_VALUES[vary]))
+                            value=DEFAULT_VALUES[vary], key=f"family_values_{vary}", persist_state="session")
     mine, builtin = st.columns(2)
     # After a submission the page reruns: the sidebar's jobs panel, drawn before these buttons,
     # then lists the members (and follows them live) from the start.

@@ -140,10 +140,9 @@ def show_networks(spec: NetworkSpec, other: NetworkSpec | None) -> None:
 def compare_choice(spec: NetworkSpec) -> NetworkSpec | None:
     """The "Compare with" box (a preset, or a network written as JSON); its choice kept in the URL."""
     compare_default = state.url_token("compare", allowed=[*PRESETS, "custom"]) or NONE
-    state.kept("arch_compare")  # the choice made before a visit to another page, else the link's
     if "arch_compare" not in st.session_state:
         st.session_state["arch_compare"] = CUSTOM_JSON if compare_default == "custom" else compare_default
-    compare = st.selectbox("Compare with", [NONE, *PRESETS, CUSTOM_JSON], key="arch_compare",
+    compare = st.selectbox("Compare with", [NONE, *PRESETS, CUSTOM_JSON], key="arch_compare", persist_state="session",
                            help="Show a second network beside this one: a preset, or any network written as JSON.")
     if compare in PRESETS:
         state.set_url(compare=compare, compare_spec=None)
@@ -151,11 +150,10 @@ def compare_choice(spec: NetworkSpec) -> NetworkSpec | None:
     if compare != CUSTOM_JSON:
         state.set_url(compare=None, compare_spec=None)
         return None
-    state.kept("arch_compare_json")
     if "arch_compare_json" not in st.session_state:
         linked = st.query_params.get("compare_spec")
         st.session_state["arch_compare_json"] = linked if linked else spec.to_json()
-    written = st.text_area("Second network (JSON)", key="arch_compare_json", height=120)
+    written = st.text_area("Second network (JSON)", key="arch_compare_json", height=120, persist_state="session")
     other, warning = links.spec_from_params({"spec": written}, default=spec)
     if warning:
         text.error(warning.replace("The link's network", "The second network"))

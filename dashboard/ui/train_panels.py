@@ -113,7 +113,6 @@ def _try_seed(seed: int) -> None:
 def data_radio() -> tuple[str, MnistData, dict[str, str]]:
     """The sidebar's data choice among the data that really differ: (key, data, {key: name})."""
     choices = train_form.data_choices(cached.mnist("auto"), cached.mnist("embedded"))
-    state.kept("train_data")
     linked = st.query_params.get("data")
     if "train_data" not in st.session_state or linked is not None and linked != st.session_state.get(DATA_LINK_KEY):
         st.session_state[DATA_LINK_KEY] = linked  # a link opened: its data, if this server has them
@@ -124,7 +123,7 @@ def data_radio() -> tuple[str, MnistData, dict[str, str]]:
         st.session_state["train_data"] = next(iter(choices))
     only = len(choices) == 1
     choice = st.radio(
-        "Data", list(choices), format_func=choices.get, key="train_data",
+        "Data", list(choices), format_func=choices.get, key="train_data", persist_state="session",
         help=("Full MNIST is not on this server, so the app's data is the embedded subset (real MNIST, "
               "1,200 training images per digit). Set MNIST_NPZ to a full MNIST .npz to train on all 60,000."
               if only else "The embedded subset (real MNIST, 1,200 training images per digit) trains in "
@@ -140,8 +139,6 @@ def settings_form(n_train: int) -> TrainSettings | None:
     link's settings (`?train=book&settings=3ep~lr0.004`, see `settings_to_url`); a link opened
     later in the session (its settings differ from those the page last wrote) sets them too.
     """
-    for key in ("train_preset", *train_form.FIELDS, "train_all", "train_size"):
-        state.kept(key)  # settings chosen before a visit to another page come back
     linked = (st.query_params.get("train"), st.query_params.get("settings"))
     if "train_epochs" not in st.session_state or linked != (None, None) and linked != st.session_state.get(LINK_KEY):
         st.session_state[LINK_KEY] = linked
@@ -152,19 +149,19 @@ def settings_form(n_train: int) -> TrainSettings | None:
         st.session_state["train_preset"] = preset
         _load(values)
     st.session_state["train_size"] = train_form.clamp_size(st.session_state.get("train_size"), n_train)
-    st.selectbox("Start from preset", list(TRAIN_PRESETS), key="train_preset", on_change=_on_preset,
+    st.selectbox("Start from preset", list(TRAIN_PRESETS), key="train_preset", persist_state="session", on_change=_on_preset,
                  help="\n\n".join(f"**{name}**: {note}" for name, note in TRAIN_PRESET_NOTES.items()))
-    st.slider("Epochs", MIN_EPOCHS, MAX_EPOCHS, key="train_epochs")
-    st.select_slider("Batch size", train_form.BATCH_SIZES, key="train_batch")
-    st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", horizontal=True)
-    st.select_slider("Learning rate", train_form.LEARNING_RATES, key="train_lr", format_func=lambda v: f"{v:g}")
-    st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule")
-    st.select_slider("Label smoothing", train_form.SMOOTHINGS, key="train_smoothing", format_func=lambda v: f"{v:g}",
+    st.slider("Epochs", MIN_EPOCHS, MAX_EPOCHS, key="train_epochs", persist_state="session")
+    st.select_slider("Batch size", train_form.BATCH_SIZES, key="train_batch", persist_state="session")
+    st.radio("Optimizer", OPTIMIZERS, key="train_optimizer", persist_state="session", horizontal=True)
+    st.select_slider("Learning rate", train_form.LEARNING_RATES, key="train_lr", persist_state="session", format_func=lambda v: f"{v:g}")
+    st.selectbox("Learning-rate schedule", SCHEDULES, key="train_schedule", persist_state="session")
+    st.select_slider("Label smoothing", train_form.SMOOTHINGS, key="train_smoothing", persist_state="session", format_func=lambda v: f"{v:g}",
                      help="Train towards 0.91 for the right digit and 0.01 for each other one (at 0.1), not 1 and 0.")
-    st.checkbox(f"All {n_train:,} training images", key="train_all")
+    st.checkbox(f"All {n_train:,} training images", key="train_all", persist_state="session")
     st.slider("Training images (when not all)", train_form.SIZE_STEP, train_form.size_max(n_train), step=train_form.SIZE_STEP,
-              key="train_size")
-    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed")
+              key="train_size", persist_state="session")
+    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="train_seed", persist_state="session")
     try:
         return train_form.settings_from_values(_values(), n_train)
     except SettingsError as err:  # only reachable through tampered session state
