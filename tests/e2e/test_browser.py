@@ -81,6 +81,11 @@ def test_drawing_a_one_shows_the_prediction_and_the_layer_panels(server, page, f
 def test_every_page_opens_without_an_exception(server, page, path):
     page.goto(f"{server}/{path}")
     wait_for_app(page)
-    expect_title = page.locator("h1")
-    assert expect_title.count() >= 1, "the page shows no title"
+    assert page.locator("h1").count() >= 1, "the page shows no heading"
     assert exception_texts(page) == [], f"/{path} shows an exception"
+    # the tab's title is the menu's name for the page (`page_setup.PAGES`), the home page the app's
+    from dashboard.ui.page_setup import APP, PAGES
+
+    label = next(label for file, label, _, _ in PAGES if re.sub(r"^(pages/\d+_)?|\.py$", "", file) == path
+                 or (path == "" and file == "streamlit_app.py"))
+    assert page.title() == (APP if path == "" else f"{label} · {APP}")
