@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import zipfile
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,11 +95,17 @@ def sha256(data: bytes) -> str:
 # --- reading the configuration as data -----------------------------------------------------
 
 
-def _keras_config(data: bytes) -> dict[str, Any]:
+def read_keras_config(source: bytes | str | Path, check_weights: bool = True) -> dict[str, Any]:
+    """A `.keras` archive's `config.json` as a dict, bounded and parsed as data: the one reader of the format.
+
+    `source` is the file's bytes (an upload) or its path (a run in the cache). With
+    `check_weights`, the weights member is unpacked too (CRC checked) and its size bounded.
+    Raises `ModelFileError`.
+    """
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise ModelFileError("the .keras file is corrupt or truncated (not a readable zip archive)") from None
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise ModelFileError("the .keras file is truncated or corrupt (not a readable zip archive)") from None
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_MEMBERS:
@@ -119,8 +126,9 @@ def _keras_config(data: bytes) -> dict[str, Any]:
             with archive.open(info) as handle:
                 raw = handle.read(MAX_CONFIG_CHARS + 1)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
-            raise ModelFileError("the .keras file is corrupt or truncated (config.json cannot be read)") from None
-        _check_weights_zip(archive, names)
+            raise ModelFileError("the .keras file is truncated or corrupt (config.json cannot be read)") from None
+        if check_weights:
+            _check_weights_zip(archive, names)
     return _parse_config(raw)
 
 
@@ -131,7 +139,7 @@ def _check_weights_zip(archive: zipfile.ZipFile, names: set[str]) -> None:
     try:
         weights = archive.read("model.weights.h5")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
-        raise ModelFileError("the .keras file is corrupt or truncated (its weights cannot be read)") from None
+        raise ModelFileError("the .keras file is truncated or corrupt (its weights cannot be read)") from None
     _check_h5_weights(weights)
 
 
@@ -141,7 +149,7 @@ def _h5_file(data: bytes) -> Any:
     try:
         return h5py.File(io.BytesIO(data), "r")
     except (OSError, ValueError):
-        raise ModelFileError("the .h5 file is corrupt or truncated (HDF5 cannot open it)") from None
+        raise ModelFileError("the .h5 file is truncated or corrupt (HDF5 cannot open it)") from None
 
 
 def _check_h5_weights(data: bytes) -> None:
@@ -158,7 +166,7 @@ def _check_h5_weights(data: bytes) -> None:
         try:
             handle.visititems(visit)
         except (OSError, ValueError, RuntimeError):
-            raise ModelFileError("the model's weights are corrupt or truncated") from None
+            raise ModelFileError("the model's weights are truncated or corrupt") from None
     if total > MAX_PARAMS * 4:  # weights plus optimizer slots (Adam keeps two per weight)
         raise ModelFileError(f"the file holds {total:,} weights; at most {MAX_PARAMS:,} parameters are accepted")
 
@@ -335,7 +343,7 @@ def inspect_model_file(data: bytes, filename: str = "model.keras") -> Inspection
     if len(data) == 0:
         raise ModelFileError("the file is empty")
     if data.startswith(ZIP_SIGNATURE) or data.startswith(b"PK"):
-        file_format, config = "keras", _keras_config(data)
+        file_format, config = "keras", read_keras_config(data)
     elif data.startswith(HDF5_SIGNATURE):
         file_format, config = "h5", _h5_config(data)
     else:

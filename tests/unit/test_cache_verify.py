@@ -66,7 +66,7 @@ def garbage_config(cache: ModelCache) -> str:
 
 
 def lambda_layer(cache: ModelCache) -> str:
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 2.0),
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 2.0, name="doubling"),
                               keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     spec = NetworkSpec(blocks=(ConvBlock(1, kernel_size=1, pool=False),), dense_units=0)
     record = record_of(spec, model.count_params())
@@ -105,7 +105,7 @@ def zero_blocks(cache: ModelCache) -> str:
 
 
 DAMAGES = {
-    "garbage-config": (garbage_config, "config.json is not"),
+    "garbage-config": (garbage_config, "configuration is not valid JSON"),
     "lambda-layer": (lambda_layer, "Lambda layer"),
     "book-record-on-tiny-model": (book_record_on_a_tiny_model, "does not match its record: the model has"),
     "layers-differ-from-record": (same_parameters_other_shapes, "does not match its record: layer 0 is Conv2D (26, 26, 4)"),

@@ -192,13 +192,13 @@ def test_archive_unpacking_too_large_is_refused():
 
 def test_truncated_archive(saved):
     data = saved["book", "keras"][1].read_bytes()
-    with pytest.raises(ModelFileError, match="corrupt or truncated"):
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
         inspect_model_file(data[: len(data) // 2])
 
 
 def test_truncated_h5(saved):
     data = saved["book", "h5"][1].read_bytes()
-    with pytest.raises(ModelFileError, match="corrupt or truncated"):
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
         inspect_model_file(data[: len(data) // 2])
 
 
