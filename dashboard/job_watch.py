@@ -116,6 +116,12 @@ class ClusterWatch:
         """The latest answer of the current cluster's scheduler (None before the first)."""
         return self._view
 
+    @property
+    def lists_tasks(self) -> bool:
+        """False when the scheduler answered with its workers only (it cannot run the snapshot)."""
+        view = self._view
+        return view is None or view.tasks is not None
+
     def heard(self, message: Mapping[str, Any]) -> None:
         """Any training's progress event (on Dask's event loop: quick): kept for waits and durations."""
         job = message.get("job")
@@ -158,6 +164,8 @@ class ClusterWatch:
             started = {other for other, seen in self._progress.items() if seen.heard > view.asked}
             line = [task.job for task in view.line() if task.job not in started or task.job == job]
             if job not in line:
+                if view.asked - submitted < 1.0:  # asked just as it was submitted: its task may not have arrived
+                    self._wake.set()
                 return None, None
             ahead = line.index(job)
             now = time.time()

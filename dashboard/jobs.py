@@ -627,10 +627,10 @@ class JobManager:
         if job.status.state != QUEUED:
             return job.status
         place, wait = self._watch.queue(job.status.id, job.status.submitted)  # the cluster's line, every client's
-        if place is None:  # not in the scheduler's latest view yet: this server's own line
+        if place is None and not self._watch.lists_tasks:  # a scheduler that cannot list them: this server's line
             queued = [j for j in self._jobs.values() if j.status.state == QUEUED]
             place, wait = queued.index(job) + 1, None
-        return replace(job.status, place=place, wait=wait)
+        return replace(job.status, place=place, wait=wait)  # no place until the scheduler has listed it
 
     def status(self, job_id: str) -> JobStatus | None:
         """The job's current status, or None if unknown here."""

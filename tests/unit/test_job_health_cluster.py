@@ -81,6 +81,7 @@ def test_a_killed_worker_says_no_worker_the_job_goes_back_in_line_and_starts_ove
                         30, "the health says no worker before any joined")
         assert waiting.state == NO_WORKER and waiting.alarm and address in waiting.sentence
         assert waiting.sentence.endswith("your job waits in line and starts when one joins.")
+        assert until(lambda: manager.status(status.id).place, 10, "the job has its place in line") == 1
         assert manager.status(status.id).describe() == "queued (number 1 in line, expected wait unknown)"
 
         workers.append(start_worker(address))
@@ -117,4 +118,43 @@ def test_a_killed_worker_says_no_worker_the_job_goes_back_in_line_and_starts_ove
         assert done.record.trained_on.split(" ")[0] == new_worker and done.restarts == 1
         assert cache.get(status.key) is not None
     finally:
+        manager.close()
+
+
+def test_the_app_and_the_command_line_share_one_line_and_both_say_no_worker_is_connected(scheduler, cache, data,
+                                                                                          tmp_path):
+    client, _ = scheduler
+    address = client.scheduler.address
+    manager = JobManager(cache, client=client)
+    cli = None
+    try:
+        first = manager.submit(TINY, TrainSettings(epochs=1, train_size=500, seed=3), data, session="app")
+        env = {**os.environ, "DASK_SCHEDULER_ADDRESS": address, "MODEL_CACHE_DIR": str(tmp_path / "cli-cache"),
+               "PYTHONPATH": str(ROOT), "MNIST_DOWNLOAD": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        cli = subprocess.Popen([sys.executable, "-m", "dashboard", "train", "--preset", "tiny", "--data", "embedded",
+                                "--epochs", "1", "--train-size", "500", "--seed", "4"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+
+        def cli_says(words: str) -> bool:
+            while not any(words in line for line in lines):
+                line = cli.stderr.readline()
+                if not line:
+                    return False
+                lines.append(line.rstrip())
+            return True
+
+        # The command line's job was asked for after the app's: second in the cluster's one line, in both views.
+        assert cli_says("queued (number 2 in line, expected wait unknown)"), lines
+        assert cli_says(f"cluster: No worker is connected to the cluster at {address}; your job waits in line "
+                        "and starts when one joins."), lines
+        assert until(lambda: manager.status(first.id).place, 10, "the app's job has its place") == 1
+        assert manager.status(first.id).describe() == "queued (number 1 in line, expected wait unknown)"
+        assert not any("number 1 in line" in line for line in lines), lines
+        manager.cancel(first.id)  # the app's job leaves the line: the command line's moves up
+        assert cli_says("queued (number 1 in line, expected wait unknown)"), lines
+    finally:
+        if cli is not None:
+            cli.send_signal(signal.SIGINT)  # Ctrl-C cancels its job
+            cli.wait(60)
         manager.close()
