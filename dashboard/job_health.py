@@ -36,7 +36,7 @@ LOSS_SHOWN_SECONDS = 60.0  # a lost worker is mentioned this long after it left 
 # Health states, worst first.
 NO_SCHEDULER, NO_WORKER, WORKER_LOST, STARTING, OK, UNKNOWN = (
     "no scheduler", "no worker", "worker lost", "starting", "ok", "unknown")
-ALARMS = (NO_SCHEDULER, NO_WORKER, WORKER_LOST)
+ALARMS = (NO_SCHEDULER, NO_WORKER)  # a lost worker with others connected is said, not alarmed: its job goes on
 
 
 def cluster_snapshot(dask_scheduler: Any = None) -> dict[str, Any]:
@@ -259,7 +259,7 @@ class Health:
 
     @property
     def alarm(self) -> bool:
-        """True when something is wrong (no scheduler, no worker, a worker lost): say it loudly."""
+        """True when jobs cannot go on (no scheduler, no worker): say it loudly."""
         return self.state in ALARMS
 
 
@@ -282,14 +282,16 @@ def clock(at: float) -> str:
 
 
 def judge(view: ClusterView | None, *, kind: str, address: str, now: float, unanswered: float | None = None,
-          waiting: int = 0, losses: Iterable[Loss] = (), fallback: str = "", started: Iterable[str] = ()) -> Health:
+          waiting: int = 0, losses: Iterable[Loss] = (), fallback: str = "",
+          running: Iterable[str] | None = None) -> Health:
     """The cluster's health from its latest view.
 
     `kind`: "cluster" (a scheduler elsewhere), "pool" (the app's own worker processes, started for
     the work) or "in-process"; `unanswered`: seconds the scheduler has not answered (None: it did);
     `waiting`: this app's jobs in line; `losses`: workers lost lately; `fallback`: where jobs go if
-    the scheduler stays away ("" when they go nowhere else); `started`: trainings heard running since
-    the view was taken (the scheduler learns what a worker executes from its heartbeat, a second late).
+    the scheduler stays away ("" when they go nowhere else); `running`: the trainings running now, when
+    known better than the view's (the scheduler learns what a worker executes from its heartbeat, a
+    second or two late; the trainings' own progress events are on time).
     """
     recent = [loss for loss in losses if now - loss.at <= LOSS_SHOWN_SECONDS]
     if unanswered is not None:
@@ -301,8 +303,8 @@ def judge(view: ClusterView | None, *, kind: str, address: str, now: float, unan
         return Health(UNKNOWN, "")
     wait = ("your job waits in line and starts" if waiting == 1 else
             "your jobs wait in line and start" if waiting else "jobs wait in line and start")
-    started = set(started)
-    if not view.workers and started:  # a worker joined since the view was taken and began a training
+    running = set(view.executing) if running is None else set(running)
+    if not view.workers and running:  # a worker joined since the view was taken and began a training
         return Health(OK, "A worker joined and is starting the training.")
     if not view.workers:
         if kind == "pool":
@@ -312,17 +314,16 @@ def judge(view: ClusterView | None, *, kind: str, address: str, now: float, unan
                                     "more while TensorFlow loads).")
         lost = f"The worker {recent[-1].worker} was lost at {clock(recent[-1].at)}. " if recent else ""
         return Health(NO_WORKER, f"{lost}No worker is connected to the cluster at {address}; {wait} when one joins.")
-    line = [task for task in view.line() if task.job not in started] if view.tasks is not None else []
-    running = len(set(view.executing) | started)
+    line = [task for task in view.line() if task.job not in running] if view.tasks is not None else []
     counts = (f"{_plural(len(view.workers), 'worker')} connected ({_plural(view.threads, 'training')} at once); "
-              f"{running} training, {len(line)} waiting in line" if view.tasks is not None
+              f"{len(running)} training, {len(line)} waiting in line" if view.tasks is not None
               else f"{_plural(len(view.workers), 'worker')} connected")
     if recent and kind != "pool":
         loss = recent[-1]
         back = view.tasks is None or any(view.task(job) is not None for job in loss.jobs)
-        then = ("the job it trained went back in line and starts over from epoch 1" if back else
+        then = ("Dask put the job it trained back in line, to start over from epoch 1" if back else
                 "the job it trained has ended (its line in the list says how)")
-        return Health(WORKER_LOST, f"The worker {loss.worker} was lost at {clock(loss.at)}: {then}. {counts}.")
+        return Health(WORKER_LOST, f"The worker {loss.worker} was lost at {clock(loss.at)}; {then}. {counts}.")
     return Health(OK, f"{counts[0].upper()}{counts[1:]}.")
 
 

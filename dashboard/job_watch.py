@@ -42,6 +42,7 @@ ASK_SECONDS = 3.0  # an answer slower than this counts as none
 LOOKED_SECONDS = 30.0  # keep asking this long after the last look (a page, the command line)
 KEPT_PROGRESS = 500  # trainings whose latest progress is kept (any client's)
 KEPT_DURATIONS = 20  # durations of finished trainings kept for the expected wait
+LIVE_SECONDS = 10.0  # a training that reported progress this recently (and not its end) is running
 log = logging.getLogger(__name__)
 
 
@@ -161,15 +162,15 @@ class ClusterWatch:
             view = self._view
             if view is None or view.tasks is None or view.asked < submitted:
                 return None, None
-            started = {other for other, seen in self._progress.items() if seen.heard > view.asked}
-            line = [task.job for task in view.line() if task.job not in started or task.job == job]
+            running = self._running(view, time.time())
+            line = [task.job for task in view.line() if task.job not in running or task.job == job]
             if job not in line:
                 if view.asked - submitted < 1.0:  # asked just as it was submitted: its task may not have arrived
                     self._wake.set()
                 return None, None
             ahead = line.index(job)
             now = time.time()
-            running = set(view.executing) | (started - {job})
+            running.discard(job)
             left = [remaining(self._progress.get(other), now) for other in running]
             durations = list(self._durations) or [
                 p.seconds / p.fraction for other in running if (p := self._progress.get(other)) and p.fraction >= 0.02]
@@ -190,9 +191,18 @@ class ClusterWatch:
             since = self._unanswered_since
             unanswered = None if since is None or not cut and now - since < ASK_SECONDS else now - since
             view = self._view
-            started = [] if view is None else [job for job, seen in self._progress.items() if seen.heard > view.asked]
             return judge(view, kind=self._kind, address=self._address, now=now, unanswered=unanswered,
-                         waiting=waiting, losses=list(self._losses), fallback=self._fallback, started=started)
+                         waiting=waiting, losses=list(self._losses), fallback=self._fallback,
+                         running=None if view is None else self._running(view, now))
+
+    def _running(self, view: ClusterView, now: float) -> set[str]:
+        """Trainings running now (lock held): the view's, less those that reported their last epoch's end,
+        plus those reporting progress lately (the scheduler hears what a worker executes a heartbeat late)."""
+        ended = {job for job, seen in self._progress.items() if seen.fraction >= 1.0}
+        processing = {task.job for task in view.tasks or () if task.state == "processing"}
+        live = {job for job, seen in self._progress.items() if now - seen.heard < LIVE_SECONDS and job not in ended
+                and (seen.heard > view.asked or job in processing)}  # not one whose worker was lost since
+        return (set(view.executing) - ended) | live
 
     # --- asking -------------------------------------------------------------------------------
 
