@@ -106,7 +106,8 @@ def _watch_lines(manager: JobManager, submitted: list[tuple[str, JobStatus]]) ->
         for (label, _), status in zip(submitted, latest):
             if status.state == FAILED:
                 continue  # its reason is one of the news lines
-            line = status.describe() if status.state != "running" else f"running, epoch {status.epoch}/{status.epochs}"
+            line = (f"running, epoch {status.epoch}/{status.epochs}" if status.state == "running" and status.batches
+                    else status.describe())
             if shown.get(status.id) != line:
                 shown[status.id] = line
                 print(f"{label}: {line}", file=sys.stderr)
