@@ -20,6 +20,7 @@ Pure Python: no Dask import, no Streamlit. `dashboard.job_watch` asks the schedu
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -39,8 +40,23 @@ NO_SCHEDULER, NO_WORKER, WORKER_LOST, STARTING, OK, UNKNOWN = (
 ALARMS = (NO_SCHEDULER, NO_WORKER)  # a lost worker with others connected is said, not alarmed: its job goes on
 
 
+class _QuietPolls(logging.Filter):
+    """Drops the scheduler's log line for each of these questions (every 2 s per app: it buried the rest)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "Run out-of-band function %r" and record.args == ("cluster_snapshot",))
+
+
+def _quiet_polls() -> None:
+    """Keep the scheduler's log for what happens on the cluster (once per process)."""
+    logger = logging.getLogger("distributed.worker")  # Dask logs run_on_scheduler's calls here
+    if not any(isinstance(f, _QuietPolls) for f in logger.filters):
+        logger.addFilter(_QuietPolls())
+
+
 def cluster_snapshot(dask_scheduler: Any = None) -> dict[str, Any]:
     """Run on the scheduler: its workers and every client's training tasks, as plain data (lists, str, numbers)."""
+    _quiet_polls()
     scheduler = dask_scheduler
     workers = []
     for address, worker in list(scheduler.workers.items())[:MAX_WORKERS]:

@@ -6,6 +6,7 @@ scheduler object checks that `cluster_snapshot` reads Dask's own fields.
 
 from __future__ import annotations
 
+import logging
 import math
 from types import SimpleNamespace
 
@@ -54,6 +55,16 @@ def test_the_snapshot_reads_every_clients_training_tasks_and_what_each_worker_ex
     assert [t.job for t in seen.line()] == ["b", "c"]  # in the scheduler's priority order
     assert seen.place("b") == 1 and seen.place("c") == 2 and seen.place("a") is None and seen.place("d") is None
     assert seen.task("c").lost == 1 and seen.task("b").worker == W1
+
+
+def test_the_schedulers_log_keeps_its_own_news_not_a_line_for_every_question(caplog):
+    scheduler = SimpleNamespace(workers={}, tasks={}, allowed_failures=1)
+    h.cluster_snapshot(dask_scheduler=scheduler)
+    logger = logging.getLogger("distributed.worker")
+    with caplog.at_level(logging.INFO, logger="distributed.worker"):
+        logger.info("Run out-of-band function %r", "cluster_snapshot")  # what Dask logs for each question
+        logger.info("Run out-of-band function %r", "something_else")
+    assert [r.getMessage() for r in caplog.records] == ["Run out-of-band function 'something_else'"]
 
 
 def test_places_follow_priorities_not_submission_to_this_server():
