@@ -87,7 +87,8 @@ class ClusterWatch:
             self._client, self._kind, self._address, self._fallback, self._slots = client, kind, address, fallback, slots
             self._view, self._unanswered_since = None, None
             self._losses.clear()
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # first use, or used again after `close`
+                self._stop.clear()
                 self._thread = threading.Thread(target=self._run, name="convnet-cluster-watch", daemon=True)
                 self._thread.start()
         self.wake()
