@@ -16,6 +16,12 @@ falls back to the local pool with a notice (`JobManager.notice`), never to the s
 process unless the operator asked for it. `JobManager.where` and `JobManager.security` say where
 jobs run and how the connection is protected. Dask queues and schedules; nothing here schedules.
 
+The cluster is watched (`dashboard.jobs.job_watch`): a queued job's place in line and expected wait
+come from the scheduler's own view of every client's trainings, and `JobManager.health` says in
+words when no worker is connected, a worker was lost or the scheduler does not answer. A job
+whose worker is lost goes back in line (Dask runs it again): its progress is reset and its
+`note` says so, then that it started over on another worker.
+
 Memory (`dashboard.jobs.memory_budget`): the manager reads this process's budget once
 (`JobManager.memory`) and gives each concurrent training on this machine an equal share of what
 the server leaves (`JobManager.slot`). A training whose estimate does not fit its share is refused
@@ -61,6 +67,7 @@ from dashboard.jobs.job_cluster import (
     worker_pool_client,
 )
 from dashboard.jobs.job_guard import MEMORY_TOPIC
+from dashboard.jobs.job_health import ClusterView, Health, lost_jobs, lost_note, restart_note, will_fail
 from dashboard.jobs.job_result import JobResultError, check_result
 from dashboard.jobs.job_status import (
     ACTIVE,
@@ -83,6 +90,7 @@ from dashboard.jobs.job_task import (
     measure_import,
     run_job,
 )
+from dashboard.jobs.job_watch import ClusterWatch
 from dashboard.jobs.memory_budget import (
     MB,
     Memory,
@@ -136,6 +144,10 @@ class _Job:
     need: int = 0  # estimated peak bytes of the training (`memory_budget.training_need`)
     model_file: bytes | None = None  # kept only when the cache could not store it
     done_event: threading.Event = field(default_factory=threading.Event)
+    worker: str = ""  # address of the worker training it (from its progress events or the scheduler)
+    heard: float = 0.0  # time.time() of its latest progress event
+    lost_from: str = ""  # the worker it lost, while it waits to start over
+    lost_at: str = ""  # how far it had come there ("epoch 2/5, batch 251/844")
 
 
 class JobManager:
@@ -162,6 +174,7 @@ class JobManager:
         self._by_key: dict[str, str] = {}  # cache key → id of its newest job
         self._scattered: dict[str, Any] = {}  # data fingerprint → Dask future of the data
         self._short: dict[str, dict[str, Any]] = {}  # pool worker address → its guard's out-of-memory event
+        self._watch = ClusterWatch(self._on_view, self._busy)  # the scheduler's own view: line, health, lost workers
 
     # --- the cluster ------------------------------------------------------------------------
 
@@ -228,6 +241,15 @@ class JobManager:
         self._client, self.where, self.security = client, where, security
         client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
         client.subscribe_topic(MEMORY_TOPIC, self._on_memory)
+        kind = {POOL_WHERE: "pool", IN_PROCESS_WHERE: "in-process"}.get(where, "cluster")
+        fallback = (IN_PROCESS_WHERE if in_process_wanted() else POOL_WHERE) if self.remote else ""
+        self._watch.follow(client, kind, fallback, self.slots if kind == "pool" else 0)
+
+    def health(self) -> Health:
+        """The cluster's health now, in words (no scheduler, no worker, a worker lost, …); never waits on the network."""
+        with self._lock:
+            waiting = sum(1 for job in self._jobs.values() if job.status.state == QUEUED)
+        return self._watch.health(waiting)
 
     def describe(self) -> str:
         """One plain line: where jobs run and how the connection is protected."""
@@ -244,6 +266,7 @@ class JobManager:
         for status in self.jobs():
             if status.active:
                 self.cancel(status.id)
+        self._watch.close()
         self._scattered.clear()  # release the data before its workers go
         for client in self._owned:
             try:
@@ -259,8 +282,11 @@ class JobManager:
     # --- submitting -------------------------------------------------------------------------
 
     def submit(self, spec: NetworkSpec, settings: TrainSettings, data: MnistData,
-               session: str = "", label: str | None = None) -> JobStatus:
+               session: str = "", label: str | None = None, list_cached: bool = False) -> JobStatus:
         """Start (or attach to) the job of this run; a cached run returns done at once.
+
+        With `list_cached`, a cached run is listed among the session's jobs too, as done (a family's
+        members that were trained before).
 
         Raises `JobLimitError` when the session's or the server's queue is full, `NotEnoughMemory` (one)
         when the training does not fit this machine's memory budget, `SpecError`
@@ -272,8 +298,11 @@ class JobManager:
         label = label or default_label(spec, settings)
         record = self.cache.get(key)
         if record is not None:
-            return JobStatus(id=f"cached-{key}", key=key, label=label, state=DONE, submitted=time.time(),
-                             record=record, stored=True, cached=True, trained_on=record.trained_on)
+            status = JobStatus(id=f"cached-{key}", key=key, label=label, state=DONE, submitted=time.time(),
+                               record=record, stored=True, cached=True, trained_on=record.trained_on)
+            if list_cached:
+                self._list_cached(status, spec, settings, data, session)
+            return status
         remote = self.client() is not None and self.remote  # a configured cluster's workers check their own
         with self._lock:
             existing = self._jobs.get(self._by_key.get(key, ""))
@@ -299,7 +328,23 @@ class JobManager:
             self._by_key[key] = job.status.id
             self._forget_old()
         self._launch(job)
+        self._watch.wake()  # its place in the cluster's line
         return self.status(job.status.id)
+
+    def _list_cached(self, status: JobStatus, spec: NetworkSpec, settings: TrainSettings, data: MnistData,
+                     session: str) -> None:
+        """List a cached run among `session`'s jobs, done (not a run's job: `job_for_key` never returns it)."""
+        with self._lock:
+            job = self._jobs.get(status.id)
+            if job is None:
+                job = _Job(status, spec, settings, data, set())
+                job.done_event.set()
+                self._jobs[status.id] = job
+                self._forget_old()
+            else:  # listed again: newest first
+                self._jobs[status.id] = self._jobs.pop(status.id)
+                job.status = replace(job.status, submitted=status.submitted, label=status.label)
+            job.sessions.add(session)
 
     def _launch(self, job: _Job) -> None:
         """Submit `job`'s future; a configured cluster that fails here is dropped for in-process."""
@@ -406,10 +451,19 @@ class JobManager:
         _, message = event
         if not isinstance(message, dict):
             return
+        self._watch.heard(message)  # every client's trainings: the line's waits
         with self._lock:
             job = self._jobs.get(str(message.get("job")))
             if job is None or not job.status.active:
                 return  # another app's job on a shared cluster, or already finished
+            worker = message.get("worker") if isinstance(message.get("worker"), str) else ""
+            if worker and worker == job.lost_from:
+                return  # a late report from the worker that was lost
+            if worker and job.worker and worker != job.worker:
+                self._requeue(job, job.worker)  # it started over elsewhere before the scheduler's view said so
+            if worker:
+                self._start_on(job, worker)
+            job.heard = time.time()
             changes: dict[str, Any] = {"state": RUNNING}
             for name in ("epoch", "epochs", "batch", "batches", "loss", "accuracy", "history"):
                 if name in message:
@@ -417,6 +471,55 @@ class JobManager:
             if "where" in message:
                 changes["trained_on"] = str(message["where"])
             job.status = replace(job.status, **changes)
+
+    def _busy(self) -> bool:
+        """True while a job is queued or running (the watch keeps asking the scheduler)."""
+        with self._lock:
+            return any(job.status.active for job in self._jobs.values())
+
+    def _on_view(self, view: ClusterView) -> None:
+        """A new answer of the scheduler (in the watch's thread): jobs that lost their worker, jobs that started."""
+        with self._lock:
+            active = [job for job in self._jobs.values() if job.status.active and job.future is not None]
+            running = {job.status.id: job.worker for job in active if job.status.state == RUNNING and job.worker}
+            heard = {job.status.id: job.heard for job in active}
+            lost = lost_jobs(view, running, heard)
+            executing = view.executing
+            for job in active:
+                worker = lost.get(job.status.id)
+                if worker and will_fail(view, job.status.id):
+                    job.status = replace(job.status, note=lost_note(worker, self._progress_words(job.status), False))
+                elif worker:
+                    self._requeue(job, worker)
+                elif job.status.state == QUEUED and job.status.id in executing:
+                    self._start_on(job, executing[job.status.id])
+                    job.heard = view.asked
+                    job.status = replace(job.status, state=RUNNING)
+
+    @staticmethod
+    def _progress_words(status: JobStatus) -> str:
+        """How far a job had come: 'epoch 2/5, batch 251/844' ('' before its first batch)."""
+        if not status.epoch:
+            return ""
+        return f"epoch {status.epoch}/{status.epochs}" + (f", batch {status.batch}/{status.batches}" if status.batches else "")
+
+    def _requeue(self, job: _Job, worker: str) -> None:
+        """`job` lost `worker` (Dask puts it back in line): its progress is reset and its note says so (lock held)."""
+        at = self._progress_words(job.status)
+        job.lost_from, job.lost_at, job.worker = worker, at, ""
+        job.status = replace(job.status, state=QUEUED, epoch=0, batch=0, batches=0, loss=float("nan"),
+                             accuracy=float("nan"), history={}, trained_on="", note=lost_note(worker, at))
+
+    def _start_on(self, job: _Job, worker: str) -> None:
+        """`job` is on `worker`: after a lost worker, it started over, and its note says so (lock held)."""
+        if job.lost_from and worker != job.lost_from:
+            restarts = job.status.restarts + 1
+            job.status = replace(job.status, restarts=restarts, trained_on=job.status.trained_on or worker,
+                                 note=restart_note(worker, job.lost_from, job.lost_at, restarts))
+            job.lost_from = ""
+        elif not job.status.trained_on:
+            job.status = replace(job.status, trained_on=worker)
+        job.worker = worker
 
     def _on_memory(self, event: Any) -> None:
         """A pool worker's guard ended it for memory (on Dask's event loop): remember it for its job."""
@@ -461,7 +564,10 @@ class JobManager:
             if client is not None and client.status != "running" and self.remote:
                 self._lost(client, err)
                 with self._lock:
-                    job.status = replace(job.status, state=QUEUED, batch=0, batches=0)
+                    job.worker = job.lost_from = ""
+                    job.status = replace(job.status, state=QUEUED, epoch=0, batch=0, batches=0, history={},
+                                         trained_on="", note=f"The Dask cluster was lost; the job starts over on "
+                                                             f"{self._instead().split(' on ', 1)[1]}.")
                 return self._launch(job)  # fall back: train it here
             return self._finish(job, FAILED, f"the cluster dropped this job ({str(err)[:200] or 'no reason given'}); "
                                              "nothing was stored")
@@ -521,8 +627,11 @@ class JobManager:
     def _snapshot(self, job: _Job) -> JobStatus:
         if job.status.state != QUEUED:
             return job.status
-        queued = [j for j in self._jobs.values() if j.status.state == QUEUED]
-        return replace(job.status, place=queued.index(job) + 1)
+        place, wait = self._watch.queue(job.status.id, job.status.submitted)  # the cluster's line, every client's
+        if place is None and not self._watch.lists_tasks:  # a scheduler that cannot list them: this server's line
+            queued = [j for j in self._jobs.values() if j.status.state == QUEUED]
+            place, wait = queued.index(job) + 1, None
+        return replace(job.status, place=place, wait=wait)  # no place until the scheduler has listed it
 
     def status(self, job_id: str) -> JobStatus | None:
         """The job's current status, or None if unknown here."""

@@ -24,6 +24,20 @@ def default_label(spec: NetworkSpec, settings: TrainSettings) -> str:
     return f"{preset_name(spec) or spec.describe()} · {how + ' preset' if how else settings.describe()}"
 
 
+def wait_phrase(wait: tuple[float, float] | None) -> str:
+    """An expected wait in words: 'expected wait about 4 minutes', '… 3–6 minutes', '… unknown'."""
+    if wait is None:
+        return "expected wait unknown"
+    soonest, latest = sorted(wait)
+    if latest < 60:
+        return "expected wait under a minute"
+    low, high = max(1, round(soonest / 60)), max(1, round(latest / 60))
+    if high - low <= max(1, high // 4):
+        minutes = round((soonest + latest) / 120) or 1
+        return f"expected wait about {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"expected wait {low}–{high} minutes"
+
+
 class JobLimitError(RuntimeError):
     """Too many queued jobs (for this session or this server); the message says which limit."""
 
@@ -41,7 +55,8 @@ class JobStatus:
     label: str
     state: str  # queued, running, done, failed, cancelled
     submitted: float  # time.time()
-    place: int | None = None  # 1-based place in line while queued
+    place: int | None = None  # 1-based place in the cluster's line while queued (every client's trainings)
+    wait: tuple[float, float] | None = None  # expected wait while queued: (soonest, latest) seconds; None: unknown
     epoch: int = 0
     epochs: int = 0
     batch: int = 0
@@ -55,6 +70,8 @@ class JobStatus:
     cached: bool = False  # done at submit time: the run was in the cache
     trained_on: str = ""
     finished: float | None = None
+    note: str = ""  # what happened to it on the cluster, in words (its worker was lost, it started over)
+    restarts: int = 0  # times it started over on another worker
 
     @property
     def active(self) -> bool:
@@ -73,13 +90,13 @@ class JobStatus:
     def describe(self) -> str:
         """One line: 'queued (number 2 in line)', 'epoch 1/2 · batch 200/422 · accuracy 97.10%', …"""
         if self.state == QUEUED:
-            return f"queued (number {self.place} in line)" if self.place else "queued"
+            return f"queued (number {self.place} in line, {wait_phrase(self.wait)})" if self.place else "queued"
         if self.state == RUNNING:
             if not self.batches:
                 return "starting…"
             return (f"epoch {self.epoch}/{self.epochs} · batch {self.batch}/{self.batches} · "
                     f"running accuracy {self.accuracy:.2%}")
         if self.state == DONE and self.record is not None:
-            where = "" if self.cached else (" (not stored)" if not self.stored else "")
+            where = " (trained before: from the cache)" if self.cached else (" (not stored)" if not self.stored else "")
             return f"done: test accuracy {self.record.test_accuracy:.2%}{where}"
         return f"{self.state}: {self.message}" if self.message else self.state

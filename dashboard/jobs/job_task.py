@@ -7,7 +7,8 @@ text and the `.keras` file's bytes, which the app checks (`dashboard.jobs.job_re
 its cache.
 
 Progress goes out through Dask's structured events (`Worker.log_event` on `PROGRESS_TOPIC`,
-received by the app's `Client.subscribe_topic`); cancelling is a Dask `Event` per job, checked by
+received by the app's `Client.subscribe_topic`), each naming the job and the worker's address (a
+job that starts over on another worker is told apart from a late report of the lost one); cancelling is a Dask `Event` per job, checked by
 the training callback at most every `CANCEL_CHECK_SECONDS`. No Streamlit here.
 """
 
@@ -119,7 +120,7 @@ class _Reporter:
         if self.worker is None or (not force and now - self.last_sent < PROGRESS_SECONDS):
             return
         self.last_sent = now
-        self.worker.log_event(PROGRESS_TOPIC, {"job": self.job_id, **message})
+        self.worker.log_event(PROGRESS_TOPIC, {"job": self.job_id, "worker": self.worker.address, **message})
 
     def check_cancel(self, force: bool = False) -> None:
         now = time.monotonic()

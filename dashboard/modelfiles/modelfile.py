@@ -21,8 +21,8 @@ import os
 import re
 import tempfile
 import zipfile
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dashboard.network.keras_layers import ALIASES, GeometryError, KerasLayer, LayerShape, describe_layer, propagate

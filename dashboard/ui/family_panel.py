@@ -41,7 +41,7 @@ def _submit(members: list[Member], vary: str, data: MnistData) -> None:
     for member in members:
         try:
             jobs.submit(member.spec, member.settings, data, session=session,
-                        label=f"{VARIES[vary]} = {member.value}")
+                        label=f"{VARIES[vary]} = {member.value}", list_cached=True)  # cached ones listed as done
         except JobLimitError as err:
             refused.append((member.value, str(err)))
     keys = [(m.value, cache.key(m.spec, m.settings, data.fingerprint)) for m in members]

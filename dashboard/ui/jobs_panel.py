@@ -9,6 +9,11 @@ first run) a random id of the session stands in, and its jobs stay listed. The T
 jobs up by run key, whichever learner started them. Panels update in `st.fragment(run_every=…)`,
 never through a full-page rerun; a job that finishes makes its fragment rerun the page once so
 that pages show the new run.
+
+While a job is active the panel says how the cluster is (`JobManager.health`): a warning when no
+worker is connected, a worker was lost or the scheduler does not answer, with what happens next;
+a job's note (back in line after its worker was lost, started over) and a failure's reason are
+shown whole, wrapped, as plain text.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import uuid
 import streamlit as st
 
 from dashboard.charts import training
+from dashboard.jobs.job_health import Health
 from dashboard.jobs.job_manager import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
 from dashboard.outside import escape_markdown as md_text
 from dashboard.ui import learner, page_paths
 from dashboard.ui.chart import chart
 from dashboard.ui.run_picker import model_cache
+from dashboard.ui.text import md
 from dashboard.views.chart_texts import curves_caption
 
 PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are active
@@ -30,6 +37,8 @@ PANEL_SECONDS = 1.0  # how often the panel and live views refresh while jobs are
 STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/directions_run:",
                DONE: ":material/check_circle:", FAILED: ":material/error:", CANCELLED: ":material/cancel:"}
 SHOWN_JOBS = 8  # the panel lists this session's newest jobs
+HEALTH_ICON = ":material/cloud_off:"
+NOTE_ICON = ":material/restart_alt:"
 
 
 def manager() -> JobManager:
@@ -89,13 +98,28 @@ def _rerun_if_new_results(statuses: list[JobStatus]) -> None:
         st.rerun()
 
 
+def _sentence(text: str) -> str:
+    """`text` as a sentence: its first letter upper case, the rest as it is ("Dask", "TLS"), a full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
+def show_health(health: Health) -> None:
+    """The cluster's health: a warning when something is wrong, else a caption (nothing when unknown)."""
+    if health.alarm:
+        st.warning(md(health.sentence), icon=HEALTH_ICON)
+    elif health.sentence:
+        st.caption(md(health.sentence))
+
+
 def _job_line(status: JobStatus) -> None:
-    """One job in the panel: icon, name, state, progress, cancel button, results link."""
+    """One job in the panel: icon, name, state, progress, what happened to it, cancel button, results link."""
     st.markdown(f"{STATE_ICONS.get(status.state, '')} {md_text(status.label)}")
     if status.state == "running":
-        st.progress(status.fraction, text=md_text(status.describe()))
+        st.progress(status.fraction, text=md(status.describe()))
     else:
-        st.caption(md_text(status.describe()))
+        st.caption(md(status.describe()))  # a failure's reason whole (wrapped), never cut
+    if status.note:
+        st.caption(f"{NOTE_ICON} {md(status.note)}")
     if status.active:
         st.button("Cancel", key=f"cancel_job_{status.id}", icon=":material/stop_circle:",
                   on_click=manager().cancel, args=(status.id,))
@@ -108,14 +132,19 @@ def _job_line(status: JobStatus) -> None:
 
 def _draw_panel(statuses: list[JobStatus]) -> None:
     others = sum(1 for s in manager().jobs() if s.active) - sum(1 for s in statuses if s.active)
+    health = manager().health() if any(s.active for s in statuses) else None
     with st.expander(f"Training jobs ({sum(s.active for s in statuses)} active)", expanded=True):
+        if health is not None and health.alarm:
+            show_health(health)
         for status in statuses:
             _job_line(status)
+        if health is not None and not health.alarm:
+            show_health(health)
         if others > 0:
             st.caption(f"{others} other job{'s' if others != 1 else ''} queued or running on this server.")
-        st.caption(md_text(manager().describe().capitalize() + "."))
+        st.caption(md(_sentence(manager().describe())))
         if manager().memory.limited and not manager().remote:  # a small box: say how much a training may use
-            st.caption(md_text(manager().describe_budget().capitalize() + "."))
+            st.caption(md(_sentence(manager().describe_budget())))
 
 
 @st.fragment(run_every=PANEL_SECONDS)
@@ -156,9 +185,14 @@ def live_job(key: str) -> None:
         return
     if not status.active:
         st.rerun()  # the page shows the finished (or failed) job
+    health = manager().health()
+    if health.alarm:
+        show_health(health)
     where = f" on {status.trained_on}" if status.trained_on else ""
-    st.info(f"Job {md_text(status.describe())}{md_text(where)}. It goes on if you leave this page; "
+    st.info(f"Job {md(status.describe())}{md_text(where)}. It goes on if you leave this page; "
             "the jobs panel in the sidebar follows it everywhere.", icon=STATE_ICONS[status.state])
+    if status.note:
+        st.warning(md(status.note), icon=NOTE_ICON)
     st.progress(status.fraction, text=f"{status.fraction:.0%}")
     if status.batches:
         st.markdown(f"Running loss **{status.loss:.4f}** · running accuracy **{status.accuracy:.2%}**")

@@ -301,7 +301,7 @@ def show_view(view: train_form.TrainView, data: MnistData, runs: list[RunRecord]
     elif view.state == "training":
         jobs_panel.live_job(view.key)
     elif view.state == "unstored":
-        st.warning(f"This run was trained but not stored: {escape_markdown(job.message)}.", icon=":material/warning:")
+        st.warning(f"This run was trained but not stored: {text.md(job.message)}.", icon=":material/warning:")
         show_results(job.record, "Trained; the results below are kept for this session only.")
         model_file = jobs_panel.manager().model_file(job.id)
         if model_file is not None:
@@ -310,7 +310,7 @@ def show_view(view: train_form.TrainView, data: MnistData, runs: list[RunRecord]
     else:
         if view.state in ("failed", "cancelled"):
             box = st.error if view.state == "failed" else st.info
-            box(f"The last job of this run {view.state}: {escape_markdown(job.message)}", icon=":material/cancel:")
+            box(f"The last job of this run {view.state}: {text.md(job.message)}", icon=":material/cancel:")
         where = escape_markdown(dataset_name(data))
         if view.related:
             alike = view.alike

@@ -142,3 +142,16 @@ def test_a_family_is_in_the_panel_from_the_moment_it_is_submitted():
     wait_for_jobs()
     at.run()
     assert sum("done: test accuracy" in text for text in panel_texts(at)) >= 2, panel_texts(at)
+
+    # The same family and one value more: the members trained above are listed done (from the cache) at once.
+    at.text_input(key="family_values_last_filters").set_value("2, 3, 5").run()
+    at.button(key="family_train").click().run()
+    assert not at.exception
+    texts = panel_texts(at)
+    labels = {value: [t for t in texts if t.startswith(icons) and t.endswith(f"filters of the last conv layer = {value}")]
+              for value in (2, 3, 5)}
+    assert all(labels.values()), texts
+    assert all(label.startswith(STATE_ICONS["done"]) for value in (2, 3) for label in labels[value]), labels
+    assert labels[5][0].startswith((STATE_ICONS["queued"], STATE_ICONS["running"])), labels
+    assert sum("(trained before: from the cache)" in text for text in texts) >= 2, texts
+    wait_for_jobs()

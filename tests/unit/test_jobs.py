@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from dashboard.jobs import job_cluster
-from dashboard.jobs.job_manager import CANCELLED, DONE, FAILED, JobLimitError, JobManager, local_cluster_client
+from dashboard.jobs.job_manager import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    JobLimitError,
+    JobManager,
+    local_cluster_client,
+)
 from dashboard.mnist.data import MnistData
 from dashboard.network.spec import PRESETS
 from dashboard.store.cache import ModelCache
@@ -93,7 +100,8 @@ def test_same_run_attaches_to_the_queued_or_running_job(manager, data):
 def test_progress_goes_from_queued_with_a_place_to_running_batches_to_done(manager, data):
     first = manager.submit(TINY, settings(6000), data, session="p")
     second = manager.submit(TINY, settings(800), data, session="p")
-    assert manager.status(second.id).state == "queued" and manager.status(second.id).place >= 1
+    assert manager.status(second.id).state == "queued"
+    wait_until(lambda: manager.status(second.id).place or manager.status(second.id).state != "queued", 10)
     seen = []
 
     def running_with_batches() -> bool:

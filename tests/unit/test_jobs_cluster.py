@@ -102,6 +102,7 @@ def test_a_lost_scheduler_falls_back_to_training_here(monkeypatch, cache, data):
             assert manager.remote and manager.status(status.id).active
             cluster.close()  # the workshop's scheduler goes away mid-job
             finished = manager.wait(status.id, 300)
+            assert "The Dask cluster was lost; the job starts over on this server's worker processes" in finished.note
             assert finished.state == DONE, finished.message
             assert "Lost the Dask cluster" in manager.notice and not manager.remote
             assert POOL_LABEL in finished.record.trained_on  # the app's own worker process, never its server's
