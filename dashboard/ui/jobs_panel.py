@@ -24,7 +24,8 @@ import streamlit as st
 
 from dashboard.charts import training
 from dashboard.jobs.job_health import Health
-from dashboard.jobs.job_manager import ACTIVE, CANCELLED, DONE, FAILED, JobManager, JobStatus, default_manager
+from dashboard.jobs.job_manager import JobManager, default_manager
+from dashboard.jobs.job_status import ACTIVE, CANCELLED, DONE, FAILED, JobStatus
 from dashboard.outside import escape_markdown as md_text
 from dashboard.ui import learner, page_paths
 from dashboard.ui.chart import chart

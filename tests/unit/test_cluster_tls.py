@@ -24,7 +24,7 @@ import pytest
 from cryptography import x509
 
 from dashboard.cli.main import main
-from dashboard.jobs import job_manager as jobs_mod
+from dashboard.jobs import job_connection
 from dashboard.jobs.cluster_certs import (
     CA_VAR,
     CERT_VAR,
@@ -151,12 +151,12 @@ def no_traffic(monkeypatch):
         attempts.append(args)
         raise AssertionError(f"a connection was attempted: {args}")
 
-    monkeypatch.setattr(jobs_mod, "connect", refuse)
+    monkeypatch.setattr(job_connection, "connect", refuse)
     monkeypatch.setattr("distributed.Client.__init__", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(jobs_mod, "local_cluster_client", lambda *args: FakeClient())
-    monkeypatch.setattr(jobs_mod, "worker_pool_client", lambda *args: FakeClient())
+    monkeypatch.setattr(job_connection, "local_cluster_client", lambda *args: FakeClient())
+    monkeypatch.setattr(job_connection, "worker_pool_client", lambda *args: FakeClient())
     for name in (INSECURE_VAR, CA_VAR, CERT_VAR, KEY_VAR):
         monkeypatch.delenv(name, raising=False)
     return attempts
@@ -184,7 +184,7 @@ def test_tls_without_the_apps_certificates_names_the_variables_and_never_connect
 
 def test_insecure_opt_in_and_loopback_connect_and_say_they_are_unencrypted(monkeypatch, no_traffic):
     tried = []
-    monkeypatch.setattr(jobs_mod, "connect", lambda connection: tried.append(connection) or FakeClient(
+    monkeypatch.setattr(job_connection, "connect", lambda connection: tried.append(connection) or FakeClient(
         address=connection.address))
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.1.2.3:8786")
     monkeypatch.setenv(INSECURE_VAR, "1")

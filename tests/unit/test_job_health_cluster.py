@@ -18,7 +18,8 @@ import pytest
 
 from dashboard.jobs.job_cluster import process_cluster_client
 from dashboard.jobs.job_health import NO_WORKER, OK, WORKER_LOST
-from dashboard.jobs.job_manager import DONE, QUEUED, RUNNING, JobManager
+from dashboard.jobs.job_manager import JobManager
+from dashboard.jobs.job_status import DONE, QUEUED, RUNNING
 from dashboard.network.spec import PRESETS
 from dashboard.training.train_settings import TrainSettings
 from tests.job_fixtures import cache, data  # noqa: F401 - pytest fixtures

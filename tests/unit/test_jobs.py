@@ -11,14 +11,9 @@ import numpy as np
 import pytest
 
 from dashboard.jobs import job_cluster
-from dashboard.jobs.job_manager import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    JobLimitError,
-    JobManager,
-    local_cluster_client,
-)
+from dashboard.jobs.job_cluster import local_cluster_client
+from dashboard.jobs.job_manager import JobManager
+from dashboard.jobs.job_status import CANCELLED, DONE, FAILED, JobLimitError
 from dashboard.mnist.data import MnistData
 from dashboard.network.spec import PRESETS
 from dashboard.store.cache import ModelCache

@@ -14,8 +14,10 @@ import psutil
 import pytest
 
 from dashboard.jobs import job_manager as jobs_mod
+from dashboard.jobs.job_connection import IN_PROCESS_VAR, POOL_WHERE
 from dashboard.jobs.job_guard import anonymous_bytes, prefer_me_for_oom
-from dashboard.jobs.job_manager import DONE, FAILED, POOL_WHERE, JobManager, NotEnoughMemory
+from dashboard.jobs.job_manager import JobManager
+from dashboard.jobs.job_status import DONE, FAILED, NotEnoughMemory
 from dashboard.jobs.job_task import POOL_LABEL
 from dashboard.jobs.memory_budget import MB, Memory, Need
 from dashboard.mnist.data import MnistData
@@ -35,7 +37,7 @@ QUICK = TrainSettings(epochs=1, train_size=600, batch_size=64)
 @pytest.fixture
 def pool_env(monkeypatch):
     """The app's defaults: no configured scheduler, no in-process opt-in."""
-    for name in ("DASK_SCHEDULER_ADDRESS", jobs_mod.IN_PROCESS_VAR, "MEMORY_BUDGET_MB"):
+    for name in ("DASK_SCHEDULER_ADDRESS", IN_PROCESS_VAR, "MEMORY_BUDGET_MB"):
         monkeypatch.delenv(name, raising=False)
 
 
