@@ -71,10 +71,10 @@ class Chain:
 
     def __init__(self, layers: Sequence[KerasLayer], weights: Weights, input_shape: tuple[int, ...] = APP_INPUT,
                  scale: float = 1.0, offset: float = 0.0) -> None:
-        unknown = [layer.name for layer in layers if not numpy_layers.supported(layer)]
+        self.layers = tuple(layer for layer in layers if layer.kind != "InputLayer")
+        unknown = [layer.name for layer in self.layers if not numpy_layers.supported(layer)]
         if unknown:
             raise ValueError(f"numpy does not compute the layers {unknown[:3]}")
-        self.layers = tuple(layer for layer in layers if layer.kind != "InputLayer")
         self.weights = weights  # layer name → arrays, in Keras's order
         self.input_shape = tuple(input_shape)  # what the model takes, without the batch axis
         self.scale, self.offset = float(scale), float(offset)  # the model sees pixels/255 · scale + offset

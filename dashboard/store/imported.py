@@ -267,6 +267,15 @@ def layer_rows(record: RunRecord) -> list[dict[str, Any]]:
     return [dict(row) for row in record.imported.layers] if record.imported is not None else []
 
 
+def summary_table(record: RunRecord) -> list[dict[str, Any]]:
+    """The summary rows of any run: its network's (`dashboard.network.summaries`), or those its import measured."""
+    if record.imported is not None:
+        return layer_rows(record)
+    from dashboard.network.summaries import summarize
+
+    return [row.to_dict() for row in summarize(record.spec)]
+
+
 def map_geometry(record: RunRecord) -> list[LayerGeometry]:
     """`LayerGeometry` of each conv/pool layer of an imported chain (for feature-map windows)."""
     out = []
