@@ -71,6 +71,7 @@ class Chain:
 
     def __init__(self, layers: Sequence[KerasLayer], weights: Weights, input_shape: tuple[int, ...] = APP_INPUT,
                  scale: float = 1.0, offset: float = 0.0) -> None:
+        """`layers` (Keras configurations) with their `weights`, taking `input_shape` fed pixels/255 · scale + offset."""
         self.layers = tuple(layer for layer in layers if layer.kind != "InputLayer")
         unknown = [layer.name for layer in self.layers if not numpy_layers.supported(layer)]
         if unknown:
@@ -201,6 +202,7 @@ class Network(Chain):
     """A trained network of the app as numpy arrays. Shared by every session: never mutate it."""
 
     def __init__(self, spec: NetworkSpec, weights: Weights) -> None:
+        """The network `spec` with its `weights`; `ValueError` if they do not fit it."""
         expected = weight_shapes(spec)
         found = {name: tuple(a.shape for a in arrays) for name, arrays in weights.items()}
         if found != expected:

@@ -25,6 +25,7 @@ class KerasRun(RunModel):
 
     def __init__(self, record: RunRecord, cache: Any, cache_id: str, kinds: Sequence[str],
                  layers: Sequence[LayerGeometry]) -> None:
+        """Run `record` of `cache` (its Keras model not loaded yet), its layers' kinds and geometry."""
         super().__init__(record.key, cache_id, kinds, layers, record.imported.chain)
         self._record, self._cache = record, cache
         self._lock = threading.Lock()

@@ -33,10 +33,12 @@ WINDOW_KINDS = ("Conv2D", "MaxPooling2D", "AveragePooling2D")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+    """1 / (1 + e^−z), by tanh: no overflow for large |z|."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) without overflow."""
     return np.logaddexp(0.0, z)
 
 
@@ -50,16 +52,19 @@ def _erf(z: np.ndarray) -> np.ndarray:
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
+    """Probabilities over the last axis."""
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis."""
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _mish_grad(z: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The gradient at z of mish(z) = z·tanh(softplus(z)), given g at its output."""
     t = np.tanh(_softplus(z))
     return g * (t + z * (1.0 - t * t) * _sigmoid(z))
 
@@ -144,6 +149,7 @@ def supported(layer: KerasLayer) -> bool:
 
 
 def _pair(value: Any) -> tuple[int, int]:
+    """A Keras size (an int or a pair) as (rows, cols)."""
     return (int(value), int(value)) if isinstance(value, (int, float)) else (int(value[0]), int(value[1]))
 
 
@@ -175,6 +181,7 @@ def _windows(xp: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int], 
 
 
 def _conv_params(layer: KerasLayer) -> tuple[tuple[int, int], tuple[int, int], str, int]:
+    """(strides, dilation, padding, groups) of a Conv2D configuration."""
     c = layer.config
     return _pair(c.get("strides", 1)), _pair(c.get("dilation_rate", 1)), c.get("padding", "valid"), int(c.get("groups", 1))
 
@@ -210,6 +217,7 @@ def _conv_input_grad(layer: KerasLayer, x_shape: tuple[int, ...], grad: np.ndarr
 
 
 def _pool_params(layer: KerasLayer) -> tuple[tuple[int, int], tuple[int, int], str]:
+    """(pool size, strides, padding) of a pooling configuration (strides None: the pool size)."""
     c = layer.config
     size = _pair(c.get("pool_size", 2))
     strides = c.get("strides")
@@ -230,6 +238,7 @@ def _pool_windows(layer: KerasLayer, x: np.ndarray) -> tuple[np.ndarray, tuple, 
 
 
 def _pool(layer: KerasLayer, x: np.ndarray) -> np.ndarray:
+    """A max or average pool of x (n, h, w, c)."""
     size, strides, padding = _pool_params(layer)
     if padding == "valid" and size == strides:  # tiles: a reshape, no window view (the app's 2×2 pools)
         n, h, w, c = x.shape
@@ -243,6 +252,7 @@ def _pool(layer: KerasLayer, x: np.ndarray) -> np.ndarray:
 
 
 def _pool_grad(layer: KerasLayer, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """The gradient at a pool's input x (n, h, w, c) from `grad` at its output (n, h_out, w_out, c)."""
     size, strides, padding = _pool_params(layer)
     if padding == "valid" and size == strides:  # tiles: each cell in one window at most
         n, h, w, c = x.shape
@@ -288,6 +298,7 @@ def _batch_norm_terms(layer: KerasLayer, arrays: Arrays) -> tuple[np.ndarray, np
 
 
 def _rescaling(layer: KerasLayer) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset) of a Rescaling configuration: y = x·scale + offset."""
     c = layer.config
     return np.asarray(c.get("scale", 1.0), np.float32), np.asarray(c.get("offset", 0.0), np.float32)
 

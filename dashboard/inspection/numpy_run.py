@@ -27,6 +27,7 @@ class _Body:
     """A numpy network cut at a layer, read as Keras's `predict_on_batch` (the atlas's search calls it)."""
 
     def __init__(self, chain: Chain, name: str) -> None:
+        """The body of `chain` up to layer `name`."""
         self.chain, self.name = chain, name
 
     def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
@@ -39,6 +40,7 @@ class NumpyRun(RunModel):
 
     def __init__(self, key: str, cache_id: str, kinds: Sequence[str], layers: Sequence[LayerGeometry],
                  network: Chain) -> None:
+        """Run `key` computed by `network`, its layers' kinds and geometry as the record gives them."""
         super().__init__(key, cache_id, kinds, layers, True, drawable_convs(network.layers))
         self.network = network
 
@@ -79,6 +81,7 @@ class NumpyRun(RunModel):
         bias = arrays[1] if len(arrays) > 1 else np.zeros(arrays[0].shape[1], np.float32)
 
         def finish(z: np.ndarray) -> np.ndarray:
+            """Predicted classes (m,) from the first Dense's pre-activation z (m, units)."""
             out = numpy_layers.activate(dense, z)
             for layer in after:
                 out = numpy_layers.forward(layer, out, self.network.arrays(layer))
@@ -115,6 +118,7 @@ class NumpyRun(RunModel):
 def drawable_convs(layers: Sequence[KerasLayer]) -> set[str]:
     """Names of the conv layers the Channels page can draw and animate: square, ReLU, no dilation, no groups."""
     def square(value: Any) -> bool:
+        """True for a size that is the same both ways."""
         return isinstance(value, int) or len(set(value)) == 1
 
     return {layer.name for layer in layers if layer.kind == "Conv2D" and layer.config.get("activation") == "relu"

@@ -39,6 +39,7 @@ class RunModel(ABC):
 
     def __init__(self, key: str, cache_id: str, kinds: Sequence[str], layers: Sequence[LayerGeometry], chain: bool,
                  drawable: Collection[str] = ()) -> None:
+        """Run `key`: its layers' kinds and geometry, whether they form a chain, the conv layers Channels can draw."""
         self.key = key  # the run's key in the cache
         self.cache_id = cache_id  # names what it computes in caches: the key, and an imported run's input scaling
         self.kinds = tuple(kinds)  # every layer's Keras class, in order
