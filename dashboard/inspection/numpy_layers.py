@@ -177,7 +177,7 @@ def _windows(xp: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int], 
     span = ((kernel[0] - 1) * dilation[0] + 1, (kernel[1] - 1) * dilation[1] + 1)
     windows = np.lib.stride_tricks.sliding_window_view(xp, span, axis=(1, 2))  # (n, H', W', c, span_h, span_w)
     windows = windows[:, :: strides[0], :: strides[1]][:, : out[0], : out[1]]
-    return windows[..., :: dilation[0], :: dilation[1]]
+    return windows if dilation == (1, 1) else windows[..., :: dilation[0], :: dilation[1]]
 
 
 def _conv_params(layer: KerasLayer) -> tuple[tuple[int, int], tuple[int, int], str, int]:
@@ -191,7 +191,8 @@ def conv_response(layer: KerasLayer, x: np.ndarray, arrays: Arrays) -> np.ndarra
     kernel = arrays[0]  # (kh, kw, c_in / groups, filters)
     strides, dilation, padding, groups = _conv_params(layer)
     widths, out = _window_setup(x.shape, kernel.shape[:2], strides, dilation, padding)
-    windows = _windows(np.pad(x, widths), kernel.shape[:2], strides, dilation, out)  # (n, h_out, w_out, c_in, kh, kw)
+    padded = np.pad(x, widths) if any(any(pair) for pair in widths) else x
+    windows = _windows(padded, kernel.shape[:2], strides, dilation, out)  # (n, h_out, w_out, c_in, kh, kw)
     per_in, per_out = kernel.shape[2], kernel.shape[3] // groups
     parts = [np.tensordot(windows[:, :, :, g * per_in:(g + 1) * per_in], kernel[..., g * per_out:(g + 1) * per_out],
                           axes=([4, 5, 3], [0, 1, 2])) for g in range(groups)]
