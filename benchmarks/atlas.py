@@ -58,7 +58,6 @@ def main() -> None:
     from dashboard.charts import atlas as charts
     from dashboard.inspection import channel_atlas as atlas_math
     from dashboard.mnist.digits import from_mnist
-    from dashboard.network.spec import geometry
     from dashboard.ui import atlas_cache, cached
     from dashboard.ui.run_picker import model_cache, run_model
 
@@ -67,22 +66,21 @@ def main() -> None:
         sys.exit(f"run {args.run} is not in the cache")
     from dashboard.views.labels import network_label
 
-    spec = record.spec
     data = cached.mnist()
     print(f"run {args.run} ({network_label(record)}), data: {data.label}", flush=True)
     results: dict[str, float | str] = {"run": args.run, "data": data.label}
-    load, _ = timed(lambda: run_model(args.run))
+    load, run = timed(lambda: run_model(args.run))
     print(f"{'load model':<34} {load:7.2f} s", flush=True)
     results["load_model_s"] = load
     for layer in ("conv2d_2", "conv2d"):
-        compute = lambda: atlas_cache.channel_atlas(args.run, spec.to_json(), layer, data.fingerprint)  # noqa: E731
+        compute = lambda: atlas_cache.channel_atlas(args.run, run.cache_id, layer, data.fingerprint)  # noqa: E731
         first, value = timed(compute)
         again, value = timed(compute)
         figure, _ = timed(lambda: charts.atlas_chart(value.windows.crops, value.patterns, layer, selected=3).to_json())
         print(f"atlas {layer:<28} first {first:7.2f} s   cached {again * 1000:7.1f} ms   figure {figure * 1000:6.1f} ms",
               flush=True)
         results.update({f"{layer}_first_s": first, f"{layer}_cached_s": again, f"{layer}_figure_s": figure})
-    geo = next(g for g in geometry(spec) if g.name == "conv2d_2")
+    geo = run.geometry_of("conv2d_2")
     image = from_mnist(data.x_test[0])
 
     def one_channel() -> str:

@@ -2,12 +2,12 @@
 
 For the book network, times what a rerun does after the canvas sends a new drawing:
   1. preprocess the canvas's RGBA pixels into the 28×28 input (`digits.from_canvas`),
-  2. one forward pass returning every activation and the probabilities (`RunMaps.read`: numpy,
-     `dashboard.inspection.forward`),
+  2. one forward pass returning every activation and the probabilities (`RunModel.read`: numpy,
+     `dashboard.inspection.numpy_run`),
   3. every figure the page draws for the run (`charts.maps.reading_figures` and the 28×28
      preview), and their JSON as `st.plotly_chart` makes it (`plotly.io.to_json`).
-Target: at most 150 ms median for the whole. The run's weights are read once (as the page's
-`st.cache_resource` does) and are not part of the timing; their one-off cost is printed too.
+Target: at most 150 ms median for the whole. The run's model is built once (`open_run`, as the
+page's `st.cache_resource` does) and is not part of the timing; its one-off cost is printed too.
 
 Each repeat uses a new drawing: a different MNIST test digit, enlarged to the 280×280 canvas.
 
@@ -42,9 +42,10 @@ from dashboard.store.cache import ModelCache  # noqa: E402
 TARGET_MS = 150.0
 
 
-def load_book(run_key: str | None) -> tuple[str, object, str]:
-    """(key, `dashboard.inspection.forward.Network`, description) of the network to time."""
-    from dashboard.inspection.forward import Network
+def load_book(run_key: str | None) -> tuple[object, str]:
+    """(the run's model, `dashboard.inspection.run_model.RunModel`, and its description) of the network to time."""
+    from dashboard.inspection.numpy_run import NumpyRun
+    from dashboard.inspection.run_factory import open_run
 
     cache = ModelCache()
     if run_key is None:
@@ -54,16 +55,20 @@ def load_book(run_key: str | None) -> tuple[str, object, str]:
         run_key = shipped.key if shipped else None
     if run_key is not None:
         record = cache.get(run_key)
-        if record is None or record.spec is None:
-            raise SystemExit(f"run {run_key!r} is not a run of the app's networks in the cache")
+        if record is None:
+            raise SystemExit(f"run {run_key!r} is not in the cache")
         from dashboard.views.labels import run_title
 
-        return run_key, Network(record.spec, cache.load_weights(run_key)), f"run {run_key} ({run_title(record)})"
+        return open_run(record, cache), f"run {run_key} ({run_title(record)})"
+    from dashboard.inspection.forward import Network
+    from dashboard.network.spec import geometry
     from dashboard.training.model import build_model
 
     model = build_model(BOOK)
     weights = {layer.name: tuple(np.asarray(w) for w in layer.get_weights()) for layer in model.layers if layer.weights}
-    return "untrained-book", Network(BOOK, weights), "untrained book network (no shipped run found)"
+    layers = geometry(BOOK)
+    return NumpyRun("untrained-book", "untrained-book", [g.kind for g in layers], layers, Network(BOOK, weights)), \
+        "untrained book network (no shipped run found)"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -80,14 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
-    from dashboard.ui.map_panels import STRONGEST, network_maps
+    from dashboard.ui.map_panels import STRONGEST
 
     started = time.perf_counter()
-    key, network, description = load_book(args.run)
-    loaded = time.perf_counter()
-    run = network_maps(key, network)  # what st.cache_resource keeps: built once per run
-    prepared = time.perf_counter()
-    spec = network.spec
+    run, description = load_book(args.run)  # what st.cache_resource keeps: built once per run
+    loaded = prepared = time.perf_counter()
 
     data = load_mnist("embedded")
     count = args.warmup + args.repeats
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         t1 = time.perf_counter()
         reading = run.read(image)
         t2 = time.perf_counter()
-        figures = charts.reading_figures(reading, run.kernels, last, position, wide=True, strongest=STRONGEST)
+        figures = charts.reading_figures(reading, run.kernels(), last, position, wide=True, strongest=STRONGEST)
         figures["seen"] = charts.digit_chart(image, title="What the network sees: your drawing", height=300)
         t3 = time.perf_counter()
         specs = [pio.to_json(fig, validate=False) for fig in figures.values()]
@@ -118,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     median = summary["total"]["median_ms"]
     result = {
-        "network": spec.describe(),
+        "network": " → ".join(g.name for g in run.map_layers),
         "model": description,
         "repeats": args.repeats,
         "figures_per_drawing": len(specs),
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"Feature maps, new drawing → updated panels ({result['network']})")
         print(f"model: {description}")
-        print(f"one-off: weights read {result['load_weights_ms']} ms (h5py's import included), run prepared {result['prepare_ms']} ms")
+        print(f"one-off: the run's model built {result['load_weights_ms']} ms (weights read, h5py's import included)")
         print(f"{args.repeats} drawings, {len(specs)} figures each ({result['json_kb_per_drawing']} KB of JSON)")
         for name, stats in summary.items():
             print(f"  {name:<10} median {stats['median_ms']:7.1f} ms   p90 {stats['p90_ms']:7.1f} ms")

@@ -4,8 +4,8 @@ Times, on the test set of `--data` (use MNIST_NPZ=/work/shared/data/mnist.npz fo
   1. upload → ready: `import_model` (inspect the config as data, measure the layers, load with
      safe_mode, pick the input scaling on 1,000 test digits, measure the whole test set, store
      the run in a fresh cache);
-  2. ready → first feature maps: load the stored run wrapped for the app (`app_model`), build
-     and trace its activation model (`prepare_run`), read one digit and build every figure;
+  2. ready → first feature maps: the stored run's model (`open_run`: its layers and weights read as
+     data, computed with numpy), read one digit and build every figure;
   3. the same upload again (a cache hit).
 Peak memory is the process's maximum resident set size (after TensorFlow and the data are
 loaded, and at the end). The file is the shipped book run's model (trained, 93,322 parameters)
@@ -67,10 +67,10 @@ def main() -> None:
     import keras  # noqa: F401 - counted in the baseline, as in a running server
 
     from dashboard.charts import maps as charts
+    from dashboard.inspection.run_factory import open_run
     from dashboard.mnist.data import load_mnist
     from dashboard.store.cache import ModelCache
-    from dashboard.store.imported import app_model, import_model, map_geometry
-    from dashboard.ui.map_panels import prepare_run  # Streamlit is imported, not run
+    from dashboard.store.imported import import_model
 
     mnist = load_mnist(args.data)
     folder = Path(tempfile.mkdtemp(prefix="convnet-import-bench-"))
@@ -86,10 +86,9 @@ def main() -> None:
 
     start = time.perf_counter()
     imported = record.imported
-    model = app_model(cache.load_model(record.key), tuple(imported.input_shape), imported.scaling, True)
-    run = prepare_run(record.key, model, map_geometry(record))
+    run = open_run(record, cache)
     reading = run.read(mnist.x_test[0].astype("float32") / 255.0)
-    figures = charts.reading_figures(reading, run.kernels, run.last_conv, (1, 1), int(mnist.y_test[0]))
+    figures = charts.reading_figures(reading, run.kernels(), run.last_conv, (1, 1), int(mnist.y_test[0]))
     first_maps = time.perf_counter() - start
 
     start = time.perf_counter()

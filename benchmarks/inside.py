@@ -71,7 +71,6 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
     from dashboard.ui.run_picker import model_cache, run_model
 
     record = model_cache().get(key)
-    spec = record.spec
     data = cached.mnist()
     fp = data.fingerprint
     image = from_mnist(data.x_test[0])
@@ -87,7 +86,7 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
         print(f"{name:<28} first {first:7.2f} s   cached {again * 1000:7.1f} ms   figure {build * 1000:6.1f} ms", flush=True)
         return value
 
-    step("load model", lambda: run_model(key))
+    step("the run's model", lambda: run_model(key))
     step("final map of 2,000 images", lambda: inside_cache.features(key, inside_cache.N_IMAGES, fp))
     step(
         "PCA projection",
@@ -108,10 +107,10 @@ def bench_steps(key: str, tsne: bool) -> list[dict]:
     step("channel chart", lambda: ablation, lambda a: charts.channel_chart(a.channel_accuracy, a.channel_order, a.baseline))
     step(
         "Grad-CAM of one digit",
-        lambda: inside_cache.grad_cam(key, spec.to_json(), np.asarray(image, np.float32), None),
+        lambda: inside_cache.grad_cam(key, run_model(key).cache_id, np.asarray(image, np.float32), None),
         lambda c: charts.gradcam_chart(image, c.heatmap, c.coarse, "Grad-CAM"),
     )
-    step("summary CSV", lambda: inside_cache.summary_csv(spec.to_json()))
+    step("summary CSV", lambda: inside_cache._summary_text(record))
     return rows
 
 
@@ -214,7 +213,9 @@ def main() -> None:
 
     print(f"run {key} · data: {load_mnist('auto').label}", flush=True)
     rows = bench_steps(key, tsne=not args.no_tsne)
-    result: dict = {"run": key, "steps": rows, **bench_page(key)}
+    tensorflow = "tensorflow" in sys.modules
+    print(f"TensorFlow imported by the page's computations: {'yes' if tensorflow else 'no'}", flush=True)
+    result: dict = {"run": key, "steps": rows, "tensorflow_imported": tensorflow, **bench_page(key)}
     if args.rss:
         result.update(bench_rss(key))
     slow = [r["step"] for r in rows if r["cached_s"] + r["figure_s"] > TARGET_SECONDS]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.network.spec import geometry
 from dashboard.outside import escape_markdown
-from dashboard.store.imported import has_maps, layer_rows, map_geometry
 from dashboard.ui import cached, inside_cache, inside_panels, page_setup, text
-from dashboard.ui.import_panel import what_is_shown
+from dashboard.ui.map_panels import no_maps_note
 from dashboard.ui.numbers_panel import show_numbers
-from dashboard.ui.run_picker import cached_runs, load_run_model, load_run_network, run_picker
+from dashboard.ui.run_picker import cached_runs, load_run_model, run_picker
 from dashboard.views import labels
 
 page_setup.setup("Inside the 3×3")
@@ -24,11 +22,11 @@ runs = cached_runs()
 record = run_picker("Trained run", key="inside_run", runs=runs)
 if record is None:
     st.stop()
-spec = record.spec  # None for an imported run
-if record.is_imported and not has_maps(record):
-    st.info(what_is_shown(record), icon=":material/info:")
+run = load_run_model(record)  # None after a message if the entry is damaged
+if run is None:
     st.stop()
-if (load_run_model if record.is_imported else load_run_network)(record) is None:  # a damaged entry: say so, stop
+if run.without_maps:
+    st.info(no_maps_note(run), icon=":material/info:")
     st.stop()
 
 data = cached.mnist()
@@ -38,20 +36,13 @@ if data.fingerprint != record.data_fingerprint:
         f"the {labels.dataset_name(data)}.",
         icon=":material/info:",
     )
-side, channels = record.final_map
-if spec is None:  # an imported chain: geometry from its layers' own configurations
-    maps_geo, rows = map_geometry(record), layer_rows(record)
-    flattened, last_type = "Flatten" in [row["type"] for row in rows], rows[-1]["type"]
-else:
-    maps_geo = [g for g in geometry(spec) if g.size is not None and g.kind != "BatchNormalization"]
-    flattened, last_type = spec.head == "flatten", "Dense"
-last_geo = maps_geo[-1]
-conv_name = last_geo.name if last_geo.kind == "Conv2D" else maps_geo[-2].name
+last_geo, conv_name = run.final_map, run.last_conv.name  # the map the head reads; the last conv layer
+side, channels = last_geo.size, last_geo.channels
 numbers = side * side * channels
 a, b, c, d = st.columns(4)
 a.metric("Map the head reads", f"{side}×{side}×{channels}")
-b.metric("Numbers per digit", f"{numbers:,}" if flattened else f"{channels} (averaged)")
-c.metric("Test accuracy" if spec is None else f"Test accuracy (seed {record.seed})", f"{record.test_accuracy:.2%}")
+b.metric("Numbers per digit", f"{numbers:,}" if run.flattened else f"{channels} (averaged)")
+c.metric("Test accuracy" + ("" if record.seed is None else f" (seed {record.seed})"), f"{record.test_accuracy:.2%}")
 d.metric("Parameters", f"{record.params:,}")
 st.caption(escape_markdown(f"{labels.network_line(record)} · {labels.run_title(record)}", limit=300))
 inside_panels.verdict(record, runs)
@@ -64,7 +55,8 @@ st.header(f"What each of the {side}×{side} positions carries")
 inside_panels.positions_section(record, data.fingerprint, ablation, last_geo, channels)
 
 st.header(f"What each of the {channels} channels carries")
-inside_panels.channels_section(record, data.fingerprint, ablation, conv_name, channels)
+inside_panels.channels_section(record, data.fingerprint, ablation, conv_name, channels,
+                               linked=conv_name in [g.name for g in run.channel_layers])
 
 st.header("Depth against size")
 inside_panels.depth_section(runs, record)
@@ -73,7 +65,7 @@ st.header("How many numbers the classifier needs")
 show_numbers(runs)
 
 st.header("Where the network looks")
-inside_panels.gradcam_section(record, "" if spec is None else spec.to_json(), last_type)
+inside_panels.gradcam_section(record, run)
 
 st.header("Downloads")
 st.caption("The trained model opens with `keras.saving.load_model(path)`. Each chart's toolbar saves it as PNG.")

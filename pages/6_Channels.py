@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.network.spec import geometry
 from dashboard.ui import atlas_cache, cached, channel_panels, page_setup
-from dashboard.ui.run_picker import cached_runs, load_run_network, run_picker
+from dashboard.ui.run_picker import cached_runs, load_run_model, run_picker
 from dashboard.ui.state import kept, set_url, url_token
 
 page_setup.setup("What channels look for", "What each channel looks for")
@@ -17,20 +16,18 @@ st.caption(
     "where it fires on your digit."
 )
 
-records = [r for r in cached_runs() if not r.is_imported]  # the atlas needs the app's network description
-record = run_picker("Trained run", key="atlas_run", runs=records)
-st.caption("Runs of imported models are not listed here yet: their layers have no network description.")
+record = run_picker("Trained run", key="atlas_run", runs=cached_runs())
 if record is None:
     st.stop()
-spec = record.spec
-if spec is None:
-    st.info("The channel atlas reads networks described by the app; this run is an imported model: pick another run.",
-            icon=":material/info:")
+run = load_run_model(record)  # None after a message if the entry is damaged
+if run is None:
     st.stop()
-if load_run_network(record) is None:
+convs = run.channel_layers  # the conv layers whose channels this page draws
+if not convs:
+    st.info("This run has no conv layer whose channels this page can draw (a plain ReLU convolution on a chain "
+            "of layers): pick another run.", icon=":material/info:")
     st.stop()
 
-convs = [g for g in geometry(spec) if g.kind == "Conv2D"]
 names = [g.name for g in convs]
 if st.session_state.get(kept("atlas_layer")) not in names:
     st.session_state["atlas_layer"] = url_token("layer", allowed=names) or names[-1]
@@ -43,5 +40,5 @@ set_url(layer=None if layer_name == names[-1] else layer_name)
 geo = next(g for g in convs if g.name == layer_name)
 
 data = cached.mnist()
-atlas = atlas_cache.channel_atlas(record.key, spec.to_json(), layer_name, data.fingerprint)
+atlas = atlas_cache.channel_atlas(record.key, run.cache_id, layer_name, data.fingerprint)
 channel_panels.channel_views(record.key, layer_name, geo, atlas)

@@ -32,10 +32,10 @@ def main() -> int:
     parser.add_argument("--replace", action="store_true", help="recompute results already stored")
     args = parser.parse_args()
 
-    from dashboard.inspection import analysis, channel_atlas, final_maps, results
+    from dashboard.inspection import final_maps, results
     from dashboard.inspection.evaluation import confidence_of, predict_labels
+    from dashboard.inspection.run_factory import open_run
     from dashboard.mnist.data import load_mnist
-    from dashboard.network.spec import geometry
     from dashboard.store.cache import SHIPPED_ROOT, ModelCache
     from dashboard.store.stored import result_name
 
@@ -45,7 +45,7 @@ def main() -> int:
     for record in cache.runs():
         if not record.shipped or record.data_fingerprint != fp or record.spec is None:
             continue
-        model = cache.load_model(record.key)
+        model = open_run(record, cache)  # the run's model, as the pages compute it
         started = time.perf_counter()
 
         def keep(name: str, compute) -> None:
@@ -63,11 +63,11 @@ def main() -> int:
             keep(result_name(f"projection_{method}", fp),
                  lambda: results.projection_bytes(final_maps.project(feats, method)))
         keep(result_name("ablation", fp),
-             lambda: results.ablation_bytes(analysis.ablate(model, feats.maps, feats.labels, feats.layer_name)))
-        convs = [g for g in geometry(record.spec) if g.kind == "Conv2D"]
+             lambda: results.ablation_bytes(model.ablate(feats.maps, feats.labels)))
+        convs = model.channel_layers
         for geo in convs if args.layers == "all" else convs[-1:]:
             keep(result_name("atlas", fp, geo.name), lambda: results.atlas_bytes(
-                channel_atlas.build_atlas(model, geo.name, geo, data.x_test[: atlas_images()])))
+                model.atlas(geo.name, data.x_test[: atlas_images()])))
         size = sum(p.stat().st_size for p in (SHIPPED_ROOT / record.key / "results").iterdir())
         print(f"{record.key}  {record.spec.describe()[:40]:<40} {time.perf_counter() - started:6.1f} s  "
               f"{size / 1024:6.0f} KB", flush=True)

@@ -11,13 +11,15 @@ For every channel of one conv layer of a trained network:
 - `channel_overlay` / `strongest_positions`: where it fires on one digit.
 
 Everything returns numpy arrays and draws nothing. Never imports Streamlit; imports Keras and
-TensorFlow only inside the functions that build an atlas, so a page that reads a stored atlas
-(`dashboard.inspection.results.atlas_from`) or draws one channel on a digit does not load them.
+TensorFlow only inside the functions that build an atlas with a Keras model, so a page that reads
+a stored atlas (`dashboard.inspection.results.atlas_from`), draws one channel on a digit or builds
+the atlas of a numpy network (`ascend`, `atlas_of`) does not load them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -230,15 +232,32 @@ class Atlas:
 
 
 def build_atlas(model: keras.Model, layer_name: str, geo: LayerGeometry, images: np.ndarray, k: int = TOP_K) -> Atlas:
-    """Top-k windows among uint8 `images` and the gradient-ascent pattern of every channel."""
+    """Top-k windows among uint8 `images` and the gradient-ascent pattern of every channel, by Keras."""
     if geo.name != layer_name or geo.kind != "Conv2D":
         raise ValueError(f"geometry of {geo.name} ({geo.kind}) given for layer {layer_name}")
-    body = layer_output_model(model, layer_name)
+    return atlas_of(layer_output_model(model, layer_name), preferred_patterns(model, layer_name), geo, images, k)
+
+
+def ascend(gradient: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], channels: int, steps: int = ASCENT_STEPS,
+           step: float = ASCENT_STEP, seed: int = 0) -> np.ndarray:
+    """`preferred_patterns` without TensorFlow: `gradient(x)` gives, for inputs x (c, 28, 28, 1), each image's
+    channel's mean response and its gradient (c, 28, 28, 1) (`dashboard.inspection.forward.Chain.response_gradient`)."""
+    rng = np.random.default_rng(seed)
+    x = (GREY + rng.uniform(-0.01, 0.01, size=(channels, INPUT_SIZE, INPUT_SIZE, 1))).astype(np.float32)
+    for _ in range(steps):
+        _, grad = gradient(x)
+        norm = np.sqrt(np.mean(np.square(grad), axis=(1, 2, 3), keepdims=True)) + 1e-8
+        x = np.clip(x + step * grad / norm, 0.0, 1.0).astype(np.float32)
+    return x[..., 0]
+
+
+def atlas_of(body: Any, patterns: np.ndarray, geo: LayerGeometry, images: np.ndarray, k: int = TOP_K) -> Atlas:
+    """The atlas of conv layer `geo`: top-k windows among uint8 `images` found by `body` (its
+    `predict_on_batch` maps inputs (b, 28, 28, 1) to the layer's output), and the channels' `patterns` (c, 28, 28)."""
     windows = top_windows(body, images, geo, k)
-    patterns = preferred_patterns(model, layer_name)
     grey = np.full_like(patterns, GREY)
     return Atlas(
-        layer_name=layer_name,
+        layer_name=geo.name,
         windows=windows,
         patterns=patterns,
         pattern_means=channel_means(body, patterns),

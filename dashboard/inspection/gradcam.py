@@ -5,9 +5,9 @@ before the softmax) with respect to the last conv layer's output, averaged over 
 weights that layer's channels; their weighted sum, without its negative part, is the coarse
 map, which `place_on_input` spreads over the 28×28 input.
 
-For a run trained here the gradient comes from its numpy network (`of_network`:
-`dashboard.inspection.forward`, no Keras); an imported model's comes from TensorFlow
-(`dashboard.inspection.analysis.grad_cam`). Both end in `finish`. Pure numpy.
+The gradient comes from the run's model (`dashboard.inspection.run_model`): by hand through the
+numpy network's head (`of_network`, `dashboard.inspection.forward`), or from TensorFlow for the
+runs numpy does not compute (`dashboard.inspection.analysis.grad_cam`). Both end in `finish`. Pure numpy.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dashboard.inspection.forward import Network, softmax
+from dashboard.inspection.forward import Chain, softmax
 from dashboard.mnist.data import to_model_input
 from dashboard.network.spec import INPUT_SIZE, LayerGeometry, NetworkSpec, geometry
 
@@ -60,10 +60,12 @@ def finish(conv_output: np.ndarray, grads: np.ndarray, logits: np.ndarray, class
     )
 
 
-def of_network(network: Network, image: np.ndarray, class_index: int | None = None) -> GradCam:
-    """Grad-CAM of one image on the last conv layer of a run trained here (class None: the predicted one)."""
+def of_network(network: Chain, image: np.ndarray, class_index: int | None = None,
+               layers: NetworkSpec | Sequence[LayerGeometry] | None = None) -> GradCam:
+    """Grad-CAM of one image on the last conv layer of a numpy network (class None: the predicted one);
+    `layers` (default: a `Network`'s spec) places the map on the input."""
     conv_output, grads, logits, class_index, layer_name = network.class_gradient(as_input(image), class_index)
-    return finish(conv_output, grads, logits, class_index, network.spec, layer_name)
+    return finish(conv_output, grads, logits, class_index, network.spec if layers is None else layers, layer_name)
 
 
 def place_on_input(coarse: np.ndarray, spec: NetworkSpec | Sequence[LayerGeometry], layer_name: str) -> np.ndarray:

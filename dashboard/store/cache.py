@@ -42,6 +42,7 @@ from dashboard.store.entry import (
     RECORD_FILE,
     CacheError,
     group_of_entry,
+    load_chain_entry,
     load_entry,
     load_weights_entry,
     read_entry,
@@ -241,6 +242,11 @@ class ModelCache:
         """The weights of run `key` (trained here or shipped) as read-only arrays, read without Keras
         and checked against its record; raise `CacheError` if absent or damaged."""
         return self._load(key, load_weights_entry)
+
+    def load_chain(self, key: str) -> tuple[tuple, dict]:
+        """(layers as Keras configurations, their weights as read-only arrays) of imported chain `key`, read
+        without Keras and checked against each other; raise `CacheError` if absent or damaged."""
+        return self._load(key, load_chain_entry)
 
     def _load(self, key: str, loader: Callable[[Path, RunRecord], Any]) -> Any:
         """`loader(entry path, record)` of a sound entry; a `CacheError` from it sets a written entry aside."""

@@ -17,6 +17,8 @@ Steps, each raising `CacheError` with a message that names the run and the reaso
 A run trained here can also be read without Keras (`load_weights_entry`): after steps 1 and 2,
 its weights as numpy arrays, each array's shape checked against the record's network before it
 is read (`dashboard.modelfiles.weights`); `dashboard.inspection.forward` computes the network from them.
+An imported chain is read the same way (`load_chain_entry`): its layers' Keras configurations from
+the archive's `config.json` (checked as its upload was), and the arrays those layers need.
 
 Imports TensorFlow only inside `load_entry`.
 """
@@ -26,7 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dashboard.modelfiles.archive import ArchiveError, inspect_archive
+from dashboard.modelfiles.archive import ArchiveError, inspect_archive, read_config
+from dashboard.network.keras_layers import GeometryError, KerasLayer, describe_layer
 from dashboard.network.spec import MAP_KINDS, geometry
 from dashboard.store.run import RunRecord
 from dashboard.store.seeds import group_id
@@ -119,6 +122,31 @@ def load_weights_entry(path: Path, record: RunRecord) -> dict:
     try:
         return read_weights(path / MODEL_FILE, record.spec)
     except ArchiveError as err:
+        raise CacheError(f"run {path.name}: {MODEL_FILE}'s weights cannot be used: {err}") from None
+
+
+def archive_layers(path: Path) -> tuple[KerasLayer, ...]:
+    """The layers of the model in entry `path`, as their Keras configurations (read as data), in order."""
+    from dashboard.modelfiles.modelfile import ModelFileError, check_config
+
+    try:
+        _, layers, _ = check_config(read_config(path / MODEL_FILE))
+        return tuple(describe_layer(kind, config, parents) for kind, config, parents in layers)
+    except (ArchiveError, ModelFileError, GeometryError) as err:
+        raise CacheError(f"run {path.name}: {MODEL_FILE}'s configuration cannot be used: {err}") from None
+
+
+def load_chain_entry(path: Path, record: RunRecord) -> tuple[tuple[KerasLayer, ...], dict]:
+    """Step 3 for an imported chain, without Keras: (its layers, their weights as arrays), the arrays
+    checked against the shapes the layers' configurations give (`dashboard.modelfiles.weights`)."""
+    from dashboard.modelfiles.weights import read_chain_weights
+
+    if record.imported is None or not record.imported.chain:  # not damage: the caller asked the wrong way
+        raise ValueError(f"run {path.name}: only an imported chain of layers is read this way")
+    layers = archive_layers(path)
+    try:
+        return layers, read_chain_weights(path / MODEL_FILE, layers, record.imported.input_shape)
+    except (ArchiveError, GeometryError) as err:
         raise CacheError(f"run {path.name}: {MODEL_FILE}'s weights cannot be used: {err}") from None
 
 

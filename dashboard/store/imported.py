@@ -5,8 +5,8 @@ safely, measures accuracy on a slice of the test set under each usual input conv
 (`SCALINGS`), keeps the best, measures the whole test set with it and stores the run in the model
 cache under the SHA-256 of the file's bytes (a second import of the same file is a cache hit).
 `app_model` wraps a stored model so that it takes what every page feeds a trained run: uint8
-digits divided by 255 as (n, 28, 28, 1); its layers keep their names, so feature maps and
-Grad-CAM find them.
+digits divided by 255 as (n, 28, 28, 1); its layers keep their names. The pages compute an imported
+chain with numpy (`dashboard.inspection.run_factory`); the wrapped Keras model serves the rest.
 
 No Streamlit; TensorFlow is imported when a model is loaded or measured.
 """
@@ -265,6 +265,15 @@ def rescale(record: RunRecord, scaling: str, mnist: Any, cache: ModelCache) -> R
 def layer_rows(record: RunRecord) -> list[dict[str, Any]]:
     """The stored summary rows of an imported run (name, type, output_shape, params, rf, jump)."""
     return [dict(row) for row in record.imported.layers] if record.imported is not None else []
+
+
+def summary_table(record: RunRecord) -> list[dict[str, Any]]:
+    """The summary rows of any run: its network's (`dashboard.network.summaries`), or those its import measured."""
+    if record.imported is not None:
+        return layer_rows(record)
+    from dashboard.network.summaries import summarize
+
+    return [row.to_dict() for row in summarize(record.spec)]
 
 
 def map_geometry(record: RunRecord) -> list[LayerGeometry]:

@@ -2,9 +2,10 @@
 
 The atlas (top windows and patterns: ~1 MB of arrays for the book network's last layer) is
 `st.cache_data` keyed by run, layer and data, at most `MAX_ATLASES` kept, and kept beside the run
-(`dashboard.store.stored`) so that it is built once per run, layer and test set. A layer's maps of one
-digit, and its input for the convolution animation, come from the run's numpy forward pass
-(`dashboard.inspection.forward`: no Keras model to load), cached per digit and shared, never mutated.
+(`dashboard.store.stored`) so that it is built once per run, layer and test set. The atlas, a layer's
+maps of one digit and its input for the convolution animation all come from the run's model
+(`dashboard.ui.run_picker.run_model`: numpy, no Keras model to load), cached per digit and shared,
+never mutated.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import streamlit as st
 
 from dashboard.host import one_blas_thread
 from dashboard.mnist.digits import image_digest
-from dashboard.network.spec import chain
 from dashboard.ui import cached
-from dashboard.ui.run_picker import kept_result, result_file, run_model, run_network
+from dashboard.ui.run_picker import kept_result, result_file, run_model
 from dashboard.ui.session_memory import released_when_idle
 
 one_blas_thread()  # numpy work here on one BLAS thread: see dashboard.host
@@ -29,20 +29,20 @@ MAX_IMAGES = 5_000  # test images searched for top windows (the first half of th
 
 @released_when_idle
 @st.cache_data(show_spinner="Building the channel atlas (top windows and gradient ascent)…", max_entries=MAX_ATLASES, ttl=cached.IDLE_TTL)
-def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprint: str):  # -> dashboard.inspection.channel_atlas.Atlas
-    """The atlas of conv layer `layer_name` of run `run_key`, over the test images in use (kept beside the run)."""
+def channel_atlas(run_key: str, run_id: str, layer_name: str, data_fingerprint: str):  # -> dashboard.inspection.channel_atlas.Atlas
+    """The atlas of conv layer `layer_name` of run `run_key` (its model's `cache_id`: `run_id`), over the test
+    images in use (kept beside the run)."""
     from dashboard.inspection import results
-    from dashboard.inspection.channel_atlas import build_atlas
-    from dashboard.network.spec import NetworkSpec, geometry
 
     data = cached.mnist()
     if data.fingerprint != data_fingerprint:
         raise ValueError("the data changed since this page was opened; reload the page")
-    geo = next(g for g in geometry(NetworkSpec.from_json(spec_json)) if g.name == layer_name)
+    run = run_model(run_key)
+    geo = run.geometry_of(layer_name)
     return kept_result(
         run_key, result_file(run_key, "atlas", data_fingerprint, layer_name),
         lambda stored: results.atlas_from(stored, layer_name, geo, data.x_test),
-        lambda: build_atlas(run_model(run_key), layer_name, geo, data.x_test[:MAX_IMAGES]),
+        lambda: run.atlas(layer_name, data.x_test[:MAX_IMAGES]),
         results.atlas_bytes,
     )
 
@@ -50,8 +50,8 @@ def channel_atlas(run_key: str, spec_json: str, layer_name: str, data_fingerprin
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=cached.IDLE_TTL)
 def _around(run_key: str, layer_name: str, digit: str, *, _image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(input, output) of the layer for one digit, (h, w, c) each, read-only: numpy (`dashboard.inspection.forward`)."""
-    before, after = (x[0] for x in run_network(run_key).around(layer_name, _image))
+    """(input, output) of the layer for one digit, (h, w, c) each, read-only, by the run's model."""
+    before, after = (np.array(x) for x in run_model(run_key).around(layer_name, _image))
     before.flags.writeable = after.flags.writeable = False  # shared by every session
     return before, after
 
@@ -74,13 +74,10 @@ def _convolution_figure(run_key: str, layer_name: str, channel: int, digit: str,
     from dashboard.charts.conv_animation import convolution_chart
     from dashboard.network import convolution
 
-    network = run_network(run_key)
-    kernel, bias = network.weights[layer_name]  # (k, k, c_in, c_out), (c_out,)
-    layers = chain(network.spec)
-    layer = next(layer for layer in layers if layer.name == layer_name)
+    kernel, bias, stride, padding = run_model(run_key).conv_step(layer_name)  # (k, k, c_in, c_out), (c_out,)
     inputs = _around(run_key, layer_name, digit, _image=_image)[0]  # (h, w, c_in): the digit, or the previous layer's output
-    first = layer is layers[0]
-    k, stride, padding = kernel.shape[0], int(layer.strides[0]), layer.padding
+    first = inputs.shape == (28, 28, 1)  # the digit itself
+    k = kernel.shape[0]
     _, out = convolution.convolve_channel(inputs, kernel[:, :, :, channel], bias[channel], stride, padding)
     pad = convolution.pad_before(inputs.shape[0], k, stride, padding)
     frames = convolution.steps(out.shape[0], out.shape[1], k, stride, pad, pad)

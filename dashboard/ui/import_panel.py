@@ -18,7 +18,7 @@ from dashboard.network.spec import NetworkSpec
 from dashboard.outside import code_span, escape_markdown
 from dashboard.store.imported import SCALINGS, has_maps, import_model, rescale, summary_display_rows
 from dashboard.store.run import RunRecord
-from dashboard.ui import cached, jobs_panel, map_panels, page_paths, run_picker, state
+from dashboard.ui import cached, jobs_panel, page_paths, run_picker, state
 from dashboard.views.labels import data_name
 
 LAST = "import_last"  # session: key of the last imported run
@@ -148,8 +148,8 @@ def scaling_choice(record: RunRecord) -> RunRecord:
         return record
     with st.spinner("Measuring the test set with the new input scaling…"):
         record = rescale(record, chosen, cached.mnist(), run_picker.model_cache())
-    for cache_fn in (run_picker.run_model, run_picker.test_predictions, map_panels.run_maps, map_panels.imported_maps):
-        cache_fn.clear()  # the wrapped model and its predictions depend on the scaling
+    for cache_fn in (run_picker.run_model, run_picker.test_predictions):
+        cache_fn.clear()  # the run's model and its predictions depend on the scaling
     st.success(f"Now fed {SCALINGS[chosen].label}: test accuracy {record.test_accuracy:.2%}.",
                icon=":material/check_circle:")
     return record

@@ -18,7 +18,7 @@ from dashboard.inspection import final_maps
 from dashboard.store.run import RunRecord
 from dashboard.ui import cached
 from dashboard.ui.cached import IDLE_TTL
-from dashboard.ui.run_picker import kept_result, model_cache, result_file, run_model, run_network
+from dashboard.ui.run_picker import kept_result, model_cache, result_file, run_model
 from dashboard.ui.session_memory import released_when_idle
 
 one_blas_thread()  # numpy work here (PCA, ablations) on one BLAS thread: see dashboard.host
@@ -31,7 +31,7 @@ N_IMAGES, TSNE_IMAGES, METHODS = final_maps.N_IMAGES, final_maps.TSNE_IMAGES, fi
     show_spinner="Computing the last feature map of the test images…", max_entries=3, ttl=IDLE_TTL
 )
 def features(run_key: str, n_images: int, data_fingerprint: str) -> final_maps.Features:
-    """Final maps of `n_images` test images (a fixed sample; fewer for very wide maps) for run `run_key`."""
+    """Final maps of `n_images` test images (a fixed sample; fewer for very wide maps) by run `run_key`'s model."""
     data = cached.mnist()
     if data.fingerprint != data_fingerprint:
         raise ValueError("the data changed since this page was opened; reload the page")
@@ -67,31 +67,15 @@ def ablation(run_key: str, data_fingerprint: str):  # -> dashboard.inspection.ab
 
 
 def _ablation(run_key: str, data_fingerprint: str):  # -> dashboard.inspection.ablation.Ablation
-    from dashboard.inspection import analysis
-
     feats = features(run_key, N_IMAGES, data_fingerprint)
-    return analysis.ablate(run_model(run_key), feats.maps, feats.labels, feats.layer_name)
+    return run_model(run_key).ablate(feats.maps, feats.labels)
 
 
 @st.cache_data(show_spinner="Computing Grad-CAM…", max_entries=128, ttl=IDLE_TTL)
-def grad_cam(run_key: str, spec_json: str, image: np.ndarray, class_index: int | None):  # -> gradcam.GradCam
-    """Grad-CAM of one (28, 28) image for run `run_key` (class None: the predicted one).
-
-    A run trained here is computed with numpy from its weights (`gradcam.of_network`: no Keras
-    model to load); `spec_json` is "" for an imported run: TensorFlow, its stored layer geometry
-    placing the map.
-    """
-    if spec_json:
-        from dashboard.inspection import gradcam
-
-        return gradcam.of_network(run_network(run_key), image, class_index)
-    from dashboard.inspection import analysis
-    from dashboard.store.imported import map_geometry
-
-    record = model_cache().get(run_key)
-    if record is None or not record.is_imported:
-        raise ValueError(f"run {run_key[:12]} is not an imported model")
-    return analysis.grad_cam(run_model(run_key), map_geometry(record), image, class_index)
+def grad_cam(run_key: str, run_id: str, image: np.ndarray, class_index: int | None):  # -> gradcam.GradCam
+    """Grad-CAM of one (28, 28) image by run `run_key`'s model (class None: the predicted one); `run_id` is
+    the model's `cache_id`, which names an imported run's input scaling too."""
+    return run_model(run_key).grad_cam(image, class_index)
 
 
 def _model_bytes(run_key: str) -> bytes:
@@ -104,11 +88,10 @@ def _model_bytes(run_key: str) -> bytes:
 
 def _summary_text(record: RunRecord) -> str:
     # Called only when the button is clicked (on another thread, so no Streamlit cache here).
-    from dashboard.network.summaries import summarize
-    from dashboard.store.imported import layer_rows
+    from dashboard.store.imported import summary_table
     from dashboard.views.downloads import summary_csv
 
-    return summary_csv(layer_rows(record) if record.is_imported else [row.to_dict() for row in summarize(record.spec)])
+    return summary_csv(summary_table(record))
 
 
 def download_buttons(record: RunRecord, key: str) -> None:

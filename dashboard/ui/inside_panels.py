@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard.charts import inside
 from dashboard.inspection.evaluation import depth_runs, family_rows
+from dashboard.inspection.run_model import RunModel
 from dashboard.mnist.data import MnistData
 from dashboard.mnist.digits import image_digest
 from dashboard.network.spec import LayerGeometry
@@ -39,8 +40,8 @@ def projection_figure(run_key: str, method: str, data_fingerprint: str, *, _proj
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=16, ttl=IDLE_TTL)
-def gradcam_figure(run_key: str, digit: str, class_index: int, *, _image: np.ndarray, _cam) -> go.Figure:
-    """The Grad-CAM chart of run `run_key` for the digit `_image` (named `digit`), built once and shared."""
+def gradcam_figure(run_id: str, digit: str, class_index: int, *, _image: np.ndarray, _cam) -> go.Figure:
+    """The Grad-CAM chart of the run model `run_id` for the digit `_image` (named `digit`), built once and shared."""
     predicted = int(np.argmax(_cam.probabilities))
     return inside.gradcam_chart(
         _image, _cam.heatmap, _cam.coarse,
@@ -127,8 +128,10 @@ def positions_section(record: RunRecord, data_fingerprint: str, ablation, geo: L
 
 
 @st.fragment
-def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_name: str, channels: int) -> None:
-    """Accuracy with each channel zeroed; a clicked bar links to what that channel looks for."""
+def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_name: str, channels: int,
+                     linked: bool) -> None:
+    """Accuracy with each channel zeroed; a clicked bar links to what that channel looks for when the
+    Channels page draws `conv_name` (`linked`)."""
     from dashboard.ui.pick import channel_link
 
     chart_col, text_col = st.columns([3, 2])
@@ -139,7 +142,7 @@ def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_na
             on_select="rerun",
             selection_mode="points",
         )
-        if not record.is_imported:  # the Channels page needs the app's network description
+        if linked:
             chosen = st.selectbox("Channel to look at", list(range(channels)), index=None, placeholder="choose one",
                                   key="inside_channel_pick")  # the keyboard's way to the click
             channel_link(record.key, st.session_state.get("inside_channels"), channels, chosen)
@@ -178,8 +181,8 @@ def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
 
 
 @st.fragment
-def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> None:
-    """Where the network looks: the digit input, the class to explain, and its Grad-CAM."""
+def gradcam_section(record: RunRecord, run: RunModel) -> None:
+    """Where the network looks: the digit input, the class to explain, and its Grad-CAM by the run's model."""
     from dashboard.ui.digit_input import digit_input
 
     digit = digit_input("inside")
@@ -191,18 +194,18 @@ def gradcam_section(record: RunRecord, spec_json: str, last_layer_type: str) -> 
         format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
     )
     set_url(cam=None if cam_class == PREDICTED else cam_class)
-    if last_layer_type != "Dense":
+    if not run.explains:
         st.info("Grad-CAM scores the logits of a final Dense layer; this model ends in "
-                f"{last_layer_type}, so it is not shown.", icon=":material/info:")
+                f"{run.last_kind}, so it is not shown.", icon=":material/info:")
         return
     cam = inside_cache.grad_cam(
-        record.key, spec_json, np.asarray(digit.image, dtype=np.float32),
+        record.key, run.cache_id, np.asarray(digit.image, dtype=np.float32),
         None if cam_class == PREDICTED else int(cam_class),
     )
     chart_col, text_col = st.columns([3, 2])
     with chart_col:
-        st.plotly_chart(gradcam_figure(record.key, image_digest(digit.image), int(cam_class), _image=digit.image, _cam=cam),
-                        key="inside_gradcam")
+        st.plotly_chart(gradcam_figure(run.cache_id, image_digest(digit.image), int(cam_class), _image=digit.image,
+                                       _cam=cam), key="inside_gradcam")
     with text_col:
         st.markdown(inside_texts.gradcam_text(cam.layer_name, cam.class_index, cam.coarse))
 

@@ -1,16 +1,14 @@
-"""Feature-map panels of one trained run: the run's forward pass and what the page draws.
+"""Feature-map panels of one run: what the page draws of the run's reading of a digit.
 
-`run_maps(key)` prepares a run once per server (`st.cache_resource`): a run trained here as numpy
-arrays (`dashboard.inspection.forward`: no Keras, ~5 ms to read, ~1 ms a digit), an imported model as its
-Keras activation model, traced once. `show_reading` draws the panels of one run for one digit;
-the Feature maps page calls it once per column. The reading and the figures of a run and digit
-are shared too (`reading_of`, `figures_of`): a room that opens the same link builds them once.
+The run's model (`dashboard.ui.run_picker.run_model`: a `dashboard.inspection.run_model.RunModel`,
+built once per server; numpy for runs trained here and imported chains, ~1 ms a digit) reads the
+digit. `show_reading` draws the panels of one run for one digit; the Feature maps page calls it
+once per column. The reading and the figures of a run and digit are shared too (`reading_of`,
+`figures_of`): a room that opens the same link builds them once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -19,17 +17,15 @@ import streamlit as st
 from dashboard.charts import maps
 from dashboard.charts.atlas import position_markers
 from dashboard.inspection import readings
+from dashboard.inspection.run_model import RunModel
 from dashboard.mnist.digits import image_digest
-from dashboard.network.spec import MAP_KINDS, PRESETS, LayerGeometry, geometry
+from dashboard.network.spec import PRESETS
 from dashboard.outside import escape_markdown
-from dashboard.store.cache import CacheError
-from dashboard.store.imported import has_maps
 from dashboard.store.run import RunRecord
-from dashboard.ui import text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.pick import clickable_chart
-from dashboard.ui.run_picker import run_model, run_network
+from dashboard.ui.run_picker import load_run_model
 from dashboard.ui.session_memory import released_when_idle
 from dashboard.ui.state import kept, set_url, url_int
 from dashboard.views.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
@@ -38,77 +34,12 @@ from dashboard.views.labels import network_line, run_title
 STRONGEST = 8  # channels listed at the chosen position
 
 
-@dataclass(frozen=True, eq=False)
-class RunMaps:
-    """What the page needs of one run, built once: never mutate it (shared by all sessions)."""
-
-    key: str
-    forward: readings.Forward  # (n, 28, 28, 1) → ([conv/pool maps…], probabilities)
-    names: tuple[str, ...]  # conv/pool layer names, in order
-    kinds: tuple[str, ...]  # "Conv2D" / "MaxPooling2D" for each name
-    geometry: tuple[LayerGeometry, ...]  # the geometry of those same layers
-    kernels: np.ndarray  # first conv layer's weights (kh, kw, 1, filters)
-
-    def read(self, image: np.ndarray) -> readings.Reading:
-        """One forward pass of a (28, 28) image: probabilities and every layer's maps."""
-        return readings.read_digit(self.forward, self.names, self.kinds, image)
-
-    @property
-    def last_conv(self) -> LayerGeometry:
-        """Geometry of the last Conv2D layer: its size and receptive field."""
-        return [g for g in self.geometry if g.kind == "Conv2D"][-1]
+def no_maps_note(run: RunModel) -> str:
+    """Why the run has no feature maps, and where it is shown instead."""
+    return f"{run.without_maps}; its summary and test accuracy are on Compare."
 
 
-def network_maps(key: str, network: Any) -> RunMaps:
-    """A run trained here, from its `dashboard.inspection.forward.Network` (numpy: nothing to load or trace)."""
-    spatial = [g for g in geometry(network.spec) if g.size is not None and g.kind in MAP_KINDS]
-    return RunMaps(key=key, forward=network.maps_and_probs, names=tuple(g.name for g in spatial),
-                   kinds=tuple(g.kind for g in spatial), geometry=tuple(spatial), kernels=network.kernels())
-
-
-def prepare_run(key: str, model: Any, spatial: list[LayerGeometry]) -> RunMaps:
-    """An imported run, from its Keras `model`: the activation model, its forward pass traced once.
-
-    `spatial` is the geometry of its conv/pool layers (`dashboard.store.imported.map_geometry`).
-    """
-    from dashboard.training.model import activation_model, forward_all, is_map_layer
-
-    act = activation_model(model)  # reads the shared model's layers, never changes them
-    layers = [layer for layer in model.layers if is_map_layer(layer)]
-    if [g.name for g in spatial] != [layer.name for layer in layers]:
-        raise ValueError(f"run {key}: its model's layers do not match its recorded network")
-    act.predict_on_batch(np.zeros((1, 28, 28, 1), dtype=np.float32))  # trace once, here
-    return RunMaps(
-        key=key,
-        forward=partial(forward_all, act),
-        names=tuple(layer.name for layer in layers),
-        kinds=tuple(g.kind for g in spatial),  # the recorded geometry names each layer's kind
-        geometry=tuple(spatial),
-        kernels=np.asarray(layers[0].get_weights()[0]),
-    )
-
-
-@released_when_idle
-@st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
-def run_maps(key: str) -> RunMaps:
-    """Run `key` (trained here or shipped) ready to read digits, once per server: numpy, no Keras."""
-    return network_maps(key, run_network(key))
-
-
-@released_when_idle
-@st.cache_resource(show_spinner="Preparing the imported model's feature maps…", max_entries=8, ttl=IDLE_TTL)
-def imported_maps(key: str, scaling: str) -> RunMaps:
-    """The activation model of imported run `key` fed under `scaling`, built once per server."""
-    from dashboard.store.imported import map_geometry
-    from dashboard.ui.run_picker import model_cache
-
-    record = model_cache().get(key)
-    if record is None or not record.is_imported:
-        raise ValueError(f"run {key[:12]} is not an imported model in the cache")
-    return prepare_run(key, run_model(key), map_geometry(record))
-
-
-def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int]:
+def position_picker(run: RunModel, key: str, url: bool = False) -> tuple[int, int]:
     """Row and column sliders for a position in the last conv map (kept in the URL if `url`)."""
     side = run.last_conv.size or 1
     if side == 1:
@@ -129,7 +60,7 @@ def position_picker(run: RunMaps, key: str, url: bool = False) -> tuple[int, int
 
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
-def reading_of(run_id: str, digit: str, *, _run: RunMaps, _image: np.ndarray) -> readings.Reading:
+def reading_of(run_id: str, digit: str, *, _run: RunModel, _image: np.ndarray) -> readings.Reading:
     """`_run`'s reading of the digit `_image` (named `digit`), shared: every learner who opens the
     same run on the same test image gets it without a forward pass."""
     return _run.read(_image)
@@ -138,17 +69,17 @@ def reading_of(run_id: str, digit: str, *, _run: RunMaps, _image: np.ndarray) ->
 @released_when_idle
 @st.cache_resource(show_spinner=False, max_entries=8, ttl=IDLE_TTL)
 def figures_of(run_id: str, digit: str, position: tuple[int, int], true_label: int | None, wide: bool, *,
-               _run: RunMaps, _reading: readings.Reading) -> dict[str, Any]:
+               _run: RunModel, _reading: readings.Reading) -> dict[str, Any]:
     """Every figure of `_run`'s reading of `digit` at `position`, built once and shared (read-only)."""
     last = _run.last_conv
-    figures = maps.reading_figures(_reading, _run.kernels, last, position, true_label, wide=wide, strongest=STRONGEST)
+    figures = maps.reading_figures(_reading, _run.kernels(), last, position, true_label, wide=wide, strongest=STRONGEST)
     if (last.size or 1) > 1:  # click a position on the digit: it moves the sliders
         figures["window"].add_trace(position_markers(last))
     return figures
 
 
 def show_reading(
-    run: RunMaps, run_id: str, image: np.ndarray, key: str, true_label: int | None = None, url: bool = False,
+    run: RunModel, run_id: str, image: np.ndarray, key: str, true_label: int | None = None, url: bool = False,
     wide: bool = True,
 ) -> None:
     """Every panel of one run (named `run_id`) for one digit: prediction, receptive field, maps, kernels.
@@ -197,7 +128,7 @@ def show_reading(
         chart(figures[f"layer:{layer.name}"], f"{key}_layer_{layer.name}", maps_caption(layer.name, layer.maps))
 
     st.markdown("##### First conv layer's kernels")
-    chart(figures["kernels"], f"{key}_kernels", kernels_caption(run.kernels))
+    chart(figures["kernels"], f"{key}_kernels", kernels_caption(run.kernels()))
 
 
 def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
@@ -207,21 +138,13 @@ def second_default(records: list[RunRecord], first: RunRecord) -> str | None:
     return pool[0].key if pool else None
 
 
-def prepare(record: RunRecord) -> RunMaps | None:
-    """The run ready to read digits (cached), or None after an error message."""
-    try:
-        if record.is_imported:
-            if not has_maps(record):
-                st.info(("A branching model: feature maps follow one chain of layers, so they are not shown"
-                         if not record.imported.chain else
-                         "No conv layers (like the book's chapter-2 dense network): no feature maps to look at")
-                        + "; its summary and test accuracy are on Compare.", icon=":material/info:")
-                return None
-            return imported_maps(record.key, record.imported.scaling)
-        return run_maps(record.key)
-    except (CacheError, OSError, ValueError) as err:
-        text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
-    return None
+def prepare(record: RunRecord) -> RunModel | None:
+    """The run's model, ready to read digits (cached), or None after a message (a damaged entry, no maps)."""
+    run = load_run_model(record)
+    if run is not None and run.without_maps:
+        st.info(no_maps_note(run), icon=":material/info:")
+        return None
+    return run
 
 
 @st.fragment
@@ -240,7 +163,6 @@ def digit_and_maps(chosen: list[RunRecord]) -> None:
             run = prepare(record)  # a cached resource: built on the first view only
             if run is None:
                 continue
-            run_id = record.key + (f"|{record.imported.scaling}" if record.is_imported else "")
             show_reading(
-                run, run_id, digit.image, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
+                run, run.cache_id, digit.image, key=f"fm{i}", true_label=digit.label, url=i == 0, wide=len(chosen) == 1
             )

@@ -1,9 +1,10 @@
-"""Streamlit side of the run cache: the shared `ModelCache`, loaded models, and a run picker.
+"""Streamlit side of the run cache: the shared `ModelCache`, run models, and a run picker.
 
-Loaded models (`run_model`: Keras; `run_network`: a run trained here as numpy arrays, for the
-pages that only read digits) are `st.cache_resource` objects shared by every session: callers must
-never mutate them (no `compile`, `fit`, `set_weights`); build a new model for anything that changes
-weights. Damaged cache entries found while reading are shown as warnings, never raised.
+`run_model(key)` is the run's model (`dashboard.inspection.run_model.RunModel`, built by the one
+factory `dashboard.inspection.run_factory.open_run`: numpy for runs trained here and imported
+chains, Keras only for what numpy does not compute), an `st.cache_resource` object shared by
+every session: callers must never mutate it. Damaged cache entries found while reading are shown
+as warnings, never raised.
 
 The listing of cached runs is itself cached per server (`run_listing`): reading every
 `record.json` and checking every archive on each rerun of each page cost most of a rerun. It is
@@ -21,11 +22,12 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import streamlit as st
 
+from dashboard.inspection.run_model import RunModel
 from dashboard.store.cache import CacheError, ModelCache
 from dashboard.store.entry import MODEL_FILE, RECORD_FILE
 from dashboard.store.run import RunRecord, shipped_book
@@ -50,32 +52,15 @@ def model_cache() -> ModelCache:
 @st.cache_resource(
     show_spinner="Loading the trained model…", max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL
 )
-def run_model(key: str) -> Any:
-    """The trained Keras model of run `key`, loaded once per server; raises `CacheError` if damaged.
-
-    An imported model comes wrapped to take the app's input (`dashboard.store.imported.app_model`).
-    """
-    model = model_cache().load_model(key)
-    record = model_cache().get(key)
-    if record is not None and record.is_imported:
-        from dashboard.store.imported import app_model
-
-        imported = record.imported
-        return app_model(model, imported.input_shape, imported.scaling, imported.chain)
-    return model
-
-
-@released_when_idle
-@st.cache_resource(show_spinner=False, max_entries=MAX_LOADED_MODELS, ttl=IDLE_TTL)
-def run_network(key: str) -> Any:  # -> dashboard.inspection.forward.Network
-    """Run `key` (trained here or shipped) as numpy arrays, read once per server without Keras
-    (~5 ms, where loading its Keras model costs 50–110); raises `CacheError` if damaged."""
-    from dashboard.inspection.forward import Network
+def run_model(key: str) -> RunModel:
+    """The model of run `key`, built once per server (its weights read as arrays, ~5 ms, where loading a
+    Keras model costs 50–110 ms and TensorFlow's import ~3 s); raises `CacheError` if damaged."""
+    from dashboard.inspection.run_factory import open_run
 
     record = model_cache().get(key)
-    if record is None or record.spec is None:
-        raise CacheError(f"run {key[:12]} is not a run of the app's networks in the cache")
-    return Network(record.spec, model_cache().load_weights(key))
+    if record is None:
+        raise CacheError(f"run {key[:12]} is not in the cache")
+    return open_run(record, model_cache())
 
 
 def show_cache_problems() -> None:
@@ -160,20 +145,11 @@ def run_predictions(record: RunRecord) -> tuple[np.ndarray, np.ndarray] | None:
         return None
 
 
-def load_run_model(record: RunRecord) -> Any | None:
+def load_run_model(record: RunRecord) -> RunModel | None:
     """`run_model(record.key)`, or None after an error message if the entry turns out damaged."""
-    return _loaded_or_error(run_model, record)
-
-
-def load_run_network(record: RunRecord) -> Any | None:
-    """`run_network(record.key)` (numpy, no Keras), or None after an error message if the entry turns out damaged."""
-    return _loaded_or_error(run_network, record)
-
-
-def _loaded_or_error(load: Callable[[str], T], record: RunRecord) -> T | None:
     try:
-        return load(record.key)
-    except CacheError as err:
+        return run_model(record.key)
+    except (CacheError, OSError, ValueError) as err:
         text.error(f"This run cannot be used: {err}. Train it again on the Train page.")
         return None
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.inspection import analysis
+from dashboard.inspection import analysis, final_maps
 from dashboard.jobs.train_now import train_now
 from dashboard.mnist.data import load_mnist
 from dashboard.mnist.digits import from_mnist
@@ -58,7 +58,7 @@ def test_linked_run_shows_every_chart_with_its_analysis(runs):
     # The numbers drawn are the analysis of this run's model on the sampled test images.
     data = load_mnist("auto")
     model = ModelCache().load_model(book.key)
-    idx = analysis.sample_indices(len(data.x_test), 2000)
+    idx = final_maps.sample_indices(len(data.x_test), 2000)
     maps = analysis.final_map_features(model, data.x_test[idx])
     expected = analysis.ablate(model, maps, data.y_test[idx])
     zero_one = figure(at, "one position zeroed")["data"][0]

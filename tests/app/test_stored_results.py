@@ -74,7 +74,7 @@ def test_inside_stores_its_projection_and_ablation_and_a_new_server_reads_them(r
 
     fresh_server()
     monkeypatch.setattr("dashboard.inspection.final_maps.sample_features", refuse("final maps"))
-    monkeypatch.setattr("dashboard.inspection.analysis.ablate", refuse("ablation"))
+    monkeypatch.setattr("dashboard.inspection.ablation.ablate", refuse("ablation"))
     after = charts_of("inside", run.key)
     titles = [f["layout"].get("title", {}).get("text", "") for f in after]
     assert len(after) == len(before) and any("PCA" in t for t in titles)
@@ -87,7 +87,7 @@ def test_channels_stores_the_atlas_and_a_new_server_reads_it(run, monkeypatch):
     assert ModelCache().read_result(run.key, result_name("atlas", fp, "conv2d_1")) is not None
 
     fresh_server()
-    monkeypatch.setattr("dashboard.inspection.channel_atlas.build_atlas", refuse("atlas"))
+    monkeypatch.setattr("dashboard.inspection.channel_atlas.atlas_of", refuse("atlas"))
     after = charts_of("channels", run.key)
     crops, patterns = (png_picture(after[0]["data"][i]["source"]) for i in (0, 1))
     np.testing.assert_array_equal(crops, png_picture(before[0]["data"][0]["source"]))  # cut again from the images

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from dashboard.inspection import analysis, gradcam, projection
+from dashboard.inspection import analysis, final_maps, gradcam, projection
 from dashboard.mnist.data import load_mnist
 from dashboard.network.spec import BOOK, ConvBlock, NetworkSpec
 from dashboard.training.model import activation_model, build_model, forward_all
@@ -37,7 +37,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def test_set(data):
-    idx = analysis.sample_indices(len(data.x_test), N_TEST)
+    idx = final_maps.sample_indices(len(data.x_test), N_TEST)
     return data.x_test[idx], data.y_test[idx].astype(np.int64)
 
 
@@ -64,7 +64,7 @@ def test_final_map_of_the_book_is_conv2d_2_with_576_numbers(book_model, test_set
     assert analysis.last_conv_layer(book_model) == "conv2d_2"
     maps = analysis.final_map_features(book_model, images[:50], batch_size=16)
     assert maps.shape == (50, 3, 3, 64) and maps.dtype == np.float32
-    assert analysis.flatten_features(maps).shape == (50, 576)
+    assert final_maps.flatten_features(maps).shape == (50, 576)
     # The same numbers the activation model gives for conv2d_2.
     outputs, _ = forward_all(activation_model(book_model), images[:50].astype(np.float32)[..., None] / 255)
     expected = outputs[-1]  # the activation model's maps end with the last conv, conv2d_2
@@ -81,11 +81,11 @@ def test_head_on_the_final_map_reproduces_the_model(book_model, test_set):
 
 
 def test_sample_indices_are_fixed_distinct_and_bounded():
-    a, b = analysis.sample_indices(1000, 200), analysis.sample_indices(1000, 200)
+    a, b = final_maps.sample_indices(1000, 200), final_maps.sample_indices(1000, 200)
     np.testing.assert_array_equal(a, b)
     assert len(set(a.tolist())) == 200 and a.min() >= 0 and a.max() < 1000
-    assert len(analysis.sample_indices(50, 200)) == 50
-    assert not np.array_equal(a, analysis.sample_indices(1000, 200, seed=1))
+    assert len(final_maps.sample_indices(50, 200)) == 50
+    assert not np.array_equal(a, final_maps.sample_indices(1000, 200, seed=1))
 
 
 # --- ablations -----------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_pca_of_the_final_map_separates_digits_better_than_pixels(trained, test_
         np.fill_diagonal(d, np.inf)
         return float((labels[d.argmin(axis=1)] == labels).mean())
 
-    learned = nearest_neighbour_agreement(projection.pca_2d(analysis.flatten_features(maps)).coords)
+    learned = nearest_neighbour_agreement(projection.pca_2d(final_maps.flatten_features(maps)).coords)
     pixels = nearest_neighbour_agreement(projection.pca_2d(images.reshape(len(images), -1) / 255).coords)
     assert learned > pixels
 

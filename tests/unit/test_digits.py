@@ -279,13 +279,12 @@ def test_a_phone_mpo_jpeg_reads_its_first_picture():
 
 @pytest.mark.slow
 def test_the_shipped_book_run_reads_test_digits_through_the_drawing_path():
-    from dashboard.ui.map_panels import run_maps
-    from dashboard.ui.run_picker import shipped_book_key
+    from dashboard.ui.run_picker import run_model, shipped_book_key
 
     key = shipped_book_key()
     if key is None:
         pytest.skip("no shipped book run in model_cache/shipped/ yet")
-    run = run_maps(key)  # what the page reads digits with
+    run = run_model(key)  # what the page reads digits with
     data = load_mnist("embedded")
     images, labels = data.x_test[:100], data.y_test[:100]
     # As drawn on the canvas (white on black, 10× larger), preprocessed like a drawing …
