@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.ui import atlas_cache, cached, channel_panels, page_setup
 from dashboard.ui.run_picker import cached_runs, load_run_model, run_picker
-from dashboard.ui.state import kept, set_url, url_token
+from dashboard.ui.state import set_url, url_token
 
 page_setup.setup("What channels look for", "What each channel looks for")
 st.caption(
@@ -29,11 +29,11 @@ if not convs:
     st.stop()
 
 names = [g.name for g in convs]
-if st.session_state.get(kept("atlas_layer")) not in names:
+if st.session_state.get("atlas_layer") not in names:
     st.session_state["atlas_layer"] = url_token("layer", allowed=names) or names[-1]
 shapes = {g.name: f"{g.name} ({g.size}×{g.size}×{g.channels})" for g in convs}
 layer_name = st.selectbox(
-    "Conv layer", names, key="atlas_layer",
+    "Conv layer", names, key="atlas_layer", persist_state="session",
     format_func=lambda n: shapes[n] + (" · the last one" if n == names[-1] else ""),
 )
 set_url(layer=None if layer_name == names[-1] else layer_name)

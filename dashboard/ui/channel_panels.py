@@ -21,7 +21,7 @@ from dashboard.network.spec import LayerGeometry
 from dashboard.ui import atlas_cache, cached, pick
 from dashboard.ui.chart import CONFIG
 from dashboard.ui.session_memory import released_when_idle
-from dashboard.ui.state import kept, set_url, url_int
+from dashboard.ui.state import set_url, url_int
 
 
 def atlas_text(layer_name: str, geo: LayerGeometry, atlas) -> str:  # atlas: dashboard.inspection.channel_atlas.Atlas
@@ -98,7 +98,7 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
     slider_box = st.container()
     digit = digit_input("atlas")
     maps = None if digit is None else atlas_cache.layer_maps(run_key, layer_name, digit.image)  # (h, w, c)
-    if st.session_state.get(kept("atlas_channel")) not in range(channels):
+    if st.session_state.get("atlas_channel") not in range(channels):
         opening = 0 if maps is None else channel_atlas.strongest_channel(maps)
         st.session_state["atlas_channel"] = url_int("channel", 0, channels - 1, opening)
     with atlas_box:
@@ -108,7 +108,7 @@ def channel_views(run_key: str, layer_name: str, geo: LayerGeometry, atlas) -> N
             key="atlas_chart", widget_keys=["atlas_channel"], valid=lambda v: 0 <= v[0] < channels, config=CONFIG,
         )
     with slider_box:
-        channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel")
+        channel = st.slider("Channel (or click one above)", 0, channels - 1, key="atlas_channel", persist_state="session")
     set_url(channel=channel)
     if digit is None:
         return

@@ -25,7 +25,7 @@ from dashboard.ui import inside_cache, page_paths, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.pick import point_values
 from dashboard.ui.session_memory import released_when_idle
-from dashboard.ui.state import kept, set_url, url_int, url_token
+from dashboard.ui.state import set_url, url_int, url_token
 from dashboard.views import inside_texts
 from dashboard.views.labels import training_label
 
@@ -82,7 +82,7 @@ def projection_section(record: RunRecord, numbers: int, layer_name: str, data: M
     method = url_token("proj", allowed=list(PROJECTIONS)) or "pca"
     method = st.radio(
         "Projection", list(PROJECTIONS), format_func=PROJECTIONS.__getitem__, horizontal=True,
-        key=kept("inside_proj", method),
+        index=list(PROJECTIONS).index(method), key="inside_proj", persist_state="session",
     )
     set_url(proj=method)
     proj = inside_cache.projection(record.key, method, data.fingerprint)
@@ -154,7 +154,7 @@ def channels_section(record: RunRecord, data_fingerprint: str, ablation, conv_na
 def depth_section(records: Sequence[RunRecord], record: RunRecord) -> None:
     """Test accuracy and parameters against the last map's side, over the cached runs."""
     same_only = st.toggle(
-        "Only runs trained with the same settings and data", key=kept("inside_same", True),
+        "Only runs trained with the same settings and data", value=True, key="inside_same", persist_state="session",
         help="A fair comparison of networks needs the same training.",
     )
     shown, instead = depth_runs(records, record, same_only)
@@ -190,7 +190,8 @@ def gradcam_section(record: RunRecord, run: RunModel) -> None:
         return
     cam_default = url_int("cam", PREDICTED, 9, PREDICTED)
     cam_class = st.selectbox(
-        "Explain the score of", [PREDICTED, *range(10)], key=kept("inside_cam", cam_default),
+        "Explain the score of", [PREDICTED, *range(10)], index=[PREDICTED, *range(10)].index(cam_default),
+        key="inside_cam", persist_state="session",
         format_func=lambda k: "the predicted digit" if k == PREDICTED else f"digit {k}",
     )
     set_url(cam=None if cam_class == PREDICTED else cam_class)

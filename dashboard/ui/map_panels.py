@@ -27,7 +27,7 @@ from dashboard.ui.chart import CONFIG, chart
 from dashboard.ui.pick import clickable_chart
 from dashboard.ui.run_picker import load_run_model
 from dashboard.ui.session_memory import released_when_idle
-from dashboard.ui.state import kept, set_url, url_int
+from dashboard.ui.state import set_url, url_int
 from dashboard.views.chart_texts import kernels_caption, maps_caption, probabilities_caption, strongest_caption
 from dashboard.views.labels import network_line, run_title
 
@@ -47,12 +47,12 @@ def position_picker(run: RunModel, key: str, url: bool = False) -> tuple[int, in
         return 0, 0
     centre = side // 2
     for axis in ("row", "col"):
-        widget_key = kept(f"{key}_{axis}")
+        widget_key = f"{key}_{axis}"
         if widget_key not in st.session_state or not 0 <= st.session_state[widget_key] < side:
             st.session_state[widget_key] = url_int(axis, 0, side - 1, centre) if url else centre
     left, right = st.columns(2)
-    row = left.slider("Row", 0, side - 1, key=f"{key}_row")
-    col = right.slider("Column", 0, side - 1, key=f"{key}_col")
+    row = left.slider("Row", 0, side - 1, key=f"{key}_row", persist_state="session")
+    col = right.slider("Column", 0, side - 1, key=f"{key}_col", persist_state="session")
     if url:
         set_url(row=row, col=col)
     return int(row), int(col)

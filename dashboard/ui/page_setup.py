@@ -6,8 +6,7 @@ Streamlit would label the entrypoint "streamlit app"; the config hides its autom
 (`st.navigation` was tried and measured, and not kept: with a `pages/` directory, Streamlit
 1.67 runs a page file without the entrypoint on a fresh server's first visits and in AppTest
 after `switch_page`; see `tests/e2e/test_navigation.py`.) Being
-the first thing every page runs, `setup` also remembers the values of kept widgets
-(`state.remember_widgets`) before Streamlit drops those of the page just left.
+the first thing every page runs, `setup` also does the server's housekeeping.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.ui import state
 from dashboard.ui.page_paths import (
     ARCHITECTURE,
     CHANNELS,
@@ -90,11 +88,10 @@ def setup(title: str, heading: str | None = None) -> None:
 
 
 def housekeeping() -> None:
-    """Remember kept widgets' values; start (once per server) the sweep that releases what departed
-    sessions held, note this session for it, and freeze the imported modules out of the collector's way."""
+    """Start (once per server) the sweep that releases what departed sessions held, note this session
+    for it, and freeze the imported modules out of the collector's way."""
     from dashboard.ui.session_memory import freeze_imports, note_session, start_trimmer
 
-    state.remember_widgets()
     start_trimmer()
     note_session()
     freeze_imports()

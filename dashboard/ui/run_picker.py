@@ -35,7 +35,7 @@ from dashboard.store.stored import result_name
 from dashboard.ui import page_paths, text
 from dashboard.ui.cached import IDLE_TTL
 from dashboard.ui.session_memory import released_when_idle
-from dashboard.ui.state import kept, set_url, url_token
+from dashboard.ui.state import set_url, url_token
 from dashboard.views.labels import run_title
 
 T = TypeVar("T")
@@ -172,7 +172,6 @@ def run_picker(
         st.page_link(page_paths.TRAIN, label="Train a network", icon=":material/model_training:")
         return None
     by_key = {record.key: record for record in runs}
-    kept(key)  # the run picked before a visit to another page
     if st.session_state.get(key) not in by_key:
         st.session_state.pop(key, None)
         wanted = url_token(url_name)
@@ -183,7 +182,8 @@ def run_picker(
             if candidate in by_key:
                 st.session_state[key] = candidate
                 break
-    chosen = st.selectbox(label, options=list(by_key), format_func=lambda k: run_title(by_key[k]), key=key)
+    chosen = st.selectbox(label, options=list(by_key), format_func=lambda k: run_title(by_key[k]), key=key,
+                          persist_state="session")  # the run picked before a visit to another page
     set_url(**{url_name: chosen})
     return by_key[chosen]
 

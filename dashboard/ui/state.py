@@ -3,11 +3,11 @@
 The current network lives in `st.session_state["spec_json"]` so that every page sees the same
 one; each page writes its own state back to `st.query_params` so that a link reproduces it.
 
-Widget values survive page changes: Streamlit deletes the state of every widget that a run does
-not draw, so leaving a page would reset its settings. A page names each widget's key through
-`kept(key, default)`; `remember_widgets()` (called at the top of every page by
-`page_setup.setup`) copies those values to a plain session key while they still exist, and
-`kept` puts a dropped value back just before its widget is drawn again.
+Widget values survive page changes through Streamlit's own `persist_state="session"` on each
+widget that must keep its value. A widget whose value is also in the link reads the URL here
+first (`url_int`, `url_token`, `current_spec`), so that a malformed value gets a warning that
+quotes it; a few widgets whose bad values need no warning are bound to the URL by Streamlit
+itself (`bind="query-params"`).
 
 Warnings about the link are plain text and shown escaped (`dashboard.ui.text`).
 """
@@ -15,7 +15,6 @@ Warnings about the link are plain text and shown escaped (`dashboard.ui.text`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import streamlit as st
 
@@ -24,42 +23,6 @@ from dashboard.ui import text
 from dashboard.views import links
 
 SPEC_KEY = "spec_json"
-KEPT_KEY = "_kept_widgets"  # {widget key: its last value seen}: not a widget key itself
-
-
-def _kept() -> dict[str, Any]:
-    kept_values = st.session_state.get(KEPT_KEY)
-    if not isinstance(kept_values, dict):
-        kept_values = st.session_state[KEPT_KEY] = {}
-    return kept_values
-
-
-def remember_widgets() -> None:
-    """Copy the value of every kept widget that still has one; call first thing on every page."""
-    kept_values = _kept()
-    for key in list(kept_values):
-        if key in st.session_state:
-            kept_values[key] = st.session_state[key]
-
-
-def kept(key: str, default: Any = None) -> str:
-    """`key`, for a widget whose value must survive page changes; call just before drawing it.
-
-    A value Streamlit dropped while the learner was on another page is put back; a widget seen
-    for the first time starts at `default` (unless None, or already set). Pass the default
-    here, not as the widget's `value`/`index`, so Streamlit never sees two initial values.
-    """
-    kept_values = _kept()
-    if key not in st.session_state:
-        if key in kept_values:
-            st.session_state[key] = kept_values[key]
-        elif default is not None:
-            st.session_state[key] = default
-    if key in st.session_state:
-        kept_values[key] = st.session_state[key]
-    return key
-
-
 def query_values() -> dict[str, list[str]]:
     """Every query parameter of the URL with all its values (as `dashboard.views.links` reads them)."""
     return {name: st.query_params.get_all(name) for name in st.query_params.keys()}

@@ -1,7 +1,7 @@
 """Every page keeps its widgets' values across page changes within a session (issue 10, defect 5).
 
-Streamlit drops the state of widgets a run does not draw, so a visit to another page used to
-reset them; `state.kept` puts them back. Each test sets values, goes to another page through
+Streamlit drops the state of widgets a run does not draw unless the widget asks it to keep it
+(`persist_state="session"`). Each test sets values, goes to another page through
 `switch_page` (as the sidebar links do) and back, and checks the values survived.
 """
 
