@@ -114,22 +114,9 @@ def download_buttons(record: RunRecord, key: str) -> None:
             on_click="ignore",
             icon=":material/download:",
         )
-    middle.download_button(
-        "Summary (.csv)",
-        data=partial(_summary_text, record),
-        file_name=f"convnet-{short}-summary.csv",
-        mime="text/csv",
-        key=f"{key}_summary",
-        on_click="ignore",
-        icon=":material/table:",
-    )
-    right.download_button(
-        "History (.csv)",
-        data=partial(history_csv, record.history),
-        file_name=f"convnet-{short}-history.csv",
-        mime="text/csv",
-        key=f"{key}_history",
-        on_click="ignore",
-        icon=":material/show_chart:",
-    )
+    for column, what, data, suffix, icon in ((middle, "Summary", partial(_summary_text, record), "summary", "table"),
+                                             (right, "History", partial(history_csv, record.history), "history",
+                                              "show_chart")):
+        column.download_button(f"{what} (.csv)", data=data, file_name=f"convnet-{short}-{suffix}.csv", mime="text/csv",
+                               key=f"{key}_{suffix}", on_click="ignore", icon=f":material/{icon}:")
 

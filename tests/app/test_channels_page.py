@@ -64,8 +64,8 @@ def test_atlas_of_the_last_layer_is_the_top_windows_of_the_test_images(page, mod
 
 
 @pytest.mark.slow
-def test_the_chosen_channel_is_drawn_on_the_digit(page, model):
-    at = page
+def test_the_chosen_channel_is_drawn_on_the_digit(model):
+    at = run_page({"run": BOOK_RUN, "channel": "5", "digit": "3"})  # its own page: it moves the slider
     fig = figure(at, "Channel 5 of conv2d_2 on test image #3")
     image = from_mnist(load_mnist("auto").x_test[3])
     body = channel_atlas.layer_output_model(model, "conv2d_2")

@@ -31,7 +31,9 @@ def test_every_page_keeps_its_url_and_title_and_fetches_nothing_from_elsewhere(s
         expected = APP_NAME if path == "streamlit_app.py" else f"{label} · {APP_NAME}"
         assert page.title() == expected, f"/{url_name(path)} opened another page"
         assert exception_texts(page) == []
-        links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]').all_inner_texts()
+        sidebar_links = page.locator('[data-testid="stSidebar"] [data-testid="stPageLink"]')
+        sidebar_links.first.wait_for(timeout=30_000)  # a loaded machine may settle before the first run has drawn
+        links = sidebar_links.all_inner_texts()
         # A link's text is its icon's name (the icon font draws it), then its label.
         assert [text.split("\n")[-1].strip() for text in links][: len(PAGES)] == [p[1] for p in PAGES]
     outside = [url for url in requested if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname != app_host]
